@@ -1,0 +1,168 @@
+//! Contacts: one interaction on one channel, with its timeline. Creation goes
+//! through the group-commit writer (see `batch`); updates append an event.
+
+use sb_model::{Channel, ContactId, ContactState, CustomerId, QueueId, TenantId, UnixMs};
+use sqlx::{Any, Transaction};
+
+use crate::audit::append_event;
+use crate::sql::{Bind, Sql};
+use crate::{Contact, Page, Result, Store, StoreError, page};
+
+/// Filters for listing contacts.
+#[derive(Debug, Clone, Default)]
+pub struct ContactFilter {
+    pub queue_id: Option<QueueId>,
+    pub channel: Option<Channel>,
+    pub state: Option<ContactState>,
+    pub customer_id: Option<CustomerId>,
+    pub arrived_from: Option<UnixMs>,
+    pub arrived_before: Option<UnixMs>,
+}
+
+pub(crate) async fn insert_contact(tx: &mut Transaction<'_, Any>, c: &Contact) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO contacts (id, tenant_id, channel, direction, queue_id, customer_id, agent_id, state, priority, subject, \
+         from_address, to_address, reason, disposition, notes, arrived_at, queued_at, first_reserved_at, answered_at, hold_ms, \
+         wrap_started_at, wrap_ended_at, ended_at, abandoned_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+    )
+    .bind(c.id.to_string())
+    .bind(c.tenant_id.to_string())
+    .bind(c.channel.as_str())
+    .bind(c.direction.as_str())
+    .bind(c.queue_id.to_string())
+    .bind(c.customer_id.clone())
+    .bind(c.agent_id.clone())
+    .bind(c.state.as_str())
+    .bind(c.priority)
+    .bind(&c.subject)
+    .bind(c.from_address.clone())
+    .bind(c.to_address.clone())
+    .bind(c.reason.clone())
+    .bind(c.disposition.clone())
+    .bind(&c.notes)
+    .bind(c.arrived_at)
+    .bind(c.queued_at)
+    .bind(c.first_reserved_at)
+    .bind(c.answered_at)
+    .bind(c.hold_ms)
+    .bind(c.wrap_started_at)
+    .bind(c.wrap_ended_at)
+    .bind(c.ended_at)
+    .bind(c.abandoned_at)
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    pub async fn get_contact(&self, tenant: TenantId, id: ContactId) -> Result<Contact> {
+        Ok(sqlx::query_as::<Any, Contact>(
+            "SELECT * FROM contacts WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_one(self.read())
+        .await?)
+    }
+
+    /// Writes a contact's mutable fields and appends `event_kind` with `event`
+    /// to the event log in the same transaction.
+    pub async fn update_contact(
+        &self,
+        c: &Contact,
+        event_kind: &str,
+        event: &serde_json::Value,
+    ) -> Result<()> {
+        let mut tx = self.write().begin().await?;
+        let done = sqlx::query(
+            "UPDATE contacts SET queue_id = $1, customer_id = $2, agent_id = $3, state = $4, priority = $5, subject = $6, reason = $7, \
+             disposition = $8, notes = $9, queued_at = $10, first_reserved_at = $11, answered_at = $12, hold_ms = $13, \
+             wrap_started_at = $14, wrap_ended_at = $15, ended_at = $16, abandoned_at = $17, updated_at = $18 \
+             WHERE tenant_id = $19 AND id = $20",
+        )
+        .bind(c.queue_id.to_string())
+        .bind(c.customer_id.clone())
+        .bind(c.agent_id.clone())
+        .bind(c.state.as_str())
+        .bind(c.priority)
+        .bind(&c.subject)
+        .bind(c.reason.clone())
+        .bind(c.disposition.clone())
+        .bind(&c.notes)
+        .bind(c.queued_at)
+        .bind(c.first_reserved_at)
+        .bind(c.answered_at)
+        .bind(c.hold_ms)
+        .bind(c.wrap_started_at)
+        .bind(c.wrap_ended_at)
+        .bind(c.ended_at)
+        .bind(c.abandoned_at)
+        .bind(c.updated_at)
+        .bind(c.tenant_id.to_string())
+        .bind(c.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        append_event(
+            &mut tx,
+            c.tenant_id,
+            event_kind,
+            &c.id.to_string(),
+            c.updated_at,
+            event,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn list_contacts(
+        &self,
+        tenant: TenantId,
+        f: &ContactFilter,
+        after: Option<ContactId>,
+        limit: i64,
+    ) -> Result<Page<Contact>> {
+        let mut q = Sql::new("SELECT * FROM contacts WHERE ");
+        q.bind("tenant_id = ", Bind::Text(tenant.to_string()));
+        if let Some(v) = f.queue_id {
+            q.bind(" AND queue_id = ", Bind::Text(v.to_string()));
+        }
+        if let Some(v) = f.channel {
+            q.bind(" AND channel = ", Bind::Text(v.as_str().to_owned()));
+        }
+        if let Some(v) = f.state {
+            q.bind(" AND state = ", Bind::Text(v.as_str().to_owned()));
+        }
+        if let Some(v) = f.customer_id {
+            q.bind(" AND customer_id = ", Bind::OptText(Some(v.to_string())));
+        }
+        if let Some(v) = f.arrived_from {
+            q.bind(" AND arrived_at >= ", Bind::Int(v));
+        }
+        if let Some(v) = f.arrived_before {
+            q.bind(" AND arrived_at < ", Bind::Int(v));
+        }
+        if let Some(a) = after {
+            q.bind(" AND id > ", Bind::Text(a.to_string()));
+        }
+        q.bind(" ORDER BY id LIMIT ", Bind::Int(limit + 1));
+        let rows = q.query_as::<Contact>().fetch_all(self.read()).await?;
+        Ok(page(rows, limit, |c| c.id.to_string()))
+    }
+
+    /// How many contacts a tenant has (for the wallboard and tests).
+    pub async fn count_contacts(&self, tenant: TenantId) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE tenant_id = $1")
+                .bind(tenant.to_string())
+                .fetch_one(self.read())
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,212 @@
+//! Storage rows: what a table holds, with typed ids and names. These are
+//! the store's edge types; the application maps them to API shapes.
+
+use sb_model::*;
+use serde::Serialize;
+use sqlx::FromRow;
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Tenant {
+    #[sqlx(try_from = "String")]
+    pub id: TenantId,
+    pub name: String,
+    pub slug: String,
+    pub time_zone: String,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct User {
+    #[sqlx(try_from = "String")]
+    pub id: UserId,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub roles: RoleSet,
+    pub active: i64,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+}
+
+impl User {
+    pub fn is_active(&self) -> bool {
+        self.active != 0
+    }
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Session {
+    pub token_hash: String,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    #[sqlx(try_from = "String")]
+    pub user_id: UserId,
+    pub created_at: UnixMs,
+    pub expires_at: UnixMs,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ApiToken {
+    #[sqlx(try_from = "String")]
+    pub id: ApiTokenId,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    #[sqlx(try_from = "String")]
+    pub user_id: UserId,
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: UnixMs,
+    pub revoked_at: Option<UnixMs>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Skill {
+    #[sqlx(try_from = "String")]
+    pub id: SkillId,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub description: String,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Agent {
+    #[sqlx(try_from = "String")]
+    pub id: AgentId,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    #[sqlx(try_from = "String")]
+    pub user_id: UserId,
+    pub display_name: String,
+    pub capacity_voice: i64,
+    pub capacity_email: i64,
+    pub capacity_chat: i64,
+    pub capacity_sms: i64,
+    /// 1 when a voice contact stops the agent taking other channels.
+    pub voice_blocks_others: i64,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+    #[sqlx(skip)]
+    pub skills: Vec<AgentSkill>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct AgentSkill {
+    #[sqlx(try_from = "String")]
+    pub skill_id: SkillId,
+    pub proficiency: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Queue {
+    #[sqlx(try_from = "String")]
+    pub id: QueueId,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub description: String,
+    #[sqlx(try_from = "String")]
+    pub strategy: Strategy,
+    pub priority: i64,
+    pub service_level_seconds: i64,
+    pub service_level_target_pct: i64,
+    pub max_wait_seconds: Option<i64>,
+    pub wrap_up_seconds: i64,
+    /// The routing rules as JSON; their shape belongs to the application.
+    pub routing_rules: String,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Customer {
+    #[sqlx(try_from = "String")]
+    pub id: CustomerId,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    #[sqlx(try_from = "String")]
+    pub kind: CustomerKind,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub status: CustomerStatus,
+    pub external_ref: Option<String>,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct StatusChange {
+    pub id: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub changed_at: UnixMs,
+    pub changed_by: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Contact {
+    #[sqlx(try_from = "String")]
+    pub id: ContactId,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
+    #[sqlx(try_from = "String")]
+    pub direction: Direction,
+    #[sqlx(try_from = "String")]
+    pub queue_id: QueueId,
+    pub customer_id: Option<String>,
+    pub agent_id: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub state: ContactState,
+    pub priority: i64,
+    pub subject: String,
+    pub from_address: Option<String>,
+    pub to_address: Option<String>,
+    pub reason: Option<String>,
+    pub disposition: Option<String>,
+    pub notes: String,
+    pub arrived_at: UnixMs,
+    pub queued_at: Option<UnixMs>,
+    pub first_reserved_at: Option<UnixMs>,
+    pub answered_at: Option<UnixMs>,
+    pub hold_ms: i64,
+    pub wrap_started_at: Option<UnixMs>,
+    pub wrap_ended_at: Option<UnixMs>,
+    pub ended_at: Option<UnixMs>,
+    pub abandoned_at: Option<UnixMs>,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Event {
+    pub seq: i64,
+    pub tenant_id: String,
+    pub kind: String,
+    pub subject_id: String,
+    pub at: UnixMs,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AuditRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub at: UnixMs,
+    pub actor_user_id: Option<String>,
+    pub actor_kind: String,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub source: String,
+    pub details: String,
+}

@@ -1,0 +1,827 @@
+//! The storage contract: every test here runs against SQLite, and against
+//! PostgreSQL when `SWITCHBOARD_TEST_DATABASE_URL` is set (CI sets it).
+
+use sb_model::*;
+use sb_store::*;
+use uuid::Uuid;
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = sb_store::Store::open(&sb_store::StoreConfig::Sqlite { data_dir: dir.path().into() }).await.unwrap();
+                    super::$name(store.clone()).await;
+                    store.close().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = sb_store::testing::ScratchDatabase::from_env().await else {
+                        eprintln!("SWITCHBOARD_TEST_DATABASE_URL is not set: PostgreSQL half skipped");
+                        return;
+                    };
+                    let store = sb_store::Store::open(&sb_store::StoreConfig::Postgres { url: db.url.clone() }).await.unwrap();
+                    super::$name(store.clone()).await;
+                    store.close().await;
+                    db.drop_database().await.unwrap();
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    migrations_apply_once,
+    tenants_have_unique_slugs,
+    users_are_scoped_by_tenant_and_unique_by_email,
+    user_listing_filters_and_pages,
+    sessions_expire_and_end_with_deactivation,
+    tokens_are_found_by_hash_until_revoked,
+    agents_keep_their_skills,
+    queues_round_trip,
+    customer_status_changes_are_kept_in_history,
+    customer_search_is_case_insensitive_and_literal,
+    concurrent_contact_creations_all_commit_with_events,
+    contact_updates_append_events_and_stay_scoped,
+    audit_and_event_logs_are_append_only,
+);
+
+fn now() -> UnixMs {
+    1_790_000_000_000
+}
+
+fn who() -> AuditEntry {
+    AuditEntry {
+        actor_user_id: None,
+        actor_kind: "cli",
+        source: "test".into(),
+        at: now(),
+    }
+}
+
+macro_rules! from_uuid {
+    ($($t:ty),*) => {$( impl FromUuid for $t { fn make() -> Self { <$t>::from_uuid(Uuid::now_v7()) } } )*};
+}
+trait FromUuid {
+    fn make() -> Self;
+}
+from_uuid!(
+    TenantId, UserId, AgentId, SkillId, QueueId, CustomerId, ContactId, ApiTokenId
+);
+fn new<T: FromUuid>() -> T {
+    T::make()
+}
+
+async fn tenant(store: &Store, slug: &str) -> Tenant {
+    let t = Tenant {
+        id: new(),
+        name: format!("Tenant {slug}"),
+        slug: format!("{slug}-{}", Uuid::now_v7().simple()),
+        time_zone: "Australia/Sydney".into(),
+        created_at: now(),
+        updated_at: now(),
+    };
+    store.insert_tenant(&t, &who()).await.unwrap();
+    t
+}
+
+async fn user(store: &Store, t: TenantId, roles: &str) -> User {
+    let u = User {
+        id: new(),
+        tenant_id: t,
+        email: format!("{}@example.com", Uuid::now_v7().simple()),
+        display_name: "Ann".into(),
+        password_hash: Some("$argon2id$fake".into()),
+        roles: RoleSet::parse_list(roles).unwrap(),
+        active: 1,
+        created_at: now(),
+        updated_at: now(),
+    };
+    store.insert_user(&u, &who()).await.unwrap();
+    u
+}
+
+async fn queue(store: &Store, t: TenantId, name: &str) -> Queue {
+    let q = Queue {
+        id: new(),
+        tenant_id: t,
+        name: name.into(),
+        description: String::new(),
+        strategy: Strategy::LongestIdle,
+        priority: 5,
+        service_level_seconds: 20,
+        service_level_target_pct: 80,
+        max_wait_seconds: Some(600),
+        wrap_up_seconds: 30,
+        routing_rules: r#"{"required_skills":[]}"#.into(),
+        created_at: now(),
+        updated_at: now(),
+    };
+    store.insert_queue(&q, &who()).await.unwrap();
+    q
+}
+
+async fn customer(store: &Store, t: TenantId, name: &str) -> Customer {
+    let c = Customer {
+        id: new(),
+        tenant_id: t,
+        kind: CustomerKind::Person,
+        name: name.into(),
+        email: Some(format!("{}@example.org", Uuid::now_v7().simple())),
+        phone: Some("+61291234567".into()),
+        status: CustomerStatus::Prospect,
+        external_ref: None,
+        created_at: now(),
+        updated_at: now(),
+    };
+    store.insert_customer(&c, &who()).await.unwrap();
+    c
+}
+
+fn contact(t: TenantId, q: QueueId, at: UnixMs) -> Contact {
+    Contact {
+        id: new(),
+        tenant_id: t,
+        channel: Channel::Chat,
+        direction: Direction::Inbound,
+        queue_id: q,
+        customer_id: None,
+        agent_id: None,
+        state: ContactState::Queued,
+        priority: 5,
+        subject: "Help".into(),
+        from_address: None,
+        to_address: None,
+        reason: None,
+        disposition: None,
+        notes: String::new(),
+        arrived_at: at,
+        queued_at: Some(at),
+        first_reserved_at: None,
+        answered_at: None,
+        hold_ms: 0,
+        wrap_started_at: None,
+        wrap_ended_at: None,
+        ended_at: None,
+        abandoned_at: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+async fn migrations_apply_once(store: Store) {
+    assert_eq!(
+        store.migrate().await.unwrap(),
+        0,
+        "a second run applies nothing"
+    );
+    store.ping().await.unwrap();
+}
+
+async fn tenants_have_unique_slugs(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let got = store.get_tenant(t.id).await.unwrap();
+    assert_eq!(got.slug, t.slug);
+    assert_eq!(
+        store
+            .find_tenant_by_slug(&t.slug)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        t.id
+    );
+    let dup = Tenant {
+        id: new(),
+        ..t.clone()
+    };
+    assert!(matches!(
+        store.insert_tenant(&dup, &who()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.get_tenant(dup.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let mut renamed = got.clone();
+    renamed.name = "Acme Pty Ltd".into();
+    store.update_tenant(&renamed, &who()).await.unwrap();
+    assert_eq!(store.get_tenant(t.id).await.unwrap().name, "Acme Pty Ltd");
+}
+
+async fn users_are_scoped_by_tenant_and_unique_by_email(store: Store) {
+    let a = tenant(&store, "a").await;
+    let b = tenant(&store, "b").await;
+    let u = user(&store, a.id, "agent,team_leader").await;
+    let got = store.get_user(a.id, u.id).await.unwrap();
+    assert_eq!(got.roles.to_list(), "agent,team_leader");
+    assert!(matches!(
+        store.get_user(b.id, u.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let mut other = u.clone();
+    other.id = new();
+    other.tenant_id = b.id;
+    assert!(matches!(
+        store.insert_user(&other, &who()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .find_user_by_email(&u.email)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        u.id
+    );
+    // Updating through the wrong tenant changes nothing.
+    let mut hijack = got.clone();
+    hijack.tenant_id = b.id;
+    hijack.display_name = "Mallory".into();
+    assert!(matches!(
+        store.update_user(&hijack, "user.updated", &who()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.get_user(a.id, u.id).await.unwrap().display_name,
+        "Ann"
+    );
+}
+
+async fn user_listing_filters_and_pages(store: Store) {
+    let t = tenant(&store, "list").await;
+    let other = tenant(&store, "other").await;
+    let mut agents = Vec::new();
+    for _ in 0..5 {
+        agents.push(user(&store, t.id, "agent").await.id);
+    }
+    user(&store, t.id, "admin").await;
+    user(&store, other.id, "agent").await;
+    let f = UserFilter {
+        role: Some(Role::Agent),
+        active: None,
+    };
+    let p1 = store.list_users(t.id, &f, None, 2).await.unwrap();
+    assert_eq!(p1.items.len(), 2);
+    let after: UserId = p1.next.clone().unwrap().parse().unwrap();
+    let p2 = store.list_users(t.id, &f, Some(after), 2).await.unwrap();
+    let p3 = store
+        .list_users(t.id, &f, Some(p2.next.clone().unwrap().parse().unwrap()), 2)
+        .await
+        .unwrap();
+    assert_eq!(p3.items.len(), 1);
+    assert!(p3.next.is_none());
+    let seen: Vec<UserId> = p1
+        .items
+        .iter()
+        .chain(&p2.items)
+        .chain(&p3.items)
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(seen, agents, "pages return every agent once, in id order");
+    let all = store
+        .list_users(t.id, &UserFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 6);
+}
+
+async fn sessions_expire_and_end_with_deactivation(store: Store) {
+    let t = tenant(&store, "s").await;
+    let u = user(&store, t.id, "agent").await;
+    store
+        .insert_session("h1", t.id, u.id, now(), now() + 1000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_session_user("h1", now())
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        u.id
+    );
+    assert!(
+        store
+            .find_session_user("h1", now() + 1000)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(
+        store
+            .find_session_user("nope", now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.delete_session("h1").await.unwrap();
+    assert!(
+        store
+            .find_session_user("h1", now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .insert_session("h2", t.id, u.id, now(), now() + 1000)
+        .await
+        .unwrap();
+    let mut off = store.get_user(t.id, u.id).await.unwrap();
+    off.active = 0;
+    store
+        .update_user(&off, "user.deactivated", &who())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .find_session_user("h2", now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .insert_session("h3", t.id, u.id, now() - 10, now() - 1)
+        .await
+        .unwrap();
+    assert_eq!(store.purge_sessions(now()).await.unwrap(), 1);
+}
+
+async fn tokens_are_found_by_hash_until_revoked(store: Store) {
+    let t = tenant(&store, "tok").await;
+    let other = tenant(&store, "tok2").await;
+    let u = user(&store, t.id, "admin").await;
+    let tok = ApiToken {
+        id: new(),
+        tenant_id: t.id,
+        user_id: u.id,
+        name: "crm".into(),
+        token_hash: format!("hash-{}", Uuid::now_v7()),
+        created_at: now(),
+        revoked_at: None,
+    };
+    store.insert_token(&tok, &who()).await.unwrap();
+    let (found, fu) = store
+        .find_token_user(&tok.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.id, fu.id), (tok.id, u.id));
+    assert!(matches!(
+        store.revoke_token(other.id, tok.id, &who()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store
+            .find_token_user(&tok.token_hash)
+            .await
+            .unwrap()
+            .is_some(),
+        "other tenant cannot revoke"
+    );
+    let revoked = store.revoke_token(t.id, tok.id, &who()).await.unwrap();
+    assert_eq!(revoked.revoked_at, Some(now()));
+    assert!(
+        store
+            .find_token_user(&tok.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.list_tokens(t.id, None, 10).await.unwrap().items.len(),
+        1
+    );
+    assert!(
+        store
+            .list_tokens(other.id, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+async fn agents_keep_their_skills(store: Store) {
+    let t = tenant(&store, "ag").await;
+    let u = user(&store, t.id, "agent").await;
+    let mut skills = Vec::new();
+    for name in ["billing", "french", "sales"] {
+        let s = Skill {
+            id: new(),
+            tenant_id: t.id,
+            name: name.into(),
+            description: String::new(),
+            created_at: now(),
+            updated_at: now(),
+        };
+        store.insert_skill(&s, &who()).await.unwrap();
+        skills.push(s.id);
+    }
+    let dup = Skill {
+        id: new(),
+        tenant_id: t.id,
+        name: "billing".into(),
+        description: String::new(),
+        created_at: now(),
+        updated_at: now(),
+    };
+    assert!(matches!(
+        store.insert_skill(&dup, &who()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .existing_skills(t.id, &[skills[0], new()])
+            .await
+            .unwrap(),
+        vec![skills[0]]
+    );
+    let mut a = Agent {
+        id: new(),
+        tenant_id: t.id,
+        user_id: u.id,
+        display_name: "Ann".into(),
+        capacity_voice: 1,
+        capacity_email: 5,
+        capacity_chat: 3,
+        capacity_sms: 3,
+        voice_blocks_others: 1,
+        created_at: now(),
+        updated_at: now(),
+        skills: vec![
+            AgentSkill {
+                skill_id: skills[0],
+                proficiency: 7,
+            },
+            AgentSkill {
+                skill_id: skills[1],
+                proficiency: 3,
+            },
+        ],
+    };
+    store.insert_agent(&a, &who()).await.unwrap();
+    let got = store.get_agent(t.id, a.id).await.unwrap();
+    let mut expect = a.skills.clone();
+    expect.sort_by_key(|s| s.skill_id);
+    assert_eq!(got.skills, expect);
+    a.skills = vec![AgentSkill {
+        skill_id: skills[2],
+        proficiency: 10,
+    }];
+    a.capacity_chat = 4;
+    store.update_agent(&a, &who()).await.unwrap();
+    let got = store.get_agent(t.id, a.id).await.unwrap();
+    assert_eq!(got.skills, a.skills);
+    assert_eq!(got.capacity_chat, 4);
+    assert_eq!(
+        store
+            .find_agent_by_user(t.id, u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        a.id
+    );
+    let by_skill = store
+        .list_agents(
+            t.id,
+            &AgentFilter {
+                skill_id: Some(skills[2]),
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_skill.items.len(), 1);
+    assert_eq!(by_skill.items[0].skills, a.skills);
+    assert!(
+        store
+            .list_agents(
+                t.id,
+                &AgentFilter {
+                    skill_id: Some(skills[0])
+                },
+                None,
+                10
+            )
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let dup_agent = Agent {
+        id: new(),
+        ..a.clone()
+    };
+    assert!(matches!(
+        store.insert_agent(&dup_agent, &who()).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn queues_round_trip(store: Store) {
+    let t = tenant(&store, "q").await;
+    let b = tenant(&store, "q2").await;
+    let q = queue(&store, t.id, "Support").await;
+    let mut got = store.get_queue(t.id, q.id).await.unwrap();
+    assert_eq!(got.strategy, Strategy::LongestIdle);
+    assert_eq!(got.max_wait_seconds, Some(600));
+    got.strategy = Strategy::RoundRobin;
+    got.max_wait_seconds = None;
+    store.update_queue(&got, &who()).await.unwrap();
+    let again = store.get_queue(t.id, q.id).await.unwrap();
+    assert_eq!(
+        (again.strategy, again.max_wait_seconds),
+        (Strategy::RoundRobin, None)
+    );
+    assert!(matches!(
+        store.get_queue(b.id, q.id).await,
+        Err(StoreError::NotFound)
+    ));
+    queue(&store, b.id, "Support").await; // the same name in another tenant is fine
+    let dup = Queue {
+        id: new(),
+        ..q.clone()
+    };
+    assert!(matches!(
+        store.insert_queue(&dup, &who()).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn customer_status_changes_are_kept_in_history(store: Store) {
+    let t = tenant(&store, "c").await;
+    let c = customer(&store, t.id, "Ann Smith").await;
+    let mut got = store.get_customer(t.id, c.id).await.unwrap();
+    got.status = CustomerStatus::Customer;
+    store
+        .update_customer(&got, CustomerStatus::Prospect, &who())
+        .await
+        .unwrap();
+    got.name = "Ann Jones".into();
+    store
+        .update_customer(&got, CustomerStatus::Customer, &who())
+        .await
+        .unwrap();
+    got.status = CustomerStatus::Former;
+    store
+        .update_customer(&got, CustomerStatus::Customer, &who())
+        .await
+        .unwrap();
+    let h = store.customer_status_history(t.id, c.id).await.unwrap();
+    let steps: Vec<(Option<String>, String)> = h
+        .into_iter()
+        .map(|s| (s.from_status, s.to_status))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (None, "prospect".into()),
+            (Some("prospect".into()), "customer".into()),
+            (Some("customer".into()), "former".into()),
+        ]
+    );
+}
+
+async fn customer_search_is_case_insensitive_and_literal(store: Store) {
+    let t = tenant(&store, "cs").await;
+    customer(&store, t.id, "Ann Smith").await;
+    customer(&store, t.id, "Bob 100% Jones").await;
+    let b = customer(&store, t.id, "Carla_Diaz").await;
+    let f = |s: &str| CustomerFilter {
+        name_contains: Some(s.into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_customers(t.id, &f("SMITH"), None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_customers(t.id, &f("%"), None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_customers(t.id, &f("a_d"), None, 10)
+            .await
+            .unwrap()
+            .items[0]
+            .id,
+        b.id
+    );
+    let by_status = CustomerFilter {
+        status: Some(CustomerStatus::Prospect),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_customers(t.id, &by_status, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        3
+    );
+    let by_email = CustomerFilter {
+        email: b.email.clone(),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_customers(t.id, &by_email, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
+
+async fn concurrent_contact_creations_all_commit_with_events(store: Store) {
+    let t = tenant(&store, "cc").await;
+    let q = queue(&store, t.id, "Chat").await;
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let store = store.clone();
+        let c = contact(t.id, q.id, now() + i);
+        tasks.push(tokio::spawn(async move {
+            let id = c.id;
+            store
+                .create_contact(c, serde_json::json!({"n": i}))
+                .await
+                .map(|_| id)
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.unwrap().unwrap());
+    }
+    assert_eq!(store.count_contacts(t.id).await.unwrap(), 300);
+    let events = store.list_events(t.id, 0, 1000).await.unwrap();
+    let created: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.kind == "contact.created")
+        .collect();
+    assert_eq!(created.len(), 300);
+    let mut subjects: Vec<String> = created.iter().map(|e| e.subject_id.clone()).collect();
+    subjects.sort();
+    let mut expect: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    expect.sort();
+    assert_eq!(subjects, expect, "one event per contact");
+    // A contact naming a queue that does not exist fails alone, not its batch.
+    let bad = contact(t.id, new(), now());
+    let good = contact(t.id, q.id, now());
+    let (r1, r2) = tokio::join!(
+        store.create_contact(bad, serde_json::json!({})),
+        store.create_contact(good.clone(), serde_json::json!({}))
+    );
+    assert!(r1.is_err());
+    r2.unwrap();
+    store.get_contact(t.id, good.id).await.unwrap();
+}
+
+async fn contact_updates_append_events_and_stay_scoped(store: Store) {
+    let t = tenant(&store, "cu").await;
+    let b = tenant(&store, "cu2").await;
+    let q = queue(&store, t.id, "Voice").await;
+    let cust = customer(&store, t.id, "Dee").await;
+    let c = contact(t.id, q.id, now());
+    store
+        .create_contact(c.clone(), serde_json::json!({}))
+        .await
+        .unwrap();
+    let mut got = store.get_contact(t.id, c.id).await.unwrap();
+    got.notes = "rang about a bill".into();
+    got.customer_id = Some(cust.id.to_string());
+    got.updated_at = now() + 5;
+    store
+        .update_contact(
+            &got,
+            "contact.updated",
+            &serde_json::json!({"fields": ["notes"]}),
+        )
+        .await
+        .unwrap();
+    let again = store.get_contact(t.id, c.id).await.unwrap();
+    assert_eq!(again.notes, "rang about a bill");
+    assert!(matches!(
+        store.get_contact(b.id, c.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let mut foreign = again.clone();
+    foreign.tenant_id = b.id;
+    assert!(matches!(
+        store
+            .update_contact(&foreign, "contact.updated", &serde_json::json!({}))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let kinds: Vec<String> = store
+        .list_events(t.id, 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec!["contact.created", "contact.updated"]);
+    assert!(store.list_events(b.id, 0, 10).await.unwrap().is_empty());
+    let by_customer = ContactFilter {
+        customer_id: Some(cust.id),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_contacts(t.id, &by_customer, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let by_channel = ContactFilter {
+        channel: Some(Channel::Email),
+        ..Default::default()
+    };
+    assert!(
+        store
+            .list_contacts(t.id, &by_channel, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let window = ContactFilter {
+        arrived_from: Some(now()),
+        arrived_before: Some(now() + 1),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_contacts(t.id, &window, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
+
+async fn audit_and_event_logs_are_append_only(store: Store) {
+    let t = tenant(&store, "au").await;
+    let u = user(&store, t.id, "admin").await;
+    let page = store.list_audit(t.id, None, None, 100).await.unwrap();
+    let actions: Vec<&str> = page.items.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, vec!["tenant.created", "user.created"]);
+    assert_eq!(page.items[1].object_id, u.id.to_string());
+    assert_eq!(page.items[1].source, "test");
+    let q = queue(&store, t.id, "Q").await;
+    store
+        .create_contact(contact(t.id, q.id, now()), serde_json::json!({}))
+        .await
+        .unwrap();
+    // The raw tables refuse changes: the logs are append-only in the schema itself.
+    let pool_err = store_exec(&store, "UPDATE audit_log SET action = 'x'").await;
+    assert!(pool_err.is_err(), "audit rows cannot be changed");
+    assert!(
+        store_exec(&store, "DELETE FROM audit_log").await.is_err(),
+        "audit rows cannot be deleted"
+    );
+    assert!(
+        store_exec(&store, "DELETE FROM events").await.is_err(),
+        "events cannot be deleted"
+    );
+    assert_eq!(
+        store
+            .list_audit(t.id, None, None, 100)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        3
+    );
+}
+
+async fn store_exec(store: &Store, sql: &'static str) -> Result<(), StoreError> {
+    store.execute_raw_for_tests(sql).await
+}
