@@ -1,1 +1,99 @@
-//! placeholder
+//! Switchboard's use cases: the operations behind the API and the CLI.
+//!
+//! Every operation takes the [`Principal`] acting, checks its permission
+//! against the matrix in `sb_model::roles` (the one place permissions are
+//! decided), scopes every store call by the principal's tenant, and writes
+//! the audit log through the store. Inputs arrive already parsed into domain
+//! types; outputs are storage rows the HTTP layer maps to its own shapes.
+//!
+//! This crate knows nothing of HTTP, cookies or JSON bodies.
+
+pub mod accounts;
+pub mod auth;
+pub mod contacts;
+pub mod customers;
+pub mod directory;
+mod error;
+pub mod tenants;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use auth::{Principal, PrincipalKind, Secret};
+pub use error::{AppError, FieldError};
+use sb_model::{QueueId, TenantId, UnixMs};
+use sb_store::Store;
+use uuid::Uuid;
+
+/// Settings the application needs, loaded once by the binary.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// How long a browser session lasts without logging in again.
+    pub session_ttl: Duration,
+    /// A secret that lets its holder create tenants through the API; `None`
+    /// turns that endpoint off.
+    pub platform_token: Option<Secret>,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig { session_ttl: Duration::from_secs(12 * 3600), platform_token: None }
+    }
+}
+
+/// The application: the store plus what the use cases share.
+#[derive(Clone)]
+pub struct App {
+    store: Store,
+    config: Arc<AppConfig>,
+    /// Queues known to exist. Queues are never deleted, so a positive
+    /// answer never goes stale; it saves a read on every contact creation.
+    known_queues: Arc<Mutex<HashSet<(TenantId, QueueId)>>>,
+}
+
+/// A page of results with the cursor for the next one.
+pub use sb_store::Page;
+
+/// The most rows one listing returns.
+pub const MAX_PAGE: i64 = 500;
+pub const DEFAULT_PAGE: i64 = 50;
+
+impl App {
+    pub fn new(store: Store, config: AppConfig) -> Self {
+        App { store, config: Arc::new(config), known_queues: Arc::default() }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &AppConfig {
+        &self.config
+    }
+
+    /// The wall clock in epoch milliseconds. Shells own the clock; cores
+    /// receive time as a value.
+    pub fn now(&self) -> UnixMs {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    }
+
+    /// A fresh UUIDv7.
+    pub fn new_uuid(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+}
+
+/// Parses a listing's `limit` and `cursor` into a page size and the id to
+/// start after.
+pub fn page_args<T: std::str::FromStr>(limit: Option<i64>, cursor: Option<&str>) -> Result<(i64, Option<T>), AppError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AppError::invalid("limit", format!("must be from 1 to {MAX_PAGE}")));
+    }
+    let after = match cursor {
+        None | Some("") => None,
+        Some(c) => Some(c.parse().map_err(|_| AppError::invalid("cursor", "is not a cursor from this listing"))?),
+    };
+    Ok((limit, after))
+}

@@ -16,3 +16,6 @@ pub use values::*;
 
 /// An instant as milliseconds since the Unix epoch, UTC. Stored as BIGINT.
 pub type UnixMs = i64;
+
+pub mod routing_rules;
+pub use routing_rules::*;

@@ -64,6 +64,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store's writer has stopped")]
     WriterGone,
+    #[error("the database cannot be reached: {0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
 }
@@ -74,6 +76,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict("a record with the same unique value already exists".into())
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
             }
             sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
                 StoreError::Corrupt(e.to_string())

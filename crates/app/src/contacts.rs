@@ -1,0 +1,179 @@
+//! Contacts: creating one (it arrives and waits in its queue), reading,
+//! listing and recording what the agent learnt (reason, notes, disposition,
+//! customer). State changes after arrival belong to the routing engine.
+
+use sb_model::{Channel, ContactId, ContactState, CustomerId, Direction, Permission, QueueId, Text};
+use sb_store::{Contact, ContactFilter, Page, StoreError};
+use serde_json::json;
+
+use crate::{App, AppError, FieldError, Principal};
+
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub channel: Channel,
+    pub direction: Direction,
+    pub queue_id: QueueId,
+    pub customer_id: Option<CustomerId>,
+    /// 0–100, higher first; the queue's priority when absent.
+    pub priority: Option<i64>,
+    pub subject: Option<Text>,
+    pub from_address: Option<Text>,
+    pub to_address: Option<Text>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ContactPatch {
+    pub customer_id: Option<Option<CustomerId>>,
+    pub subject: Option<Text>,
+    pub reason: Option<Option<Text>>,
+    pub disposition: Option<Option<Text>>,
+    pub notes: Option<String>,
+}
+
+/// The most characters of notes on one contact.
+pub const MAX_NOTES_CHARS: usize = 20_000;
+
+impl App {
+    async fn queue_exists(&self, p: &Principal, id: QueueId) -> Result<bool, AppError> {
+        let key = (p.tenant_id, id);
+        if self.known_queues.lock().map(|k| k.contains(&key)).unwrap_or(false) {
+            return Ok(true);
+        }
+        match self.store().get_queue(p.tenant_id, id).await {
+            Ok(_) => {
+                if let Ok(mut k) = self.known_queues.lock() {
+                    k.insert(key);
+                }
+                Ok(true)
+            }
+            Err(StoreError::NotFound) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn customer_exists(&self, p: &Principal, id: CustomerId) -> Result<bool, AppError> {
+        match self.store().get_customer(p.tenant_id, id).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::NotFound) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A contact arrives: it is stored, queued, and its `contact.created`
+    /// event appended, durably, before this returns.
+    pub async fn create_contact(&self, p: &Principal, c: NewContact) -> Result<Contact, AppError> {
+        p.require(Permission::ContactWrite)?;
+        let mut errors = Vec::new();
+        if !self.queue_exists(p, c.queue_id).await? {
+            errors.push(FieldError { field: "queue_id".into(), message: "no such queue".into() });
+        }
+        if let Some(cid) = c.customer_id
+            && !self.customer_exists(p, cid).await?
+        {
+            errors.push(FieldError { field: "customer_id".into(), message: "no such customer".into() });
+        }
+        if let Some(pr) = c.priority
+            && !(0..=100).contains(&pr)
+        {
+            errors.push(FieldError { field: "priority".into(), message: "must be from 0 to 100".into() });
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
+        }
+        let priority = match c.priority {
+            Some(pr) => pr,
+            None => self.store().get_queue(p.tenant_id, c.queue_id).await?.priority,
+        };
+        let now = self.now();
+        let contact = Contact {
+            id: ContactId::from_uuid(self.new_uuid()),
+            tenant_id: p.tenant_id,
+            channel: c.channel,
+            direction: c.direction,
+            queue_id: c.queue_id,
+            customer_id: c.customer_id.map(|i| i.to_string()),
+            agent_id: None,
+            state: ContactState::Queued,
+            priority,
+            subject: c.subject.map(Text::into_string).unwrap_or_default(),
+            from_address: c.from_address.map(Text::into_string),
+            to_address: c.to_address.map(Text::into_string),
+            reason: None,
+            disposition: None,
+            notes: String::new(),
+            arrived_at: now,
+            queued_at: Some(now),
+            first_reserved_at: None,
+            answered_at: None,
+            hold_ms: 0,
+            wrap_started_at: None,
+            wrap_ended_at: None,
+            ended_at: None,
+            abandoned_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let event = json!({
+            "channel": contact.channel,
+            "queue_id": contact.queue_id,
+            "priority": contact.priority,
+            "by": p.user_id,
+        });
+        self.store().create_contact(contact.clone(), event).await?;
+        metrics::counter!(
+            "switchboard_contacts_created_total",
+            "tenant" => p.tenant_id.to_string(),
+            "channel" => contact.channel.as_str(),
+        )
+        .increment(1);
+        Ok(contact)
+    }
+
+    pub async fn get_contact(&self, p: &Principal, id: ContactId) -> Result<Contact, AppError> {
+        p.require(Permission::ContactRead)?;
+        self.store().get_contact(p.tenant_id, id).await.map_err(AppError::from_store("contact"))
+    }
+
+    pub async fn list_contacts(&self, p: &Principal, f: &ContactFilter, limit: Option<i64>, cursor: Option<&str>) -> Result<Page<Contact>, AppError> {
+        p.require(Permission::ContactRead)?;
+        let (limit, after) = crate::page_args(limit, cursor)?;
+        Ok(self.store().list_contacts(p.tenant_id, f, after, limit).await?)
+    }
+
+    pub async fn update_contact(&self, p: &Principal, id: ContactId, patch: ContactPatch) -> Result<Contact, AppError> {
+        p.require(Permission::ContactWrite)?;
+        let mut c = self.store().get_contact(p.tenant_id, id).await.map_err(AppError::from_store("contact"))?;
+        let mut fields = Vec::new();
+        if let Some(cust) = patch.customer_id {
+            if let Some(cid) = cust
+                && !self.customer_exists(p, cid).await?
+            {
+                return Err(AppError::invalid("customer_id", "no such customer"));
+            }
+            c.customer_id = cust.map(|i| i.to_string());
+            fields.push("customer_id");
+        }
+        if let Some(v) = patch.subject {
+            c.subject = v.into_string();
+            fields.push("subject");
+        }
+        if let Some(v) = patch.reason {
+            c.reason = v.map(Text::into_string);
+            fields.push("reason");
+        }
+        if let Some(v) = patch.disposition {
+            c.disposition = v.map(Text::into_string);
+            fields.push("disposition");
+        }
+        if let Some(v) = patch.notes {
+            c.notes = v;
+            fields.push("notes");
+        }
+        c.updated_at = self.now();
+        self.store()
+            .update_contact(&c, "contact.updated", &json!({"fields": fields, "by": p.user_id}))
+            .await
+            .map_err(AppError::from_store("contact"))?;
+        Ok(c)
+    }
+}
