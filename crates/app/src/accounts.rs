@@ -27,7 +27,9 @@ pub struct UserPatch {
 
 async fn hash_off_thread(password: String) -> Result<String, AppError> {
     check_password_rules(&password)?;
-    tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(|e| AppError::Internal(e.to_string()))?
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
 }
 
 impl App {
@@ -57,24 +59,55 @@ impl App {
         if p.user_id != Some(id) {
             p.require(Permission::UserRead)?;
         }
-        self.store().get_user(p.tenant_id, id).await.map_err(AppError::from_store("user"))
+        self.store()
+            .get_user(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("user"))
     }
 
-    pub async fn list_users(&self, p: &Principal, f: &UserFilter, limit: Option<i64>, cursor: Option<&str>) -> Result<Page<User>, AppError> {
+    pub async fn list_users(
+        &self,
+        p: &Principal,
+        f: &UserFilter,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Page<User>, AppError> {
         p.require(Permission::UserRead)?;
         let (limit, after) = crate::page_args(limit, cursor)?;
-        Ok(self.store().list_users(p.tenant_id, f, after, limit).await?)
+        Ok(self
+            .store()
+            .list_users(p.tenant_id, f, after, limit)
+            .await?)
     }
 
-    pub async fn update_user(&self, p: &Principal, id: UserId, patch: UserPatch) -> Result<User, AppError> {
+    pub async fn update_user(
+        &self,
+        p: &Principal,
+        id: UserId,
+        patch: UserPatch,
+    ) -> Result<User, AppError> {
         p.require(Permission::UserManage)?;
-        let mut u = self.store().get_user(p.tenant_id, id).await.map_err(AppError::from_store("user"))?;
+        let mut u = self
+            .store()
+            .get_user(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("user"))?;
         if p.user_id == Some(id) {
             if patch.active == Some(false) {
-                return Err(AppError::invalid("active", "you cannot deactivate yourself"));
+                return Err(AppError::invalid(
+                    "active",
+                    "you cannot deactivate yourself",
+                ));
             }
-            if patch.roles.as_ref().is_some_and(|r| !r.contains(Role::Admin)) {
-                return Err(AppError::invalid("roles", "you cannot remove your own admin role"));
+            if patch
+                .roles
+                .as_ref()
+                .is_some_and(|r| !r.contains(Role::Admin))
+            {
+                return Err(AppError::invalid(
+                    "roles",
+                    "you cannot remove your own admin role",
+                ));
             }
         }
         let mut action = "user.updated";
@@ -98,7 +131,10 @@ impl App {
             }
         }
         u.updated_at = self.now();
-        self.store().update_user(&u, action, &p.audit(u.updated_at)).await.map_err(AppError::from_store("user"))?;
+        self.store()
+            .update_user(&u, action, &p.audit(u.updated_at))
+            .await
+            .map_err(AppError::from_store("user"))?;
         Ok(u)
     }
 }

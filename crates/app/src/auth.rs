@@ -59,7 +59,13 @@ pub struct Principal {
 
 impl Principal {
     pub fn from_user(u: &User, kind: PrincipalKind, source: String) -> Self {
-        Principal { tenant_id: u.tenant_id, user_id: Some(u.id), roles: u.roles.clone(), kind, source }
+        Principal {
+            tenant_id: u.tenant_id,
+            user_id: Some(u.id),
+            roles: u.roles.clone(),
+            kind,
+            source,
+        }
     }
 
     /// The command line acting as an administrator of `tenant`.
@@ -75,7 +81,11 @@ impl Principal {
 
     /// Fails unless the principal's roles allow `p`.
     pub fn require(&self, p: Permission) -> Result<(), AppError> {
-        if self.roles.allows(p) { Ok(()) } else { Err(AppError::Forbidden(p)) }
+        if self.roles.allows(p) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(p))
+        }
     }
 
     pub fn audit(&self, at: UnixMs) -> AuditEntry {
@@ -100,10 +110,16 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 pub fn check_password_rules(password: &str) -> Result<(), AppError> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        return Err(AppError::invalid("password", format!("must be at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(AppError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
     }
     if n > MAX_PASSWORD_CHARS {
-        return Err(AppError::invalid("password", format!("must be at most {MAX_PASSWORD_CHARS} characters")));
+        return Err(AppError::invalid(
+            "password",
+            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+        ));
     }
     Ok(())
 }
@@ -119,7 +135,9 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
 /// Whether `password` matches the PHC string `hash`.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -128,7 +146,10 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 pub fn new_secret(prefix: &str) -> Result<Secret, AppError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
-    Ok(Secret(format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))))
+    Ok(Secret(format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )))
 }
 
 /// What the store keeps of a secret.
@@ -146,11 +167,23 @@ fn dummy_hash() -> &'static str {
 impl App {
     /// Checks an email address and password; on success opens a session and
     /// returns its secret (for the cookie) and the user.
-    pub async fn login(&self, email: &str, password: &str, source: &str) -> Result<(Secret, User), AppError> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        source: &str,
+    ) -> Result<(Secret, User), AppError> {
         let email = email.trim();
-        let user = if email.len() <= 254 { self.store().find_user_by_email(email).await? } else { None };
+        let user = if email.len() <= 254 {
+            self.store().find_user_by_email(email).await?
+        } else {
+            None
+        };
         let password_owned = password.to_owned();
-        let hash = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| dummy_hash().to_owned());
+        let hash = user
+            .as_ref()
+            .and_then(|u| u.password_hash.clone())
+            .unwrap_or_else(|| dummy_hash().to_owned());
         let ok = tokio::task::spawn_blocking(move || verify_password(&password_owned, &hash))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?;
@@ -166,25 +199,44 @@ impl App {
         let now = self.now();
         let ttl_ms = i64::try_from(self.config().session_ttl.as_millis()).unwrap_or(i64::MAX / 2);
         self.store()
-            .insert_session(&secret_hash(secret.expose()), user.tenant_id, user.id, now, now.saturating_add(ttl_ms))
+            .insert_session(
+                &secret_hash(secret.expose()),
+                user.tenant_id,
+                user.id,
+                now,
+                now.saturating_add(ttl_ms),
+            )
             .await?;
         metrics::counter!("switchboard_logins_total", "outcome" => "ok").increment(1);
         Ok((secret, user))
     }
 
     pub async fn logout(&self, session_secret: &str) -> Result<(), AppError> {
-        self.store().delete_session(&secret_hash(session_secret)).await?;
+        self.store()
+            .delete_session(&secret_hash(session_secret))
+            .await?;
         Ok(())
     }
 
     /// The principal behind a session cookie, if the session is live.
-    pub async fn principal_from_session(&self, secret: &str, source: String) -> Result<Option<Principal>, AppError> {
-        let user = self.store().find_session_user(&secret_hash(secret), self.now()).await?;
+    pub async fn principal_from_session(
+        &self,
+        secret: &str,
+        source: String,
+    ) -> Result<Option<Principal>, AppError> {
+        let user = self
+            .store()
+            .find_session_user(&secret_hash(secret), self.now())
+            .await?;
         Ok(user.map(|u| Principal::from_user(&u, PrincipalKind::Session, source)))
     }
 
     /// The principal behind a bearer token, if the token is live.
-    pub async fn principal_from_token(&self, secret: &str, source: String) -> Result<Option<Principal>, AppError> {
+    pub async fn principal_from_token(
+        &self,
+        secret: &str,
+        source: String,
+    ) -> Result<Option<Principal>, AppError> {
         let found = self.store().find_token_user(&secret_hash(secret)).await?;
         Ok(found.map(|(t, u)| Principal::from_user(&u, PrincipalKind::Token(t.id), source)))
     }
@@ -196,7 +248,10 @@ impl App {
             Some(t) => {
                 let a = Sha256::digest(secret.as_bytes());
                 let b = Sha256::digest(t.expose().as_bytes());
-                a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+                a.iter()
+                    .zip(b.iter())
+                    .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                    == 0
             }
         }
     }
@@ -205,14 +260,25 @@ impl App {
 
     /// Creates a token that acts as `user` (default: the caller). The secret
     /// is returned once and never stored.
-    pub async fn create_token(&self, p: &Principal, user: Option<UserId>, name: &str) -> Result<(ApiToken, Secret), AppError> {
+    pub async fn create_token(
+        &self,
+        p: &Principal,
+        user: Option<UserId>,
+        name: &str,
+    ) -> Result<(ApiToken, Secret), AppError> {
         p.require(Permission::TokenManage)?;
         let name = sb_model::Text::parse(name, 100).map_err(|e| AppError::invalid("name", e.0))?;
-        let user_id = user.or(p.user_id).ok_or_else(|| AppError::invalid("user_id", "is required"))?;
-        let owner = self.store().get_user(p.tenant_id, user_id).await.map_err(|e| match e {
-            sb_store::StoreError::NotFound => AppError::invalid("user_id", "no such user"),
-            other => other.into(),
-        })?;
+        let user_id = user
+            .or(p.user_id)
+            .ok_or_else(|| AppError::invalid("user_id", "is required"))?;
+        let owner = self
+            .store()
+            .get_user(p.tenant_id, user_id)
+            .await
+            .map_err(|e| match e {
+                sb_store::StoreError::NotFound => AppError::invalid("user_id", "no such user"),
+                other => other.into(),
+            })?;
         let secret = new_secret("sbt_")?;
         let token = ApiToken {
             id: ApiTokenId::from_uuid(self.new_uuid()),
@@ -223,11 +289,18 @@ impl App {
             created_at: self.now(),
             revoked_at: None,
         };
-        self.store().insert_token(&token, &p.audit(token.created_at)).await?;
+        self.store()
+            .insert_token(&token, &p.audit(token.created_at))
+            .await?;
         Ok((token, secret))
     }
 
-    pub async fn list_tokens(&self, p: &Principal, limit: Option<i64>, cursor: Option<&str>) -> Result<crate::Page<ApiToken>, AppError> {
+    pub async fn list_tokens(
+        &self,
+        p: &Principal,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<crate::Page<ApiToken>, AppError> {
         p.require(Permission::TokenManage)?;
         let (limit, after) = crate::page_args(limit, cursor)?;
         Ok(self.store().list_tokens(p.tenant_id, after, limit).await?)
@@ -235,7 +308,10 @@ impl App {
 
     pub async fn revoke_token(&self, p: &Principal, id: ApiTokenId) -> Result<ApiToken, AppError> {
         p.require(Permission::TokenManage)?;
-        self.store().revoke_token(p.tenant_id, id, &p.audit(self.now())).await.map_err(AppError::from_store("api token"))
+        self.store()
+            .revoke_token(p.tenant_id, id, &p.audit(self.now()))
+            .await
+            .map_err(AppError::from_store("api token"))
     }
 }
 

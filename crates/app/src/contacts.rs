@@ -2,7 +2,9 @@
 //! listing and recording what the agent learnt (reason, notes, disposition,
 //! customer). State changes after arrival belong to the routing engine.
 
-use sb_model::{Channel, ContactId, ContactState, CustomerId, Direction, Permission, QueueId, Text};
+use sb_model::{
+    Channel, ContactId, ContactState, CustomerId, Direction, Permission, QueueId, Text,
+};
 use sb_store::{Contact, ContactFilter, Page, StoreError};
 use serde_json::json;
 
@@ -36,7 +38,12 @@ pub const MAX_NOTES_CHARS: usize = 20_000;
 impl App {
     async fn queue_exists(&self, p: &Principal, id: QueueId) -> Result<bool, AppError> {
         let key = (p.tenant_id, id);
-        if self.known_queues.lock().map(|k| k.contains(&key)).unwrap_or(false) {
+        if self
+            .known_queues
+            .lock()
+            .map(|k| k.contains(&key))
+            .unwrap_or(false)
+        {
             return Ok(true);
         }
         match self.store().get_queue(p.tenant_id, id).await {
@@ -65,24 +72,38 @@ impl App {
         p.require(Permission::ContactWrite)?;
         let mut errors = Vec::new();
         if !self.queue_exists(p, c.queue_id).await? {
-            errors.push(FieldError { field: "queue_id".into(), message: "no such queue".into() });
+            errors.push(FieldError {
+                field: "queue_id".into(),
+                message: "no such queue".into(),
+            });
         }
         if let Some(cid) = c.customer_id
             && !self.customer_exists(p, cid).await?
         {
-            errors.push(FieldError { field: "customer_id".into(), message: "no such customer".into() });
+            errors.push(FieldError {
+                field: "customer_id".into(),
+                message: "no such customer".into(),
+            });
         }
         if let Some(pr) = c.priority
             && !(0..=100).contains(&pr)
         {
-            errors.push(FieldError { field: "priority".into(), message: "must be from 0 to 100".into() });
+            errors.push(FieldError {
+                field: "priority".into(),
+                message: "must be from 0 to 100".into(),
+            });
         }
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
         let priority = match c.priority {
             Some(pr) => pr,
-            None => self.store().get_queue(p.tenant_id, c.queue_id).await?.priority,
+            None => {
+                self.store()
+                    .get_queue(p.tenant_id, c.queue_id)
+                    .await?
+                    .priority
+            }
         };
         let now = self.now();
         let contact = Contact {
@@ -131,18 +152,39 @@ impl App {
 
     pub async fn get_contact(&self, p: &Principal, id: ContactId) -> Result<Contact, AppError> {
         p.require(Permission::ContactRead)?;
-        self.store().get_contact(p.tenant_id, id).await.map_err(AppError::from_store("contact"))
+        self.store()
+            .get_contact(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("contact"))
     }
 
-    pub async fn list_contacts(&self, p: &Principal, f: &ContactFilter, limit: Option<i64>, cursor: Option<&str>) -> Result<Page<Contact>, AppError> {
+    pub async fn list_contacts(
+        &self,
+        p: &Principal,
+        f: &ContactFilter,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Page<Contact>, AppError> {
         p.require(Permission::ContactRead)?;
         let (limit, after) = crate::page_args(limit, cursor)?;
-        Ok(self.store().list_contacts(p.tenant_id, f, after, limit).await?)
+        Ok(self
+            .store()
+            .list_contacts(p.tenant_id, f, after, limit)
+            .await?)
     }
 
-    pub async fn update_contact(&self, p: &Principal, id: ContactId, patch: ContactPatch) -> Result<Contact, AppError> {
+    pub async fn update_contact(
+        &self,
+        p: &Principal,
+        id: ContactId,
+        patch: ContactPatch,
+    ) -> Result<Contact, AppError> {
         p.require(Permission::ContactWrite)?;
-        let mut c = self.store().get_contact(p.tenant_id, id).await.map_err(AppError::from_store("contact"))?;
+        let mut c = self
+            .store()
+            .get_contact(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("contact"))?;
         let mut fields = Vec::new();
         if let Some(cust) = patch.customer_id {
             if let Some(cid) = cust
@@ -171,7 +213,11 @@ impl App {
         }
         c.updated_at = self.now();
         self.store()
-            .update_contact(&c, "contact.updated", &json!({"fields": fields, "by": p.user_id}))
+            .update_contact(
+                &c,
+                "contact.updated",
+                &json!({"fields": fields, "by": p.user_id}),
+            )
             .await
             .map_err(AppError::from_store("contact"))?;
         Ok(c)

@@ -1,7 +1,9 @@
 //! Customers and prospects: the records agents keep current, with the
 //! history of every status change.
 
-use sb_model::{CustomerId, CustomerKind, CustomerStatus, EmailAddress, Permission, PhoneNumber, Text};
+use sb_model::{
+    CustomerId, CustomerKind, CustomerStatus, EmailAddress, Permission, PhoneNumber, Text,
+};
 use sb_store::{Customer, CustomerFilter, Page, StatusChange};
 
 use crate::{App, AppError, Principal};
@@ -28,7 +30,11 @@ pub struct CustomerPatch {
 }
 
 impl App {
-    pub async fn create_customer(&self, p: &Principal, c: NewCustomer) -> Result<Customer, AppError> {
+    pub async fn create_customer(
+        &self,
+        p: &Principal,
+        c: NewCustomer,
+    ) -> Result<Customer, AppError> {
         p.require(Permission::CustomerWrite)?;
         let now = self.now();
         let customer = Customer {
@@ -43,24 +49,47 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        self.store().insert_customer(&customer, &p.audit(now)).await?;
+        self.store()
+            .insert_customer(&customer, &p.audit(now))
+            .await?;
         Ok(customer)
     }
 
     pub async fn get_customer(&self, p: &Principal, id: CustomerId) -> Result<Customer, AppError> {
         p.require(Permission::CustomerRead)?;
-        self.store().get_customer(p.tenant_id, id).await.map_err(AppError::from_store("customer"))
+        self.store()
+            .get_customer(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("customer"))
     }
 
-    pub async fn list_customers(&self, p: &Principal, f: &CustomerFilter, limit: Option<i64>, cursor: Option<&str>) -> Result<Page<Customer>, AppError> {
+    pub async fn list_customers(
+        &self,
+        p: &Principal,
+        f: &CustomerFilter,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Page<Customer>, AppError> {
         p.require(Permission::CustomerRead)?;
         let (limit, after) = crate::page_args(limit, cursor)?;
-        Ok(self.store().list_customers(p.tenant_id, f, after, limit).await?)
+        Ok(self
+            .store()
+            .list_customers(p.tenant_id, f, after, limit)
+            .await?)
     }
 
-    pub async fn update_customer(&self, p: &Principal, id: CustomerId, patch: CustomerPatch) -> Result<Customer, AppError> {
+    pub async fn update_customer(
+        &self,
+        p: &Principal,
+        id: CustomerId,
+        patch: CustomerPatch,
+    ) -> Result<Customer, AppError> {
         p.require(Permission::CustomerWrite)?;
-        let mut c = self.store().get_customer(p.tenant_id, id).await.map_err(AppError::from_store("customer"))?;
+        let mut c = self
+            .store()
+            .get_customer(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("customer"))?;
         let previous = c.status;
         if let Some(v) = patch.kind {
             c.kind = v;
@@ -81,14 +110,27 @@ impl App {
             c.external_ref = v.map(Text::into_string);
         }
         c.updated_at = self.now();
-        self.store().update_customer(&c, previous, &p.audit(c.updated_at)).await.map_err(AppError::from_store("customer"))?;
+        self.store()
+            .update_customer(&c, previous, &p.audit(c.updated_at))
+            .await
+            .map_err(AppError::from_store("customer"))?;
         Ok(c)
     }
 
-    pub async fn customer_status_history(&self, p: &Principal, id: CustomerId) -> Result<Vec<StatusChange>, AppError> {
+    pub async fn customer_status_history(
+        &self,
+        p: &Principal,
+        id: CustomerId,
+    ) -> Result<Vec<StatusChange>, AppError> {
         p.require(Permission::CustomerRead)?;
         // Existence first, so another tenant's id is a plain 404.
-        self.store().get_customer(p.tenant_id, id).await.map_err(AppError::from_store("customer"))?;
-        Ok(self.store().customer_status_history(p.tenant_id, id).await?)
+        self.store()
+            .get_customer(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("customer"))?;
+        Ok(self
+            .store()
+            .customer_status_history(p.tenant_id, id)
+            .await?)
     }
 }

@@ -2,7 +2,10 @@
 //! Administrators configure everything; team leaders may change only an
 //! agent's skills and proficiencies (allocating duties).
 
-use sb_model::{AgentId, Capacity, Permission, Proficiency, QueueId, RoutingRules, SkillId, Strategy, Text, UserId};
+use sb_model::{
+    AgentId, Capacity, Permission, Proficiency, QueueId, RoutingRules, SkillId, Strategy, Text,
+    UserId,
+};
 use sb_store::{Agent, AgentFilter, AgentSkill, Page, Queue, Skill, StoreError};
 
 use crate::{App, AppError, FieldError, Principal};
@@ -35,7 +38,12 @@ pub struct Capacities {
 impl Default for Capacities {
     fn default() -> Self {
         let c = |n| Capacity::new(n).expect("in range");
-        Capacities { voice: c(1), email: c(5), chat: c(3), sms: c(3) }
+        Capacities {
+            voice: c(1),
+            email: c(5),
+            chat: c(3),
+            sms: c(3),
+        }
     }
 }
 
@@ -98,7 +106,10 @@ fn queue_number_problems(q: &Queue) -> Vec<FieldError> {
     let mut out = Vec::new();
     let mut check = |field: &str, v: i64, lo: i64, hi: i64| {
         if !(lo..=hi).contains(&v) {
-            out.push(FieldError { field: field.into(), message: format!("must be from {lo} to {hi}") });
+            out.push(FieldError {
+                field: field.into(),
+                message: format!("must be from {lo} to {hi}"),
+            });
         }
     };
     check("priority", q.priority, 0, 100);
@@ -130,12 +141,24 @@ impl App {
 
     pub async fn get_skill(&self, p: &Principal, id: SkillId) -> Result<Skill, AppError> {
         p.require(Permission::SkillRead)?;
-        self.store().get_skill(p.tenant_id, id).await.map_err(AppError::from_store("skill"))
+        self.store()
+            .get_skill(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("skill"))
     }
 
-    pub async fn update_skill(&self, p: &Principal, id: SkillId, patch: SkillPatch) -> Result<Skill, AppError> {
+    pub async fn update_skill(
+        &self,
+        p: &Principal,
+        id: SkillId,
+        patch: SkillPatch,
+    ) -> Result<Skill, AppError> {
         p.require(Permission::SkillManage)?;
-        let mut s = self.store().get_skill(p.tenant_id, id).await.map_err(AppError::from_store("skill"))?;
+        let mut s = self
+            .store()
+            .get_skill(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("skill"))?;
         if let Some(n) = patch.name {
             s.name = n.into_string();
         }
@@ -143,57 +166,101 @@ impl App {
             s.description = d;
         }
         s.updated_at = self.now();
-        self.store().update_skill(&s, &p.audit(s.updated_at)).await.map_err(AppError::from_store("skill"))?;
+        self.store()
+            .update_skill(&s, &p.audit(s.updated_at))
+            .await
+            .map_err(AppError::from_store("skill"))?;
         Ok(s)
     }
 
-    pub async fn list_skills(&self, p: &Principal, limit: Option<i64>, cursor: Option<&str>) -> Result<Page<Skill>, AppError> {
+    pub async fn list_skills(
+        &self,
+        p: &Principal,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Page<Skill>, AppError> {
         p.require(Permission::SkillRead)?;
         let (limit, after) = crate::page_args(limit, cursor)?;
         Ok(self.store().list_skills(p.tenant_id, after, limit).await?)
     }
 
     /// Fails with a field error for each skill that is not in the tenant.
-    async fn check_skills_exist(&self, p: &Principal, ids: &[SkillId], field_of: impl Fn(usize) -> String) -> Result<(), AppError> {
+    async fn check_skills_exist(
+        &self,
+        p: &Principal,
+        ids: &[SkillId],
+        field_of: impl Fn(usize) -> String,
+    ) -> Result<(), AppError> {
         let found = self.store().existing_skills(p.tenant_id, ids).await?;
         let missing: Vec<FieldError> = ids
             .iter()
             .enumerate()
             .filter(|(_, id)| !found.contains(id))
-            .map(|(i, _)| FieldError { field: field_of(i), message: "no such skill".into() })
+            .map(|(i, _)| FieldError {
+                field: field_of(i),
+                message: "no such skill".into(),
+            })
             .collect();
-        if missing.is_empty() { Ok(()) } else { Err(AppError::Invalid(missing)) }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Invalid(missing))
+        }
     }
 
-    async fn agent_skills(&self, p: &Principal, skills: Vec<(SkillId, Proficiency)>) -> Result<Vec<AgentSkill>, AppError> {
+    async fn agent_skills(
+        &self,
+        p: &Principal,
+        skills: Vec<(SkillId, Proficiency)>,
+    ) -> Result<Vec<AgentSkill>, AppError> {
         if skills.len() > MAX_SKILLS_PER_AGENT {
-            return Err(AppError::invalid("skills", format!("at most {MAX_SKILLS_PER_AGENT} skills")));
+            return Err(AppError::invalid(
+                "skills",
+                format!("at most {MAX_SKILLS_PER_AGENT} skills"),
+            ));
         }
         for (i, (id, _)) in skills.iter().enumerate() {
             if skills[..i].iter().any(|(o, _)| o == id) {
-                return Err(AppError::invalid(format!("skills[{i}].skill_id"), "is listed twice"));
+                return Err(AppError::invalid(
+                    format!("skills[{i}].skill_id"),
+                    "is listed twice",
+                ));
             }
         }
         let ids: Vec<SkillId> = skills.iter().map(|s| s.0).collect();
-        self.check_skills_exist(p, &ids, |i| format!("skills[{i}].skill_id")).await?;
-        Ok(skills.into_iter().map(|(skill_id, prof)| AgentSkill { skill_id, proficiency: i64::from(prof.get()) }).collect())
+        self.check_skills_exist(p, &ids, |i| format!("skills[{i}].skill_id"))
+            .await?;
+        Ok(skills
+            .into_iter()
+            .map(|(skill_id, prof)| AgentSkill {
+                skill_id,
+                proficiency: i64::from(prof.get()),
+            })
+            .collect())
     }
 
     // ---- agents ----
 
     pub async fn create_agent(&self, p: &Principal, a: NewAgent) -> Result<Agent, AppError> {
         p.require(Permission::AgentManage)?;
-        let user = self.store().get_user(p.tenant_id, a.user_id).await.map_err(|e| match e {
-            StoreError::NotFound => AppError::invalid("user_id", "no such user"),
-            other => other.into(),
-        })?;
+        let user = self
+            .store()
+            .get_user(p.tenant_id, a.user_id)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => AppError::invalid("user_id", "no such user"),
+                other => other.into(),
+            })?;
         let skills = self.agent_skills(p, a.skills).await?;
         let now = self.now();
         let agent = Agent {
             id: AgentId::from_uuid(self.new_uuid()),
             tenant_id: p.tenant_id,
             user_id: user.id,
-            display_name: a.display_name.map(Text::into_string).unwrap_or(user.display_name),
+            display_name: a
+                .display_name
+                .map(Text::into_string)
+                .unwrap_or(user.display_name),
             capacity_voice: i64::from(a.capacity.voice.get()),
             capacity_email: i64::from(a.capacity.email.get()),
             capacity_chat: i64::from(a.capacity.chat.get()),
@@ -204,21 +271,41 @@ impl App {
             skills,
         };
         self.store().insert_agent(&agent, &p.audit(now)).await?;
-        self.store().get_agent(p.tenant_id, agent.id).await.map_err(AppError::from_store("agent"))
+        self.store()
+            .get_agent(p.tenant_id, agent.id)
+            .await
+            .map_err(AppError::from_store("agent"))
     }
 
     pub async fn get_agent(&self, p: &Principal, id: AgentId) -> Result<Agent, AppError> {
         p.require(Permission::AgentRead)?;
-        self.store().get_agent(p.tenant_id, id).await.map_err(AppError::from_store("agent"))
+        self.store()
+            .get_agent(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("agent"))
     }
 
-    pub async fn list_agents(&self, p: &Principal, f: &AgentFilter, limit: Option<i64>, cursor: Option<&str>) -> Result<Page<Agent>, AppError> {
+    pub async fn list_agents(
+        &self,
+        p: &Principal,
+        f: &AgentFilter,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Page<Agent>, AppError> {
         p.require(Permission::AgentRead)?;
         let (limit, after) = crate::page_args(limit, cursor)?;
-        Ok(self.store().list_agents(p.tenant_id, f, after, limit).await?)
+        Ok(self
+            .store()
+            .list_agents(p.tenant_id, f, after, limit)
+            .await?)
     }
 
-    pub async fn update_agent(&self, p: &Principal, id: AgentId, patch: AgentPatch) -> Result<Agent, AppError> {
+    pub async fn update_agent(
+        &self,
+        p: &Principal,
+        id: AgentId,
+        patch: AgentPatch,
+    ) -> Result<Agent, AppError> {
         if p.require(Permission::AgentManage).is_err() {
             // Allocating duties: team leaders change skills and nothing else.
             p.require(Permission::AgentAllocate)?;
@@ -226,7 +313,11 @@ impl App {
                 return Err(AppError::Forbidden(Permission::AgentManage));
             }
         }
-        let mut a = self.store().get_agent(p.tenant_id, id).await.map_err(AppError::from_store("agent"))?;
+        let mut a = self
+            .store()
+            .get_agent(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("agent"))?;
         if let Some(s) = patch.skills {
             a.skills = self.agent_skills(p, s).await?;
         }
@@ -243,22 +334,39 @@ impl App {
             a.voice_blocks_others = i64::from(v);
         }
         a.updated_at = self.now();
-        self.store().update_agent(&a, &p.audit(a.updated_at)).await.map_err(AppError::from_store("agent"))?;
-        self.store().get_agent(p.tenant_id, id).await.map_err(AppError::from_store("agent"))
+        self.store()
+            .update_agent(&a, &p.audit(a.updated_at))
+            .await
+            .map_err(AppError::from_store("agent"))?;
+        self.store()
+            .get_agent(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("agent"))
     }
 
     // ---- queues ----
 
-    async fn check_rules(&self, p: &Principal, own: Option<QueueId>, rules: &RoutingRules) -> Result<(), AppError> {
-        let mut errors: Vec<FieldError> =
-            rules.problems(own).into_iter().map(|(field, message)| FieldError { field, message }).collect();
+    async fn check_rules(
+        &self,
+        p: &Principal,
+        own: Option<QueueId>,
+        rules: &RoutingRules,
+    ) -> Result<(), AppError> {
+        let mut errors: Vec<FieldError> = rules
+            .problems(own)
+            .into_iter()
+            .map(|(field, message)| FieldError { field, message })
+            .collect();
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
         let ids = rules.skill_ids();
         let found = self.store().existing_skills(p.tenant_id, &ids).await?;
         for id in ids.iter().filter(|id| !found.contains(id)) {
-            errors.push(FieldError { field: "routing_rules".into(), message: format!("skill {id} does not exist") });
+            errors.push(FieldError {
+                field: "routing_rules".into(),
+                message: format!("skill {id} does not exist"),
+            });
         }
         if let Some(o) = &rules.overflow {
             match self.store().get_queue(p.tenant_id, o.queue_id).await {
@@ -270,7 +378,11 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(AppError::Invalid(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Invalid(errors))
+        }
     }
 
     pub async fn create_queue(&self, p: &Principal, q: NewQueue) -> Result<Queue, AppError> {
@@ -288,7 +400,8 @@ impl App {
             service_level_target_pct: i64::from(q.service_level_target_pct.get()),
             max_wait_seconds: q.max_wait_seconds,
             wrap_up_seconds: q.wrap_up_seconds,
-            routing_rules: serde_json::to_string(&q.routing_rules).map_err(|e| AppError::Internal(e.to_string()))?,
+            routing_rules: serde_json::to_string(&q.routing_rules)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
             created_at: now,
             updated_at: now,
         };
@@ -303,18 +416,35 @@ impl App {
 
     pub async fn get_queue(&self, p: &Principal, id: QueueId) -> Result<Queue, AppError> {
         p.require(Permission::QueueRead)?;
-        self.store().get_queue(p.tenant_id, id).await.map_err(AppError::from_store("queue"))
+        self.store()
+            .get_queue(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("queue"))
     }
 
-    pub async fn list_queues(&self, p: &Principal, limit: Option<i64>, cursor: Option<&str>) -> Result<Page<Queue>, AppError> {
+    pub async fn list_queues(
+        &self,
+        p: &Principal,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Page<Queue>, AppError> {
         p.require(Permission::QueueRead)?;
         let (limit, after) = crate::page_args(limit, cursor)?;
         Ok(self.store().list_queues(p.tenant_id, after, limit).await?)
     }
 
-    pub async fn update_queue(&self, p: &Principal, id: QueueId, patch: QueuePatch) -> Result<Queue, AppError> {
+    pub async fn update_queue(
+        &self,
+        p: &Principal,
+        id: QueueId,
+        patch: QueuePatch,
+    ) -> Result<Queue, AppError> {
         p.require(Permission::QueueManage)?;
-        let mut q = self.store().get_queue(p.tenant_id, id).await.map_err(AppError::from_store("queue"))?;
+        let mut q = self
+            .store()
+            .get_queue(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("queue"))?;
         if let Some(v) = patch.name {
             q.name = v.into_string();
         }
@@ -345,10 +475,14 @@ impl App {
         }
         if let Some(rules) = patch.routing_rules {
             self.check_rules(p, Some(id), &rules).await?;
-            q.routing_rules = serde_json::to_string(&rules).map_err(|e| AppError::Internal(e.to_string()))?;
+            q.routing_rules =
+                serde_json::to_string(&rules).map_err(|e| AppError::Internal(e.to_string()))?;
         }
         q.updated_at = self.now();
-        self.store().update_queue(&q, &p.audit(q.updated_at)).await.map_err(AppError::from_store("queue"))?;
+        self.store()
+            .update_queue(&q, &p.audit(q.updated_at))
+            .await
+            .map_err(AppError::from_store("queue"))?;
         Ok(q)
     }
 }

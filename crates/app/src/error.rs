@@ -34,7 +34,10 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError::Invalid(vec![FieldError { field: field.into(), message: message.into() }])
+        AppError::Invalid(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
     }
 
     /// Maps a store error, naming what was not found.
@@ -51,7 +54,9 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::NotFound => AppError::NotFound("record"),
             StoreError::Conflict(m) => AppError::Conflict(m),
-            StoreError::WriterGone | StoreError::Unavailable(_) => AppError::Unavailable(e.to_string()),
+            StoreError::WriterGone | StoreError::Unavailable(_) => {
+                AppError::Unavailable(e.to_string())
+            }
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -38,7 +38,10 @@ pub struct AppConfig {
 
 impl Default for AppConfig {
     fn default() -> Self {
-        AppConfig { session_ttl: Duration::from_secs(12 * 3600), platform_token: None }
+        AppConfig {
+            session_ttl: Duration::from_secs(12 * 3600),
+            platform_token: None,
+        }
     }
 }
 
@@ -61,7 +64,11 @@ pub const DEFAULT_PAGE: i64 = 50;
 
 impl App {
     pub fn new(store: Store, config: AppConfig) -> Self {
-        App { store, config: Arc::new(config), known_queues: Arc::default() }
+        App {
+            store,
+            config: Arc::new(config),
+            known_queues: Arc::default(),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -75,7 +82,10 @@ impl App {
     /// The wall clock in epoch milliseconds. Shells own the clock; cores
     /// receive time as a value.
     pub fn now(&self) -> UnixMs {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
     }
 
     /// A fresh UUIDv7.
@@ -86,14 +96,23 @@ impl App {
 
 /// Parses a listing's `limit` and `cursor` into a page size and the id to
 /// start after.
-pub fn page_args<T: std::str::FromStr>(limit: Option<i64>, cursor: Option<&str>) -> Result<(i64, Option<T>), AppError> {
+pub fn page_args<T: std::str::FromStr>(
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<(i64, Option<T>), AppError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::invalid("limit", format!("must be from 1 to {MAX_PAGE}")));
+        return Err(AppError::invalid(
+            "limit",
+            format!("must be from 1 to {MAX_PAGE}"),
+        ));
     }
     let after = match cursor {
         None | Some("") => None,
-        Some(c) => Some(c.parse().map_err(|_| AppError::invalid("cursor", "is not a cursor from this listing"))?),
+        Some(c) => Some(
+            c.parse()
+                .map_err(|_| AppError::invalid("cursor", "is not a cursor from this listing"))?,
+        ),
     };
     Ok((limit, after))
 }

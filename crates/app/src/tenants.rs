@@ -28,8 +28,13 @@ pub struct TenantPatch {
 pub fn parse_slug(s: &str) -> Result<String, String> {
     let ok = (2..=40).contains(&s.len())
         && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok { Ok(s.to_owned()) } else { Err("must be 2 to 40 lower-case letters, digits or dashes, starting with a letter".into()) }
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("must be 2 to 40 lower-case letters, digits or dashes, starting with a letter".into())
+    }
 }
 
 /// An IANA time zone name known to this machine's zone database.
@@ -37,19 +42,31 @@ pub fn parse_time_zone(s: &str) -> Result<String, String> {
     if s.len() > 64 {
         return Err("is not a known IANA time zone".into());
     }
-    jiff::tz::TimeZone::get(s).map(|_| s.to_owned()).map_err(|_| "is not a known IANA time zone, like Australia/Sydney".into())
+    jiff::tz::TimeZone::get(s)
+        .map(|_| s.to_owned())
+        .map_err(|_| "is not a known IANA time zone, like Australia/Sydney".into())
 }
 
 impl App {
     /// Creates a tenant and its first administrator. Called by the CLI and
     /// by the platform operator's API.
-    pub async fn create_tenant(&self, t: NewTenant, source: &str) -> Result<(Tenant, User), AppError> {
+    pub async fn create_tenant(
+        &self,
+        t: NewTenant,
+        source: &str,
+    ) -> Result<(Tenant, User), AppError> {
         let mut errors = Vec::new();
         if let Err(m) = parse_slug(&t.slug) {
-            errors.push(FieldError { field: "slug".into(), message: m });
+            errors.push(FieldError {
+                field: "slug".into(),
+                message: m,
+            });
         }
         if let Err(m) = parse_time_zone(&t.time_zone) {
-            errors.push(FieldError { field: "time_zone".into(), message: m });
+            errors.push(FieldError {
+                field: "time_zone".into(),
+                message: m,
+            });
         }
         if let Err(AppError::Invalid(mut e)) = check_password_rules(&t.admin_password) {
             e[0].field = "admin_password".into();
@@ -84,10 +101,22 @@ impl App {
         };
         // Refuse a taken address before the tenant exists, so a failed
         // request leaves nothing behind.
-        if self.store().find_user_by_email(&admin.email).await?.is_some() {
-            return Err(AppError::Conflict("a user with this email address exists".into()));
+        if self
+            .store()
+            .find_user_by_email(&admin.email)
+            .await?
+            .is_some()
+        {
+            return Err(AppError::Conflict(
+                "a user with this email address exists".into(),
+            ));
         }
-        let who = AuditEntry { actor_user_id: None, actor_kind: "platform", source: source.to_owned(), at: now };
+        let who = AuditEntry {
+            actor_user_id: None,
+            actor_kind: "platform",
+            source: source.to_owned(),
+            at: now,
+        };
         self.store().insert_tenant(&tenant, &who).await?;
         self.store().insert_user(&admin, &who).await?;
         Ok((tenant, admin))
@@ -98,15 +127,27 @@ impl App {
         if id != p.tenant_id {
             return Err(AppError::NotFound("tenant"));
         }
-        self.store().get_tenant(id).await.map_err(AppError::from_store("tenant"))
+        self.store()
+            .get_tenant(id)
+            .await
+            .map_err(AppError::from_store("tenant"))
     }
 
-    pub async fn update_tenant(&self, p: &Principal, id: TenantId, patch: TenantPatch) -> Result<Tenant, AppError> {
+    pub async fn update_tenant(
+        &self,
+        p: &Principal,
+        id: TenantId,
+        patch: TenantPatch,
+    ) -> Result<Tenant, AppError> {
         p.require(Permission::TenantManage)?;
         if id != p.tenant_id {
             return Err(AppError::NotFound("tenant"));
         }
-        let mut t = self.store().get_tenant(id).await.map_err(AppError::from_store("tenant"))?;
+        let mut t = self
+            .store()
+            .get_tenant(id)
+            .await
+            .map_err(AppError::from_store("tenant"))?;
         if let Some(tz) = patch.time_zone {
             t.time_zone = parse_time_zone(&tz).map_err(|m| AppError::invalid("time_zone", m))?;
         }
@@ -114,10 +155,13 @@ impl App {
             t.name = n.into_string();
         }
         t.updated_at = self.now();
-        self.store().update_tenant(&t, &p.audit(t.updated_at)).await.map_err(|e| match e {
-            StoreError::NotFound => AppError::NotFound("tenant"),
-            other => other.into(),
-        })?;
+        self.store()
+            .update_tenant(&t, &p.audit(t.updated_at))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => AppError::NotFound("tenant"),
+                other => other.into(),
+            })?;
         Ok(t)
     }
 
@@ -136,7 +180,10 @@ impl App {
     ) -> Result<crate::Page<sb_store::AuditRow>, AppError> {
         p.require(Permission::AuditRead)?;
         let (limit, after) = crate::page_args::<String>(limit, cursor)?;
-        Ok(self.store().list_audit(p.tenant_id, object_id, after.as_deref(), limit).await?)
+        Ok(self
+            .store()
+            .list_audit(p.tenant_id, object_id, after.as_deref(), limit)
+            .await?)
     }
 }
 

@@ -54,22 +54,36 @@ impl RoutingRules {
     /// message) pairs. Whether the skills and queues exist is the caller's.
     pub fn problems(&self, own_queue: Option<QueueId>) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        let check_skills = |path: &str, skills: &[SkillRequirement], out: &mut Vec<(String, String)>| {
-            if skills.len() > MAX_SKILLS_PER_STEP {
-                out.push((path.to_owned(), format!("at most {MAX_SKILLS_PER_STEP} skills")));
-            }
-            for (i, s) in skills.iter().enumerate() {
-                if !(1..=10).contains(&s.min_proficiency) {
-                    out.push((format!("{path}[{i}].min_proficiency"), "must be from 1 to 10".into()));
+        let check_skills =
+            |path: &str, skills: &[SkillRequirement], out: &mut Vec<(String, String)>| {
+                if skills.len() > MAX_SKILLS_PER_STEP {
+                    out.push((
+                        path.to_owned(),
+                        format!("at most {MAX_SKILLS_PER_STEP} skills"),
+                    ));
                 }
-                if skills[..i].iter().any(|o| o.skill_id == s.skill_id) {
-                    out.push((format!("{path}[{i}].skill_id"), "is listed twice".into()));
+                for (i, s) in skills.iter().enumerate() {
+                    if !(1..=10).contains(&s.min_proficiency) {
+                        out.push((
+                            format!("{path}[{i}].min_proficiency"),
+                            "must be from 1 to 10".into(),
+                        ));
+                    }
+                    if skills[..i].iter().any(|o| o.skill_id == s.skill_id) {
+                        out.push((format!("{path}[{i}].skill_id"), "is listed twice".into()));
+                    }
                 }
-            }
-        };
-        check_skills("routing_rules.required_skills", &self.required_skills, &mut out);
+            };
+        check_skills(
+            "routing_rules.required_skills",
+            &self.required_skills,
+            &mut out,
+        );
         if self.escalation.len() > MAX_ESCALATION_STEPS {
-            out.push(("routing_rules.escalation".into(), format!("at most {MAX_ESCALATION_STEPS} steps")));
+            out.push((
+                "routing_rules.escalation".into(),
+                format!("at most {MAX_ESCALATION_STEPS} steps"),
+            ));
         }
         let mut last = 0;
         for (i, step) in self.escalation.iter().enumerate() {
@@ -80,20 +94,36 @@ impl RoutingRules {
                 ));
             }
             last = step.after_seconds.max(last);
-            check_skills(&format!("routing_rules.escalation[{i}].required_skills"), &step.required_skills, &mut out);
+            check_skills(
+                &format!("routing_rules.escalation[{i}].required_skills"),
+                &step.required_skills,
+                &mut out,
+            );
         }
         if let Some(o) = &self.overflow {
             if Some(o.queue_id) == own_queue {
-                out.push(("routing_rules.overflow.queue_id".into(), "cannot overflow to the same queue".into()));
+                out.push((
+                    "routing_rules.overflow.queue_id".into(),
+                    "cannot overflow to the same queue".into(),
+                ));
             }
             if o.after_seconds.is_none() && o.queue_length_over.is_none() {
-                out.push(("routing_rules.overflow".into(), "needs after_seconds or queue_length_over".into()));
+                out.push((
+                    "routing_rules.overflow".into(),
+                    "needs after_seconds or queue_length_over".into(),
+                ));
             }
             if o.after_seconds.is_some_and(|s| s <= 0) {
-                out.push(("routing_rules.overflow.after_seconds".into(), "must be positive".into()));
+                out.push((
+                    "routing_rules.overflow.after_seconds".into(),
+                    "must be positive".into(),
+                ));
             }
             if o.queue_length_over.is_some_and(|s| s <= 0) {
-                out.push(("routing_rules.overflow.queue_length_over".into(), "must be positive".into()));
+                out.push((
+                    "routing_rules.overflow.queue_length_over".into(),
+                    "must be positive".into(),
+                ));
             }
         }
         out
@@ -104,7 +134,11 @@ impl RoutingRules {
         let mut v: Vec<SkillId> = self
             .required_skills
             .iter()
-            .chain(self.escalation.iter().flat_map(|s| s.required_skills.iter()))
+            .chain(
+                self.escalation
+                    .iter()
+                    .flat_map(|s| s.required_skills.iter()),
+            )
             .map(|s| s.skill_id)
             .collect();
         v.sort();
@@ -127,14 +161,30 @@ mod tests {
         let q = QueueId::from_uuid(Uuid::from_u128(9));
         let rules = RoutingRules {
             required_skills: vec![
-                SkillRequirement { skill_id: skill(1), min_proficiency: 0 },
-                SkillRequirement { skill_id: skill(1), min_proficiency: 5 },
+                SkillRequirement {
+                    skill_id: skill(1),
+                    min_proficiency: 0,
+                },
+                SkillRequirement {
+                    skill_id: skill(1),
+                    min_proficiency: 5,
+                },
             ],
             escalation: vec![
-                EscalationStep { after_seconds: 30, required_skills: vec![] },
-                EscalationStep { after_seconds: 30, required_skills: vec![] },
+                EscalationStep {
+                    after_seconds: 30,
+                    required_skills: vec![],
+                },
+                EscalationStep {
+                    after_seconds: 30,
+                    required_skills: vec![],
+                },
             ],
-            overflow: Some(Overflow { queue_id: q, after_seconds: None, queue_length_over: None }),
+            overflow: Some(Overflow {
+                queue_id: q,
+                after_seconds: None,
+                queue_length_over: None,
+            }),
         };
         let paths: Vec<String> = rules.problems(Some(q)).into_iter().map(|p| p.0).collect();
         assert_eq!(

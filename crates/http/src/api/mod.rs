@@ -1,0 +1,77 @@
+//! The JSON API under `/api/v1`, one router per area. Handlers translate:
+//! parse into domain types, call one application function, map the result.
+
+mod audit;
+mod auth;
+pub(crate) use auth::session_cookie;
+mod crm;
+mod directory;
+mod tenants;
+mod users;
+
+use axum::http::StatusCode;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// An id from the path; anything that is not one is simply not found.
+pub(crate) fn path_id<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, ApiError> {
+    s.parse().map_err(|_| ApiError::not_found(what))
+}
+
+pub(crate) const CREATED: StatusCode = StatusCode::CREATED;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard API",
+        description = "The contact centre's JSON API. Errors are RFC 9457 problem documents naming the field at fault. \
+                       Authenticate with a session cookie (browser) or `Authorization: Bearer <token>` (integrations).",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = [])),
+    tags(
+        (name = "auth", description = "Logging in and out"),
+        (name = "tenants", description = "The organisation's contact centre"),
+        (name = "users", description = "People who log in, their roles, and API tokens"),
+        (name = "directory", description = "Skills, agents and queues"),
+        (name = "customers", description = "Customers and prospects"),
+        (name = "contacts", description = "Interactions on every channel"),
+        (name = "audit", description = "Who changed what")
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::extract::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+/// Every API route, with the OpenAPI document describing them.
+pub fn router() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(tenants::router())
+        .merge(users::router())
+        .merge(directory::router())
+        .merge(crm::router())
+        .merge(audit::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
+}

@@ -1,0 +1,141 @@
+//! The command line: every flag has a `SWITCHBOARD_…` environment twin, and
+//! every default lets `switchboard serve` work alone.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = "Switchboard: an open-source contact-centre platform in one binary.", long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, global = true, env = "SWITCHBOARD_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Directory for the embedded SQLite database, recordings and attachments.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_DATA_DIR",
+        default_value = "./switchboard-data"
+    )]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL (postgres://user@host/db) for scale-out; the embedded SQLite file when absent.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: web UI, JSON API and channel listeners.
+    Serve(ServeArgs),
+    /// Run the server with a demo tenant, users for every role, agents, queues and customers (localhost only).
+    Demo(DemoArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    /// Address for the web UI and API.
+    #[arg(long, env = "SWITCHBOARD_HTTP", default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// Address for SIP over UDP and TCP (the voice channel).
+    #[arg(long, env = "SWITCHBOARD_SIP", default_value = "0.0.0.0:5060")]
+    pub sip: SocketAddr,
+    /// Address for inbound email over SMTP (the email channel).
+    #[arg(long, env = "SWITCHBOARD_SMTP", default_value = "127.0.0.1:2525")]
+    pub smtp: SocketAddr,
+    /// NATS URL (nats://host:4222) for fanning events out between nodes.
+    #[arg(long, env = "SWITCHBOARD_NATS")]
+    pub nats: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// A secret that lets its holder create tenants through POST /api/v1/tenants.
+    #[arg(long, env = "SWITCHBOARD_PLATFORM_TOKEN", hide_env_values = true)]
+    pub platform_token: Option<String>,
+    /// Hours a browser session lasts.
+    #[arg(long, env = "SWITCHBOARD_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=720))]
+    pub session_hours: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant and its first administrator (password from the prompt or standard input).
+    Add(TenantAddArgs),
+    /// List tenants.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct TenantAddArgs {
+    /// The organisation's name.
+    #[arg(long)]
+    pub name: String,
+    /// Short lower-case name used in addresses, e.g. `acme`.
+    #[arg(long)]
+    pub slug: String,
+    /// IANA time zone of the centre.
+    #[arg(long, default_value = "Australia/Sydney")]
+    pub time_zone: String,
+    /// The first administrator's email address (their login).
+    #[arg(long)]
+    pub admin_email: String,
+    /// The first administrator's name.
+    #[arg(long, default_value = "Administrator")]
+    pub admin_name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (password from the prompt or standard input).
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The tenant's slug.
+    #[arg(long)]
+    pub tenant: String,
+    /// The user's email address (their login).
+    #[arg(long)]
+    pub email: String,
+    /// The user's name.
+    #[arg(long)]
+    pub name: String,
+    /// Comma-separated roles: agent, team_leader, trainer, workforce_planner, admin.
+    #[arg(long, default_value = "agent")]
+    pub roles: String,
+    /// Create the user without a password (they cannot log in until one is set).
+    #[arg(long)]
+    pub no_password: bool,
+}

@@ -1,0 +1,303 @@
+//! The demo tenant: "Demo" with users for every role (all with the password
+//! `switchboard`), skills, agents, queues and customers. Seeding is done
+//! once; a second `switchboard demo` on the same data reuses it.
+
+use anyhow::{Context, Result};
+use sb_app::accounts::NewUser;
+use sb_app::customers::NewCustomer;
+use sb_app::directory::{Capacities, NewAgent, NewQueue, NewSkill};
+use sb_app::tenants::NewTenant;
+use sb_app::{App, Principal};
+use sb_model::*;
+
+pub const DEMO_SLUG: &str = "demo";
+pub const DEMO_PASSWORD: &str = "switchboard";
+
+/// The people of the demo centre: (email, name, roles).
+pub const DEMO_USERS: &[(&str, &str, &[Role])] = &[
+    (
+        "lead@demo.example",
+        "Lee Team-Leader",
+        &[Role::TeamLeader, Role::Agent],
+    ),
+    ("trainer@demo.example", "Tina Trainer", &[Role::Trainer]),
+    (
+        "planner@demo.example",
+        "Paul Planner",
+        &[Role::WorkforcePlanner],
+    ),
+    ("agent1@demo.example", "Aroha Ngata", &[Role::Agent]),
+    ("agent2@demo.example", "Ben Nguyen", &[Role::Agent]),
+    ("agent3@demo.example", "Chloé Martin", &[Role::Agent]),
+    ("agent4@demo.example", "Dev Patel", &[Role::Agent]),
+    ("agent5@demo.example", "Emma Wilson", &[Role::Agent]),
+    ("agent6@demo.example", "Farid Haddad", &[Role::Agent]),
+];
+
+const CUSTOMERS: &[(&str, &str, &str, CustomerStatus)] = &[
+    (
+        "Olivia Brown",
+        "olivia.brown@example.com",
+        "+61412345001",
+        CustomerStatus::Customer,
+    ),
+    (
+        "Jack Taylor",
+        "jack.taylor@example.com",
+        "+61412345002",
+        CustomerStatus::Customer,
+    ),
+    (
+        "Mia Thompson",
+        "mia.t@example.com",
+        "+61412345003",
+        CustomerStatus::Prospect,
+    ),
+    (
+        "Noah Williams",
+        "noah.w@example.com",
+        "+61412345004",
+        CustomerStatus::Customer,
+    ),
+    (
+        "Isla Roberts",
+        "isla.roberts@example.com",
+        "+64211234005",
+        CustomerStatus::Former,
+    ),
+    (
+        "Leo Walker",
+        "leo.walker@example.com",
+        "+61412345006",
+        CustomerStatus::Prospect,
+    ),
+    (
+        "Ruby Harris",
+        "ruby.h@example.com",
+        "+61412345007",
+        CustomerStatus::Customer,
+    ),
+    (
+        "Oscar King",
+        "oscar.king@example.com",
+        "+64211234008",
+        CustomerStatus::Customer,
+    ),
+    (
+        "Harbour Freight Pty Ltd",
+        "accounts@harbourfreight.example",
+        "+61290001009",
+        CustomerStatus::Customer,
+    ),
+    (
+        "Kauri Software Ltd",
+        "hello@kauri.example",
+        "+6493001010",
+        CustomerStatus::Prospect,
+    ),
+];
+
+fn text(s: &str) -> Result<Text> {
+    Text::parse(s, 200).map_err(|e| anyhow::anyhow!("{s}: {e}"))
+}
+
+/// Creates the demo tenant unless it exists; returns whether it was created.
+pub async fn seed(app: &App) -> Result<bool> {
+    if app.store().find_tenant_by_slug(DEMO_SLUG).await?.is_some() {
+        return Ok(false);
+    }
+    let (tenant, _admin) = app
+        .create_tenant(
+            NewTenant {
+                name: text("Demo")?,
+                slug: DEMO_SLUG.into(),
+                time_zone: "Australia/Sydney".into(),
+                admin_email: EmailAddress::parse("admin@demo.example")
+                    .map_err(|e| anyhow::anyhow!(e))?,
+                admin_name: text("Ada Admin")?,
+                admin_password: DEMO_PASSWORD.into(),
+            },
+            "demo",
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the demo tenant: {e}"))?;
+    let p = Principal::cli(tenant.id);
+    let err = |what: &'static str| move |e: sb_app::AppError| anyhow::anyhow!("demo {what}: {e:?}");
+
+    let mut skills = Vec::new();
+    for (name, description) in [
+        ("billing", "Bills, payments and refunds"),
+        ("sales", "New services and upgrades"),
+        ("technical", "Faults and set-up help"),
+        ("french", "Speaks French"),
+    ] {
+        let s = app
+            .create_skill(
+                &p,
+                NewSkill {
+                    name: text(name)?,
+                    description: description.into(),
+                },
+            )
+            .await
+            .map_err(err("skill"))?;
+        skills.push(s.id);
+    }
+    let [billing, sales, technical, french] = [skills[0], skills[1], skills[2], skills[3]];
+    let prof = |n| Proficiency::new(n).context("proficiency");
+
+    let mut users = Vec::new();
+    for (email, name, roles) in DEMO_USERS {
+        let u = app
+            .create_user(
+                &p,
+                NewUser {
+                    email: EmailAddress::parse(email).map_err(|e| anyhow::anyhow!(e))?,
+                    display_name: text(name)?,
+                    roles: RoleSet::new(roles.iter().copied())?,
+                    password: Some(DEMO_PASSWORD.into()),
+                },
+            )
+            .await
+            .map_err(err("user"))?;
+        users.push(u);
+    }
+    let agent_skills: [Vec<(SkillId, Proficiency)>; 7] = [
+        vec![
+            (billing, prof(9)?),
+            (technical, prof(8)?),
+            (sales, prof(6)?),
+        ],
+        vec![(billing, prof(8)?), (sales, prof(4)?)],
+        vec![(technical, prof(7)?), (billing, prof(5)?)],
+        vec![
+            (french, prof(10)?),
+            (billing, prof(6)?),
+            (technical, prof(5)?),
+        ],
+        vec![(sales, prof(9)?), (billing, prof(3)?)],
+        vec![(sales, prof(7)?), (technical, prof(6)?)],
+        vec![(technical, prof(9)?), (french, prof(4)?)],
+    ];
+    let agent_users = users.iter().filter(|u| u.roles.contains(Role::Agent));
+    for (u, sk) in agent_users.zip(agent_skills) {
+        app.create_agent(
+            &p,
+            NewAgent {
+                user_id: u.id,
+                display_name: None,
+                capacity: Capacities::default(),
+                voice_blocks_others: true,
+                skills: sk,
+            },
+        )
+        .await
+        .map_err(err("agent"))?;
+    }
+
+    let req = |skill, min| SkillRequirement {
+        skill_id: skill,
+        min_proficiency: min,
+    };
+    let queue = |name: &str, strategy, priority, rules: RoutingRules| -> Result<NewQueue> {
+        Ok(NewQueue {
+            name: text(name)?,
+            description: String::new(),
+            strategy,
+            priority,
+            service_level_seconds: 20,
+            service_level_target_pct: Percent::new(80).map_err(|e| anyhow::anyhow!(e))?,
+            max_wait_seconds: Some(900),
+            wrap_up_seconds: 30,
+            routing_rules: rules,
+        })
+    };
+    let support = app
+        .create_queue(
+            &p,
+            queue(
+                "Support",
+                Strategy::LongestIdle,
+                50,
+                RoutingRules {
+                    required_skills: vec![req(technical, 6)],
+                    escalation: vec![EscalationStep {
+                        after_seconds: 60,
+                        required_skills: vec![req(technical, 3)],
+                    }],
+                    overflow: None,
+                },
+            )?,
+        )
+        .await
+        .map_err(err("queue"))?;
+    app.create_queue(
+        &p,
+        queue(
+            "Billing",
+            Strategy::MostSkilled,
+            60,
+            RoutingRules {
+                required_skills: vec![req(billing, 5)],
+                escalation: vec![],
+                overflow: Some(Overflow {
+                    queue_id: support.id,
+                    after_seconds: Some(300),
+                    queue_length_over: None,
+                }),
+            },
+        )?,
+    )
+    .await
+    .map_err(err("queue"))?;
+    app.create_queue(
+        &p,
+        queue(
+            "Sales",
+            Strategy::RoundRobin,
+            70,
+            RoutingRules {
+                required_skills: vec![req(sales, 5)],
+                ..Default::default()
+            },
+        )?,
+    )
+    .await
+    .map_err(err("queue"))?;
+    app.create_queue(
+        &p,
+        queue(
+            "Français",
+            Strategy::LongestIdle,
+            50,
+            RoutingRules {
+                required_skills: vec![req(french, 7)],
+                ..Default::default()
+            },
+        )?,
+    )
+    .await
+    .map_err(err("queue"))?;
+
+    for (name, email, phone, status) in CUSTOMERS {
+        let kind = if name.contains("Ltd") {
+            CustomerKind::Organisation
+        } else {
+            CustomerKind::Person
+        };
+        app.create_customer(
+            &p,
+            NewCustomer {
+                kind,
+                name: text(name)?,
+                email: Some(EmailAddress::parse(email).map_err(|e| anyhow::anyhow!(e))?),
+                phone: Some(PhoneNumber::parse(phone).map_err(|e| anyhow::anyhow!(e))?),
+                status: *status,
+                external_ref: None,
+            },
+        )
+        .await
+        .map_err(err("customer"))?;
+    }
+    Ok(true)
+}
