@@ -110,11 +110,14 @@ fn data_error(path: &serde_path_to_error::Path, message: String) -> ApiError {
             .map(str::to_owned)
     });
     if let Some(name) = named {
-        field = if field.is_empty() {
-            name
-        } else {
-            format!("{field}.{name}")
-        };
+        let already = field == name || field.ends_with(&format!(".{name}"));
+        if !already {
+            field = if field.is_empty() {
+                name
+            } else {
+                format!("{field}.{name}")
+            };
+        }
     }
     if field.is_empty() {
         field = "body".into();
