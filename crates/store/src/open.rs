@@ -8,7 +8,7 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
 
 use crate::{Backend, Inner, Result, Store, StoreError, batch};
 
@@ -131,6 +131,25 @@ async fn open_sqlite(data_dir: &Path) -> Result<Store> {
         .parse()
         .map_err(|e| StoreError::Open(format!("bad SQLite path {}: {e}", file.display())))?;
     let describe = |e: sqlx::Error| sqlite_open_error(&file, e);
+    // One plain connection first: a corrupt or foreign file, or another
+    // program holding the write lock, fails here at once with a clear
+    // message instead of inside the pool's retry loop.
+    {
+        let quiet = options.clone().disable_statement_logging();
+        let mut check = AnyConnection::connect_with(&quiet)
+            .await
+            .map_err(describe)?;
+        for sql in [
+            "PRAGMA busy_timeout = 5000",
+            "SELECT COUNT(*) FROM sqlite_master",
+            "PRAGMA journal_mode = WAL",
+            "BEGIN IMMEDIATE",
+            "ROLLBACK",
+        ] {
+            check.execute(sql).await.map_err(describe)?;
+        }
+        check.close().await.map_err(describe)?;
+    }
     let write = AnyPoolOptions::new()
         .max_connections(1)
         .min_connections(1)

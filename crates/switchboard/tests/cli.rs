@@ -1,0 +1,645 @@
+//! The binary as people run it: help, migrate, tenant and user admin,
+//! start-up failures with one clear line, serve and demo on port 0, and
+//! acknowledged writes surviving kill -9.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    c.env_remove("SWITCHBOARD_DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .env("SWITCHBOARD_LOG", "warn");
+    c
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        pipe.write_all(s.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A start-up failure: non-zero exit, one `error:` line naming the problem, no panic.
+fn assert_clean_failure(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "should fail: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "no panic: {err}"
+    );
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(needle),
+        "expected `{needle}` in: {err}"
+    );
+}
+
+#[test]
+fn every_command_explains_itself() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["demo", "--help"],
+        vec!["migrate", "--help"],
+        vec!["tenant", "add", "--help"],
+        vec!["tenant", "list", "--help"],
+        vec!["user", "add", "--help"],
+    ] {
+        let o = run(&args, None);
+        assert!(o.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Usage:"),
+            "{args:?}"
+        );
+    }
+    let serve = String::from_utf8_lossy(&run(&["serve", "--help"], None).stdout).into_owned();
+    for flag in [
+        "--data-dir",
+        "--http",
+        "--sip",
+        "--smtp",
+        "--database",
+        "--nats",
+        "SWITCHBOARD_HTTP",
+        "SWITCHBOARD_DATA_DIR",
+    ] {
+        assert!(serve.contains(flag), "serve --help lacks {flag}");
+    }
+}
+
+#[test]
+fn migrate_creates_the_database_and_admin_commands_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = run(&["--data-dir", d, "migrate"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("switchboard.db").exists());
+    let o = run(&["--data-dir", d, "migrate"], None);
+    assert!(o.status.success(), "migrate twice is fine");
+
+    let o = run(
+        &[
+            "--data-dir",
+            d,
+            "tenant",
+            "add",
+            "--name",
+            "Acme",
+            "--slug",
+            "acme",
+            "--admin-email",
+            "boss@acme.example",
+        ],
+        Some("sup3r-secret\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("created tenant acme"));
+    let o = run(
+        &[
+            "--data-dir",
+            d,
+            "tenant",
+            "add",
+            "--name",
+            "Acme",
+            "--slug",
+            "acme",
+            "--admin-email",
+            "other@acme.example",
+        ],
+        Some("sup3r-secret\n"),
+    );
+    assert_clean_failure(&o, "slug `acme`");
+    let o = run(
+        &[
+            "--data-dir",
+            d,
+            "tenant",
+            "add",
+            "--name",
+            "Bad",
+            "--slug",
+            "Bad Slug",
+            "--admin-email",
+            "x@y.example",
+        ],
+        Some("sup3r-secret\n"),
+    );
+    assert_clean_failure(&o, "slug");
+    let o = run(
+        &[
+            "--data-dir",
+            d,
+            "tenant",
+            "add",
+            "--name",
+            "Short",
+            "--slug",
+            "short",
+            "--admin-email",
+            "x@y.example",
+        ],
+        Some("abc\n"),
+    );
+    assert_clean_failure(&o, "admin-password");
+    let o = run(
+        &[
+            "--data-dir",
+            d,
+            "user",
+            "add",
+            "--tenant",
+            "acme",
+            "--email",
+            "ann@acme.example",
+            "--name",
+            "Ann",
+            "--roles",
+            "agent,team_leader",
+        ],
+        Some("agent-password\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("with roles agent,team_leader"));
+    let o = run(
+        &[
+            "--data-dir",
+            d,
+            "user",
+            "add",
+            "--tenant",
+            "nope",
+            "--email",
+            "x@acme.example",
+            "--name",
+            "X",
+        ],
+        Some("agent-password\n"),
+    );
+    assert_clean_failure(&o, "no tenant with slug `nope`");
+    let o = run(
+        &[
+            "--data-dir",
+            d,
+            "user",
+            "add",
+            "--tenant",
+            "acme",
+            "--email",
+            "y@acme.example",
+            "--name",
+            "Y",
+            "--roles",
+            "boss",
+        ],
+        Some("agent-password\n"),
+    );
+    assert_clean_failure(&o, "--roles");
+    let o = run(&["--data-dir", d, "tenant", "list"], None);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("acme\t"));
+}
+
+#[test]
+fn an_unusable_data_directory_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let under_file = file.join("data");
+    let o = run(
+        &["--data-dir", under_file.to_str().unwrap(), "migrate"],
+        None,
+    );
+    assert_clean_failure(&o, "cannot create the data directory");
+    let o = run(
+        &["--data-dir", "/proc/switchboard-cannot-be-here", "migrate"],
+        None,
+    );
+    assert_clean_failure(&o, "cannot create the data directory");
+}
+
+#[test]
+fn a_corrupt_database_file_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("switchboard.db"), vec![0x5a; 8192]).unwrap();
+    let o = run(
+        &["--data-dir", dir.path().to_str().unwrap(), "migrate"],
+        None,
+    );
+    assert_clean_failure(&o, "is not a Switchboard database or is corrupt");
+}
+
+#[test]
+fn a_data_directory_in_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.path().join("switchboard.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let o = run(
+        &["--data-dir", dir.path().to_str().unwrap(), "migrate"],
+        None,
+    );
+    assert_clean_failure(&o, "in use by another Switchboard process");
+}
+
+#[test]
+fn a_database_locked_by_another_program_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(run(&["--data-dir", d, "migrate"], None).status.success());
+    // Another program holds an exclusive lock on the file itself.
+    let db = dir.path().join("switchboard.db");
+    let script = format!(
+        "import sqlite3, sys, time\nc = sqlite3.connect({:?}, isolation_level=None)\nc.execute('PRAGMA journal_mode=DELETE') if False else None\nc.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\ntime.sleep(30)\n",
+        db.to_str().unwrap()
+    );
+    let mut holder = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 holds the lock");
+    let mut line = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+    let o = run(&["--data-dir", d, "migrate"], None);
+    holder.kill().ok();
+    holder.wait().ok();
+    assert_clean_failure(&o, "locked");
+}
+
+#[test]
+fn an_unreachable_postgresql_is_one_clear_line() {
+    let o = run(
+        &[
+            "--database",
+            "postgres://switchboard:secret@127.0.0.1:1/none",
+            "migrate",
+        ],
+        None,
+    );
+    assert_clean_failure(
+        &o,
+        "cannot connect to PostgreSQL at postgres://switchboard:***@127.0.0.1:1/none",
+    );
+    assert!(
+        !stderr(&o).contains("secret"),
+        "the password is never printed"
+    );
+    let o = run(&["--database", "mysql://x@y/z", "migrate"], None);
+    assert_clean_failure(&o, "--database must be a postgres:// URL");
+}
+
+/// A running server and the address it printed.
+struct Server {
+    child: Child,
+    base: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = bin()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for l in out.lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no address printed; saw {seen:?}"));
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let base = rest.split_whitespace().next().unwrap().to_owned();
+                seen.push(line);
+                return Server {
+                    child,
+                    base,
+                    lines: rx,
+                };
+            }
+            seen.push(line);
+        }
+    }
+
+    fn printed_before_start(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_says_how_to_begin_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let base = loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "server exited early: {printed}"
+        );
+        printed.push_str(&line);
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    assert!(
+        printed.contains("switchboard tenant add"),
+        "the empty store says how to begin: {printed}"
+    );
+    let r = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "SIGTERM is a clean stop: {status}");
+}
+
+#[tokio::test]
+async fn demo_creates_a_tenant_with_every_role_and_reuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = run(&["--data-dir", d, "demo", "--http", "0.0.0.0:0"], None);
+    assert_clean_failure(&o, "localhost only");
+    let server = Server::start(&["--data-dir", d, "demo", "--http", "127.0.0.1:0"]);
+    let client = reqwest::Client::new();
+    for email in [
+        "admin@demo.example",
+        "lead@demo.example",
+        "trainer@demo.example",
+        "planner@demo.example",
+        "agent1@demo.example",
+        "agent6@demo.example",
+    ] {
+        let r = client
+            .post(format!("{}/api/v1/auth/login", server.base))
+            .json(&json!({"email": email, "password": "switchboard"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{email}");
+    }
+    let r = client
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&json!({"email": "admin@demo.example", "password": "switchboard"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    for (path, at_least) in [
+        ("/api/v1/queues", 4),
+        ("/api/v1/agents", 7),
+        ("/api/v1/customers", 10),
+        ("/api/v1/skills", 4),
+        ("/api/v1/users", 10),
+    ] {
+        let body: serde_json::Value = client
+            .get(format!("{}{path}", server.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            body["items"].as_array().unwrap().len() >= at_least,
+            "{path}: {body}"
+        );
+    }
+    drop(server);
+    let again = Server::start(&["--data-dir", d, "demo", "--http", "127.0.0.1:0"]);
+    let _ = again.printed_before_start();
+    let r = client
+        .post(format!("{}/api/v1/auth/login", again.base))
+        .json(&json!({"email": "agent1@demo.example", "password": "switchboard"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Creates contacts from several tasks until told to stop; returns the ids
+/// the server acknowledged with 201.
+async fn create_until_stopped(
+    base: String,
+    token: String,
+    queue: String,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut acked = Vec::new();
+    while !*stop.borrow() {
+        let r = client
+            .post(format!("{base}/api/v1/contacts"))
+            .bearer_auth(&token)
+            .json(&json!({"channel": "chat", "queue_id": queue}))
+            .send()
+            .await;
+        match r {
+            Ok(r) if r.status() == 201 => {
+                let v: serde_json::Value = match r.json().await {
+                    Ok(v) => v,
+                    Err(_) => break,
+                };
+                acked.push(v["id"].as_str().unwrap().to_owned());
+            }
+            _ => break,
+        }
+    }
+    acked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_contacts_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let mut server = Server::start(&["--data-dir", &d, "demo", "--http", "127.0.0.1:0"]);
+    let client = reqwest::Client::new();
+    let login = |base: String| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&json!({"email": "admin@demo.example", "password": "switchboard"}))
+                .send()
+                .await
+                .unwrap();
+            let cookie = r
+                .headers()
+                .get("set-cookie")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+            let t: serde_json::Value = client
+                .post(format!("{base}/api/v1/tokens"))
+                .header("cookie", cookie)
+                .json(&json!({"name": "load"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            t["secret"].as_str().unwrap().to_owned()
+        }
+    };
+    let token = login(server.base.clone()).await;
+    let queues: serde_json::Value = client
+        .get(format!("{}/api/v1/queues", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let queue = queues["items"][0]["id"].as_str().unwrap().to_owned();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut writers = Vec::new();
+    for _ in 0..16 {
+        writers.push(tokio::spawn(create_until_stopped(
+            server.base.clone(),
+            token.clone(),
+            queue.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    // Let the writers get going, then kill the server without warning.
+    let started = Instant::now();
+    loop {
+        let n: serde_json::Value = client
+            .get(format!("{}/api/v1/contacts?limit=500", server.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if n["items"].as_array().map(|a| a.len()).unwrap_or(0) >= 200
+            || started.elapsed() > Duration::from_secs(60)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    let _ = stop_tx.send(true);
+    let mut acked = Vec::new();
+    for w in writers {
+        acked.extend(w.await.unwrap());
+    }
+    assert!(acked.len() >= 200, "the load ran: {}", acked.len());
+    drop(server);
+
+    let server = Server::start(&["--data-dir", &d, "serve", "--http", "127.0.0.1:0"]);
+    let mut stored = std::collections::HashSet::new();
+    let mut cursor = String::new();
+    loop {
+        let page: serde_json::Value = client
+            .get(format!(
+                "{}/api/v1/contacts?limit=500&cursor={cursor}",
+                server.base
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for c in page["items"].as_array().unwrap() {
+            stored.insert(c["id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
+        }
+    }
+    let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged contacts lost",
+        lost.len(),
+        acked.len()
+    );
+    assert!(Path::new(&d).join("switchboard.db").exists());
+}
