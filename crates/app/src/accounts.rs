@@ -135,6 +135,8 @@ impl App {
             .update_user(&u, action, &p.audit(u.updated_at))
             .await
             .map_err(AppError::from_store("user"))?;
+        // Roles or activity may have changed: cached token principals go.
+        self.forget_tokens(None, Some(u.id));
         Ok(u)
     }
 }

@@ -237,8 +237,39 @@ impl App {
         secret: &str,
         source: String,
     ) -> Result<Option<Principal>, AppError> {
-        let found = self.store().find_token_user(&secret_hash(secret)).await?;
-        Ok(found.map(|(t, u)| Principal::from_user(&u, PrincipalKind::Token(t.id), source)))
+        let hash = secret_hash(secret);
+        let cached = self
+            .token_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&hash).cloned());
+        if let Some((mut p, at)) = cached
+            && at.elapsed() < crate::CACHE_TTL
+        {
+            p.source = source;
+            return Ok(Some(p));
+        }
+        let found = self.store().find_token_user(&hash).await?;
+        let principal =
+            found.map(|(t, u)| Principal::from_user(&u, PrincipalKind::Token(t.id), source));
+        if let (Some(p), Ok(mut c)) = (&principal, self.token_cache.lock()) {
+            if c.len() >= crate::CACHE_MAX_ENTRIES {
+                c.clear();
+            }
+            c.insert(hash, (p.clone(), std::time::Instant::now()));
+        }
+        Ok(principal)
+    }
+
+    /// Forgets cached principals of a token or of a user's tokens.
+    pub(crate) fn forget_tokens(&self, token: Option<ApiTokenId>, user: Option<UserId>) {
+        if let Ok(mut c) = self.token_cache.lock() {
+            c.retain(|_, (p, _)| {
+                let token_match = token.is_some_and(|t| p.kind == PrincipalKind::Token(t));
+                let user_match = user.is_some_and(|u| p.user_id == Some(u));
+                !(token_match || user_match)
+            });
+        }
     }
 
     /// Whether `secret` is the configured platform token (constant time).
@@ -308,10 +339,13 @@ impl App {
 
     pub async fn revoke_token(&self, p: &Principal, id: ApiTokenId) -> Result<ApiToken, AppError> {
         p.require(Permission::TokenManage)?;
-        self.store()
+        let t = self
+            .store()
             .revoke_token(p.tenant_id, id, &p.audit(self.now()))
             .await
-            .map_err(AppError::from_store("api token"))
+            .map_err(AppError::from_store("api token"))?;
+        self.forget_tokens(Some(id), None);
+        Ok(t)
     }
 }
 

@@ -36,25 +36,35 @@ pub struct ContactPatch {
 pub const MAX_NOTES_CHARS: usize = 20_000;
 
 impl App {
-    async fn queue_exists(&self, p: &Principal, id: QueueId) -> Result<bool, AppError> {
+    /// The queue's priority, or `None` if the tenant has no such queue.
+    async fn queue_priority(&self, p: &Principal, id: QueueId) -> Result<Option<i64>, AppError> {
         let key = (p.tenant_id, id);
-        if self
-            .known_queues
+        let cached = self
+            .queue_cache
             .lock()
-            .map(|k| k.contains(&key))
-            .unwrap_or(false)
+            .ok()
+            .and_then(|c| c.get(&key).copied());
+        if let Some((priority, at)) = cached
+            && at.elapsed() < crate::CACHE_TTL
         {
-            return Ok(true);
+            return Ok(Some(priority));
         }
         match self.store().get_queue(p.tenant_id, id).await {
-            Ok(_) => {
-                if let Ok(mut k) = self.known_queues.lock() {
-                    k.insert(key);
-                }
-                Ok(true)
+            Ok(q) => {
+                self.remember_queue(&q);
+                Ok(Some(q.priority))
             }
-            Err(StoreError::NotFound) => Ok(false),
+            Err(StoreError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(crate) fn remember_queue(&self, q: &sb_store::Queue) {
+        if let Ok(mut c) = self.queue_cache.lock() {
+            if c.len() >= crate::CACHE_MAX_ENTRIES {
+                c.clear();
+            }
+            c.insert((q.tenant_id, q.id), (q.priority, std::time::Instant::now()));
         }
     }
 
@@ -71,7 +81,8 @@ impl App {
     pub async fn create_contact(&self, p: &Principal, c: NewContact) -> Result<Contact, AppError> {
         p.require(Permission::ContactWrite)?;
         let mut errors = Vec::new();
-        if !self.queue_exists(p, c.queue_id).await? {
+        let queue_priority = self.queue_priority(p, c.queue_id).await?;
+        if queue_priority.is_none() {
             errors.push(FieldError {
                 field: "queue_id".into(),
                 message: "no such queue".into(),
@@ -96,15 +107,7 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
-        let priority = match c.priority {
-            Some(pr) => pr,
-            None => {
-                self.store()
-                    .get_queue(p.tenant_id, c.queue_id)
-                    .await?
-                    .priority
-            }
-        };
+        let priority = c.priority.or(queue_priority).unwrap_or_default();
         let now = self.now();
         let contact = Contact {
             id: ContactId::from_uuid(self.new_uuid()),

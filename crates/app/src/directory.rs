@@ -483,6 +483,7 @@ impl App {
             .update_queue(&q, &p.audit(q.updated_at))
             .await
             .map_err(AppError::from_store("queue"))?;
+        self.remember_queue(&q);
         Ok(q)
     }
 }

@@ -63,10 +63,10 @@ impl FromRequestParts<AppState> for Auth {
             };
         }
         let jar = CookieJar::from_headers(&parts.headers);
-        if let Some(c) = jar.get(SESSION_COOKIE) {
-            if let Some(p) = state.app.principal_from_session(c.value(), source).await? {
-                return Ok(Auth(p));
-            }
+        if let Some(c) = jar.get(SESSION_COOKIE)
+            && let Some(p) = state.app.principal_from_session(c.value(), source).await?
+        {
+            return Ok(Auth(p));
         }
         Err(AppError::Unauthorized.into())
     }

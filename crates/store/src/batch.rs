@@ -10,8 +10,7 @@
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::audit::append_event;
-use crate::contacts::insert_contact;
+use crate::contacts::{insert_contacts, value_rows};
 use crate::{Contact, Result, StoreError};
 
 pub(crate) const MAX_PENDING: usize = 16_384;
@@ -50,19 +49,37 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Pending>) {
     }
 }
 
+/// Rows per multi-row statement: a few fixed sizes, so the prepared
+/// statement cache holds a handful of statements however batches vary.
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
 async fn commit(pool: &AnyPool, batch: &[Pending]) -> Result<()> {
     let mut tx = pool.begin().await?;
-    for p in batch {
-        insert_contact(&mut tx, &p.contact).await?;
-        append_event(
-            &mut tx,
-            p.contact.tenant_id,
-            "contact.created",
-            &p.contact.id.to_string(),
-            p.contact.created_at,
-            &p.event,
-        )
-        .await?;
+    let mut rest = batch;
+    while !rest.is_empty() {
+        let n = CHUNKS
+            .iter()
+            .copied()
+            .find(|k| *k <= rest.len())
+            .unwrap_or(1);
+        let (chunk, tail) = rest.split_at(n);
+        let contacts: Vec<&crate::Contact> = chunk.iter().map(|p| &p.contact).collect();
+        insert_contacts(&mut tx, &contacts).await?;
+        let sql = format!(
+            "INSERT INTO events (tenant_id, kind, subject_id, at, payload) VALUES {}",
+            value_rows(n, 5)
+        );
+        let mut q = sqlx::query::<sqlx::Any>(sqlx::AssertSqlSafe(sql));
+        for p in chunk {
+            q = q
+                .bind(p.contact.tenant_id.to_string())
+                .bind("contact.created")
+                .bind(p.contact.id.to_string())
+                .bind(p.contact.created_at)
+                .bind(p.event.to_string());
+        }
+        q.execute(&mut *tx).await?;
+        rest = tail;
     }
     tx.commit().await?;
     Ok(())

@@ -19,41 +19,76 @@ pub struct ContactFilter {
     pub arrived_before: Option<UnixMs>,
 }
 
-pub(crate) async fn insert_contact(tx: &mut Transaction<'_, Any>, c: &Contact) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO contacts (id, tenant_id, channel, direction, queue_id, customer_id, agent_id, state, priority, subject, \
-         from_address, to_address, reason, disposition, notes, arrived_at, queued_at, first_reserved_at, answered_at, hold_ms, \
-         wrap_started_at, wrap_ended_at, ended_at, abandoned_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
-    )
-    .bind(c.id.to_string())
-    .bind(c.tenant_id.to_string())
-    .bind(c.channel.as_str())
-    .bind(c.direction.as_str())
-    .bind(c.queue_id.to_string())
-    .bind(c.customer_id.clone())
-    .bind(c.agent_id.clone())
-    .bind(c.state.as_str())
-    .bind(c.priority)
-    .bind(&c.subject)
-    .bind(c.from_address.clone())
-    .bind(c.to_address.clone())
-    .bind(c.reason.clone())
-    .bind(c.disposition.clone())
-    .bind(&c.notes)
-    .bind(c.arrived_at)
-    .bind(c.queued_at)
-    .bind(c.first_reserved_at)
-    .bind(c.answered_at)
-    .bind(c.hold_ms)
-    .bind(c.wrap_started_at)
-    .bind(c.wrap_ended_at)
-    .bind(c.ended_at)
-    .bind(c.abandoned_at)
-    .bind(c.created_at)
-    .bind(c.updated_at)
-    .execute(&mut **tx)
-    .await?;
+const CONTACT_COLUMNS: &str = "id, tenant_id, channel, direction, queue_id, customer_id, agent_id, state, priority, subject, \
+     from_address, to_address, reason, disposition, notes, arrived_at, queued_at, first_reserved_at, answered_at, hold_ms, \
+     wrap_started_at, wrap_ended_at, ended_at, abandoned_at, created_at, updated_at";
+const CONTACT_COLUMN_COUNT: usize = 26;
+
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
+/// `($1, …, $n), ($n+1, …)`: placeholders for `rows` rows of `columns` values.
+pub(crate) fn value_rows(rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * columns + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+fn bind_contact<'q>(q: AnyQuery<'q>, c: &Contact) -> AnyQuery<'q> {
+    q.bind(c.id.to_string())
+        .bind(c.tenant_id.to_string())
+        .bind(c.channel.as_str())
+        .bind(c.direction.as_str())
+        .bind(c.queue_id.to_string())
+        .bind(c.customer_id.clone())
+        .bind(c.agent_id.clone())
+        .bind(c.state.as_str())
+        .bind(c.priority)
+        .bind(c.subject.clone())
+        .bind(c.from_address.clone())
+        .bind(c.to_address.clone())
+        .bind(c.reason.clone())
+        .bind(c.disposition.clone())
+        .bind(c.notes.clone())
+        .bind(c.arrived_at)
+        .bind(c.queued_at)
+        .bind(c.first_reserved_at)
+        .bind(c.answered_at)
+        .bind(c.hold_ms)
+        .bind(c.wrap_started_at)
+        .bind(c.wrap_ended_at)
+        .bind(c.ended_at)
+        .bind(c.abandoned_at)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+}
+
+/// Inserts contacts with one multi-row statement.
+pub(crate) async fn insert_contacts(
+    tx: &mut Transaction<'_, Any>,
+    contacts: &[&Contact],
+) -> Result<()> {
+    if contacts.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {}",
+        value_rows(contacts.len(), CONTACT_COLUMN_COUNT)
+    );
+    let mut q = sqlx::query::<Any>(sqlx::AssertSqlSafe(sql));
+    for c in contacts {
+        q = bind_contact(q, c);
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -164,5 +199,14 @@ impl Store {
                 .fetch_one(self.read())
                 .await?,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn value_rows_number_every_placeholder() {
+        assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::value_rows(1, 1), "($1)");
     }
 }

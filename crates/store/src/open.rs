@@ -162,6 +162,10 @@ async fn open_sqlite(data_dir: &Path) -> Result<Store> {
                 conn.execute("PRAGMA journal_mode = WAL").await?;
                 conn.execute("PRAGMA synchronous = FULL").await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}"
+                )))
+                .await?;
                 Ok(())
             })
         })
@@ -184,11 +188,45 @@ async fn open_sqlite(data_dir: &Path) -> Result<Store> {
                 Ok(())
             })
         })
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
         .map_err(describe)?;
+    spawn_checkpointer(options, write.clone());
     Ok(build(Backend::Sqlite, read, write, Some(lock)))
 }
+
+/// Copies the WAL back into the database file from its own connection, so
+/// the writer never stalls on a checkpoint. SQLite's own automatic
+/// checkpoint stays on as a safety net should this task fall behind.
+fn spawn_checkpointer(options: AnyConnectOptions, write: AnyPool) {
+    tokio::spawn(async move {
+        let quiet = options.disable_statement_logging();
+        let mut conn: Option<AnyConnection> = None;
+        loop {
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+            if write.is_closed() {
+                break;
+            }
+            if conn.is_none() {
+                conn = AnyConnection::connect_with(&quiet).await.ok();
+            }
+            if let Some(c) = conn.as_mut()
+                && let Err(e) = c.execute("PRAGMA wal_checkpoint(PASSIVE)").await
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                conn = None;
+            }
+        }
+        if let Some(c) = conn {
+            let _ = c.close().await;
+        }
+    });
+}
+
+/// How often the WAL is checkpointed.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// The WAL size (pages) at which the writer checkpoints by itself.
+const AUTOCHECKPOINT_PAGES: u32 = 20_000;
 
 fn sqlite_open_error(file: &Path, e: sqlx::Error) -> StoreError {
     let text = e.to_string();

@@ -29,10 +29,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    // Run on the worker threads rather than on this one, so every core
+    // serves requests.
+    let outcome = runtime.block_on(async { tokio::spawn(run(cli)).await });
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: the server stopped unexpectedly: {e}");
             ExitCode::FAILURE
         }
     }

@@ -324,7 +324,7 @@ struct Server {
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        let mut child = bin()
+        let child = bin()
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -332,7 +332,13 @@ impl Server {
             .spawn()
             .unwrap();
         let (tx, rx) = mpsc::channel();
-        let out = BufReader::new(child.stdout.take().unwrap());
+        // From here on, Drop kills and reaps the child whatever happens.
+        let mut server = Server {
+            child,
+            base: String::new(),
+            lines: rx,
+        };
+        let out = BufReader::new(server.child.stdout.take().unwrap());
         std::thread::spawn(move || {
             for l in out.lines().map_while(Result::ok) {
                 if tx.send(l).is_err() {
@@ -344,17 +350,13 @@ impl Server {
         let mut seen = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx
+            let line = server
+                .lines
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("no address printed; saw {seen:?}"));
             if let Some(rest) = line.split("listening on ").nth(1) {
-                let base = rest.split_whitespace().next().unwrap().to_owned();
-                seen.push(line);
-                return Server {
-                    child,
-                    base,
-                    lines: rx,
-                };
+                server.base = rest.split_whitespace().next().unwrap().to_owned();
+                return server;
             }
             seen.push(line);
         }

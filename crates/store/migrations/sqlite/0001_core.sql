@@ -154,9 +154,10 @@ CREATE INDEX contacts_tenant ON contacts(tenant_id, id);
 CREATE INDEX contacts_queue ON contacts(tenant_id, queue_id, id);
 CREATE INDEX contacts_customer ON contacts(tenant_id, customer_id, id);
 
--- The append-only event log. `seq` orders all events of the store.
+-- The append-only event log. `seq` orders all events of the store (a rowid:
+-- events are never deleted, so it only grows).
 CREATE TABLE events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     tenant_id TEXT NOT NULL REFERENCES tenants(id),
     kind TEXT NOT NULL,
     subject_id TEXT NOT NULL,
