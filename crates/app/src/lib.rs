@@ -54,13 +54,18 @@ pub struct App {
     /// Queues are never deleted; a priority changed on this node is updated
     /// at once, one changed on another node within the TTL. Saves a read on
     /// every contact creation.
-    pub(crate) queue_cache: Arc<Mutex<HashMap<(TenantId, QueueId), (i64, Instant)>>>,
+    pub(crate) queue_cache: Arc<Mutex<QueueCache>>,
     /// Principals of recently used API tokens, by token hash, kept for
     /// [`CACHE_TTL`]. Revoking a token or changing its user clears the entry
     /// on this node at once (other nodes: within the TTL). Saves two reads on
     /// every API call.
-    pub(crate) token_cache: Arc<Mutex<HashMap<String, (Principal, Instant)>>>,
+    pub(crate) token_cache: Arc<Mutex<TokenCache>>,
 }
+
+/// Queue priorities by queue, with when they were read.
+type QueueCache = HashMap<(TenantId, QueueId), (i64, Instant)>;
+/// Token principals by token hash, with when they were read.
+type TokenCache = HashMap<String, (Principal, Instant)>;
 
 /// How long cached lookups are trusted.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
