@@ -30,6 +30,8 @@ export SB_QUEUE="$(curl -s -H "authorization: Bearer $SB_TOKEN" "http://127.0.0.
 echo "machine: $(nproc) cores, $(uname -r); connections=$CONNECTIONS seconds=$SECONDS_TO_RUN; SQLite synchronous=FULL (WAL)"
 # Warm up, then measure.
 wrk -t2 -c"$CONNECTIONS" -d3s -s bench/create-contact.lua "http://127.0.0.1:$PORT/api/v1/contacts" >/dev/null
+count() { python3 -c 'import sqlite3,sys; print(sqlite3.connect("file:"+sys.argv[1]+"/switchboard.db?mode=ro", uri=True).execute("select count(*) from contacts").fetchone()[0])' "$DATA"; }
+BEFORE="$(count)"
 RESULT="$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_TO_RUN}s" --latency -s bench/create-contact.lua "http://127.0.0.1:$PORT/api/v1/contacts" | tee /dev/stderr | grep '^RESULT')"
 echo "$RESULT"
 # Durability check: restart and count what the store holds.
@@ -37,8 +39,8 @@ kill $PID; wait $PID 2>/dev/null || true
 SWITCHBOARD_LOG=warn $BIN --data-dir "$DATA" serve --http "127.0.0.1:$PORT" >/dev/null &
 PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
-python3 - "$DATA" <<'PY'
-import sqlite3, sys
-n = sqlite3.connect(sys.argv[1] + "/switchboard.db").execute("select count(*) from contacts").fetchone()[0]
-print(f"contacts in the store after restart: {n} (warm-up included)")
-PY
+AFTER="$(count)"
+CREATED="$(echo "$RESULT" | sed -E 's/.*created=([0-9]+).*/\1/')"
+STORED=$((AFTER - BEFORE))
+echo "durability: acknowledged=$CREATED stored_after_restart=$STORED"
+if [ "$STORED" -lt "$CREATED" ]; then echo "LOST $((CREATED - STORED)) acknowledged contacts" >&2; exit 1; fi

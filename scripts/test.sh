@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up and runs every check and test: formatting, lints, and the whole
+# test suite, including the PostgreSQL half of the storage contract.
+#
+#   scripts/test.sh
+#
+# PostgreSQL: uses $SWITCHBOARD_TEST_DATABASE_URL if set; otherwise a server
+# at 127.0.0.1:5432 (database `test`, user `postgres`, trust auth), starting
+# the local cluster if it is installed but stopped. Set
+# SWITCHBOARD_REQUIRE_POSTGRES=1 to fail rather than skip when none is found.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "scripts/test.sh: $1 is needed: $2" >&2; exit 1; }; }
+need cargo "install Rust from https://rustup.rs"
+need python3 "install Python 3 (a test uses its sqlite3 module as a second program)"
+
+if [ -z "${SWITCHBOARD_TEST_DATABASE_URL:-}" ]; then
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "starting the local PostgreSQL cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+    for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    export SWITCHBOARD_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
+  elif [ "${SWITCHBOARD_REQUIRE_POSTGRES:-0}" = 1 ]; then
+    echo "scripts/test.sh: PostgreSQL is required but none answers at 127.0.0.1:5432" >&2
+    exit 1
+  else
+    echo "scripts/test.sh: no PostgreSQL at 127.0.0.1:5432; running the SQLite half only" >&2
+  fi
+fi
+[ -n "${SWITCHBOARD_TEST_DATABASE_URL:-}" ] && echo "PostgreSQL tests use ${SWITCHBOARD_TEST_DATABASE_URL%%\?*}"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
