@@ -88,15 +88,11 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Page<AuditRow>> {
-        let mut q = Sql::new("SELECT * FROM audit_log WHERE ");
-        q.bind("tenant_id = ", Bind::Text(tenant.to_string()));
+        let mut q = Sql::scoped("SELECT * FROM audit_log", tenant);
         if let Some(o) = object_id {
             q.bind(" AND object_id = ", Bind::Text(o.to_owned()));
         }
-        if let Some(a) = after {
-            q.bind(" AND id > ", Bind::Text(a.to_owned()));
-        }
-        q.bind(" ORDER BY id LIMIT ", Bind::Int(limit + 1));
+        q.page(after.map(str::to_owned), limit);
         let rows = q.query_as::<AuditRow>().fetch_all(self.read()).await?;
         Ok(page(rows, limit, |r| r.id.clone()))
     }

@@ -163,8 +163,7 @@ impl Store {
         after: Option<ContactId>,
         limit: i64,
     ) -> Result<Page<Contact>> {
-        let mut q = Sql::new("SELECT * FROM contacts WHERE ");
-        q.bind("tenant_id = ", Bind::Text(tenant.to_string()));
+        let mut q = Sql::scoped("SELECT * FROM contacts", tenant);
         if let Some(v) = f.queue_id {
             q.bind(" AND queue_id = ", Bind::Text(v.to_string()));
         }
@@ -183,10 +182,7 @@ impl Store {
         if let Some(v) = f.arrived_before {
             q.bind(" AND arrived_at < ", Bind::Int(v));
         }
-        if let Some(a) = after {
-            q.bind(" AND id > ", Bind::Text(a.to_string()));
-        }
-        q.bind(" ORDER BY id LIMIT ", Bind::Int(limit + 1));
+        q.page(after.map(|a| a.to_string()), limit);
         let rows = q.query_as::<Contact>().fetch_all(self.read()).await?;
         Ok(page(rows, limit, |c| c.id.to_string()))
     }

@@ -147,8 +147,7 @@ impl Store {
         after: Option<CustomerId>,
         limit: i64,
     ) -> Result<Page<Customer>> {
-        let mut q = Sql::new("SELECT * FROM customers WHERE ");
-        q.bind("tenant_id = ", Bind::Text(tenant.to_string()));
+        let mut q = Sql::scoped("SELECT * FROM customers", tenant);
         if let Some(s) = f.status {
             q.bind(" AND status = ", Bind::Text(s.as_str().to_owned()));
         }
@@ -165,10 +164,7 @@ impl Store {
             );
             q.push(" ESCAPE '\\'");
         }
-        if let Some(a) = after {
-            q.bind(" AND id > ", Bind::Text(a.to_string()));
-        }
-        q.bind(" ORDER BY id LIMIT ", Bind::Int(limit + 1));
+        q.page(after.map(|a| a.to_string()), limit);
         let rows = q.query_as::<Customer>().fetch_all(self.read()).await?;
         Ok(page(rows, limit, |c| c.id.to_string()))
     }

@@ -102,12 +102,8 @@ impl Store {
         after: Option<SkillId>,
         limit: i64,
     ) -> Result<Page<Skill>> {
-        let mut q = Sql::new("SELECT * FROM skills WHERE ");
-        q.bind("tenant_id = ", Bind::Text(tenant.to_string()));
-        if let Some(a) = after {
-            q.bind(" AND id > ", Bind::Text(a.to_string()));
-        }
-        q.bind(" ORDER BY id LIMIT ", Bind::Int(limit + 1));
+        let mut q = Sql::scoped("SELECT * FROM skills", tenant);
+        q.page(after.map(|a| a.to_string()), limit);
         let rows = q.query_as::<Skill>().fetch_all(self.read()).await?;
         Ok(page(rows, limit, |s| s.id.to_string()))
     }
@@ -117,8 +113,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = Sql::new("SELECT id FROM skills WHERE ");
-        q.bind("tenant_id = ", Bind::Text(tenant.to_string()));
+        let mut q = Sql::scoped("SELECT id FROM skills", tenant);
         q.push(" AND id IN (");
         for (i, id) in ids.iter().enumerate() {
             q.bind(if i == 0 { "" } else { ", " }, Bind::Text(id.to_string()));
@@ -272,8 +267,7 @@ impl Store {
         after: Option<AgentId>,
         limit: i64,
     ) -> Result<Page<Agent>> {
-        let mut q = Sql::new("SELECT * FROM agents WHERE ");
-        q.bind("tenant_id = ", Bind::Text(tenant.to_string()));
+        let mut q = Sql::scoped("SELECT * FROM agents", tenant);
         if let Some(s) = f.skill_id {
             q.bind(
                 " AND EXISTS (SELECT 1 FROM agent_skills k WHERE k.agent_id = agents.id AND k.skill_id = ",
@@ -281,14 +275,13 @@ impl Store {
             );
             q.push(")");
         }
-        if let Some(a) = after {
-            q.bind(" AND id > ", Bind::Text(a.to_string()));
-        }
-        q.bind(" ORDER BY id LIMIT ", Bind::Int(limit + 1));
+        q.page(after.map(|a| a.to_string()), limit);
         let mut rows = q.query_as::<Agent>().fetch_all(self.read()).await?;
         if !rows.is_empty() {
-            let mut s = Sql::new("SELECT agent_id, skill_id, proficiency FROM agent_skills WHERE ");
-            s.bind("tenant_id = ", Bind::Text(tenant.to_string()));
+            let mut s = Sql::scoped(
+                "SELECT agent_id, skill_id, proficiency FROM agent_skills",
+                tenant,
+            );
             s.push(" AND agent_id IN (");
             for (i, a) in rows.iter().enumerate() {
                 s.bind(if i == 0 { "" } else { ", " }, Bind::Text(a.id.to_string()));
@@ -405,12 +398,8 @@ impl Store {
         after: Option<QueueId>,
         limit: i64,
     ) -> Result<Page<Queue>> {
-        let mut q = Sql::new("SELECT * FROM queues WHERE ");
-        q.bind("tenant_id = ", Bind::Text(tenant.to_string()));
-        if let Some(a) = after {
-            q.bind(" AND id > ", Bind::Text(a.to_string()));
-        }
-        q.bind(" ORDER BY id LIMIT ", Bind::Int(limit + 1));
+        let mut q = Sql::scoped("SELECT * FROM queues", tenant);
+        q.page(after.map(|a| a.to_string()), limit);
         let rows = q.query_as::<Queue>().fetch_all(self.read()).await?;
         Ok(page(rows, limit, |q| q.id.to_string()))
     }

@@ -250,6 +250,20 @@ async fn open_postgres(url: &str) -> Result<Store> {
     let options: AnyConnectOptions = url
         .parse()
         .map_err(|e| StoreError::Open(format!("bad PostgreSQL URL {shown}: {e}")))?;
+    // One plain connection first: a refused or unknown server fails here at
+    // once instead of after the pool's acquire timeout.
+    let first = tokio::time::timeout(
+        Duration::from_secs(10),
+        AnyConnection::connect_with(&options.clone().disable_statement_logging()),
+    )
+    .await
+    .map_err(|_| {
+        StoreError::Open(format!(
+            "cannot connect to PostgreSQL at {shown}: no answer within 10 s"
+        ))
+    })?
+    .map_err(|e| StoreError::Open(format!("cannot connect to PostgreSQL at {shown}: {e}")))?;
+    let _ = first.close().await;
     let pool = AnyPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(10))

@@ -26,6 +26,22 @@ impl Sql {
         }
     }
 
+    /// `select` (e.g. `SELECT * FROM users`) restricted to one tenant's rows.
+    pub(crate) fn scoped(select: &str, tenant: sb_model::TenantId) -> Self {
+        let mut q = Sql::new(select);
+        q.bind(" WHERE tenant_id = ", Bind::Text(tenant.to_string()));
+        q
+    }
+
+    /// Ends a listing: rows after the cursor `after`, in id order, one more
+    /// than `limit` so the caller can tell whether another page follows.
+    pub(crate) fn page(&mut self, after: Option<String>, limit: i64) -> &mut Self {
+        if let Some(a) = after {
+            self.bind(" AND id > ", Bind::Text(a));
+        }
+        self.bind(" ORDER BY id LIMIT ", Bind::Int(limit + 1))
+    }
+
     /// Appends text with no bound value.
     pub(crate) fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);

@@ -128,8 +128,7 @@ impl Store {
         after: Option<UserId>,
         limit: i64,
     ) -> Result<Page<User>> {
-        let mut q = Sql::new("SELECT * FROM users WHERE ");
-        q.bind("tenant_id = ", Bind::Text(tenant.to_string()));
+        let mut q = Sql::scoped("SELECT * FROM users", tenant);
         if let Some(r) = f.role {
             q.bind(
                 " AND (',' || roles || ',') LIKE ",
@@ -139,10 +138,7 @@ impl Store {
         if let Some(a) = f.active {
             q.bind(" AND active = ", Bind::Int(i64::from(a)));
         }
-        if let Some(a) = after {
-            q.bind(" AND id > ", Bind::Text(a.to_string()));
-        }
-        q.bind(" ORDER BY id LIMIT ", Bind::Int(limit + 1));
+        q.page(after.map(|a| a.to_string()), limit);
         let rows = q.query_as::<User>().fetch_all(self.read()).await?;
         Ok(page(rows, limit, |u| u.id.to_string()))
     }
@@ -248,12 +244,8 @@ impl Store {
         after: Option<ApiTokenId>,
         limit: i64,
     ) -> Result<Page<ApiToken>> {
-        let mut q = Sql::new("SELECT * FROM api_tokens WHERE ");
-        q.bind("tenant_id = ", Bind::Text(tenant.to_string()));
-        if let Some(a) = after {
-            q.bind(" AND id > ", Bind::Text(a.to_string()));
-        }
-        q.bind(" ORDER BY id LIMIT ", Bind::Int(limit + 1));
+        let mut q = Sql::scoped("SELECT * FROM api_tokens", tenant);
+        q.page(after.map(|a| a.to_string()), limit);
         let rows = q.query_as::<ApiToken>().fetch_all(self.read()).await?;
         Ok(page(rows, limit, |t| t.id.to_string()))
     }
