@@ -1,0 +1,1676 @@
+//! The engine's state and its transitions. See the crate docs for the
+//! run-loop contract.
+//!
+//! State is kept in ordered maps so that nothing depends on hash order.
+//! Indexes (which agents can be offered work on which channel and skill,
+//! which queues might suit an agent) are kept in step with the raw state;
+//! [`Engine::check_invariants`] recomputes them from scratch to prove it.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rand_core::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use sb_model::{AgentId, Channel, ContactId, QueueId, SkillId, Strategy};
+
+use crate::types::*;
+
+type Skill = u16;
+type AgentIx = usize;
+type QueueIx = usize;
+/// Order of waiting contacts: lower is served first.
+type OrderKey = (i64, i64, u64);
+
+/// The most queues one contact can overflow through in one go (cycles end here).
+const MAX_OVERFLOW_HOPS: usize = 8;
+/// The most agents remembered as having refused one contact.
+const MAX_REJECTIONS_KEPT: usize = 32;
+
+fn ch(c: Channel) -> usize {
+    match c {
+        Channel::Voice => 0,
+        Channel::Email => 1,
+        Channel::Chat => 2,
+        Channel::Sms => 3,
+    }
+}
+
+const CHANNELS: [Channel; 4] = [Channel::Voice, Channel::Email, Channel::Chat, Channel::Sms];
+
+/// Service-level counters of one queue since the engine started or the
+/// last [`Input::NewDay`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub offered: u64,
+    pub answered: u64,
+    pub answered_within: u64,
+    /// Abandons at or beyond the short-abandon threshold.
+    pub abandoned: u64,
+    pub abandoned_within: u64,
+    pub short_abandons: u64,
+    pub timed_out: u64,
+    pub overflowed_out: u64,
+    pub waited_ms_answered: u64,
+}
+
+impl QueueStats {
+    /// Answered within the threshold, over answered.
+    pub fn service_level_answered(&self) -> Option<f64> {
+        (self.answered > 0).then(|| self.answered_within as f64 / self.answered as f64)
+    }
+
+    /// Answered or abandoned within the threshold, over answered plus
+    /// abandoned; short abandons are left out of both.
+    pub fn service_level_offered(&self) -> Option<f64> {
+        let all = self.answered + self.abandoned;
+        (all > 0).then(|| (self.answered_within + self.abandoned_within) as f64 / all as f64)
+    }
+
+    /// Average speed of answer.
+    pub fn asa_ms(&self) -> Option<u64> {
+        (self.answered > 0).then(|| self.waited_ms_answered / self.answered)
+    }
+}
+
+#[derive(Debug)]
+struct Queue {
+    cfg: QueueConfig,
+    /// Needs per step, with skills interned.
+    needs: Vec<Vec<(Skill, u8)>>,
+    waiting: BTreeSet<(OrderKey, ContactId)>,
+    rr_last: Option<AgentIx>,
+    stats: QueueStats,
+    /// Smoothed time between answers, for expected wait.
+    answer_gap_ms: Option<f64>,
+    last_answer_at: Option<Mono>,
+}
+
+#[derive(Debug)]
+struct Agent {
+    id: AgentId,
+    skills: BTreeMap<Skill, u8>,
+    capacity: [u8; 4],
+    voice_blocks_others: bool,
+    attributes: BTreeMap<String, String>,
+    presence: Presence,
+    /// Slots in use per channel: reservations, contacts in progress, wrap-ups.
+    used: [u8; 4],
+    ringing: u32,
+    active: u32,
+    wrapping: u32,
+    /// When the agent last had nothing to do (for longest idle).
+    idle_since: Mono,
+    contacts_today: u64,
+    talk_ms_today: u64,
+    misses: u32,
+    offerable: [bool; 4],
+    logged_in: bool,
+    status: AgentStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Ringing(Vec<ReservationId>),
+    Active { agent: AgentIx, answered_at: Mono },
+    WrapUp { agent: AgentIx, until: Mono },
+}
+
+impl State {
+    fn name(&self) -> &'static str {
+        match self {
+            State::Waiting => "waiting",
+            State::Ringing(_) => "ringing",
+            State::Active { .. } => "in progress",
+            State::WrapUp { .. } => "in wrap-up",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Contact {
+    queue: QueueIx,
+    channel: Channel,
+    priority: u8,
+    /// When it arrived in its current queue (orders it there).
+    arrived: Mono,
+    /// When it entered the current queue (step, overflow and max-wait timers count from here).
+    entered: Mono,
+    seq: u64,
+    step: usize,
+    only_agent: Option<AgentIx>,
+    attributes: BTreeMap<String, String>,
+    callback: bool,
+    rejected: Vec<AgentIx>,
+    state: State,
+    key: OrderKey,
+}
+
+#[derive(Debug, Clone)]
+struct Reservation {
+    contact: ContactId,
+    agent: AgentIx,
+    expires_at: Mono,
+    /// The rule step the agent was chosen under.
+    step: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Expire(ReservationId),
+    Step(ContactId, usize, Mono),
+    Overflow(ContactId, u64),
+    MaxWait(ContactId, u64),
+    WrapUp(ContactId),
+}
+
+/// The routing engine. See the crate docs for how to drive it.
+pub struct Engine {
+    config: EngineConfig,
+    rng: Pcg64Mcg,
+    now: Mono,
+    seq: u64,
+    next_reservation: u64,
+    skill_ix: BTreeMap<SkillId, Skill>,
+    queue_ix: BTreeMap<QueueId, QueueIx>,
+    queues: Vec<Queue>,
+    agent_ix: BTreeMap<AgentId, AgentIx>,
+    agents: Vec<Agent>,
+    contacts: BTreeMap<ContactId, Contact>,
+    reservations: BTreeMap<ReservationId, Reservation>,
+    timers: BTreeSet<(Mono, u64, Timer)>,
+    outputs: VecDeque<Output>,
+    /// Agents that can be offered work now, per channel.
+    offerable_any: [BTreeSet<AgentIx>; 4],
+    /// The same, per channel and skill.
+    offerable_by_skill: [BTreeMap<Skill, BTreeSet<AgentIx>>; 4],
+    /// Agents not offline, per skill (for "no agents logged in").
+    logged_in_by_skill: BTreeMap<Skill, BTreeSet<AgentIx>>,
+    logged_in_any: BTreeSet<AgentIx>,
+    /// Queues with a step needing `skill`.
+    queues_by_skill: BTreeMap<Skill, BTreeSet<QueueIx>>,
+    /// Queues with a step needing no skill: any agent may suit.
+    open_queues: BTreeSet<QueueIx>,
+}
+
+impl Engine {
+    /// A new engine. `seed` drives the weighted-random strategy.
+    pub fn new(config: EngineConfig, seed: u64) -> Self {
+        Engine {
+            config,
+            rng: Pcg64Mcg::seed_from_u64(seed),
+            now: 0,
+            seq: 0,
+            next_reservation: 1,
+            skill_ix: BTreeMap::new(),
+            queue_ix: BTreeMap::new(),
+            queues: Vec::new(),
+            agent_ix: BTreeMap::new(),
+            agents: Vec::new(),
+            contacts: BTreeMap::new(),
+            reservations: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            outputs: VecDeque::new(),
+            offerable_any: Default::default(),
+            offerable_by_skill: Default::default(),
+            logged_in_by_skill: BTreeMap::new(),
+            logged_in_any: BTreeSet::new(),
+            queues_by_skill: BTreeMap::new(),
+            open_queues: BTreeSet::new(),
+        }
+    }
+
+    /// The next output to persist and publish, in order.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When the engine next needs a `Tick`.
+    pub fn poll_timeout(&self) -> Option<Mono> {
+        self.timers.first().map(|t| t.0)
+    }
+
+    /// Applies one input at `now` (after firing timers due by then).
+    /// `now` never goes backwards: an earlier value is taken as the last one.
+    pub fn handle_input(&mut self, now: Mono, input: Input) -> Result<(), RoutingError> {
+        self.now = self.now.max(now);
+        self.fire_timers();
+        match input {
+            Input::Tick => Ok(()),
+            Input::ConfigureQueue(q) => self.configure_queue(q),
+            Input::ConfigureAgent(a) => self.configure_agent(a),
+            Input::ContactArrived {
+                contact,
+                queue,
+                channel,
+                priority,
+                agent,
+                attributes,
+            } => self.arrive(contact, queue, channel, priority, agent, attributes),
+            Input::ContactAbandoned { contact } => self.abandon(contact, false),
+            Input::ContactGone { contact } => self.abandon(contact, true),
+            Input::AgentPresence { agent, presence } => self.set_presence(agent, presence),
+            Input::Accept { reservation } => self.accept(reservation),
+            Input::Reject { reservation } => {
+                self.end_reservation(reservation, ReservationEnd::Rejected)
+            }
+            Input::ContactCompleted { contact } => self.complete(contact),
+            Input::WrapUpFinished { contact } => self.finish_wrap_up(contact),
+            Input::Transfer { contact, to } => self.transfer(contact, to),
+            Input::CallbackRequested { contact } => self.request_callback(contact),
+            Input::NewDay => {
+                for a in &mut self.agents {
+                    a.contacts_today = 0;
+                    a.talk_ms_today = 0;
+                }
+                for q in &mut self.queues {
+                    q.stats = QueueStats::default();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    pub fn now(&self) -> Mono {
+        self.now
+    }
+
+    /// A queue's service-level counters.
+    pub fn queue_stats(&self, queue: QueueId) -> Option<&QueueStats> {
+        self.queue_ix.get(&queue).map(|&q| &self.queues[q].stats)
+    }
+
+    /// How many contacts wait in a queue.
+    pub fn waiting(&self, queue: QueueId) -> Option<usize> {
+        self.queue_ix
+            .get(&queue)
+            .map(|&q| self.queues[q].waiting.len())
+    }
+
+    /// The waiting contacts of a queue, first served first.
+    pub fn waiting_order(&self, queue: QueueId) -> Vec<ContactId> {
+        self.queue_ix
+            .get(&queue)
+            .map(|&q| self.queues[q].waiting.iter().map(|(_, c)| *c).collect())
+            .unwrap_or_default()
+    }
+
+    /// A waiting contact's place (1-based) and expected wait.
+    pub fn position(&self, contact: ContactId) -> Option<(usize, Option<u64>)> {
+        let c = self.contacts.get(&contact)?;
+        if c.state != State::Waiting {
+            return None;
+        }
+        let q = &self.queues[c.queue];
+        let ahead = q.waiting.range(..(c.key, contact)).count();
+        Some((
+            ahead + 1,
+            q.answer_gap_ms.map(|g| (g * (ahead + 1) as f64) as u64),
+        ))
+    }
+
+    /// An agent's status as read models show it.
+    pub fn agent_status(&self, agent: AgentId) -> Option<AgentStatus> {
+        self.agent_ix
+            .get(&agent)
+            .map(|&a| self.agents[a].status.clone())
+    }
+
+    /// How many contacts the engine holds in any state.
+    pub fn contact_count(&self) -> usize {
+        self.contacts.len()
+    }
+
+    // --------------------------------------------------------- configuration
+
+    fn intern(&mut self, s: SkillId) -> Skill {
+        let n = self.skill_ix.len();
+        *self.skill_ix.entry(s).or_insert(n as Skill)
+    }
+
+    fn configure_queue(&mut self, cfg: QueueConfig) -> Result<(), RoutingError> {
+        if cfg.steps.is_empty() || cfg.steps[0].after_ms != 0 {
+            return Err(RoutingError::InvalidConfig(
+                "the first step must start at 0 ms".into(),
+            ));
+        }
+        if cfg.steps.windows(2).any(|w| w[1].after_ms <= w[0].after_ms) {
+            return Err(RoutingError::InvalidConfig(
+                "steps must start at increasing times".into(),
+            ));
+        }
+        if cfg
+            .steps
+            .iter()
+            .flat_map(|s| &s.needs)
+            .any(|n| !(1..=10).contains(&n.min_proficiency))
+        {
+            return Err(RoutingError::InvalidConfig(
+                "proficiencies run from 1 to 10".into(),
+            ));
+        }
+        if cfg.ring_timeout_ms == 0 {
+            return Err(RoutingError::InvalidConfig(
+                "the ring timeout must be positive".into(),
+            ));
+        }
+        if let Some(o) = &cfg.overflow
+            && o.to == cfg.id
+        {
+            return Err(RoutingError::InvalidConfig(
+                "a queue cannot overflow to itself".into(),
+            ));
+        }
+        if !self.queue_ix.contains_key(&cfg.id) && self.queues.len() >= self.config.max_queues {
+            return Err(RoutingError::Limit("queues"));
+        }
+        let needs: Vec<Vec<(Skill, u8)>> = cfg
+            .steps
+            .iter()
+            .map(|s| {
+                s.needs
+                    .iter()
+                    .map(|n| (self.intern(n.skill), n.min_proficiency))
+                    .collect()
+            })
+            .collect();
+        let qi = match self.queue_ix.get(&cfg.id) {
+            Some(&qi) => {
+                for set in self.queues_by_skill.values_mut() {
+                    set.remove(&qi);
+                }
+                self.open_queues.remove(&qi);
+                self.queues[qi].cfg = cfg;
+                self.queues[qi].needs = needs;
+                qi
+            }
+            None => {
+                let qi = self.queues.len();
+                self.queue_ix.insert(cfg.id, qi);
+                self.queues.push(Queue {
+                    cfg,
+                    needs,
+                    waiting: BTreeSet::new(),
+                    rr_last: None,
+                    stats: QueueStats::default(),
+                    answer_gap_ms: None,
+                    last_answer_at: None,
+                });
+                qi
+            }
+        };
+        for step in self.queues[qi].needs.clone() {
+            if step.is_empty() {
+                self.open_queues.insert(qi);
+            }
+            for (s, _) in step {
+                self.queues_by_skill.entry(s).or_default().insert(qi);
+            }
+        }
+        // Waiting contacts are re-keyed and re-tried under the new rules.
+        let waiting: Vec<ContactId> = self.queues[qi].waiting.iter().map(|(_, c)| *c).collect();
+        self.queues[qi].waiting.clear();
+        for cid in &waiting {
+            let key = self.order_key(cid);
+            if let Some(c) = self.contacts.get_mut(cid) {
+                c.key = key;
+                c.step = c.step.min(self.queues[qi].needs.len() - 1);
+                self.queues[qi].waiting.insert((key, *cid));
+            }
+        }
+        self.withdraw_unqualified();
+        for cid in waiting {
+            self.route_contact(cid);
+        }
+        Ok(())
+    }
+
+    fn configure_agent(&mut self, cfg: AgentConfig) -> Result<(), RoutingError> {
+        if cfg.skills.iter().any(|(_, p)| !(1..=10).contains(p)) {
+            return Err(RoutingError::InvalidConfig(
+                "proficiencies run from 1 to 10".into(),
+            ));
+        }
+        if !self.agent_ix.contains_key(&cfg.id) && self.agents.len() >= self.config.max_agents {
+            return Err(RoutingError::Limit("agents"));
+        }
+        let skills: BTreeMap<Skill, u8> = cfg
+            .skills
+            .iter()
+            .map(|(s, p)| (self.intern(*s), *p))
+            .collect();
+        let ai = match self.agent_ix.get(&cfg.id) {
+            Some(&ai) => {
+                self.unindex_agent(ai);
+                let a = &mut self.agents[ai];
+                a.skills = skills;
+                a.capacity = cfg.capacity;
+                a.voice_blocks_others = cfg.voice_blocks_others;
+                a.attributes = cfg.attributes;
+                ai
+            }
+            None => {
+                let ai = self.agents.len();
+                self.agent_ix.insert(cfg.id, ai);
+                self.agents.push(Agent {
+                    id: cfg.id,
+                    skills,
+                    capacity: cfg.capacity,
+                    voice_blocks_others: cfg.voice_blocks_others,
+                    attributes: cfg.attributes,
+                    presence: Presence::Offline,
+                    used: [0; 4],
+                    ringing: 0,
+                    active: 0,
+                    wrapping: 0,
+                    idle_since: self.now,
+                    contacts_today: 0,
+                    talk_ms_today: 0,
+                    misses: 0,
+                    offerable: [false; 4],
+                    logged_in: false,
+                    status: AgentStatus::Offline,
+                });
+                ai
+            }
+        };
+        self.agents[ai].offerable = [false; 4];
+        self.agents[ai].logged_in = false;
+        self.refresh_agent(ai);
+        self.withdraw_unqualified();
+        self.route_agent(ai);
+        Ok(())
+    }
+
+    // ------------------------------------------------------------- indexes
+
+    fn unindex_agent(&mut self, ai: AgentIx) {
+        let skills: Vec<Skill> = self.agents[ai].skills.keys().copied().collect();
+        for c in 0..4 {
+            self.offerable_any[c].remove(&ai);
+            for s in &skills {
+                if let Some(set) = self.offerable_by_skill[c].get_mut(s) {
+                    set.remove(&ai);
+                }
+            }
+        }
+        self.logged_in_any.remove(&ai);
+        for s in &skills {
+            if let Some(set) = self.logged_in_by_skill.get_mut(s) {
+                set.remove(&ai);
+            }
+        }
+    }
+
+    fn can_offer(a: &Agent, c: usize) -> bool {
+        a.presence == Presence::Available
+            && a.used[c] < a.capacity[c]
+            && !(a.voice_blocks_others && c != 0 && a.used[0] > 0)
+            && !(a.voice_blocks_others && c == 0 && a.used.iter().skip(1).any(|u| *u > 0))
+    }
+
+    /// Brings an agent's index entries and status in line with its state.
+    fn refresh_agent(&mut self, ai: AgentIx) {
+        let skills: Vec<Skill> = self.agents[ai].skills.keys().copied().collect();
+        for c in 0..4 {
+            let now_ok = Self::can_offer(&self.agents[ai], c);
+            if now_ok != self.agents[ai].offerable[c] {
+                self.agents[ai].offerable[c] = now_ok;
+                if now_ok {
+                    self.offerable_any[c].insert(ai);
+                    for s in &skills {
+                        self.offerable_by_skill[c].entry(*s).or_default().insert(ai);
+                    }
+                } else {
+                    self.offerable_any[c].remove(&ai);
+                    for s in &skills {
+                        if let Some(set) = self.offerable_by_skill[c].get_mut(s) {
+                            set.remove(&ai);
+                        }
+                    }
+                }
+            }
+        }
+        let logged_in = self.agents[ai].presence != Presence::Offline;
+        if logged_in != self.agents[ai].logged_in {
+            self.agents[ai].logged_in = logged_in;
+            if logged_in {
+                self.logged_in_any.insert(ai);
+                for s in &skills {
+                    self.logged_in_by_skill.entry(*s).or_default().insert(ai);
+                }
+            } else {
+                self.logged_in_any.remove(&ai);
+                for s in &skills {
+                    if let Some(set) = self.logged_in_by_skill.get_mut(s) {
+                        set.remove(&ai);
+                    }
+                }
+            }
+        }
+        let a = &self.agents[ai];
+        let status = if a.ringing + a.active > 0 {
+            AgentStatus::Busy
+        } else if a.wrapping > 0 {
+            AgentStatus::WrapUp
+        } else {
+            match &a.presence {
+                Presence::Offline => AgentStatus::Offline,
+                Presence::Available => AgentStatus::Available,
+                Presence::Away(r) => AgentStatus::Away(r.clone()),
+            }
+        };
+        if status != a.status {
+            let was_working = matches!(a.status, AgentStatus::Busy | AgentStatus::WrapUp);
+            let id = a.id;
+            self.agents[ai].status = status.clone();
+            if was_working && status == AgentStatus::Available {
+                self.agents[ai].idle_since = self.now;
+            }
+            self.outputs
+                .push_back(Output::AgentChanged { agent: id, status });
+        }
+    }
+
+    // ------------------------------------------------------------- helpers
+
+    fn order_key(&self, cid: &ContactId) -> OrderKey {
+        let Some(c) = self.contacts.get(cid) else {
+            return (0, 0, 0);
+        };
+        let lifo = self.queues[c.queue].cfg.lifo;
+        if lifo {
+            (-(c.priority as i64), -(c.arrived as i64), u64::MAX - c.seq)
+        } else {
+            (
+                c.arrived as i64 - c.priority as i64 * self.config.aging_ms_per_priority as i64,
+                0,
+                c.seq,
+            )
+        }
+    }
+
+    /// Lower is more urgent, comparable across queues (aged priority).
+    fn urgency(&self, c: &Contact) -> (i64, u64) {
+        (
+            c.arrived as i64 - c.priority as i64 * self.config.aging_ms_per_priority as i64,
+            c.seq,
+        )
+    }
+
+    fn add_timer(&mut self, at: Mono, t: Timer) {
+        self.seq += 1;
+        self.timers.insert((at, self.seq, t));
+    }
+
+    /// Whether agent `ai` may take contact `c` at its current step.
+    fn eligible(&self, ai: AgentIx, c: &Contact) -> bool {
+        let a = &self.agents[ai];
+        if let Some(only) = c.only_agent
+            && only != ai
+        {
+            return false;
+        }
+        if c.rejected.contains(&ai) {
+            return false;
+        }
+        let q = &self.queues[c.queue];
+        let needs = &q.needs[c.step];
+        if !needs
+            .iter()
+            .all(|(s, p)| a.skills.get(s).is_some_and(|have| have >= p))
+        {
+            return false;
+        }
+        match &q.cfg.condition {
+            Some(e) => e.eval(&a.attributes, &c.attributes),
+            None => true,
+        }
+    }
+
+    /// Whether the queue has a logged-in agent eligible at step 0.
+    fn staffed(&self, qi: QueueIx) -> bool {
+        let needs = &self.queues[qi].needs[0];
+        let pool = needs
+            .iter()
+            .map(|(s, _)| self.logged_in_by_skill.get(s))
+            .min_by_key(|set| set.map(|s| s.len()).unwrap_or(0))
+            .unwrap_or(Some(&self.logged_in_any));
+        pool.is_some_and(|set| {
+            set.iter().any(|&ai| {
+                needs
+                    .iter()
+                    .all(|(s, p)| self.agents[ai].skills.get(s).is_some_and(|h| h >= p))
+            })
+        })
+    }
+
+    /// The strategy's ordering key for agent `ai` serving a contact at `needs`
+    /// (lower wins), with ties broken by idle time and then agent order.
+    fn agent_key(&self, qi: QueueIx, ai: AgentIx, step: usize) -> (i64, i64, usize) {
+        let q = &self.queues[qi];
+        let a = &self.agents[ai];
+        let idle = a.idle_since as i64;
+        let primary = match q.cfg.strategy {
+            Strategy::LongestIdle | Strategy::RingAll | Strategy::WeightedRandom => idle,
+            Strategy::MostSkilled => {
+                let needs = &q.needs[step];
+                let sum: i64 = if needs.is_empty() {
+                    a.skills.values().map(|p| *p as i64).sum()
+                } else {
+                    needs
+                        .iter()
+                        .map(|(s, _)| a.skills.get(s).copied().unwrap_or(0) as i64)
+                        .sum()
+                };
+                -sum
+            }
+            Strategy::FewestContacts => a.contacts_today as i64,
+            Strategy::LeastTalkTime => a.talk_ms_today as i64,
+            Strategy::RoundRobin => {
+                let n = self.agents.len() as i64;
+                match q.rr_last {
+                    Some(last) => (ai as i64 - last as i64 - 1).rem_euclid(n),
+                    None => ai as i64,
+                }
+            }
+            Strategy::Linear => q
+                .cfg
+                .penalties
+                .get(&a.id)
+                .map(|p| *p as i64)
+                .unwrap_or(i64::MAX / 4),
+        };
+        (primary, idle, ai)
+    }
+
+    // --------------------------------------------------------------- routing
+
+    /// Tries to reserve a waiting contact for an offerable agent.
+    fn route_contact(&mut self, cid: ContactId) {
+        let Some(c) = self.contacts.get(&cid) else {
+            return;
+        };
+        if c.state != State::Waiting {
+            return;
+        }
+        let chn = ch(c.channel);
+        let qi = c.queue;
+        let needs = &self.queues[qi].needs[c.step];
+        let pool: Vec<AgentIx> = if let Some(only) = c.only_agent {
+            if self.agents[only].offerable[chn] {
+                vec![only]
+            } else {
+                Vec::new()
+            }
+        } else if needs.is_empty() {
+            self.offerable_any[chn].iter().copied().collect()
+        } else {
+            let smallest = needs
+                .iter()
+                .map(|(s, _)| self.offerable_by_skill[chn].get(s))
+                .min_by_key(|s| s.map(|s| s.len()).unwrap_or(0));
+            match smallest {
+                Some(Some(set)) => set.iter().copied().collect(),
+                _ => Vec::new(),
+            }
+        };
+        let eligible: Vec<AgentIx> = pool
+            .into_iter()
+            .filter(|&ai| self.eligible(ai, c))
+            .collect();
+        if eligible.is_empty() {
+            return;
+        }
+        let step = c.step;
+        let strategy = self.queues[qi].cfg.strategy;
+        let count = eligible.len() as u32;
+        let chosen: Vec<(AgentIx, i64)> = if strategy == Strategy::RingAll
+            && c.channel == Channel::Voice
+        {
+            let mut keyed: Vec<((i64, i64, usize), AgentIx)> = eligible
+                .iter()
+                .map(|&ai| (self.agent_key(qi, ai, step), ai))
+                .collect();
+            keyed.sort();
+            keyed
+                .into_iter()
+                .take(self.config.ring_all_max.max(1))
+                .map(|(k, ai)| (ai, k.0))
+                .collect()
+        } else if strategy == Strategy::WeightedRandom {
+            let weights: Vec<u64> = eligible
+                .iter()
+                .map(|&ai| {
+                    let needs = &self.queues[qi].needs[step];
+                    let w: u64 = needs
+                        .iter()
+                        .map(|(s, _)| self.agents[ai].skills.get(s).copied().unwrap_or(0) as u64)
+                        .sum();
+                    w.max(1)
+                })
+                .collect();
+            let total: u64 = weights.iter().sum();
+            let mut pick = self.rng.next_u64() % total;
+            let mut chosen = eligible[eligible.len() - 1];
+            let mut weight = weights[weights.len() - 1];
+            for (ai, w) in eligible.iter().zip(&weights) {
+                if pick < *w {
+                    chosen = *ai;
+                    weight = *w;
+                    break;
+                }
+                pick -= w;
+            }
+            vec![(chosen, weight as i64)]
+        } else {
+            let best = eligible
+                .iter()
+                .map(|&ai| (self.agent_key(qi, ai, step), ai))
+                .min();
+            best.map(|(k, ai)| vec![(ai, k.0)]).unwrap_or_default()
+        };
+        self.reserve(cid, chosen, count);
+    }
+
+    /// Offers an agent as much waiting work as it can take.
+    fn route_agent(&mut self, ai: AgentIx) {
+        // Each pass reserves at most one contact; capacity bounds the passes.
+        for _ in 0..200 {
+            let a = &self.agents[ai];
+            if !a.offerable.iter().any(|o| *o) {
+                return;
+            }
+            let mut candidates: BTreeSet<QueueIx> = self.open_queues.clone();
+            for s in a.skills.keys() {
+                if let Some(qs) = self.queues_by_skill.get(s) {
+                    candidates.extend(qs.iter().copied());
+                }
+            }
+            let mut best: Option<((i64, u64), ContactId)> = None;
+            for qi in candidates {
+                let q = &self.queues[qi];
+                for (_, cid) in q.waiting.iter().take(self.config.scan_limit) {
+                    let c = &self.contacts[cid];
+                    if !a.offerable[ch(c.channel)] || !self.eligible(ai, c) {
+                        continue;
+                    }
+                    let u = self.urgency(c);
+                    if best.as_ref().is_none_or(|(bu, _)| u < *bu) {
+                        best = Some((u, *cid));
+                    }
+                    break;
+                }
+            }
+            let Some((_, cid)) = best else { return };
+            let c = &self.contacts[&cid];
+            let qi = c.queue;
+            let step = c.step;
+            let key = self.agent_key(qi, ai, step).0;
+            self.reserve(cid, vec![(ai, key)], 1);
+        }
+    }
+
+    fn reserve(&mut self, cid: ContactId, agents: Vec<(AgentIx, i64)>, eligible: u32) {
+        let Some(c) = self.contacts.get(&cid) else {
+            return;
+        };
+        let (qi, chn, step, key, callback) = (c.queue, ch(c.channel), c.step, c.key, c.callback);
+        let waited_ms = self.now.saturating_sub(c.arrived);
+        let q = &mut self.queues[qi];
+        q.waiting.remove(&(key, cid));
+        let expires_at = self.now + q.cfg.ring_timeout_ms;
+        let (queue_id, strategy) = (q.cfg.id, q.cfg.strategy);
+        let mut ids = Vec::new();
+        for (ai, agent_key) in agents {
+            let rid = ReservationId(self.next_reservation);
+            self.next_reservation += 1;
+            ids.push(rid);
+            self.reservations.insert(
+                rid,
+                Reservation {
+                    contact: cid,
+                    agent: ai,
+                    expires_at,
+                    step,
+                },
+            );
+            self.add_timer(expires_at, Timer::Expire(rid));
+            let a = &mut self.agents[ai];
+            a.used[chn] += 1;
+            a.ringing += 1;
+            if self.queues[qi].cfg.strategy == Strategy::RoundRobin {
+                self.queues[qi].rr_last = Some(ai);
+            }
+            self.outputs.push_back(Output::Reserved {
+                reservation: rid,
+                contact: cid,
+                agent: self.agents[ai].id,
+                queue: queue_id,
+                expires_at,
+                callback,
+                why: Why {
+                    step,
+                    eligible,
+                    strategy,
+                    key: agent_key,
+                    waited_ms,
+                },
+            });
+            self.refresh_agent(ai);
+        }
+        if let Some(c) = self.contacts.get_mut(&cid) {
+            c.state = State::Ringing(ids);
+        }
+    }
+
+    /// Puts a contact back in its queue (same place) and tries to route it.
+    fn requeue(&mut self, cid: ContactId) {
+        if let Some(c) = self.contacts.get_mut(&cid) {
+            c.state = State::Waiting;
+            let (qi, key) = (c.queue, c.key);
+            self.queues[qi].waiting.insert((key, cid));
+            self.route_contact(cid);
+        }
+    }
+
+    // --------------------------------------------------------------- inputs
+
+    fn arrive(
+        &mut self,
+        cid: ContactId,
+        queue: QueueId,
+        channel: Channel,
+        priority: u8,
+        only: Option<AgentId>,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<(), RoutingError> {
+        let mut qi = *self
+            .queue_ix
+            .get(&queue)
+            .ok_or(RoutingError::UnknownQueue(queue))?;
+        let only_agent = match only {
+            Some(a) => Some(*self.agent_ix.get(&a).ok_or(RoutingError::UnknownAgent(a))?),
+            None => None,
+        };
+        if self.contacts.contains_key(&cid) {
+            return Err(RoutingError::DuplicateContact(cid));
+        }
+        if self.contacts.len() >= self.config.max_contacts {
+            return Err(RoutingError::Limit("contacts"));
+        }
+        self.queues[qi].stats.offered += 1;
+        // Overflow on arrival: a full queue, or nobody logged in to serve it.
+        for _ in 0..MAX_OVERFLOW_HOPS {
+            let q = &self.queues[qi];
+            let Some(o) = &q.cfg.overflow else { break };
+            let full = o.length_over.is_some_and(|n| q.waiting.len() >= n);
+            let empty = q.cfg.when_no_agents == WhenNoAgents::Overflow
+                && only_agent.is_none()
+                && !self.staffed(qi);
+            let Some(&to) = self.queue_ix.get(&o.to) else {
+                break;
+            };
+            if !(full || empty) {
+                break;
+            }
+            let (from, to_id) = (q.cfg.id, o.to);
+            self.queues[qi].stats.overflowed_out += 1;
+            self.outputs.push_back(Output::Overflowed {
+                contact: cid,
+                from,
+                to: to_id,
+            });
+            qi = to;
+            self.queues[qi].stats.offered += 1;
+        }
+        self.seq += 1;
+        let contact = Contact {
+            queue: qi,
+            channel,
+            priority: priority.min(100),
+            arrived: self.now,
+            entered: self.now,
+            seq: self.seq,
+            step: 0,
+            only_agent,
+            attributes,
+            callback: false,
+            rejected: Vec::new(),
+            state: State::Waiting,
+            key: (0, 0, 0),
+        };
+        self.contacts.insert(cid, contact);
+        self.enter_queue(cid, qi);
+        Ok(())
+    }
+
+    /// Places a contact (already in `contacts`) in queue `qi` from now:
+    /// keys it, schedules its step, overflow and max-wait timers, announces
+    /// its place and tries to route it.
+    fn enter_queue(&mut self, cid: ContactId, qi: QueueIx) {
+        let key = {
+            let c = self.contacts.get_mut(&cid).expect("present");
+            c.queue = qi;
+            c.step = 0;
+            c.entered = self.now;
+            c.state = State::Waiting;
+            self.order_key(&cid)
+        };
+        let c = self.contacts.get_mut(&cid).expect("present");
+        c.key = key;
+        let entered = c.entered;
+        self.queues[qi].waiting.insert((key, cid));
+        let cfg = &self.queues[qi].cfg;
+        let next_step = cfg.steps.get(1).map(|s| s.after_ms);
+        let overflow_after = cfg.overflow.as_ref().and_then(|o| o.after_ms);
+        let max_wait = cfg.max_wait_ms;
+        let queue_id = cfg.id;
+        if let Some(after) = next_step {
+            self.add_timer(entered + after, Timer::Step(cid, 1, entered));
+        }
+        if let Some(after) = overflow_after {
+            self.add_timer(entered + after, Timer::Overflow(cid, entered));
+        }
+        if let Some(after) = max_wait {
+            self.add_timer(entered + after, Timer::MaxWait(cid, entered));
+        }
+        let (position, expected) = self.position(cid).unwrap_or((1, None));
+        self.outputs.push_back(Output::Queued {
+            contact: cid,
+            queue: queue_id,
+            position,
+            expected_wait_ms: expected.unwrap_or(0),
+        });
+        self.route_contact(cid);
+    }
+
+    fn abandon(&mut self, cid: ContactId, gone: bool) -> Result<(), RoutingError> {
+        let c = self
+            .contacts
+            .get(&cid)
+            .ok_or(RoutingError::UnknownContact(cid))?;
+        match c.state.clone() {
+            State::Waiting | State::Ringing(_) => {
+                let mut freed = Vec::new();
+                if let State::Ringing(ids) = &c.state {
+                    for rid in ids.clone() {
+                        if let Some(r) = self.close_reservation(rid, ReservationEnd::Cancelled) {
+                            freed.push(r.agent);
+                        }
+                    }
+                }
+                let c = self.contacts.remove(&cid).expect("present");
+                let q = &mut self.queues[c.queue];
+                q.waiting.remove(&(c.key, cid));
+                let waited_ms = self.now.saturating_sub(c.arrived);
+                let short = waited_ms < self.config.short_abandon_ms;
+                if short {
+                    q.stats.short_abandons += 1;
+                } else {
+                    q.stats.abandoned += 1;
+                    if waited_ms <= q.cfg.service_level_ms {
+                        q.stats.abandoned_within += 1;
+                    }
+                }
+                self.outputs.push_back(Output::Abandoned {
+                    contact: cid,
+                    queue: q.cfg.id,
+                    waited_ms,
+                    short,
+                });
+                for ai in freed {
+                    self.route_agent(ai);
+                }
+                Ok(())
+            }
+            State::Active { agent, answered_at } if gone => {
+                self.agents[agent].talk_ms_today += self.now.saturating_sub(answered_at);
+                self.agents[agent].active -= 1;
+                self.release_slot(cid, agent)
+            }
+            State::WrapUp { agent, .. } if gone => {
+                self.agents[agent].wrapping -= 1;
+                self.release_slot(cid, agent)
+            }
+            other => Err(RoutingError::WrongState {
+                contact: cid,
+                state: other.name(),
+            }),
+        }
+    }
+
+    /// Ends a contact that held one of `agent`'s slots, and re-routes the agent.
+    fn release_slot(&mut self, cid: ContactId, agent: AgentIx) -> Result<(), RoutingError> {
+        let c = self.contacts.remove(&cid).expect("present");
+        let a = &mut self.agents[agent];
+        a.used[ch(c.channel)] -= 1;
+        let id = a.id;
+        self.outputs.push_back(Output::Ended {
+            contact: cid,
+            agent: Some(id),
+        });
+        self.refresh_agent(agent);
+        self.route_agent(agent);
+        Ok(())
+    }
+
+    fn set_presence(&mut self, agent: AgentId, presence: Presence) -> Result<(), RoutingError> {
+        let ai = *self
+            .agent_ix
+            .get(&agent)
+            .ok_or(RoutingError::UnknownAgent(agent))?;
+        let going_available =
+            presence == Presence::Available && self.agents[ai].presence != Presence::Available;
+        self.agents[ai].presence = presence.clone();
+        if going_available {
+            self.agents[ai].misses = 0;
+            if self.agents[ai].ringing + self.agents[ai].active + self.agents[ai].wrapping == 0 {
+                self.agents[ai].idle_since = self.now;
+            }
+        }
+        if presence != Presence::Available {
+            // Ringing reservations are withdrawn; contacts in progress stay.
+            let ringing: Vec<ReservationId> = self
+                .reservations
+                .iter()
+                .filter(|(_, r)| r.agent == ai)
+                .map(|(id, _)| *id)
+                .collect();
+            for rid in ringing {
+                self.withdraw(rid, ReservationEnd::Cancelled, false);
+            }
+        }
+        self.refresh_agent(ai);
+        self.route_agent(ai);
+        Ok(())
+    }
+
+    fn accept(&mut self, rid: ReservationId) -> Result<(), RoutingError> {
+        let r = self
+            .reservations
+            .get(&rid)
+            .cloned()
+            .ok_or(RoutingError::UnknownReservation(rid))?;
+        let cid = r.contact;
+        let others: Vec<ReservationId> = match &self.contacts[&cid].state {
+            State::Ringing(ids) => ids.iter().copied().filter(|i| *i != rid).collect(),
+            _ => Vec::new(),
+        };
+        self.reservations.remove(&rid);
+        let ai = r.agent;
+        let a = &mut self.agents[ai];
+        a.ringing -= 1;
+        a.active += 1;
+        a.misses = 0;
+        a.contacts_today += 1;
+        let agent_id = a.id;
+        self.outputs.push_back(Output::ReservationEnded {
+            reservation: rid,
+            contact: cid,
+            agent: agent_id,
+            end: ReservationEnd::Accepted,
+        });
+        let mut freed = Vec::new();
+        for other in others {
+            if let Some(r) = self.close_reservation(other, ReservationEnd::Cancelled) {
+                freed.push(r.agent);
+            }
+        }
+        let c = self.contacts.get_mut(&cid).expect("present");
+        c.state = State::Active {
+            agent: ai,
+            answered_at: self.now,
+        };
+        let waited_ms = self.now.saturating_sub(c.arrived);
+        let q = &mut self.queues[c.queue];
+        q.stats.answered += 1;
+        q.stats.waited_ms_answered += waited_ms;
+        if waited_ms <= q.cfg.service_level_ms {
+            q.stats.answered_within += 1;
+        }
+        if let Some(last) = q.last_answer_at {
+            let gap = self.now.saturating_sub(last) as f64;
+            q.answer_gap_ms = Some(q.answer_gap_ms.map_or(gap, |g| 0.8 * g + 0.2 * gap));
+        }
+        q.last_answer_at = Some(self.now);
+        self.outputs.push_back(Output::Answered {
+            contact: cid,
+            agent: agent_id,
+            queue: q.cfg.id,
+            waited_ms,
+        });
+        self.refresh_agent(ai);
+        for other in freed {
+            self.route_agent(other);
+        }
+        Ok(())
+    }
+
+    /// Ends a reservation that did not lead to an answer and frees its slot.
+    fn close_reservation(
+        &mut self,
+        rid: ReservationId,
+        end: ReservationEnd,
+    ) -> Option<Reservation> {
+        let r = self.reservations.remove(&rid)?;
+        let chn = self
+            .contacts
+            .get(&r.contact)
+            .map(|c| ch(c.channel))
+            .unwrap_or(0);
+        let a = &mut self.agents[r.agent];
+        a.used[chn] -= 1;
+        a.ringing -= 1;
+        let agent_id = a.id;
+        self.outputs.push_back(Output::ReservationEnded {
+            reservation: rid,
+            contact: r.contact,
+            agent: agent_id,
+            end,
+        });
+        self.refresh_agent(r.agent);
+        Some(r)
+    }
+
+    /// A reservation ends without an answer: rejected, expired or withdrawn.
+    /// The contact goes back to its place if nobody else is ringing.
+    fn withdraw(&mut self, rid: ReservationId, end: ReservationEnd, count_miss: bool) {
+        let Some(r) = self.close_reservation(rid, end) else {
+            return;
+        };
+        let ai = r.agent;
+        if count_miss {
+            self.agents[ai].misses += 1;
+            if self.agents[ai].misses >= self.config.max_misses
+                && self.agents[ai].presence == Presence::Available
+            {
+                self.agents[ai].presence = Presence::Away(self.config.missed_reason.clone());
+                let ringing: Vec<ReservationId> = self
+                    .reservations
+                    .iter()
+                    .filter(|(_, x)| x.agent == ai)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for other in ringing {
+                    self.withdraw(other, ReservationEnd::Cancelled, false);
+                }
+                self.refresh_agent(ai);
+            }
+        }
+        let mut back = false;
+        if let Some(c) = self.contacts.get_mut(&r.contact) {
+            if count_miss && c.rejected.len() < MAX_REJECTIONS_KEPT && !c.rejected.contains(&ai) {
+                c.rejected.push(ai);
+            }
+            if let State::Ringing(ids) = &mut c.state {
+                ids.retain(|i| *i != rid);
+                back = ids.is_empty();
+            }
+        }
+        if back {
+            self.requeue(r.contact);
+        }
+        self.route_agent(ai);
+    }
+
+    fn end_reservation(
+        &mut self,
+        rid: ReservationId,
+        end: ReservationEnd,
+    ) -> Result<(), RoutingError> {
+        if !self.reservations.contains_key(&rid) {
+            return Err(RoutingError::UnknownReservation(rid));
+        }
+        self.withdraw(rid, end, true);
+        Ok(())
+    }
+
+    fn complete(&mut self, cid: ContactId) -> Result<(), RoutingError> {
+        let c = self
+            .contacts
+            .get(&cid)
+            .ok_or(RoutingError::UnknownContact(cid))?;
+        let State::Active { agent, answered_at } = c.state else {
+            return Err(RoutingError::WrongState {
+                contact: cid,
+                state: c.state.name(),
+            });
+        };
+        let wrap = self.queues[c.queue].cfg.wrap_up_ms;
+        let a = &mut self.agents[agent];
+        a.talk_ms_today += self.now.saturating_sub(answered_at);
+        a.active -= 1;
+        if wrap == 0 {
+            return self.release_slot(cid, agent);
+        }
+        a.wrapping += 1;
+        let until = self.now + wrap;
+        let agent_id = a.id;
+        self.contacts.get_mut(&cid).expect("present").state = State::WrapUp { agent, until };
+        self.add_timer(until, Timer::WrapUp(cid));
+        self.outputs.push_back(Output::WrapUpStarted {
+            contact: cid,
+            agent: agent_id,
+            until,
+        });
+        self.refresh_agent(agent);
+        Ok(())
+    }
+
+    fn finish_wrap_up(&mut self, cid: ContactId) -> Result<(), RoutingError> {
+        let c = self
+            .contacts
+            .get(&cid)
+            .ok_or(RoutingError::UnknownContact(cid))?;
+        let State::WrapUp { agent, .. } = c.state else {
+            return Err(RoutingError::WrongState {
+                contact: cid,
+                state: c.state.name(),
+            });
+        };
+        self.agents[agent].wrapping -= 1;
+        self.release_slot(cid, agent)
+    }
+
+    fn transfer(&mut self, cid: ContactId, to: TransferTarget) -> Result<(), RoutingError> {
+        let (queue, only) = match &to {
+            TransferTarget::Queue(q) => (*q, None),
+            TransferTarget::Agent { queue, agent } => (*queue, Some(*agent)),
+        };
+        let qi = *self
+            .queue_ix
+            .get(&queue)
+            .ok_or(RoutingError::UnknownQueue(queue))?;
+        let only_agent = match only {
+            Some(a) => Some(*self.agent_ix.get(&a).ok_or(RoutingError::UnknownAgent(a))?),
+            None => None,
+        };
+        let c = self
+            .contacts
+            .get(&cid)
+            .ok_or(RoutingError::UnknownContact(cid))?;
+        let from = self.queues[c.queue].cfg.id;
+        match c.state.clone() {
+            State::Active { agent, answered_at } => {
+                let a = &mut self.agents[agent];
+                a.talk_ms_today += self.now.saturating_sub(answered_at);
+                a.active -= 1;
+                a.used[ch(c.channel)] -= 1;
+                let agent_id = a.id;
+                self.seq += 1;
+                let seq = self.seq;
+                let c = self.contacts.get_mut(&cid).expect("present");
+                c.only_agent = only_agent;
+                c.rejected.clear();
+                c.arrived = self.now;
+                c.seq = seq;
+                self.outputs.push_back(Output::Transferred {
+                    contact: cid,
+                    from,
+                    to: queue,
+                    agent: Some(agent_id),
+                });
+                self.queues[qi].stats.offered += 1;
+                // The freed agent first takes what already waits for it;
+                // the transferred contact queues behind.
+                self.refresh_agent(agent);
+                self.route_agent(agent);
+                self.enter_queue(cid, qi);
+                Ok(())
+            }
+            State::Waiting => {
+                // A waiting contact moves queues keeping its arrival time.
+                let key = c.key;
+                let old = c.queue;
+                self.queues[old].waiting.remove(&(key, cid));
+                let c = self.contacts.get_mut(&cid).expect("present");
+                c.only_agent = only_agent;
+                self.outputs.push_back(Output::Transferred {
+                    contact: cid,
+                    from,
+                    to: queue,
+                    agent: None,
+                });
+                self.queues[qi].stats.offered += 1;
+                self.enter_queue(cid, qi);
+                Ok(())
+            }
+            other => Err(RoutingError::WrongState {
+                contact: cid,
+                state: other.name(),
+            }),
+        }
+    }
+
+    fn request_callback(&mut self, cid: ContactId) -> Result<(), RoutingError> {
+        let c = self
+            .contacts
+            .get_mut(&cid)
+            .ok_or(RoutingError::UnknownContact(cid))?;
+        if c.state != State::Waiting {
+            return Err(RoutingError::WrongState {
+                contact: cid,
+                state: c.state.name(),
+            });
+        }
+        c.callback = true;
+        let queue = self.queues[c.queue].cfg.id;
+        self.outputs.push_back(Output::CallbackScheduled {
+            contact: cid,
+            queue,
+        });
+        Ok(())
+    }
+
+    // --------------------------------------------------------------- timers
+
+    fn fire_timers(&mut self) {
+        // Requirements widen first, and the widened contacts are routed in
+        // order of urgency, before anything else due at the same time:
+        // otherwise a contact put back by an expiry could take an agent
+        // that an older, just-widened contact is owed.
+        let mut stepped = Vec::new();
+        loop {
+            let due_steps: Vec<(Mono, u64, Timer)> = self
+                .timers
+                .iter()
+                .take_while(|t| t.0 <= self.now)
+                .filter(|t| matches!(t.2, Timer::Step(..)))
+                .cloned()
+                .collect();
+            if due_steps.is_empty() {
+                break;
+            }
+            for t in due_steps {
+                self.timers.remove(&t);
+                let Timer::Step(cid, step, entered) = t.2 else {
+                    continue;
+                };
+                let Some(c) = self.contacts.get_mut(&cid) else {
+                    continue;
+                };
+                if c.step + 1 != step
+                    || c.entered != entered
+                    || step >= self.queues[c.queue].needs.len()
+                {
+                    continue;
+                }
+                c.step = step;
+                let qi = c.queue;
+                if let Some(next) = self.queues[qi].cfg.steps.get(step + 1).map(|s| s.after_ms) {
+                    // A later step already due is applied by the next round.
+                    self.add_timer(entered + next, Timer::Step(cid, step + 1, entered));
+                }
+                stepped.push(cid);
+            }
+        }
+        if !stepped.is_empty() {
+            stepped.sort_by_key(|cid| self.contacts.get(cid).map(|c| self.urgency(c)));
+            stepped.dedup();
+            for cid in stepped {
+                self.route_contact(cid);
+            }
+        }
+        while let Some((at, _, _)) = self.timers.first() {
+            if *at > self.now {
+                break;
+            }
+            let (at, _, timer) = self.timers.pop_first().expect("present");
+            match timer {
+                Timer::Expire(rid) => {
+                    if self
+                        .reservations
+                        .get(&rid)
+                        .is_some_and(|r| r.expires_at == at)
+                    {
+                        self.withdraw(rid, ReservationEnd::Expired, true);
+                    }
+                }
+                // Due steps were all applied above.
+                Timer::Step(..) => {}
+                Timer::Overflow(cid, entered) => {
+                    let Some(c) = self.contacts.get(&cid) else {
+                        continue;
+                    };
+                    if c.state != State::Waiting || c.entered != entered || c.callback {
+                        continue;
+                    }
+                    let qi = c.queue;
+                    let Some(to) = self.queues[qi]
+                        .cfg
+                        .overflow
+                        .as_ref()
+                        .and_then(|o| self.queue_ix.get(&o.to).copied())
+                    else {
+                        continue;
+                    };
+                    let key = c.key;
+                    let q = &mut self.queues[qi];
+                    q.waiting.remove(&(key, cid));
+                    q.stats.overflowed_out += 1;
+                    let (from, to_id) = (q.cfg.id, self.queues[to].cfg.id);
+                    self.outputs.push_back(Output::Overflowed {
+                        contact: cid,
+                        from,
+                        to: to_id,
+                    });
+                    self.queues[to].stats.offered += 1;
+                    self.enter_queue(cid, to);
+                }
+                Timer::MaxWait(cid, entered) => {
+                    let Some(c) = self.contacts.get(&cid) else {
+                        continue;
+                    };
+                    if c.state != State::Waiting || c.entered != entered || c.callback {
+                        continue;
+                    }
+                    let q = &self.queues[c.queue];
+                    let action = q.cfg.max_wait_action[ch(c.channel)];
+                    let queue = q.cfg.id;
+                    self.outputs.push_back(Output::MaxWaitReached {
+                        contact: cid,
+                        queue,
+                        action,
+                    });
+                    if action == MaxWaitAction::Callback {
+                        self.contacts.get_mut(&cid).expect("present").callback = true;
+                        self.outputs.push_back(Output::CallbackScheduled {
+                            contact: cid,
+                            queue,
+                        });
+                    } else {
+                        let c = self.contacts.remove(&cid).expect("present");
+                        let q = &mut self.queues[c.queue];
+                        q.waiting.remove(&(c.key, cid));
+                        q.stats.timed_out += 1;
+                        self.outputs.push_back(Output::Ended {
+                            contact: cid,
+                            agent: None,
+                        });
+                    }
+                }
+                Timer::WrapUp(cid) => {
+                    let due = matches!(self.contacts.get(&cid), Some(Contact { state: State::WrapUp { until, .. }, .. }) if *until == at);
+                    if due {
+                        let _ = self.finish_wrap_up(cid);
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ checking
+
+    /// Recomputes what the indexes and counters should be from the raw
+    /// state and compares; also checks the routing rules' promises. Meant
+    /// for tests and simulations, after every step.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        // Slots, ringing and active counts per agent.
+        let mut used = vec![[0u8; 4]; self.agents.len()];
+        let mut ringing = vec![0u32; self.agents.len()];
+        let mut active = vec![0u32; self.agents.len()];
+        let mut wrapping = vec![0u32; self.agents.len()];
+        for (rid, r) in &self.reservations {
+            let c = self
+                .contacts
+                .get(&r.contact)
+                .ok_or(format!("{rid:?} names a contact that is gone"))?;
+            match &c.state {
+                State::Ringing(ids) if ids.contains(rid) => {}
+                s => return Err(format!("{rid:?} for contact {} in state {s:?}", r.contact)),
+            }
+            used[r.agent][ch(c.channel)] += 1;
+            ringing[r.agent] += 1;
+        }
+        let mut waiting_seen = 0;
+        for (cid, c) in &self.contacts {
+            match &c.state {
+                State::Waiting => {
+                    waiting_seen += 1;
+                    if !self.queues[c.queue].waiting.contains(&(c.key, *cid)) {
+                        return Err(format!("waiting contact {cid} is not in its queue"));
+                    }
+                }
+                State::Ringing(ids) => {
+                    if ids.is_empty() {
+                        return Err(format!("contact {cid} rings nobody"));
+                    }
+                    let mut agents: Vec<AgentIx> = ids
+                        .iter()
+                        .filter_map(|i| self.reservations.get(i).map(|r| r.agent))
+                        .collect();
+                    if agents.len() != ids.len() {
+                        return Err(format!("contact {cid} lists a finished reservation"));
+                    }
+                    agents.sort();
+                    agents.dedup();
+                    if agents.len() != ids.len() {
+                        return Err(format!("contact {cid} rings one agent twice"));
+                    }
+                    for rid in ids {
+                        let r = &self.reservations[rid];
+                        if !self.meets(r.agent, c.queue, r.step) {
+                            return Err(format!(
+                                "contact {cid} rings agent {} who lacks a required skill",
+                                self.agents[r.agent].id
+                            ));
+                        }
+                    }
+                }
+                State::Active { agent, .. } => {
+                    used[*agent][ch(c.channel)] += 1;
+                    active[*agent] += 1;
+                }
+                State::WrapUp { agent, .. } => {
+                    used[*agent][ch(c.channel)] += 1;
+                    wrapping[*agent] += 1;
+                }
+            }
+        }
+        let queued: usize = self.queues.iter().map(|q| q.waiting.len()).sum();
+        if queued != waiting_seen {
+            return Err(format!(
+                "{queued} queue entries for {waiting_seen} waiting contacts"
+            ));
+        }
+        for (ai, a) in self.agents.iter().enumerate() {
+            if a.used != used[ai]
+                || a.ringing != ringing[ai]
+                || a.active != active[ai]
+                || a.wrapping != wrapping[ai]
+            {
+                return Err(format!(
+                    "agent {} counters disagree with the contacts it holds",
+                    a.id
+                ));
+            }
+            for (c, channel) in CHANNELS.iter().enumerate() {
+                if a.used[c] > a.capacity[c] {
+                    return Err(format!("agent {} exceeds its {channel:?} capacity", a.id));
+                }
+                let ok = Self::can_offer(a, c);
+                if ok != a.offerable[c] || ok != self.offerable_any[c].contains(&ai) {
+                    return Err(format!("agent {} offerable index is stale", a.id));
+                }
+                for s in a.skills.keys() {
+                    if ok
+                        != self.offerable_by_skill[c]
+                            .get(s)
+                            .is_some_and(|set| set.contains(&ai))
+                    {
+                        return Err(format!("agent {} per-skill index is stale", a.id));
+                    }
+                }
+            }
+            // Nobody offerable is left idle while a waiting contact suits them
+            // (within the scan window, which is all of it in tests).
+            for qi in 0..self.queues.len() {
+                for (_, cid) in self.queues[qi].waiting.iter().take(self.config.scan_limit) {
+                    let c = &self.contacts[cid];
+                    if a.offerable[ch(c.channel)] && self.eligible(ai, c) {
+                        return Err(format!(
+                            "agent {} is free for waiting contact {cid} it is eligible for",
+                            a.id
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether agent `ai` has every skill of queue `qi`'s step `step`.
+    fn meets(&self, ai: AgentIx, qi: QueueIx, step: usize) -> bool {
+        let a = &self.agents[ai];
+        self.queues[qi].needs.get(step).is_some_and(|needs| {
+            needs
+                .iter()
+                .all(|(s, p)| a.skills.get(s).is_some_and(|h| h >= p))
+        })
+    }
+
+    /// Withdraws ringing reservations whose agent no longer meets the rules
+    /// they were made under (after a change of skills or rules).
+    fn withdraw_unqualified(&mut self) {
+        let stale: Vec<ReservationId> = self
+            .reservations
+            .iter()
+            .filter(|(_, r)| {
+                self.contacts
+                    .get(&r.contact)
+                    .is_some_and(|c| !self.meets(r.agent, c.queue, r.step))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for rid in stale {
+            self.withdraw(rid, ReservationEnd::Cancelled, false);
+        }
+    }
+
+    /// For tests: whether agent `agent` is eligible for waiting contact `contact` now.
+    pub fn is_eligible(&self, agent: AgentId, contact: ContactId) -> bool {
+        match (self.agent_ix.get(&agent), self.contacts.get(&contact)) {
+            (Some(&ai), Some(c)) => self.eligible(ai, c),
+            _ => false,
+        }
+    }
+
+    /// For tests and diagnostics: the engine's record of a contact.
+    pub fn describe_contact(&self, contact: ContactId) -> Option<String> {
+        self.contacts.get(&contact).map(|c| format!("{c:?}"))
+    }
+
+    /// For tests: the step in force for a contact.
+    pub fn step_of(&self, contact: ContactId) -> Option<usize> {
+        self.contacts.get(&contact).map(|c| c.step)
+    }
+
+    /// For tests: the queue a contact is in now.
+    pub fn queue_of(&self, contact: ContactId) -> Option<QueueId> {
+        self.contacts
+            .get(&contact)
+            .map(|c| self.queues[c.queue].cfg.id)
+    }
+}

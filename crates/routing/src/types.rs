@@ -1,0 +1,374 @@
+//! The engine's vocabulary: configuration, inputs, outputs and errors.
+//! Inputs and outputs are closed enums; every output names the contact,
+//! reservation or agent it concerns so the shell can persist and publish it.
+
+use std::collections::BTreeMap;
+
+use sb_model::{AgentId, Channel, ContactId, QueueId, SkillId, Strategy};
+
+use crate::expr::Expr;
+
+/// Monotonic time in milliseconds, handed in by the shell.
+pub type Mono = u64;
+
+/// Identifies one reservation (one contact offered to one agent).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct ReservationId(pub u64);
+
+/// What an agent chose to be. Busy and wrap-up follow from their work.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Presence {
+    Offline,
+    Available,
+    Away(String),
+}
+
+/// The state a read model shows for an agent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum AgentStatus {
+    Offline,
+    Available,
+    /// Holding at least one reservation or contact.
+    Busy,
+    /// Only wrap-up work left.
+    WrapUp,
+    Away(String),
+}
+
+/// A skill a contact needs, with the least proficiency (1–10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    pub skill: SkillId,
+    pub min_proficiency: u8,
+}
+
+/// The requirement in force from `after_ms` of waiting on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub after_ms: u64,
+    pub needs: Vec<Need>,
+}
+
+/// Where contacts go when a queue cannot serve them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverflowRule {
+    pub to: QueueId,
+    /// Overflow a contact that has waited this long.
+    pub after_ms: Option<u64>,
+    /// Overflow arrivals while the queue holds more than this many.
+    pub length_over: Option<usize>,
+}
+
+/// What happens to a contact that reaches the queue's maximum wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum MaxWaitAction {
+    /// Keep the caller's place and call back.
+    Callback,
+    Voicemail,
+    /// End the contact (a polite message, then close).
+    Close,
+}
+
+/// What to do with an arrival when no eligible agent is logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenNoAgents {
+    /// Queue anyway (and announce).
+    Wait,
+    /// Overflow at once if the queue has an overflow rule, else wait.
+    Overflow,
+}
+
+/// A queue's routing configuration.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    pub id: QueueId,
+    pub strategy: Strategy,
+    /// Newest first within a priority instead of oldest first.
+    pub lifo: bool,
+    /// Steps in increasing `after_ms`; the first has `after_ms == 0`.
+    pub steps: Vec<Step>,
+    /// An extra eligibility condition over agent and contact attributes.
+    pub condition: Option<Expr>,
+    pub overflow: Option<OverflowRule>,
+    pub max_wait_ms: Option<u64>,
+    /// Per channel (index `Channel as usize`): what max wait does.
+    pub max_wait_action: [MaxWaitAction; 4],
+    pub wrap_up_ms: u64,
+    pub service_level_ms: u64,
+    /// How long a reservation rings before it expires.
+    pub ring_timeout_ms: u64,
+    /// For `linear`: agents in order of preference with a penalty (tier);
+    /// unlisted agents come last.
+    pub penalties: BTreeMap<AgentId, u32>,
+    pub when_no_agents: WhenNoAgents,
+}
+
+impl QueueConfig {
+    /// A plain queue: longest idle, FIFO, no skills needed.
+    pub fn simple(id: QueueId) -> Self {
+        QueueConfig {
+            id,
+            strategy: Strategy::LongestIdle,
+            lifo: false,
+            steps: vec![Step {
+                after_ms: 0,
+                needs: Vec::new(),
+            }],
+            condition: None,
+            overflow: None,
+            max_wait_ms: None,
+            max_wait_action: [
+                MaxWaitAction::Callback,
+                MaxWaitAction::Close,
+                MaxWaitAction::Close,
+                MaxWaitAction::Close,
+            ],
+            wrap_up_ms: 0,
+            service_level_ms: 20_000,
+            ring_timeout_ms: 15_000,
+            penalties: BTreeMap::new(),
+            when_no_agents: WhenNoAgents::Wait,
+        }
+    }
+}
+
+/// An agent's routing configuration.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub id: AgentId,
+    pub skills: Vec<(SkillId, u8)>,
+    /// Contacts at once per channel (index `Channel as usize`).
+    pub capacity: [u8; 4],
+    /// A voice contact stops other channels being offered.
+    pub voice_blocks_others: bool,
+    /// Attributes for queue conditions (`language`, `team`, …).
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Misses (rejections or expiries) in a row that set an agent away.
+    pub max_misses: u32,
+    /// The away reason given to agents who miss too many.
+    pub missed_reason: String,
+    /// Abandons shorter than this are left out of service level.
+    pub short_abandon_ms: u64,
+    /// Waiting this long raises a contact's effective priority by one.
+    pub aging_ms_per_priority: u64,
+    /// How many waiting contacts of one queue are examined for one agent.
+    pub scan_limit: usize,
+    /// The most agents one ring-all reservation rings.
+    pub ring_all_max: usize,
+    /// The most contacts the engine holds (waiting, ringing or in progress).
+    pub max_contacts: usize,
+    /// The most agents and queues the engine holds.
+    pub max_agents: usize,
+    pub max_queues: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_misses: 2,
+            missed_reason: "missed".into(),
+            short_abandon_ms: 5_000,
+            aging_ms_per_priority: 60_000,
+            scan_limit: 64,
+            ring_all_max: 16,
+            max_contacts: 1_000_000,
+            max_agents: 100_000,
+            max_queues: 10_000,
+        }
+    }
+}
+
+/// Where a transfer goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferTarget {
+    /// Another queue (including another department's: a referral).
+    Queue(QueueId),
+    /// A named agent; the contact waits in the queue for that agent only.
+    Agent { queue: QueueId, agent: AgentId },
+}
+
+/// Everything that can happen to the engine.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Adds or replaces a queue.
+    ConfigureQueue(QueueConfig),
+    /// Adds or replaces an agent (skills, capacity); their work is kept.
+    ConfigureAgent(AgentConfig),
+    ContactArrived {
+        contact: ContactId,
+        queue: QueueId,
+        channel: Channel,
+        /// 0–100, higher first.
+        priority: u8,
+        /// Only this agent may take it (a transfer to a named agent, a
+        /// preferred or last agent).
+        agent: Option<AgentId>,
+        attributes: BTreeMap<String, String>,
+    },
+    /// The customer left before being answered.
+    ContactAbandoned {
+        contact: ContactId,
+    },
+    /// The channel reports the contact gone, whatever state it is in
+    /// (reconciliation: frees whatever it held).
+    ContactGone {
+        contact: ContactId,
+    },
+    AgentPresence {
+        agent: AgentId,
+        presence: Presence,
+    },
+    Accept {
+        reservation: ReservationId,
+    },
+    Reject {
+        reservation: ReservationId,
+    },
+    /// The conversation is over; wrap-up starts.
+    ContactCompleted {
+        contact: ContactId,
+    },
+    /// The agent finished wrap-up.
+    WrapUpFinished {
+        contact: ContactId,
+    },
+    Transfer {
+        contact: ContactId,
+        to: TransferTarget,
+    },
+    /// A waiting contact keeps its place and will be called back.
+    CallbackRequested {
+        contact: ContactId,
+    },
+    /// The tenant's day turned: daily counters (contacts today, talk time,
+    /// service level) start again.
+    NewDay,
+    /// Time passes; timers due by now fire.
+    Tick,
+}
+
+/// Why a reservation went to this agent: the rule step in force, how many
+/// agents were eligible, and the chosen agent's ordering key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Why {
+    pub step: usize,
+    pub eligible: u32,
+    pub strategy: Strategy,
+    /// Lower keys win; its meaning depends on the strategy (idle since,
+    /// minus proficiency, contacts today, …).
+    pub key: i64,
+    /// The contact's wait when reserved.
+    pub waited_ms: u64,
+}
+
+/// How a reservation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ReservationEnd {
+    Accepted,
+    Rejected,
+    Expired,
+    /// Another agent took the contact, or the contact left.
+    Cancelled,
+}
+
+/// Everything the engine tells its shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Queued {
+        contact: ContactId,
+        queue: QueueId,
+        position: usize,
+        expected_wait_ms: u64,
+    },
+    Reserved {
+        reservation: ReservationId,
+        contact: ContactId,
+        agent: AgentId,
+        queue: QueueId,
+        expires_at: Mono,
+        callback: bool,
+        why: Why,
+    },
+    ReservationEnded {
+        reservation: ReservationId,
+        contact: ContactId,
+        agent: AgentId,
+        end: ReservationEnd,
+    },
+    Answered {
+        contact: ContactId,
+        agent: AgentId,
+        queue: QueueId,
+        waited_ms: u64,
+    },
+    Overflowed {
+        contact: ContactId,
+        from: QueueId,
+        to: QueueId,
+    },
+    MaxWaitReached {
+        contact: ContactId,
+        queue: QueueId,
+        action: MaxWaitAction,
+    },
+    Abandoned {
+        contact: ContactId,
+        queue: QueueId,
+        waited_ms: u64,
+        short: bool,
+    },
+    WrapUpStarted {
+        contact: ContactId,
+        agent: AgentId,
+        until: Mono,
+    },
+    Ended {
+        contact: ContactId,
+        agent: Option<AgentId>,
+    },
+    Transferred {
+        contact: ContactId,
+        from: QueueId,
+        to: QueueId,
+        agent: Option<AgentId>,
+    },
+    CallbackScheduled {
+        contact: ContactId,
+        queue: QueueId,
+    },
+    AgentChanged {
+        agent: AgentId,
+        status: AgentStatus,
+    },
+}
+
+/// Bad input: the engine's state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoutingError {
+    #[error("unknown queue {0}")]
+    UnknownQueue(QueueId),
+    #[error("unknown agent {0}")]
+    UnknownAgent(AgentId),
+    #[error("unknown contact {0}")]
+    UnknownContact(ContactId),
+    #[error("unknown or finished reservation {0:?}")]
+    UnknownReservation(ReservationId),
+    #[error("contact {0} is already known")]
+    DuplicateContact(ContactId),
+    #[error("contact {contact} cannot do that while it is {state}")]
+    WrongState {
+        contact: ContactId,
+        state: &'static str,
+    },
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    #[error("limit reached: {0}")]
+    Limit(&'static str),
+}
