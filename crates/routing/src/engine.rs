@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
+use rustc_hash::FxHashMap;
 use sb_model::{AgentId, Channel, ContactId, QueueId, SkillId, Strategy};
 
 use crate::types::*;
@@ -77,11 +78,31 @@ struct Queue {
     /// Needs per step, with skills interned.
     needs: Vec<Vec<(Skill, u8)>>,
     waiting: BTreeSet<(OrderKey, ContactId)>,
+    /// The same contacts split by the step in force, so an agent looks
+    /// only at contacts whose requirement it can meet.
+    by_step: Vec<BTreeSet<(OrderKey, ContactId)>>,
     rr_last: Option<AgentIx>,
     stats: QueueStats,
     /// Smoothed time between answers, for expected wait.
     answer_gap_ms: Option<f64>,
     last_answer_at: Option<Mono>,
+}
+
+impl Queue {
+    fn add(&mut self, key: OrderKey, cid: ContactId, step: usize) {
+        self.waiting.insert((key, cid));
+        if self.by_step.len() <= step {
+            self.by_step.resize_with(step + 1, BTreeSet::new);
+        }
+        self.by_step[step].insert((key, cid));
+    }
+
+    fn take(&mut self, key: OrderKey, cid: ContactId, step: usize) {
+        self.waiting.remove(&(key, cid));
+        if let Some(set) = self.by_step.get_mut(step) {
+            set.remove(&(key, cid));
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -105,6 +126,9 @@ struct Agent {
     offerable: [bool; 4],
     logged_in: bool,
     status: AgentStatus,
+    /// Queues that might suit this agent (a step needs one of its skills,
+    /// or no skill), kept in step with agent and queue configuration.
+    queues: Vec<QueueIx>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,12 +194,15 @@ pub struct Engine {
     now: Mono,
     seq: u64,
     next_reservation: u64,
-    skill_ix: BTreeMap<SkillId, Skill>,
-    queue_ix: BTreeMap<QueueId, QueueIx>,
+    // Lookups only, never iterated: a fixed (not randomly seeded) hash keeps
+    // them deterministic and far cheaper than ordered maps at this size.
+    skill_ix: FxHashMap<SkillId, Skill>,
+    queue_ix: FxHashMap<QueueId, QueueIx>,
     queues: Vec<Queue>,
-    agent_ix: BTreeMap<AgentId, AgentIx>,
+    agent_ix: FxHashMap<AgentId, AgentIx>,
     agents: Vec<Agent>,
-    contacts: BTreeMap<ContactId, Contact>,
+    /// Iterated only by `check_invariants`, where order does not matter.
+    contacts: FxHashMap<ContactId, Contact>,
     reservations: BTreeMap<ReservationId, Reservation>,
     timers: BTreeSet<(Mono, u64, Timer)>,
     outputs: VecDeque<Output>,
@@ -201,12 +228,12 @@ impl Engine {
             now: 0,
             seq: 0,
             next_reservation: 1,
-            skill_ix: BTreeMap::new(),
-            queue_ix: BTreeMap::new(),
+            skill_ix: FxHashMap::default(),
+            queue_ix: FxHashMap::default(),
             queues: Vec::new(),
-            agent_ix: BTreeMap::new(),
+            agent_ix: FxHashMap::default(),
             agents: Vec::new(),
-            contacts: BTreeMap::new(),
+            contacts: FxHashMap::default(),
             reservations: BTreeMap::new(),
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
@@ -392,6 +419,7 @@ impl Engine {
                     cfg,
                     needs,
                     waiting: BTreeSet::new(),
+                    by_step: Vec::new(),
                     rr_last: None,
                     stats: QueueStats::default(),
                     answer_gap_ms: None,
@@ -408,15 +436,20 @@ impl Engine {
                 self.queues_by_skill.entry(s).or_default().insert(qi);
             }
         }
+        for ai in 0..self.agents.len() {
+            self.recompute_candidates(ai);
+        }
         // Waiting contacts are re-keyed and re-tried under the new rules.
         let waiting: Vec<ContactId> = self.queues[qi].waiting.iter().map(|(_, c)| *c).collect();
         self.queues[qi].waiting.clear();
+        self.queues[qi].by_step.clear();
         for cid in &waiting {
             let key = self.order_key(cid);
             if let Some(c) = self.contacts.get_mut(cid) {
                 c.key = key;
                 c.step = c.step.min(self.queues[qi].needs.len() - 1);
-                self.queues[qi].waiting.insert((key, *cid));
+                let step = c.step;
+                self.queues[qi].add(key, *cid, step);
             }
         }
         self.withdraw_unqualified();
@@ -471,12 +504,14 @@ impl Engine {
                     offerable: [false; 4],
                     logged_in: false,
                     status: AgentStatus::Offline,
+                    queues: Vec::new(),
                 });
                 ai
             }
         };
         self.agents[ai].offerable = [false; 4];
         self.agents[ai].logged_in = false;
+        self.recompute_candidates(ai);
         self.refresh_agent(ai);
         self.withdraw_unqualified();
         self.route_agent(ai);
@@ -484,6 +519,18 @@ impl Engine {
     }
 
     // ------------------------------------------------------------- indexes
+
+    fn recompute_candidates(&mut self, ai: AgentIx) {
+        let mut qs: Vec<QueueIx> = self.open_queues.iter().copied().collect();
+        for s in self.agents[ai].skills.keys() {
+            if let Some(set) = self.queues_by_skill.get(s) {
+                qs.extend(set.iter().copied());
+            }
+        }
+        qs.sort_unstable();
+        qs.dedup();
+        self.agents[ai].queues = qs;
+    }
 
     fn unindex_agent(&mut self, ai: AgentIx) {
         let skills: Vec<Skill> = self.agents[ai].skills.keys().copied().collect();
@@ -782,25 +829,30 @@ impl Engine {
             if !a.offerable.iter().any(|o| *o) {
                 return;
             }
-            let mut candidates: BTreeSet<QueueIx> = self.open_queues.clone();
-            for s in a.skills.keys() {
-                if let Some(qs) = self.queues_by_skill.get(s) {
-                    candidates.extend(qs.iter().copied());
-                }
-            }
             let mut best: Option<((i64, u64), ContactId)> = None;
-            for qi in candidates {
+            for &qi in &a.queues {
                 let q = &self.queues[qi];
-                for (_, cid) in q.waiting.iter().take(self.config.scan_limit) {
-                    let c = &self.contacts[cid];
-                    if !a.offerable[ch(c.channel)] || !self.eligible(ai, c) {
+                if q.waiting.is_empty() {
+                    continue;
+                }
+                // Only steps whose requirement the agent meets; in each, the
+                // first contact it may take (per-contact conditions aside, that
+                // is the first one).
+                for (step, set) in q.by_step.iter().enumerate() {
+                    if set.is_empty() || !self.meets(ai, qi, step) {
                         continue;
                     }
-                    let u = self.urgency(c);
-                    if best.as_ref().is_none_or(|(bu, _)| u < *bu) {
-                        best = Some((u, *cid));
+                    for (_, cid) in set.iter().take(self.config.scan_limit) {
+                        let c = &self.contacts[cid];
+                        if !a.offerable[ch(c.channel)] || !self.eligible(ai, c) {
+                            continue;
+                        }
+                        let u = self.urgency(c);
+                        if best.as_ref().is_none_or(|(bu, _)| u < *bu) {
+                            best = Some((u, *cid));
+                        }
+                        break;
                     }
-                    break;
                 }
             }
             let Some((_, cid)) = best else { return };
@@ -819,7 +871,7 @@ impl Engine {
         let (qi, chn, step, key, callback) = (c.queue, ch(c.channel), c.step, c.key, c.callback);
         let waited_ms = self.now.saturating_sub(c.arrived);
         let q = &mut self.queues[qi];
-        q.waiting.remove(&(key, cid));
+        q.take(key, cid, step);
         let expires_at = self.now + q.cfg.ring_timeout_ms;
         let (queue_id, strategy) = (q.cfg.id, q.cfg.strategy);
         let mut ids = Vec::new();
@@ -869,8 +921,8 @@ impl Engine {
     fn requeue(&mut self, cid: ContactId) {
         if let Some(c) = self.contacts.get_mut(&cid) {
             c.state = State::Waiting;
-            let (qi, key) = (c.queue, c.key);
-            self.queues[qi].waiting.insert((key, cid));
+            let (qi, key, step) = (c.queue, c.key, c.step);
+            self.queues[qi].add(key, cid, step);
             self.route_contact(cid);
         }
     }
@@ -961,7 +1013,7 @@ impl Engine {
         let c = self.contacts.get_mut(&cid).expect("present");
         c.key = key;
         let entered = c.entered;
-        self.queues[qi].waiting.insert((key, cid));
+        self.queues[qi].add(key, cid, 0);
         let cfg = &self.queues[qi].cfg;
         let next_step = cfg.steps.get(1).map(|s| s.after_ms);
         let overflow_after = cfg.overflow.as_ref().and_then(|o| o.after_ms);
@@ -976,7 +1028,18 @@ impl Engine {
         if let Some(after) = max_wait {
             self.add_timer(entered + after, Timer::MaxWait(cid, entered));
         }
-        let (position, expected) = self.position(cid).unwrap_or((1, None));
+        // The usual arrival goes to the back: its place is the queue length.
+        let q = &self.queues[qi];
+        let at_back = q
+            .waiting
+            .last()
+            .is_some_and(|(k, c)| *k == key && *c == cid);
+        let (position, expected) = if at_back {
+            let n = q.waiting.len();
+            (n, q.answer_gap_ms.map(|g| (g * n as f64) as u64))
+        } else {
+            self.position(cid).unwrap_or((1, None))
+        };
         self.outputs.push_back(Output::Queued {
             contact: cid,
             queue: queue_id,
@@ -1003,7 +1066,7 @@ impl Engine {
                 }
                 let c = self.contacts.remove(&cid).expect("present");
                 let q = &mut self.queues[c.queue];
-                q.waiting.remove(&(c.key, cid));
+                q.take(c.key, cid, c.step);
                 let waited_ms = self.now.saturating_sub(c.arrived);
                 let short = waited_ms < self.config.short_abandon_ms;
                 if short {
@@ -1322,9 +1385,8 @@ impl Engine {
             }
             State::Waiting => {
                 // A waiting contact moves queues keeping its arrival time.
-                let key = c.key;
-                let old = c.queue;
-                self.queues[old].waiting.remove(&(key, cid));
+                let (key, old, step) = (c.key, c.queue, c.step);
+                self.queues[old].take(key, cid, step);
                 let c = self.contacts.get_mut(&cid).expect("present");
                 c.only_agent = only_agent;
                 self.outputs.push_back(Output::Transferred {
@@ -1397,8 +1459,12 @@ impl Engine {
                 {
                     continue;
                 }
+                let (qi, key, waiting) = (c.queue, c.key, c.state == State::Waiting);
                 c.step = step;
-                let qi = c.queue;
+                if waiting {
+                    self.queues[qi].take(key, cid, step - 1);
+                    self.queues[qi].add(key, cid, step);
+                }
                 if let Some(next) = self.queues[qi].cfg.steps.get(step + 1).map(|s| s.after_ms) {
                     // A later step already due is applied by the next round.
                     self.add_timer(entered + next, Timer::Step(cid, step + 1, entered));
@@ -1446,9 +1512,9 @@ impl Engine {
                     else {
                         continue;
                     };
-                    let key = c.key;
+                    let (key, step) = (c.key, c.step);
                     let q = &mut self.queues[qi];
-                    q.waiting.remove(&(key, cid));
+                    q.take(key, cid, step);
                     q.stats.overflowed_out += 1;
                     let (from, to_id) = (q.cfg.id, self.queues[to].cfg.id);
                     self.outputs.push_back(Output::Overflowed {
@@ -1483,7 +1549,7 @@ impl Engine {
                     } else {
                         let c = self.contacts.remove(&cid).expect("present");
                         let q = &mut self.queues[c.queue];
-                        q.waiting.remove(&(c.key, cid));
+                        q.take(c.key, cid, c.step);
                         q.stats.timed_out += 1;
                         self.outputs.push_back(Output::Ended {
                             contact: cid,
@@ -1566,6 +1632,23 @@ impl Engine {
                 State::WrapUp { agent, .. } => {
                     used[*agent][ch(c.channel)] += 1;
                     wrapping[*agent] += 1;
+                }
+            }
+        }
+        for q in &self.queues {
+            let split: usize = q.by_step.iter().map(|s| s.len()).sum();
+            if split != q.waiting.len() {
+                return Err(format!(
+                    "queue {} step index holds {split} of {} waiting",
+                    q.cfg.id,
+                    q.waiting.len()
+                ));
+            }
+            for (step, set) in q.by_step.iter().enumerate() {
+                for (_, cid) in set {
+                    if self.contacts.get(cid).map(|c| c.step) != Some(step) {
+                        return Err(format!("contact {cid} is indexed under the wrong step"));
+                    }
                 }
             }
         }

@@ -36,10 +36,20 @@ impl Driver {
     }
 
     fn with(strategy: Strategy, tweak: impl FnOnce(&mut QueueConfig)) -> Driver {
-        let mut d = Driver { e: Engine::new(EngineConfig::default(), 7), now: 0, out: Vec::new() };
+        let mut d = Driver {
+            e: Engine::new(EngineConfig::default(), 7),
+            now: 0,
+            out: Vec::new(),
+        };
         let mut q = QueueConfig::simple(qid(Q));
         q.strategy = strategy;
-        q.steps = vec![Step { after_ms: 0, needs: vec![Need { skill: skill(), min_proficiency: 1 }] }];
+        q.steps = vec![Step {
+            after_ms: 0,
+            needs: vec![Need {
+                skill: skill(),
+                min_proficiency: 1,
+            }],
+        }];
         tweak(&mut q);
         d.ok(Input::ConfigureQueue(q));
         d
@@ -61,7 +71,13 @@ impl Driver {
         self.agent_with(n, proficiency, capacity, BTreeMap::new());
     }
 
-    fn agent_with(&mut self, n: u128, proficiency: u8, capacity: [u8; 4], attributes: BTreeMap<String, String>) {
+    fn agent_with(
+        &mut self,
+        n: u128,
+        proficiency: u8,
+        capacity: [u8; 4],
+        attributes: BTreeMap<String, String>,
+    ) {
         self.ok(Input::ConfigureAgent(AgentConfig {
             id: aid(n),
             skills: vec![(skill(), proficiency)],
@@ -72,15 +88,32 @@ impl Driver {
     }
 
     fn available(&mut self, n: u128) {
-        self.ok(Input::AgentPresence { agent: aid(n), presence: Presence::Available });
+        self.ok(Input::AgentPresence {
+            agent: aid(n),
+            presence: Presence::Available,
+        });
     }
 
     fn arrive(&mut self, n: u128, channel: Channel, priority: u8) {
         self.arrive_in(n, Q, channel, priority, BTreeMap::new());
     }
 
-    fn arrive_in(&mut self, n: u128, queue: u128, channel: Channel, priority: u8, attributes: BTreeMap<String, String>) {
-        self.ok(Input::ContactArrived { contact: cid(n), queue: qid(queue), channel, priority, agent: None, attributes });
+    fn arrive_in(
+        &mut self,
+        n: u128,
+        queue: u128,
+        channel: Channel,
+        priority: u8,
+        attributes: BTreeMap<String, String>,
+    ) {
+        self.ok(Input::ContactArrived {
+            contact: cid(n),
+            queue: qid(queue),
+            channel,
+            priority,
+            agent: None,
+            attributes,
+        });
     }
 
     /// Reservations made since the last call: (contact, agent, reservation).
@@ -89,7 +122,12 @@ impl Driver {
             .out
             .iter()
             .filter_map(|o| match o {
-                Output::Reserved { contact, agent, reservation, .. } => Some((*contact, *agent, *reservation)),
+                Output::Reserved {
+                    contact,
+                    agent,
+                    reservation,
+                    ..
+                } => Some((*contact, *agent, *reservation)),
                 _ => None,
             })
             .collect();
@@ -156,7 +194,10 @@ fn fewest_contacts_and_least_talk_time_balance_the_day() {
         d.handle(10_000);
         d.arrive(2, Channel::Voice, 50);
         d.handle(10_000);
-        d.ok(Input::AgentPresence { agent: aid(0), presence: Presence::Away("lunch".into()) });
+        d.ok(Input::AgentPresence {
+            agent: aid(0),
+            presence: Presence::Away("lunch".into()),
+        });
         d.available(1);
         d.arrive(3, Channel::Voice, 50);
         d.handle(5_000);
@@ -188,7 +229,9 @@ fn round_robin_remembers_where_it_left_off() {
         let r = d.reserved();
         order.push(r[0].1);
         d.out.clear();
-        d.ok(Input::Accept { reservation: r[0].2 });
+        d.ok(Input::Accept {
+            reservation: r[0].2,
+        });
         d.ok(Input::ContactCompleted { contact: r[0].0 });
         d.out.clear();
     }
@@ -227,7 +270,9 @@ fn weighted_random_favours_proficiency_and_replays_with_the_seed() {
             d.arrive(n, Channel::Voice, 50);
             let r = d.reserved();
             picks.push(r[0].1);
-            d.ok(Input::Accept { reservation: r[0].2 });
+            d.ok(Input::Accept {
+                reservation: r[0].2,
+            });
             d.ok(Input::ContactCompleted { contact: r[0].0 });
             d.out.clear();
         }
@@ -235,7 +280,10 @@ fn weighted_random_favours_proficiency_and_replays_with_the_seed() {
     };
     let a = run();
     let strong = a.iter().filter(|x| **x == aid(1)).count();
-    assert!((850..=950).contains(&strong), "weight 9 of 10 should win about 900 of 1000, won {strong}");
+    assert!(
+        (850..=950).contains(&strong),
+        "weight 9 of 10 should win about 900 of 1000, won {strong}"
+    );
     assert_eq!(a, run(), "the same seed gives the same choices");
 }
 
@@ -249,17 +297,36 @@ fn ring_all_rings_every_eligible_agent_and_the_first_to_accept_wins() {
     d.arrive(1, Channel::Voice, 50);
     let r = d.reserved();
     assert_eq!(r.len(), 3);
-    d.ok(Input::Accept { reservation: r[1].2 });
+    d.ok(Input::Accept {
+        reservation: r[1].2,
+    });
     let ends: Vec<(ReservationId, ReservationEnd)> = d
         .out
         .iter()
         .filter_map(|o| match o {
-            Output::ReservationEnded { reservation, end, .. } => Some((*reservation, *end)),
+            Output::ReservationEnded {
+                reservation, end, ..
+            } => Some((*reservation, *end)),
             _ => None,
         })
         .collect();
-    assert_eq!(ends, vec![(r[1].2, ReservationEnd::Accepted), (r[0].2, ReservationEnd::Cancelled), (r[2].2, ReservationEnd::Cancelled)]);
-    assert!(matches!(d.e.handle_input(d.now, Input::Accept { reservation: r[0].2 }), Err(RoutingError::UnknownReservation(_))));
+    assert_eq!(
+        ends,
+        vec![
+            (r[1].2, ReservationEnd::Accepted),
+            (r[0].2, ReservationEnd::Cancelled),
+            (r[2].2, ReservationEnd::Cancelled)
+        ]
+    );
+    assert!(matches!(
+        d.e.handle_input(
+            d.now,
+            Input::Accept {
+                reservation: r[0].2
+            }
+        ),
+        Err(RoutingError::UnknownReservation(_))
+    ));
 }
 
 #[test]
@@ -269,13 +336,21 @@ fn priority_wins_but_aging_stops_starvation() {
     d.arrive(1, Channel::Voice, 10); // low priority, early
     d.at(10 * 60_000);
     d.arrive(2, Channel::Voice, 50); // high priority, 10 minutes later
-    assert_eq!(d.e.waiting_order(qid(Q)), vec![cid(2), cid(1)], "10 minutes of aging is 10 levels: 20 < 50");
+    assert_eq!(
+        d.e.waiting_order(qid(Q)),
+        vec![cid(2), cid(1)],
+        "10 minutes of aging is 10 levels: 20 < 50"
+    );
     let mut d = Driver::new(Strategy::LongestIdle);
     d.agent(0, 5, [1, 0, 0, 0]);
     d.arrive(1, Channel::Voice, 10);
     d.at(50 * 60_000);
     d.arrive(2, Channel::Voice, 50);
-    assert_eq!(d.e.waiting_order(qid(Q)), vec![cid(1), cid(2)], "after 50 minutes the old contact ranks above");
+    assert_eq!(
+        d.e.waiting_order(qid(Q)),
+        vec![cid(1), cid(2)],
+        "after 50 minutes the old contact ranks above"
+    );
     d.available(0);
     assert_eq!(d.reserved()[0].0, cid(1));
 }
@@ -295,8 +370,20 @@ fn lifo_serves_the_newest_first_within_a_priority() {
 fn escalation_widens_the_requirement_after_a_wait() {
     let mut d = Driver::with(Strategy::LongestIdle, |q| {
         q.steps = vec![
-            Step { after_ms: 0, needs: vec![Need { skill: skill(), min_proficiency: 8 }] },
-            Step { after_ms: 30_000, needs: vec![Need { skill: skill(), min_proficiency: 3 }] },
+            Step {
+                after_ms: 0,
+                needs: vec![Need {
+                    skill: skill(),
+                    min_proficiency: 8,
+                }],
+            },
+            Step {
+                after_ms: 30_000,
+                needs: vec![Need {
+                    skill: skill(),
+                    min_proficiency: 3,
+                }],
+            },
         ];
     });
     d.agent(0, 5, [1, 0, 0, 0]);
@@ -305,7 +392,11 @@ fn escalation_widens_the_requirement_after_a_wait() {
     assert!(d.reserved().is_empty(), "proficiency 5 is below 8");
     d.at(29_999);
     assert!(d.reserved().is_empty());
-    assert_eq!(d.e.poll_timeout(), Some(30_000), "the next wake-up is the step");
+    assert_eq!(
+        d.e.poll_timeout(),
+        Some(30_000),
+        "the next wake-up is the step"
+    );
     d.at(30_000);
     let r = d.out.iter().find_map(|o| match o {
         Output::Reserved { why, .. } => Some(why.clone()),
@@ -318,17 +409,29 @@ fn escalation_widens_the_requirement_after_a_wait() {
 #[test]
 fn overflow_after_a_wait_and_above_a_length() {
     let mut d = Driver::with(Strategy::LongestIdle, |q| {
-        q.overflow = Some(OverflowRule { to: qid(Q2), after_ms: Some(60_000), length_over: Some(2) });
+        q.overflow = Some(OverflowRule {
+            to: qid(Q2),
+            after_ms: Some(60_000),
+            length_over: Some(2),
+        });
     });
     d.ok(Input::ConfigureQueue(QueueConfig::simple(qid(Q2))));
     d.arrive(1, Channel::Voice, 50);
     d.arrive(2, Channel::Voice, 50);
     d.arrive(3, Channel::Voice, 50);
-    assert_eq!(d.e.queue_of(cid(3)), Some(qid(Q2)), "the third arrival finds two waiting and overflows");
+    assert_eq!(
+        d.e.queue_of(cid(3)),
+        Some(qid(Q2)),
+        "the third arrival finds two waiting and overflows"
+    );
     d.at(60_000);
     assert_eq!(d.e.queue_of(cid(1)), Some(qid(Q2)));
     assert_eq!(d.e.waiting(qid(Q)), Some(0));
-    assert_eq!(d.e.waiting_order(qid(Q2)), vec![cid(1), cid(2), cid(3)], "they keep their arrival order");
+    assert_eq!(
+        d.e.waiting_order(qid(Q2)),
+        vec![cid(1), cid(2), cid(3)],
+        "they keep their arrival order"
+    );
     assert_eq!(d.e.queue_stats(qid(Q)).unwrap().overflowed_out, 3);
 }
 
@@ -342,16 +445,34 @@ fn max_wait_closes_email_and_offers_voice_a_callback() {
         .out
         .iter()
         .filter_map(|o| match o {
-            Output::MaxWaitReached { contact, action, .. } => Some((*contact, *action)),
+            Output::MaxWaitReached {
+                contact, action, ..
+            } => Some((*contact, *action)),
             _ => None,
         })
         .collect();
-    assert_eq!(reached, vec![(cid(1), MaxWaitAction::Callback), (cid(2), MaxWaitAction::Close)]);
-    assert!(d.out.contains(&Output::Ended { contact: cid(2), agent: None }));
-    assert_eq!(d.e.waiting_order(qid(Q)), vec![cid(1)], "the callback keeps its place");
+    assert_eq!(
+        reached,
+        vec![
+            (cid(1), MaxWaitAction::Callback),
+            (cid(2), MaxWaitAction::Close)
+        ]
+    );
+    assert!(d.out.contains(&Output::Ended {
+        contact: cid(2),
+        agent: None
+    }));
+    assert_eq!(
+        d.e.waiting_order(qid(Q)),
+        vec![cid(1)],
+        "the callback keeps its place"
+    );
     d.agent(0, 5, [1, 1, 1, 1]);
     d.available(0);
-    let callback = d.out.iter().any(|o| matches!(o, Output::Reserved { callback: true, .. }));
+    let callback = d
+        .out
+        .iter()
+        .any(|o| matches!(o, Output::Reserved { callback: true, .. }));
     assert!(callback, "the callback is routed like any contact");
 }
 
@@ -369,15 +490,23 @@ fn missed_reservations_set_the_agent_away_and_the_contact_moves_on() {
     d.at(15_010); // reserved at 10 ms, rings 15 s: expired
     let r2 = d.reserved();
     assert_eq!(r2[0].1, aid(1), "the next agent gets it");
-    d.ok(Input::Reject { reservation: r2[0].2 });
+    d.ok(Input::Reject {
+        reservation: r2[0].2,
+    });
     // Agent 0 may not get it again (it missed it), so it waits.
     assert!(d.reserved().is_empty());
     d.arrive(2, Channel::Voice, 50);
     let r3 = d.reserved();
     assert_eq!(r3.len(), 1);
     let missed = r3[0].1;
-    d.ok(Input::Reject { reservation: r3[0].2 });
-    assert_eq!(d.e.agent_status(missed), Some(AgentStatus::Away("missed".into())), "two misses in a row");
+    d.ok(Input::Reject {
+        reservation: r3[0].2,
+    });
+    assert_eq!(
+        d.e.agent_status(missed),
+        Some(AgentStatus::Away("missed".into())),
+        "two misses in a row"
+    );
 }
 
 #[test]
@@ -402,18 +531,26 @@ fn wrap_up_holds_the_slot_until_it_ends() {
     d.available(0);
     d.arrive(1, Channel::Voice, 50);
     let r = d.reserved();
-    d.ok(Input::Accept { reservation: r[0].2 });
+    d.ok(Input::Accept {
+        reservation: r[0].2,
+    });
     d.ok(Input::ContactCompleted { contact: cid(1) });
     assert_eq!(d.e.agent_status(aid(0)), Some(AgentStatus::WrapUp));
     d.arrive(2, Channel::Voice, 50);
     assert!(d.reserved().is_empty(), "no offer during wrap-up");
     d.at(30_000);
-    assert_eq!(d.reserved()[0].0, cid(2), "wrap-up ends on time and work flows");
+    assert_eq!(
+        d.reserved()[0].0,
+        cid(2),
+        "wrap-up ends on time and work flows"
+    );
 }
 
 #[test]
 fn conditions_compare_agent_and_contact_attributes() {
-    let mut d = Driver::with(Strategy::LongestIdle, |q| q.condition = Some(Expr::parse("language == task.language").unwrap()));
+    let mut d = Driver::with(Strategy::LongestIdle, |q| {
+        q.condition = Some(Expr::parse("language == task.language").unwrap())
+    });
     let attrs = |l: &str| BTreeMap::from([("language".to_owned(), l.to_owned())]);
     d.agent_with(0, 5, [1, 0, 0, 0], attrs("fr"));
     d.agent_with(1, 5, [1, 0, 0, 0], attrs("en"));
@@ -443,7 +580,17 @@ fn service_level_counts_short_abandons_out() {
     d.available(0);
     d.handle(1_000); // answered after 10 s
     let s = d.e.queue_stats(qid(Q)).unwrap().clone();
-    assert_eq!((s.offered, s.answered, s.answered_within, s.abandoned, s.abandoned_within, s.short_abandons), (4, 1, 1, 2, 1, 1));
+    assert_eq!(
+        (
+            s.offered,
+            s.answered,
+            s.answered_within,
+            s.abandoned,
+            s.abandoned_within,
+            s.short_abandons
+        ),
+        (4, 1, 1, 2, 1, 1)
+    );
     assert_eq!(s.service_level_answered(), Some(1.0));
     assert_eq!(s.service_level_offered(), Some(2.0 / 3.0));
     assert_eq!(s.asa_ms(), Some(10_000));
@@ -460,12 +607,16 @@ fn position_and_expected_wait() {
     // Answers 60 s apart teach the queue its pace.
     for _ in 0..2 {
         let r = d.reserved();
-        d.ok(Input::Accept { reservation: r[0].2 });
+        d.ok(Input::Accept {
+            reservation: r[0].2,
+        });
         d.now += 60_000;
         d.ok(Input::ContactCompleted { contact: r[0].0 });
     }
     let r = d.reserved();
-    d.ok(Input::Accept { reservation: r[0].2 });
+    d.ok(Input::Accept {
+        reservation: r[0].2,
+    });
     let (pos, wait) = d.e.position(cid(3)).unwrap();
     assert_eq!(pos, 1);
     assert_eq!(wait, Some(60_000));
@@ -481,12 +632,25 @@ fn transfers_to_a_queue_or_a_named_agent() {
     d.available(0);
     d.arrive(1, Channel::Voice, 50);
     let r = d.reserved();
-    d.ok(Input::Accept { reservation: r[0].2 });
+    d.ok(Input::Accept {
+        reservation: r[0].2,
+    });
     d.available(1);
     d.available(2);
     d.out.clear();
-    d.ok(Input::Transfer { contact: cid(1), to: TransferTarget::Agent { queue: qid(Q2), agent: aid(2) } });
-    assert!(d.out.contains(&Output::Transferred { contact: cid(1), from: qid(Q), to: qid(Q2), agent: Some(aid(0)) }));
+    d.ok(Input::Transfer {
+        contact: cid(1),
+        to: TransferTarget::Agent {
+            queue: qid(Q2),
+            agent: aid(2),
+        },
+    });
+    assert!(d.out.contains(&Output::Transferred {
+        contact: cid(1),
+        from: qid(Q),
+        to: qid(Q2),
+        agent: Some(aid(0))
+    }));
     assert_eq!(d.who(), aid(2), "only the named agent");
 }
 
@@ -495,10 +659,34 @@ fn bad_input_changes_nothing() {
     let mut d = Driver::new(Strategy::LongestIdle);
     d.agent(0, 5, [1, 0, 0, 0]);
     let errs = [
-        (Input::ContactArrived { contact: cid(1), queue: qid(99), channel: Channel::Voice, priority: 5, agent: None, attributes: BTreeMap::new() }, "unknown queue"),
-        (Input::Accept { reservation: ReservationId(42) }, "unknown or finished reservation"),
-        (Input::ContactCompleted { contact: cid(7) }, "unknown contact"),
-        (Input::AgentPresence { agent: aid(9), presence: Presence::Available }, "unknown agent"),
+        (
+            Input::ContactArrived {
+                contact: cid(1),
+                queue: qid(99),
+                channel: Channel::Voice,
+                priority: 5,
+                agent: None,
+                attributes: BTreeMap::new(),
+            },
+            "unknown queue",
+        ),
+        (
+            Input::Accept {
+                reservation: ReservationId(42),
+            },
+            "unknown or finished reservation",
+        ),
+        (
+            Input::ContactCompleted { contact: cid(7) },
+            "unknown contact",
+        ),
+        (
+            Input::AgentPresence {
+                agent: aid(9),
+                presence: Presence::Available,
+            },
+            "unknown agent",
+        ),
     ];
     for (input, text) in errs {
         let e = d.e.handle_input(d.now, input).unwrap_err();
@@ -507,13 +695,29 @@ fn bad_input_changes_nothing() {
     }
     d.arrive(1, Channel::Voice, 50);
     assert!(matches!(
-        d.e.handle_input(d.now, Input::ContactArrived { contact: cid(1), queue: qid(Q), channel: Channel::Voice, priority: 5, agent: None, attributes: BTreeMap::new() }),
+        d.e.handle_input(
+            d.now,
+            Input::ContactArrived {
+                contact: cid(1),
+                queue: qid(Q),
+                channel: Channel::Voice,
+                priority: 5,
+                agent: None,
+                attributes: BTreeMap::new()
+            }
+        ),
         Err(RoutingError::DuplicateContact(_))
     ));
-    assert!(matches!(d.e.handle_input(d.now, Input::ContactCompleted { contact: cid(1) }), Err(RoutingError::WrongState { .. })));
+    assert!(matches!(
+        d.e.handle_input(d.now, Input::ContactCompleted { contact: cid(1) }),
+        Err(RoutingError::WrongState { .. })
+    ));
     let mut bad = QueueConfig::simple(qid(Q2));
     bad.steps[0].after_ms = 5;
-    assert!(matches!(d.e.handle_input(d.now, Input::ConfigureQueue(bad)), Err(RoutingError::InvalidConfig(_))));
+    assert!(matches!(
+        d.e.handle_input(d.now, Input::ConfigureQueue(bad)),
+        Err(RoutingError::InvalidConfig(_))
+    ));
     assert_eq!(d.e.waiting(qid(Q)), Some(1));
     d.e.check_invariants().unwrap();
 }

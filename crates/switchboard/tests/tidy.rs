@@ -52,7 +52,14 @@ fn core_crates_do_no_io() {
         "Uuid::new_v4",
         "thread_rng",
         "rand::rng",
-        "HashMap<", // iteration order must not decide behaviour; use BTreeMap
+        // Randomly seeded hashing would make runs differ; maps that are
+        // iterated must be ordered (BTreeMap), lookup-only maps may use a
+        // fixed hasher (FxHashMap).
+        "RandomState",
+        "HashMap::new",
+        "HashSet::new",
+        "std::collections::HashMap",
+        "std::collections::HashSet",
     ];
     for name in CORE_CRATES {
         let root = workspace().join("crates").join(name);
