@@ -124,6 +124,7 @@ fn main() {
                 priority: 50,
                 agent: None,
                 attributes: BTreeMap::new(),
+                arrived_at: None,
             },
         )
         .unwrap();

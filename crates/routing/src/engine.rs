@@ -223,11 +223,10 @@ impl Engine {
     /// A new engine. `seed` drives the weighted-random strategy.
     pub fn new(config: EngineConfig, seed: u64) -> Self {
         Engine {
-            config,
             rng: Pcg64Mcg::seed_from_u64(seed),
             now: 0,
             seq: 0,
-            next_reservation: 1,
+            next_reservation: config.first_reservation.max(1),
             skill_ix: FxHashMap::default(),
             queue_ix: FxHashMap::default(),
             queues: Vec::new(),
@@ -243,6 +242,7 @@ impl Engine {
             logged_in_any: BTreeSet::new(),
             queues_by_skill: BTreeMap::new(),
             open_queues: BTreeSet::new(),
+            config,
         }
     }
 
@@ -272,7 +272,20 @@ impl Engine {
                 priority,
                 agent,
                 attributes,
-            } => self.arrive(contact, queue, channel, priority, agent, attributes),
+                arrived_at,
+            } => self.arrive(
+                contact, queue, channel, priority, agent, attributes, arrived_at,
+            ),
+            Input::ContactInProgress {
+                contact,
+                queue,
+                channel,
+                agent,
+                answered_at,
+                wrap_up_until,
+            } => {
+                self.restore_in_progress(contact, queue, channel, agent, answered_at, wrap_up_until)
+            }
             Input::ContactAbandoned { contact } => self.abandon(contact, false),
             Input::ContactGone { contact } => self.abandon(contact, true),
             Input::AgentPresence { agent, presence } => self.set_presence(agent, presence),
@@ -937,6 +950,7 @@ impl Engine {
         priority: u8,
         only: Option<AgentId>,
         attributes: BTreeMap<String, String>,
+        arrived_at: Option<Mono>,
     ) -> Result<(), RoutingError> {
         let mut qi = *self
             .queue_ix
@@ -982,7 +996,7 @@ impl Engine {
             queue: qi,
             channel,
             priority: priority.min(100),
-            arrived: self.now,
+            arrived: arrived_at.unwrap_or(self.now).min(self.now),
             entered: self.now,
             seq: self.seq,
             step: 0,
@@ -1047,6 +1061,72 @@ impl Engine {
             expected_wait_ms: expected.unwrap_or(0),
         });
         self.route_contact(cid);
+    }
+
+    fn restore_in_progress(
+        &mut self,
+        cid: ContactId,
+        queue: QueueId,
+        channel: Channel,
+        agent: AgentId,
+        answered_at: Mono,
+        wrap_up_until: Option<Mono>,
+    ) -> Result<(), RoutingError> {
+        let qi = *self
+            .queue_ix
+            .get(&queue)
+            .ok_or(RoutingError::UnknownQueue(queue))?;
+        let ai = *self
+            .agent_ix
+            .get(&agent)
+            .ok_or(RoutingError::UnknownAgent(agent))?;
+        if self.contacts.contains_key(&cid) {
+            return Err(RoutingError::DuplicateContact(cid));
+        }
+        if self.contacts.len() >= self.config.max_contacts {
+            return Err(RoutingError::Limit("contacts"));
+        }
+        let chn = ch(channel);
+        if self.agents[ai].used[chn] >= self.agents[ai].capacity[chn] {
+            return Err(RoutingError::Limit("the agent's capacity for this channel"));
+        }
+        self.seq += 1;
+        let state = match wrap_up_until {
+            Some(until) => {
+                self.agents[ai].wrapping += 1;
+                let until = until.max(self.now);
+                self.add_timer(until, Timer::WrapUp(cid));
+                State::WrapUp { agent: ai, until }
+            }
+            None => {
+                self.agents[ai].active += 1;
+                State::Active {
+                    agent: ai,
+                    answered_at: answered_at.min(self.now),
+                }
+            }
+        };
+        self.agents[ai].used[chn] += 1;
+        self.contacts.insert(
+            cid,
+            Contact {
+                queue: qi,
+                channel,
+                priority: 0,
+                arrived: answered_at.min(self.now),
+                entered: answered_at.min(self.now),
+                seq: self.seq,
+                step: 0,
+                only_agent: None,
+                attributes: BTreeMap::new(),
+                callback: false,
+                rejected: Vec::new(),
+                state,
+                key: (0, 0, 0),
+            },
+        );
+        self.refresh_agent(ai);
+        Ok(())
     }
 
     fn abandon(&mut self, cid: ContactId, gone: bool) -> Result<(), RoutingError> {

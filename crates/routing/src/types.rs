@@ -167,6 +167,9 @@ pub struct EngineConfig {
     /// The most agents and queues the engine holds.
     pub max_agents: usize,
     pub max_queues: usize,
+    /// The first reservation id; a shell restarting an engine starts past
+    /// the ids it handed out before.
+    pub first_reservation: u64,
 }
 
 impl Default for EngineConfig {
@@ -181,6 +184,7 @@ impl Default for EngineConfig {
             max_contacts: 1_000_000,
             max_agents: 100_000,
             max_queues: 10_000,
+            first_reservation: 1,
         }
     }
 }
@@ -211,6 +215,20 @@ pub enum Input {
         /// preferred or last agent).
         agent: Option<AgentId>,
         attributes: BTreeMap<String, String>,
+        /// When it arrived, if earlier than now (a contact restored after a
+        /// restart keeps its place); never later than now.
+        arrived_at: Option<Mono>,
+    },
+    /// Restores a contact an agent was already handling (after a restart):
+    /// it holds the agent's slot until completed or wrapped up.
+    ContactInProgress {
+        contact: ContactId,
+        queue: QueueId,
+        channel: Channel,
+        agent: AgentId,
+        answered_at: Mono,
+        /// In wrap-up until then, if wrap-up had started.
+        wrap_up_until: Option<Mono>,
     },
     /// The customer left before being answered.
     ContactAbandoned {

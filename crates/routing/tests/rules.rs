@@ -113,6 +113,7 @@ impl Driver {
             priority,
             agent: None,
             attributes,
+            arrived_at: None,
         });
     }
 
@@ -667,6 +668,7 @@ fn bad_input_changes_nothing() {
                 priority: 5,
                 agent: None,
                 attributes: BTreeMap::new(),
+                arrived_at: None,
             },
             "unknown queue",
         ),
@@ -703,7 +705,8 @@ fn bad_input_changes_nothing() {
                 channel: Channel::Voice,
                 priority: 5,
                 agent: None,
-                attributes: BTreeMap::new()
+                attributes: BTreeMap::new(),
+                arrived_at: None
             }
         ),
         Err(RoutingError::DuplicateContact(_))
@@ -719,5 +722,44 @@ fn bad_input_changes_nothing() {
         Err(RoutingError::InvalidConfig(_))
     ));
     assert_eq!(d.e.waiting(qid(Q)), Some(1));
+    d.e.check_invariants().unwrap();
+}
+
+#[test]
+fn a_restart_restores_queue_order_and_work_in_progress() {
+    let mut d = Driver::new(Strategy::LongestIdle);
+    d.agent(0, 5, [1, 0, 0, 0]);
+    d.at(100_000);
+    // Restored in any order, contacts keep the order of their arrival times.
+    for (n, at) in [(2, 30_000), (1, 10_000), (3, 50_000)] {
+        d.ok(Input::ContactArrived {
+            contact: cid(n),
+            queue: qid(Q),
+            channel: Channel::Voice,
+            priority: 50,
+            agent: None,
+            attributes: BTreeMap::new(),
+            arrived_at: Some(at),
+        });
+    }
+    assert_eq!(d.e.waiting_order(qid(Q)), vec![cid(1), cid(2), cid(3)]);
+    // The agent was on a call: it holds the slot, so nothing is offered.
+    d.ok(Input::ContactInProgress {
+        contact: cid(9),
+        queue: qid(Q),
+        channel: Channel::Voice,
+        agent: aid(0),
+        answered_at: 90_000,
+        wrap_up_until: None,
+    });
+    d.available(0);
+    assert!(d.reserved().is_empty());
+    assert_eq!(d.e.agent_status(aid(0)), Some(AgentStatus::Busy));
+    d.ok(Input::ContactCompleted { contact: cid(9) });
+    assert_eq!(
+        d.reserved()[0].0,
+        cid(1),
+        "the oldest restored contact goes first"
+    );
     d.e.check_invariants().unwrap();
 }

@@ -489,6 +489,7 @@ impl World {
                     priority,
                     agent,
                     attributes,
+                    arrived_at: None,
                 }
             }
             25..=36 => {
