@@ -103,8 +103,10 @@ impl Store {
         .await?)
     }
 
-    /// Writes a contact's mutable fields and appends `event_kind` with `event`
-    /// to the event log in the same transaction.
+    /// Writes what people record on a contact (customer, subject, reason,
+    /// disposition, notes, priority) and appends `event_kind` with `event` to
+    /// the event log in the same transaction. State, queue, agent and
+    /// timeline belong to the routing engine (`apply_routing`).
     pub async fn update_contact(
         &self,
         c: &Contact,
@@ -113,28 +115,15 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.write().begin().await?;
         let done = sqlx::query(
-            "UPDATE contacts SET queue_id = $1, customer_id = $2, agent_id = $3, state = $4, priority = $5, subject = $6, reason = $7, \
-             disposition = $8, notes = $9, queued_at = $10, first_reserved_at = $11, answered_at = $12, hold_ms = $13, \
-             wrap_started_at = $14, wrap_ended_at = $15, ended_at = $16, abandoned_at = $17, updated_at = $18 \
-             WHERE tenant_id = $19 AND id = $20",
+            "UPDATE contacts SET customer_id = $1, priority = $2, subject = $3, reason = $4, disposition = $5, notes = $6, updated_at = $7 \
+             WHERE tenant_id = $8 AND id = $9",
         )
-        .bind(c.queue_id.to_string())
         .bind(c.customer_id.clone())
-        .bind(c.agent_id.clone())
-        .bind(c.state.as_str())
         .bind(c.priority)
         .bind(&c.subject)
         .bind(c.reason.clone())
         .bind(c.disposition.clone())
         .bind(&c.notes)
-        .bind(c.queued_at)
-        .bind(c.first_reserved_at)
-        .bind(c.answered_at)
-        .bind(c.hold_ms)
-        .bind(c.wrap_started_at)
-        .bind(c.wrap_ended_at)
-        .bind(c.ended_at)
-        .bind(c.abandoned_at)
         .bind(c.updated_at)
         .bind(c.tenant_id.to_string())
         .bind(c.id.to_string())
