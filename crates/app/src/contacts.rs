@@ -137,17 +137,18 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        let event = json!({
-            "channel": contact.channel,
-            "queue_id": contact.queue_id,
-            "priority": contact.priority,
-            "by": p.user_id,
-        });
-        self.store().create_contact(contact.clone(), event).await?;
+        let channel = contact.channel;
+        let contact = self
+            .routing
+            .ask(p.tenant_id, |reply| crate::routing::Command::Create {
+                contact: Box::new(contact),
+                reply,
+            })
+            .await??;
         metrics::counter!(
             "switchboard_contacts_created_total",
             "tenant" => p.tenant_id.to_string(),
-            "channel" => contact.channel.as_str(),
+            "channel" => channel.as_str(),
         )
         .increment(1);
         Ok(contact)

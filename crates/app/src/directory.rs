@@ -271,6 +271,7 @@ impl App {
             skills,
         };
         self.store().insert_agent(&agent, &p.audit(now)).await?;
+        self.routing_changed(p).await;
         self.store()
             .get_agent(p.tenant_id, agent.id)
             .await
@@ -338,6 +339,7 @@ impl App {
             .update_agent(&a, &p.audit(a.updated_at))
             .await
             .map_err(AppError::from_store("agent"))?;
+        self.routing_changed(p).await;
         self.store()
             .get_agent(p.tenant_id, id)
             .await
@@ -411,6 +413,7 @@ impl App {
         }
         self.check_rules(p, Some(id), &q.routing_rules).await?;
         self.store().insert_queue(&queue, &p.audit(now)).await?;
+        self.routing_changed(p).await;
         Ok(queue)
     }
 
@@ -484,6 +487,7 @@ impl App {
             .await
             .map_err(AppError::from_store("queue"))?;
         self.remember_queue(&q);
+        self.routing_changed(p).await;
         Ok(q)
     }
 }

@@ -14,7 +14,9 @@ pub mod contacts;
 pub mod customers;
 pub mod directory;
 mod error;
+pub mod routing;
 pub mod tenants;
+pub mod work;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -60,6 +62,8 @@ pub struct App {
     /// on this node at once (other nodes: within the TTL). Saves two reads on
     /// every API call.
     pub(crate) token_cache: Arc<Mutex<TokenCache>>,
+    /// The tenants' routing engines on this node.
+    pub(crate) routing: routing::RoutingHub,
 }
 
 /// Queue priorities by queue, with when they were read.
@@ -82,6 +86,7 @@ pub const DEFAULT_PAGE: i64 = 50;
 impl App {
     pub fn new(store: Store, config: AppConfig) -> Self {
         App {
+            routing: routing::RoutingHub::new(store.clone()),
             store,
             config: Arc::new(config),
             queue_cache: Arc::default(),

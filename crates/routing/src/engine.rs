@@ -1820,6 +1820,42 @@ impl Engine {
         }
     }
 
+    /// Where a contact is now.
+    pub fn contact_view(&self, contact: ContactId) -> Option<ContactView> {
+        let c = self.contacts.get(&contact)?;
+        let queue = self.queues[c.queue].cfg.id;
+        Some(match &c.state {
+            State::Waiting => ContactView::Waiting {
+                queue,
+                step: c.step,
+                arrived: c.arrived,
+            },
+            State::Ringing(ids) => ContactView::Ringing {
+                queue,
+                reservations: ids.clone(),
+            },
+            State::Active { agent, .. } => ContactView::Active {
+                queue,
+                agent: self.agents[*agent].id,
+            },
+            State::WrapUp { agent, until } => ContactView::WrapUp {
+                queue,
+                agent: self.agents[*agent].id,
+                until: *until,
+            },
+        })
+    }
+
+    /// When the longest-waiting contact of a queue arrived.
+    pub fn oldest_waiting(&self, queue: QueueId) -> Option<Mono> {
+        let qi = *self.queue_ix.get(&queue)?;
+        self.queues[qi]
+            .waiting
+            .iter()
+            .filter_map(|(_, c)| self.contacts.get(c).map(|c| c.arrived))
+            .min()
+    }
+
     /// For tests and diagnostics: the engine's record of a contact.
     pub fn describe_contact(&self, contact: ContactId) -> Option<String> {
         self.contacts.get(&contact).map(|c| format!("{c:?}"))

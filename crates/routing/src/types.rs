@@ -390,3 +390,26 @@ pub enum RoutingError {
     #[error("limit reached: {0}")]
     Limit(&'static str),
 }
+
+/// Where a contact is, as the engine holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactView {
+    Waiting {
+        queue: QueueId,
+        step: usize,
+        arrived: Mono,
+    },
+    Ringing {
+        queue: QueueId,
+        reservations: Vec<ReservationId>,
+    },
+    Active {
+        queue: QueueId,
+        agent: AgentId,
+    },
+    WrapUp {
+        queue: QueueId,
+        agent: AgentId,
+        until: Mono,
+    },
+}

@@ -43,7 +43,10 @@ pub struct RoutingChanges {
 
 impl RoutingChanges {
     pub fn is_empty(&self) -> bool {
-        self.new_contacts.is_empty() && self.contacts.is_empty() && self.agent_states.is_empty() && self.events.is_empty()
+        self.new_contacts.is_empty()
+            && self.contacts.is_empty()
+            && self.agent_states.is_empty()
+            && self.events.is_empty()
     }
 }
 
@@ -100,7 +103,12 @@ impl Store {
             );
             let mut q = sqlx::query::<Any>(sqlx::AssertSqlSafe(sql));
             for e in chunk {
-                q = q.bind(tenant.to_string()).bind(e.kind).bind(e.subject_id.clone()).bind(e.at).bind(e.payload.to_string());
+                q = q
+                    .bind(tenant.to_string())
+                    .bind(e.kind)
+                    .bind(e.subject_id.clone())
+                    .bind(e.at)
+                    .bind(e.payload.to_string());
             }
             q.execute(&mut *tx).await?;
         }
@@ -121,7 +129,11 @@ impl Store {
     }
 
     /// Several contacts by id (those of another tenant are simply absent).
-    pub async fn contacts_by_ids(&self, tenant: TenantId, ids: &[ContactId]) -> Result<Vec<Contact>> {
+    pub async fn contacts_by_ids(
+        &self,
+        tenant: TenantId,
+        ids: &[ContactId],
+    ) -> Result<Vec<Contact>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }

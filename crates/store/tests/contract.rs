@@ -849,33 +849,78 @@ async fn routing_changes_commit_together(store: Store) {
     store.insert_agent(&a, &who()).await.unwrap();
     let c1 = contact(t.id, q.id, now() + 2);
     let c0 = contact(t.id, q.id, now() + 1);
-    let mut changes = RoutingChanges { new_contacts: vec![c1.clone(), c0.clone()], ..Default::default() };
-    changes.agent_states.push(AgentStateRow { agent_id: a.id, tenant_id: t.id, presence: "available".into(), reason: None, since: now() });
-    changes.events.push(NewEvent { kind: "reservation.created", subject_id: c0.id.to_string(), at: now(), payload: serde_json::json!({"reservation": 1}) });
+    let mut changes = RoutingChanges {
+        new_contacts: vec![c1.clone(), c0.clone()],
+        ..Default::default()
+    };
+    changes.agent_states.push(AgentStateRow {
+        agent_id: a.id,
+        tenant_id: t.id,
+        presence: "available".into(),
+        reason: None,
+        since: now(),
+    });
+    changes.events.push(NewEvent {
+        kind: "reservation.created",
+        subject_id: c0.id.to_string(),
+        at: now(),
+        payload: serde_json::json!({"reservation": 1}),
+    });
     store.apply_routing(t.id, &changes).await.unwrap();
-    let open: Vec<ContactId> = store.open_contacts(t.id).await.unwrap().into_iter().map(|c| c.id).collect();
+    let open: Vec<ContactId> = store
+        .open_contacts(t.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(open, vec![c0.id, c1.id], "oldest arrival first");
     // Routing columns change; what people wrote stays.
     let mut noted = store.get_contact(t.id, c0.id).await.unwrap();
     noted.notes = "caller is upset".into();
-    store.update_contact(&noted, "contact.updated", &serde_json::json!({})).await.unwrap();
+    store
+        .update_contact(&noted, "contact.updated", &serde_json::json!({}))
+        .await
+        .unwrap();
     let mut routed = c0.clone();
     routed.state = ContactState::Ended;
     routed.agent_id = Some(a.id.to_string());
     routed.ended_at = Some(now() + 9);
-    let mut changes = RoutingChanges { contacts: vec![routed], ..Default::default() };
-    changes.agent_states.push(AgentStateRow { agent_id: a.id, tenant_id: t.id, presence: "away".into(), reason: Some("lunch".into()), since: now() + 9 });
+    let mut changes = RoutingChanges {
+        contacts: vec![routed],
+        ..Default::default()
+    };
+    changes.agent_states.push(AgentStateRow {
+        agent_id: a.id,
+        tenant_id: t.id,
+        presence: "away".into(),
+        reason: Some("lunch".into()),
+        since: now() + 9,
+    });
     store.apply_routing(t.id, &changes).await.unwrap();
     let got = store.get_contact(t.id, c0.id).await.unwrap();
-    assert_eq!((got.state, got.notes.as_str(), got.ended_at), (ContactState::Ended, "caller is upset", Some(now() + 9)));
+    assert_eq!(
+        (got.state, got.notes.as_str(), got.ended_at),
+        (ContactState::Ended, "caller is upset", Some(now() + 9))
+    );
     assert_eq!(store.open_contacts(t.id).await.unwrap().len(), 1);
     let states = store.agent_states(t.id).await.unwrap();
-    assert_eq!((states.len(), states[0].presence.as_str(), states[0].reason.as_deref()), (1, "away", Some("lunch")));
+    assert_eq!(
+        (
+            states.len(),
+            states[0].presence.as_str(),
+            states[0].reason.as_deref()
+        ),
+        (1, "away", Some("lunch"))
+    );
     assert!(store.agent_states(b.id).await.unwrap().is_empty());
     assert!(store.open_contacts(b.id).await.unwrap().is_empty());
     // A failing batch writes nothing.
     let bad = contact(t.id, new(), now());
-    let dup = RoutingChanges { new_contacts: vec![contact(t.id, q.id, now()), bad], ..Default::default() };
+    let dup = RoutingChanges {
+        new_contacts: vec![contact(t.id, q.id, now()), bad],
+        ..Default::default()
+    };
     assert!(store.apply_routing(t.id, &dup).await.is_err());
     assert_eq!(store.count_contacts(t.id).await.unwrap(), 2);
 }

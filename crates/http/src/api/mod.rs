@@ -8,6 +8,7 @@ mod crm;
 mod directory;
 mod tenants;
 mod users;
+mod work;
 
 use axum::http::StatusCode;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -41,7 +42,8 @@ pub(crate) const CREATED: StatusCode = StatusCode::CREATED;
         (name = "directory", description = "Skills, agents and queues"),
         (name = "customers", description = "Customers and prospects"),
         (name = "contacts", description = "Interactions on every channel"),
-        (name = "audit", description = "Who changed what")
+        (name = "audit", description = "Who changed what"),
+        (name = "work", description = "Routing: agent state, reservations, completing, wrapping up and transferring contacts, live status")
     )
 )]
 struct ApiDoc;
@@ -72,6 +74,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(directory::router())
         .merge(crm::router())
-        .merge(audit::router());
+        .merge(audit::router())
+        .merge(work::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

@@ -1,0 +1,1031 @@
+//! The routing engine in the server: one task per tenant owns that tenant's
+//! [`sb_routing::Engine`] and is fed through its inbox (one writer per
+//! tenant).
+//!
+//! The task takes whatever commands are waiting (up to [`MAX_BATCH`]),
+//! applies them to the engine, drains its outputs into contact, agent and
+//! event changes, writes those in one transaction, and only then answers
+//! the callers: an acknowledged change is durable. If the write fails, the
+//! callers get the error and the engine is rebuilt from the store, which
+//! still holds the last committed state.
+//!
+//! On start (and after such a failure) the engine is rebuilt from the
+//! store: queues and agents are configured, contacts in progress are given
+//! back to their agents, waiting and ringing contacts re-enter their queues
+//! with their arrival times (so the queue order is the same), and agents'
+//! presence is restored; ringing reservations are thereby offered again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sb_model::{AgentId, ContactId, ContactState, QueueId, RoutingRules, TenantId, UnixMs};
+use sb_routing::{
+    AgentConfig, AgentStatus, ContactView, Engine, EngineConfig, Input, MaxWaitAction, Mono, Need,
+    Output, OverflowRule, Presence, QueueConfig, QueueStats, ReservationEnd, ReservationId,
+    RoutingError, Step, TransferTarget, WhenNoAgents,
+};
+use sb_store::{AgentStateRow, Contact, NewEvent, RoutingChanges, Store};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::AppError;
+
+/// The most commands one transaction carries.
+pub const MAX_BATCH: usize = 512;
+/// The most commands waiting in one tenant's inbox (callers beyond wait).
+pub const INBOX: usize = 8_192;
+/// How long an agent's phone or screen rings before the reservation expires.
+pub const RING_TIMEOUT_MS: u64 = 20_000;
+
+fn wall_ms() -> UnixMs {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A live reservation as agents see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveReservation {
+    pub id: u64,
+    pub contact_id: ContactId,
+    pub agent_id: AgentId,
+    pub queue_id: QueueId,
+    pub expires_at: UnixMs,
+    pub callback: bool,
+    /// The rule step in force, how many agents were eligible, and the
+    /// chosen agent's ordering key.
+    pub step: usize,
+    pub eligible: u32,
+    pub key: i64,
+}
+
+/// An agent's live state.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentLive {
+    pub status: String,
+    pub reason: Option<String>,
+    pub reservations: Vec<LiveReservation>,
+    pub contacts: Vec<ContactId>,
+}
+
+/// A queue's live state.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueLive {
+    pub waiting: usize,
+    /// The first waiting contacts, first served first (at most 100).
+    pub next_contacts: Vec<ContactId>,
+    pub longest_wait_ms: u64,
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub short_abandons: u64,
+    /// Answered within the threshold over answered, percent.
+    pub service_level_pct: Option<f64>,
+    /// (Answered + abandoned) within the threshold over answered + abandoned, percent.
+    pub service_level_offered_pct: Option<f64>,
+    pub asa_ms: Option<u64>,
+}
+
+/// What the API asks of a tenant's engine.
+pub enum Command {
+    Create {
+        contact: Box<Contact>,
+        reply: oneshot::Sender<Result<Contact, AppError>>,
+    },
+    Presence {
+        agent: AgentId,
+        presence: Presence,
+        reply: oneshot::Sender<Result<(), AppError>>,
+    },
+    Accept {
+        reservation: u64,
+        by: Option<AgentId>,
+        reply: oneshot::Sender<Result<ContactId, AppError>>,
+    },
+    Reject {
+        reservation: u64,
+        by: Option<AgentId>,
+        reply: oneshot::Sender<Result<ContactId, AppError>>,
+    },
+    Complete {
+        contact: ContactId,
+        by: Option<AgentId>,
+        reply: oneshot::Sender<Result<(), AppError>>,
+    },
+    WrapUpDone {
+        contact: ContactId,
+        by: Option<AgentId>,
+        reply: oneshot::Sender<Result<(), AppError>>,
+    },
+    Transfer {
+        contact: ContactId,
+        to: TransferTarget,
+        by: Option<AgentId>,
+        reply: oneshot::Sender<Result<(), AppError>>,
+    },
+    Callback {
+        contact: ContactId,
+        reply: oneshot::Sender<Result<(), AppError>>,
+    },
+    Abandon {
+        contact: ContactId,
+        reply: oneshot::Sender<Result<(), AppError>>,
+    },
+    /// Queues or agents changed in the store.
+    Reload,
+    AgentStatus {
+        agent: AgentId,
+        reply: oneshot::Sender<Option<AgentLive>>,
+    },
+    QueueStatus {
+        queue: QueueId,
+        reply: oneshot::Sender<Option<QueueLive>>,
+    },
+}
+
+/// The tenants' engine tasks on this node.
+#[derive(Clone)]
+pub struct RoutingHub {
+    store: Store,
+    tasks: Arc<Mutex<HashMap<TenantId, mpsc::Sender<Command>>>>,
+}
+
+impl RoutingHub {
+    pub fn new(store: Store) -> Self {
+        RoutingHub {
+            store,
+            tasks: Arc::default(),
+        }
+    }
+
+    /// The inbox of a tenant's engine, starting the task if needed.
+    fn inbox(&self, tenant: TenantId) -> mpsc::Sender<Command> {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = tasks.get(&tenant)
+            && !tx.is_closed()
+        {
+            return tx.clone();
+        }
+        let (tx, rx) = mpsc::channel(INBOX);
+        tokio::spawn(run(self.store.clone(), tenant, rx));
+        tasks.insert(tenant, tx.clone());
+        tx
+    }
+
+    /// Sends a command and waits for its answer.
+    pub async fn ask<T>(
+        &self,
+        tenant: TenantId,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, AppError> {
+        let (tx, rx) = oneshot::channel();
+        self.inbox(tenant)
+            .send(make(tx))
+            .await
+            .map_err(|_| AppError::Unavailable("the routing engine stopped".into()))?;
+        rx.await
+            .map_err(|_| AppError::Unavailable("the routing engine stopped".into()))
+    }
+
+    /// Tells a tenant's engine that its configuration changed.
+    pub async fn reload(&self, tenant: TenantId) {
+        let running = self
+            .tasks
+            .lock()
+            .map(|t| t.contains_key(&tenant))
+            .unwrap_or(false);
+        if running {
+            let _ = self.inbox(tenant).send(Command::Reload).await;
+        }
+    }
+}
+
+/// A reply to send once the batch holding its command has committed.
+enum Reply {
+    Contact(oneshot::Sender<Result<Contact, AppError>>, ContactId),
+    Unit(oneshot::Sender<Result<(), AppError>>),
+    Id(oneshot::Sender<Result<ContactId, AppError>>, ContactId),
+}
+
+impl Reply {
+    fn fail(self, e: AppError) {
+        match self {
+            Reply::Contact(tx, _) => {
+                let _ = tx.send(Err(e));
+            }
+            Reply::Unit(tx) => {
+                let _ = tx.send(Err(e));
+            }
+            Reply::Id(tx, _) => {
+                let _ = tx.send(Err(e));
+            }
+        }
+    }
+}
+
+fn routing_error(e: RoutingError) -> AppError {
+    match e {
+        RoutingError::UnknownQueue(_) => AppError::invalid("queue_id", "no such queue"),
+        RoutingError::UnknownAgent(_) => AppError::invalid("agent_id", "no such agent"),
+        RoutingError::UnknownContact(_) => AppError::NotFound("contact"),
+        RoutingError::UnknownReservation(_) => AppError::NotFound("reservation"),
+        RoutingError::DuplicateContact(_) => {
+            AppError::Conflict("the contact is already routed".into())
+        }
+        RoutingError::WrongState { state, .. } => {
+            AppError::Conflict(format!("the contact is {state}"))
+        }
+        RoutingError::InvalidConfig(m) => AppError::Internal(format!("routing configuration: {m}")),
+        RoutingError::Limit(what) => {
+            AppError::Unavailable(format!("routing limit reached: {what}"))
+        }
+    }
+}
+
+/// One tenant's engine and what the shell keeps beside it.
+struct TenantRouting {
+    store: Store,
+    tenant: TenantId,
+    engine: Engine,
+    /// Open contacts as stored (routing columns kept current).
+    rows: HashMap<ContactId, Contact>,
+    reservations: BTreeMap<u64, LiveReservation>,
+    /// Each agent's chosen presence and its reason.
+    presence: HashMap<AgentId, Presence>,
+    changes: RoutingChanges,
+    touched: Vec<ContactId>,
+}
+
+fn to_mono(ms: UnixMs) -> Mono {
+    ms.max(0) as Mono
+}
+
+async fn queue_configs(store: &Store, tenant: TenantId) -> Result<Vec<QueueConfig>, AppError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_queues(tenant, cursor, 500).await?;
+        for q in &page.items {
+            let rules: RoutingRules = serde_json::from_str(&q.routing_rules).unwrap_or_default();
+            let needs = |r: &[sb_model::SkillRequirement]| {
+                r.iter()
+                    .map(|s| Need {
+                        skill: s.skill_id,
+                        min_proficiency: s.min_proficiency.clamp(1, 10) as u8,
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let mut steps = vec![Step {
+                after_ms: 0,
+                needs: needs(&rules.required_skills),
+            }];
+            for e in &rules.escalation {
+                steps.push(Step {
+                    after_ms: e.after_seconds.max(1) as u64 * 1000,
+                    needs: needs(&e.required_skills),
+                });
+            }
+            let mut c = QueueConfig::simple(q.id);
+            c.strategy = q.strategy;
+            c.steps = steps;
+            c.overflow = rules.overflow.map(|o| OverflowRule {
+                to: o.queue_id,
+                after_ms: o.after_seconds.map(|s| s.max(1) as u64 * 1000),
+                length_over: o.queue_length_over.map(|n| n.max(1) as usize),
+            });
+            c.max_wait_ms = q.max_wait_seconds.map(|s| s.max(1) as u64 * 1000);
+            c.max_wait_action = [
+                MaxWaitAction::Callback,
+                MaxWaitAction::Close,
+                MaxWaitAction::Close,
+                MaxWaitAction::Close,
+            ];
+            c.wrap_up_ms = q.wrap_up_seconds.max(0) as u64 * 1000;
+            c.service_level_ms = q.service_level_seconds.max(1) as u64 * 1000;
+            c.ring_timeout_ms = RING_TIMEOUT_MS;
+            c.when_no_agents = WhenNoAgents::Wait;
+            out.push(c);
+        }
+        match page.next {
+            Some(n) => cursor = n.parse().ok(),
+            None => break,
+        }
+    }
+    // A queue must exist before another overflows to it: configure those
+    // without overflow first.
+    out.sort_by_key(|q| q.overflow.is_some());
+    Ok(out)
+}
+
+async fn agent_configs(store: &Store, tenant: TenantId) -> Result<Vec<AgentConfig>, AppError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_agents(tenant, &Default::default(), cursor, 500)
+            .await?;
+        for a in &page.items {
+            out.push(AgentConfig {
+                id: a.id,
+                skills: a
+                    .skills
+                    .iter()
+                    .map(|s| (s.skill_id, s.proficiency.clamp(1, 10) as u8))
+                    .collect(),
+                capacity: [
+                    a.capacity_voice,
+                    a.capacity_email,
+                    a.capacity_chat,
+                    a.capacity_sms,
+                ]
+                .map(|c| c.clamp(0, 50) as u8),
+                voice_blocks_others: a.voice_blocks_others != 0,
+                attributes: BTreeMap::new(),
+            });
+        }
+        match page.next {
+            Some(n) => cursor = n.parse().ok(),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+impl TenantRouting {
+    async fn load(store: Store, tenant: TenantId) -> Result<TenantRouting, AppError> {
+        let now = wall_ms();
+        // Reservation numbers continue past any handed out before a restart.
+        let config = EngineConfig {
+            first_reservation: (now.max(1) as u64) * 1000,
+            ..EngineConfig::default()
+        };
+        let mut t = TenantRouting {
+            store: store.clone(),
+            tenant,
+            engine: Engine::new(config, tenant.as_uuid().as_u64_pair().0),
+            rows: HashMap::new(),
+            reservations: BTreeMap::new(),
+            presence: HashMap::new(),
+            changes: RoutingChanges::default(),
+            touched: Vec::new(),
+        };
+        t.configure().await?;
+        let open = store.open_contacts(tenant).await?;
+        let mono = to_mono(now);
+        for c in &open {
+            let input = match (
+                c.state,
+                c.agent_id
+                    .as_deref()
+                    .and_then(|a| a.parse::<AgentId>().ok()),
+            ) {
+                (ContactState::Active | ContactState::WrapUp, Some(agent)) => {
+                    Input::ContactInProgress {
+                        contact: c.id,
+                        queue: c.queue_id,
+                        channel: c.channel,
+                        agent,
+                        answered_at: to_mono(c.answered_at.unwrap_or(c.arrived_at)),
+                        wrap_up_until: (c.state == ContactState::WrapUp).then_some(mono),
+                    }
+                }
+                _ => Input::ContactArrived {
+                    contact: c.id,
+                    queue: c.queue_id,
+                    channel: c.channel,
+                    priority: c.priority.clamp(0, 100) as u8,
+                    agent: None,
+                    attributes: BTreeMap::new(),
+                    arrived_at: Some(to_mono(c.arrived_at)),
+                },
+            };
+            t.rows.insert(c.id, c.clone());
+            if let Err(e) = t.engine.handle_input(mono, input) {
+                tracing::warn!(contact = %c.id, error = %e, "contact could not be restored to routing");
+            }
+            t.touched.push(c.id);
+        }
+        for s in store.agent_states(tenant).await? {
+            let presence = match s.presence.as_str() {
+                "available" => Presence::Available,
+                "away" => Presence::Away(s.reason.clone().unwrap_or_else(|| "away".into())),
+                _ => Presence::Offline,
+            };
+            t.presence.insert(s.agent_id, presence.clone());
+            let _ = t.engine.handle_input(
+                mono,
+                Input::AgentPresence {
+                    agent: s.agent_id,
+                    presence,
+                },
+            );
+        }
+        t.drain(now);
+        t.commit().await?;
+        tracing::info!(tenant = %tenant, contacts = open.len(), "routing engine started");
+        Ok(t)
+    }
+
+    async fn configure(&mut self) -> Result<(), AppError> {
+        let mono = to_mono(wall_ms());
+        for q in queue_configs(&self.store, self.tenant).await? {
+            self.engine
+                .handle_input(mono, Input::ConfigureQueue(q))
+                .map_err(routing_error)?;
+        }
+        for a in agent_configs(&self.store, self.tenant).await? {
+            self.engine
+                .handle_input(mono, Input::ConfigureAgent(a))
+                .map_err(routing_error)?;
+        }
+        Ok(())
+    }
+
+    /// Turns the engine's outputs into changes to write.
+    fn drain(&mut self, now: UnixMs) {
+        while let Some(o) = self.engine.poll_output() {
+            let event =
+                |kind: &'static str, subject: String, payload: serde_json::Value| NewEvent {
+                    kind,
+                    subject_id: subject,
+                    at: now,
+                    payload,
+                };
+            match o {
+                Output::Queued {
+                    contact,
+                    queue,
+                    position,
+                    expected_wait_ms,
+                } => {
+                    self.touched.push(contact);
+                    self.changes.events.push(event(
+                        "contact.queued",
+                        contact.to_string(),
+                        serde_json::json!({"queue_id": queue, "position": position, "expected_wait_ms": expected_wait_ms}),
+                    ));
+                }
+                Output::Reserved {
+                    reservation,
+                    contact,
+                    agent,
+                    queue,
+                    expires_at,
+                    callback,
+                    why,
+                } => {
+                    self.touched.push(contact);
+                    if let Some(row) = self.rows.get_mut(&contact) {
+                        row.first_reserved_at.get_or_insert(now);
+                    }
+                    let live = LiveReservation {
+                        id: reservation.0,
+                        contact_id: contact,
+                        agent_id: agent,
+                        queue_id: queue,
+                        expires_at: expires_at as UnixMs,
+                        callback,
+                        step: why.step,
+                        eligible: why.eligible,
+                        key: why.key,
+                    };
+                    self.changes.events.push(event(
+                        "reservation.created",
+                        contact.to_string(),
+                        serde_json::json!({"reservation": reservation.0, "agent_id": agent, "queue_id": queue, "expires_at": expires_at,
+                            "why": {"step": why.step, "eligible": why.eligible, "strategy": why.strategy, "key": why.key, "waited_ms": why.waited_ms}}),
+                    ));
+                    self.reservations.insert(reservation.0, live);
+                }
+                Output::ReservationEnded {
+                    reservation,
+                    contact,
+                    agent,
+                    end,
+                } => {
+                    self.touched.push(contact);
+                    self.reservations.remove(&reservation.0);
+                    let end = match end {
+                        ReservationEnd::Accepted => "accepted",
+                        ReservationEnd::Rejected => "rejected",
+                        ReservationEnd::Expired => "expired",
+                        ReservationEnd::Cancelled => "cancelled",
+                    };
+                    self.changes.events.push(event(
+                        "reservation.ended",
+                        contact.to_string(),
+                        serde_json::json!({"reservation": reservation.0, "agent_id": agent, "end": end}),
+                    ));
+                }
+                Output::Answered {
+                    contact,
+                    agent,
+                    queue,
+                    waited_ms,
+                } => {
+                    self.touched.push(contact);
+                    if let Some(row) = self.rows.get_mut(&contact) {
+                        row.answered_at = Some(now);
+                        row.agent_id = Some(agent.to_string());
+                    }
+                    metrics::counter!("switchboard_contacts_answered_total", "tenant" => self.tenant.to_string()).increment(1);
+                    self.changes.events.push(event(
+                        "contact.answered",
+                        contact.to_string(),
+                        serde_json::json!({"agent_id": agent, "queue_id": queue, "waited_ms": waited_ms}),
+                    ));
+                }
+                Output::Overflowed { contact, from, to } => {
+                    self.touched.push(contact);
+                    self.changes.events.push(event(
+                        "contact.overflowed",
+                        contact.to_string(),
+                        serde_json::json!({"from": from, "to": to}),
+                    ));
+                }
+                Output::Transferred {
+                    contact,
+                    from,
+                    to,
+                    agent,
+                } => {
+                    self.touched.push(contact);
+                    self.changes.events.push(event(
+                        "contact.transferred",
+                        contact.to_string(),
+                        serde_json::json!({"from": from, "to": to, "agent_id": agent}),
+                    ));
+                }
+                Output::MaxWaitReached {
+                    contact,
+                    queue,
+                    action,
+                } => {
+                    self.touched.push(contact);
+                    self.changes.events.push(event(
+                        "contact.max_wait_reached",
+                        contact.to_string(),
+                        serde_json::json!({"queue_id": queue, "action": action}),
+                    ));
+                }
+                Output::Abandoned {
+                    contact,
+                    queue,
+                    waited_ms,
+                    short,
+                } => {
+                    if let Some(row) = self.rows.get_mut(&contact) {
+                        row.state = ContactState::Abandoned;
+                        row.abandoned_at = Some(now);
+                        row.updated_at = now;
+                        self.changes.contacts.push(row.clone());
+                    }
+                    self.rows.remove(&contact);
+                    metrics::counter!("switchboard_contacts_abandoned_total", "tenant" => self.tenant.to_string()).increment(1);
+                    self.changes.events.push(event(
+                        "contact.abandoned",
+                        contact.to_string(),
+                        serde_json::json!({"queue_id": queue, "waited_ms": waited_ms, "short": short}),
+                    ));
+                }
+                Output::WrapUpStarted {
+                    contact,
+                    agent,
+                    until,
+                } => {
+                    self.touched.push(contact);
+                    if let Some(row) = self.rows.get_mut(&contact) {
+                        row.wrap_started_at = Some(now);
+                    }
+                    self.changes.events.push(event(
+                        "contact.wrap_up_started",
+                        contact.to_string(),
+                        serde_json::json!({"agent_id": agent, "until": until}),
+                    ));
+                }
+                Output::Ended { contact, agent } => {
+                    if let Some(row) = self.rows.get_mut(&contact) {
+                        if row.wrap_started_at.is_some() {
+                            row.wrap_ended_at = Some(now);
+                        }
+                        row.state = ContactState::Ended;
+                        row.ended_at = Some(now);
+                        row.updated_at = now;
+                        self.changes.contacts.push(row.clone());
+                    }
+                    self.rows.remove(&contact);
+                    self.changes.events.push(event(
+                        "contact.ended",
+                        contact.to_string(),
+                        serde_json::json!({"agent_id": agent}),
+                    ));
+                }
+                Output::CallbackScheduled { contact, queue } => {
+                    self.touched.push(contact);
+                    self.changes.events.push(event(
+                        "contact.callback_scheduled",
+                        contact.to_string(),
+                        serde_json::json!({"queue_id": queue}),
+                    ));
+                }
+                Output::AgentChanged { agent, status } => {
+                    let (status, reason) = status_name(&status);
+                    self.changes.events.push(event(
+                        "agent.status",
+                        agent.to_string(),
+                        serde_json::json!({"status": status, "reason": reason}),
+                    ));
+                }
+            }
+        }
+        // Contacts still open get their routing columns from where the engine holds them.
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort();
+        touched.dedup();
+        for cid in touched {
+            let Some(view) = self.engine.contact_view(cid) else {
+                continue;
+            };
+            let Some(row) = self.rows.get_mut(&cid) else {
+                continue;
+            };
+            let (queue, state, agent) = match view {
+                ContactView::Waiting { queue, .. } => (queue, ContactState::Queued, None),
+                ContactView::Ringing { queue, .. } => (queue, ContactState::Reserved, None),
+                ContactView::Active { queue, agent } => (queue, ContactState::Active, Some(agent)),
+                ContactView::WrapUp { queue, agent, .. } => {
+                    (queue, ContactState::WrapUp, Some(agent))
+                }
+            };
+            row.queue_id = queue;
+            row.state = state;
+            if let Some(a) = agent {
+                row.agent_id = Some(a.to_string());
+            }
+            row.updated_at = now;
+            if !self.changes.new_contacts.iter().any(|c| c.id == cid) {
+                self.changes.contacts.push(row.clone());
+            }
+        }
+        // New contacts are inserted with their state after routing.
+        for c in &mut self.changes.new_contacts {
+            if let Some(row) = self.rows.get(&c.id) {
+                *c = row.clone();
+            }
+        }
+    }
+
+    async fn commit(&mut self) -> Result<(), AppError> {
+        let changes = std::mem::take(&mut self.changes);
+        self.store
+            .apply_routing(self.tenant, &changes)
+            .await
+            .map_err(AppError::from)
+    }
+
+    fn claim(&self, reservation: u64, by: Option<AgentId>) -> Result<ContactId, AppError> {
+        let r = self
+            .reservations
+            .get(&reservation)
+            .ok_or(AppError::NotFound("reservation"))?;
+        if by.is_some_and(|a| a != r.agent_id) {
+            // Another agent's reservation is simply not theirs to see.
+            return Err(AppError::NotFound("reservation"));
+        }
+        Ok(r.contact_id)
+    }
+
+    fn check_owner(&self, contact: ContactId, by: Option<AgentId>) -> Result<(), AppError> {
+        let Some(by) = by else { return Ok(()) };
+        match self.engine.contact_view(contact) {
+            Some(ContactView::Active { agent, .. } | ContactView::WrapUp { agent, .. })
+                if agent == by =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(AppError::Conflict("the contact is not yours".into())),
+            None => Err(AppError::NotFound("contact")),
+        }
+    }
+
+    /// Applies one command; returns the reply to send after the commit.
+    fn apply(&mut self, cmd: Command, now: UnixMs) -> Option<Reply> {
+        let mono = to_mono(now);
+        let input =
+            |engine: &mut Engine, i: Input| engine.handle_input(mono, i).map_err(routing_error);
+        match cmd {
+            Command::Create { contact, reply } => {
+                let c = *contact;
+                let id = c.id;
+                let r = input(
+                    &mut self.engine,
+                    Input::ContactArrived {
+                        contact: id,
+                        queue: c.queue_id,
+                        channel: c.channel,
+                        priority: c.priority.clamp(0, 100) as u8,
+                        agent: None,
+                        attributes: BTreeMap::new(),
+                        arrived_at: None,
+                    },
+                );
+                match r {
+                    Ok(()) => {
+                        self.changes.events.push(NewEvent {
+                            kind: "contact.created",
+                            subject_id: id.to_string(),
+                            at: now,
+                            payload: serde_json::json!({"channel": c.channel, "queue_id": c.queue_id, "priority": c.priority}),
+                        });
+                        self.rows.insert(id, c.clone());
+                        self.changes.new_contacts.push(c);
+                        self.touched.push(id);
+                        Some(Reply::Contact(reply, id))
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        None
+                    }
+                }
+            }
+            Command::Presence {
+                agent,
+                presence,
+                reply,
+            } => match input(
+                &mut self.engine,
+                Input::AgentPresence {
+                    agent,
+                    presence: presence.clone(),
+                },
+            ) {
+                Ok(()) => {
+                    let (name, reason) = match &presence {
+                        Presence::Available => ("available", None),
+                        Presence::Away(r) => ("away", Some(r.clone())),
+                        Presence::Offline => ("offline", None),
+                    };
+                    self.presence.insert(agent, presence);
+                    self.changes.agent_states.push(AgentStateRow {
+                        agent_id: agent,
+                        tenant_id: self.tenant,
+                        presence: name.into(),
+                        reason,
+                        since: now,
+                    });
+                    Some(Reply::Unit(reply))
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    None
+                }
+            },
+            Command::Accept {
+                reservation,
+                by,
+                reply,
+            } => {
+                let r = self.claim(reservation, by).and_then(|c| {
+                    input(
+                        &mut self.engine,
+                        Input::Accept {
+                            reservation: ReservationId(reservation),
+                        },
+                    )
+                    .map(|_| c)
+                });
+                match r {
+                    Ok(c) => Some(Reply::Id(reply, c)),
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        None
+                    }
+                }
+            }
+            Command::Reject {
+                reservation,
+                by,
+                reply,
+            } => {
+                let r = self.claim(reservation, by).and_then(|c| {
+                    input(
+                        &mut self.engine,
+                        Input::Reject {
+                            reservation: ReservationId(reservation),
+                        },
+                    )
+                    .map(|_| c)
+                });
+                match r {
+                    Ok(c) => Some(Reply::Id(reply, c)),
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        None
+                    }
+                }
+            }
+            Command::Complete { contact, by, reply } => {
+                self.touched.push(contact);
+                let r = self
+                    .check_owner(contact, by)
+                    .and_then(|_| input(&mut self.engine, Input::ContactCompleted { contact }));
+                unit(r, reply)
+            }
+            Command::WrapUpDone { contact, by, reply } => {
+                self.touched.push(contact);
+                let r = self
+                    .check_owner(contact, by)
+                    .and_then(|_| input(&mut self.engine, Input::WrapUpFinished { contact }));
+                unit(r, reply)
+            }
+            Command::Transfer {
+                contact,
+                to,
+                by,
+                reply,
+            } => {
+                self.touched.push(contact);
+                let r = self
+                    .check_owner(contact, by)
+                    .and_then(|_| input(&mut self.engine, Input::Transfer { contact, to }));
+                unit(r, reply)
+            }
+            Command::Callback { contact, reply } => {
+                self.touched.push(contact);
+                unit(
+                    input(&mut self.engine, Input::CallbackRequested { contact }),
+                    reply,
+                )
+            }
+            Command::Abandon { contact, reply } => unit(
+                input(&mut self.engine, Input::ContactGone { contact }),
+                reply,
+            ),
+            Command::Reload | Command::AgentStatus { .. } | Command::QueueStatus { .. } => None,
+        }
+    }
+
+    fn agent_live(&self, agent: AgentId) -> Option<AgentLive> {
+        let status = self.engine.agent_status(agent)?;
+        let (name, reason) = status_name(&status);
+        let reservations = self
+            .reservations
+            .values()
+            .filter(|r| r.agent_id == agent)
+            .cloned()
+            .collect();
+        let contacts = self
+            .rows
+            .keys()
+            .filter(|c| {
+                matches!(self.engine.contact_view(**c), Some(ContactView::Active { agent: a, .. } | ContactView::WrapUp { agent: a, .. }) if a == agent)
+            })
+            .copied()
+            .collect();
+        Some(AgentLive {
+            status: name.into(),
+            reason,
+            reservations,
+            contacts,
+        })
+    }
+
+    fn queue_live(&self, queue: QueueId) -> Option<QueueLive> {
+        let waiting = self.engine.waiting(queue)?;
+        let stats: QueueStats = self.engine.queue_stats(queue).cloned().unwrap_or_default();
+        let now = to_mono(wall_ms());
+        Some(QueueLive {
+            waiting,
+            next_contacts: self
+                .engine
+                .waiting_order(queue)
+                .into_iter()
+                .take(100)
+                .collect(),
+            longest_wait_ms: self
+                .engine
+                .oldest_waiting(queue)
+                .map(|a| now.saturating_sub(a))
+                .unwrap_or(0),
+            offered: stats.offered,
+            answered: stats.answered,
+            abandoned: stats.abandoned,
+            short_abandons: stats.short_abandons,
+            service_level_pct: stats.service_level_answered().map(|v| v * 100.0),
+            service_level_offered_pct: stats.service_level_offered().map(|v| v * 100.0),
+            asa_ms: stats.asa_ms(),
+        })
+    }
+}
+
+fn unit(r: Result<(), AppError>, reply: oneshot::Sender<Result<(), AppError>>) -> Option<Reply> {
+    match r {
+        Ok(()) => Some(Reply::Unit(reply)),
+        Err(e) => {
+            let _ = reply.send(Err(e));
+            None
+        }
+    }
+}
+
+fn status_name(s: &AgentStatus) -> (&'static str, Option<String>) {
+    match s {
+        AgentStatus::Offline => ("offline", None),
+        AgentStatus::Available => ("available", None),
+        AgentStatus::Busy => ("busy", None),
+        AgentStatus::WrapUp => ("wrap_up", None),
+        AgentStatus::Away(r) => ("away", Some(r.clone())),
+    }
+}
+
+/// The task that owns one tenant's engine.
+async fn run(store: Store, tenant: TenantId, mut rx: mpsc::Receiver<Command>) {
+    let mut state = loop {
+        match TenantRouting::load(store.clone(), tenant).await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::error!(tenant = %tenant, error = %e, "routing engine could not start; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let mut buf = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let wake = state.engine.poll_timeout();
+        let got = match wake {
+            Some(at) => {
+                let wait = Duration::from_millis(at.saturating_sub(to_mono(wall_ms())));
+                tokio::select! {
+                    n = rx.recv_many(&mut buf, MAX_BATCH) => n,
+                    _ = tokio::time::sleep(wait) => 0,
+                }
+            }
+            None => rx.recv_many(&mut buf, MAX_BATCH).await,
+        };
+        if got == 0 && wake.is_none() {
+            break; // every sender is gone
+        }
+        let now = wall_ms();
+        let mut replies = Vec::new();
+        let mut reload = false;
+        for cmd in buf.drain(..) {
+            match cmd {
+                Command::AgentStatus { agent, reply } => {
+                    let _ = reply.send(state.agent_live(agent));
+                }
+                Command::QueueStatus { queue, reply } => {
+                    let _ = reply.send(state.queue_live(queue));
+                }
+                Command::Reload => reload = true,
+                other => {
+                    if let Some(r) = state.apply(other, now) {
+                        replies.push(r);
+                    }
+                }
+            }
+        }
+        if reload && let Err(e) = state.configure().await {
+            tracing::error!(tenant = %tenant, error = %e, "routing configuration could not be reloaded");
+        }
+        let _ = state.engine.handle_input(to_mono(now), Input::Tick);
+        state.drain(now);
+        match state.commit().await {
+            Ok(()) => {
+                for r in replies {
+                    match r {
+                        Reply::Contact(tx, id) => {
+                            let row = match state.rows.get(&id) {
+                                Some(c) => Ok(c.clone()),
+                                None => store.get_contact(tenant, id).await.map_err(AppError::from),
+                            };
+                            let _ = tx.send(row);
+                        }
+                        Reply::Unit(tx) => {
+                            let _ = tx.send(Ok(()));
+                        }
+                        Reply::Id(tx, id) => {
+                            let _ = tx.send(Ok(id));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(tenant = %tenant, error = %e, "routing changes could not be written; rebuilding from the store");
+                for r in replies {
+                    r.fail(AppError::Unavailable(
+                        "the change could not be stored".into(),
+                    ));
+                }
+                match TenantRouting::load(store.clone(), tenant).await {
+                    Ok(s) => state = s,
+                    Err(e) => {
+                        tracing::error!(tenant = %tenant, error = %e, "routing engine stopped");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

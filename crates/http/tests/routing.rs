@@ -1,0 +1,309 @@
+//! A contact's life through the API and the routing engine: reserved to a
+//! free agent, accepted, completed, wrapped up with a disposition; rejects,
+//! abandons and bad requests answered clearly without changing anything.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use sb_model::Role;
+use serde_json::json;
+
+async fn agent_for(
+    s: &TestServer,
+    admin: &str,
+    tenant: &sb_store::Tenant,
+    skill: &str,
+) -> (String, String) {
+    let (user, token) = s.user_with_token(tenant, &[Role::Agent]).await;
+    let agent = s
+        .post(
+            "/api/v1/agents",
+            admin,
+            json!({"user_id": user.id, "skills": [{"skill_id": skill, "proficiency": 8}]}),
+        )
+        .await
+        .expect(201)
+        .id();
+    (agent, token)
+}
+
+#[tokio::test]
+async fn a_contact_is_reserved_answered_completed_and_wrapped_up() {
+    let s = TestServer::start().await;
+    let f = fixture(&s, "route").await;
+    let admin = f.admin_token.as_str();
+    let (a1, t1) = agent_for(&s, admin, &f.tenant, &f.skill).await;
+    let (_a2, t2) = agent_for(&s, admin, &f.tenant, &f.skill).await;
+
+    // The fixture's voice contact waits: nobody is available yet.
+    let q = s
+        .get(&format!("/api/v1/queues/{}/status", f.queue), admin)
+        .await
+        .expect(200);
+    assert_eq!(q.body["waiting"], 1);
+    assert_eq!(q.body["next_contacts"][0], f.contact);
+
+    // Agent 1 goes available and is reserved the waiting contact.
+    let st = s
+        .call(
+            Method::PUT,
+            &format!("/api/v1/agents/{a1}/state"),
+            &t1,
+            Some(json!({"state": "available"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(st.body["status"], "busy", "{}", st.text);
+    let reservation = st.body["reservations"][0]["id"].as_u64().unwrap();
+    assert_eq!(st.body["reservations"][0]["contact_id"], f.contact);
+    assert_eq!(st.body["reservations"][0]["eligible"], 1);
+    let c = s
+        .get(&format!("/api/v1/contacts/{}", f.contact), admin)
+        .await
+        .expect(200);
+    assert_eq!(c.body["state"], "reserved");
+    assert!(c.body["timeline"]["first_reserved_at"].is_i64());
+
+    // Another agent cannot take it; the right one can.
+    s.post(
+        &format!("/api/v1/reservations/{reservation}/accept"),
+        &t2,
+        json!({}),
+    )
+    .await
+    .expect(404);
+    let c = s
+        .post(
+            &format!("/api/v1/reservations/{reservation}/accept"),
+            &t1,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(c.body["state"], "active");
+    assert_eq!(c.body["agent_id"], a1);
+    assert!(c.body["timeline"]["answered_at"].is_i64());
+    s.post(
+        &format!("/api/v1/reservations/{reservation}/accept"),
+        &t1,
+        json!({}),
+    )
+    .await
+    .expect(404);
+
+    // Wrap-up cannot come before the end of the conversation.
+    s.post(
+        &format!("/api/v1/contacts/{}/wrap-up", f.contact),
+        &t1,
+        json!({"disposition": "resolved"}),
+    )
+    .await
+    .expect(409);
+    let c = s
+        .post(
+            &format!("/api/v1/contacts/{}/complete", f.contact),
+            &t1,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(c.body["state"], "wrap_up");
+    s.post(
+        &format!("/api/v1/contacts/{}/complete", f.contact),
+        &t1,
+        json!({}),
+    )
+    .await
+    .expect(409);
+    let c = s
+        .post(
+            &format!("/api/v1/contacts/{}/wrap-up", f.contact),
+            &t1,
+            json!({"disposition": "resolved", "notes": "refund issued"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            c.body["state"].as_str(),
+            c.body["disposition"].as_str(),
+            c.body["notes"].as_str()
+        ),
+        (Some("ended"), Some("resolved"), Some("refund issued"))
+    );
+    for k in [
+        "arrived_at",
+        "queued_at",
+        "first_reserved_at",
+        "answered_at",
+        "wrap_started_at",
+        "wrap_ended_at",
+        "ended_at",
+    ] {
+        assert!(c.body["timeline"][k].is_i64(), "timeline {k}: {}", c.text);
+    }
+    let q = s
+        .get(&format!("/api/v1/queues/{}/status", f.queue), admin)
+        .await
+        .expect(200);
+    assert_eq!(
+        (q.body["answered"].as_u64(), q.body["waiting"].as_u64()),
+        (Some(1), Some(0))
+    );
+
+    // A new contact goes straight to the free agent; a rejection puts it back.
+    let c2 = s
+        .post(
+            "/api/v1/contacts",
+            admin,
+            json!({"channel": "voice", "queue_id": f.queue}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(c2.body["state"], "reserved");
+    let id2 = c2.id();
+    let st = s
+        .get(&format!("/api/v1/agents/{a1}/status"), &t1)
+        .await
+        .expect(200);
+    let r2 = st.body["reservations"][0]["id"].as_u64().unwrap();
+    let back = s
+        .post(&format!("/api/v1/reservations/{r2}/reject"), &t1, json!({}))
+        .await
+        .expect(200);
+    assert_eq!(back.body["state"], "queued");
+    // The customer hangs up while waiting.
+    let gone = s
+        .post(&format!("/api/v1/contacts/{id2}/abandon"), admin, json!({}))
+        .await
+        .expect(200);
+    assert_eq!(gone.body["state"], "abandoned");
+    assert!(gone.body["timeline"]["abandoned_at"].is_i64());
+    s.post(&format!("/api/v1/contacts/{id2}/abandon"), admin, json!({}))
+        .await
+        .expect(409);
+
+    // The event log explains the reservation.
+    let events = s
+        .app
+        .store()
+        .list_events(f.tenant.id, 0, 1000)
+        .await
+        .unwrap();
+    let created: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "reservation.created")
+        .collect();
+    assert!(created.len() >= 2);
+    let why: serde_json::Value = serde_json::from_str(&created[0].payload).unwrap();
+    assert_eq!(why["why"]["strategy"], "longest_idle");
+    assert!(events.iter().any(|e| e.kind == "contact.answered"));
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn bad_work_requests_are_refused_and_change_nothing() {
+    let s = TestServer::start().await;
+    let f = fixture(&s, "badwork").await;
+    let admin = f.admin_token.as_str();
+    let (a1, t1) = agent_for(&s, admin, &f.tenant, &f.skill).await;
+    let (a2, t2) = agent_for(&s, admin, &f.tenant, &f.skill).await;
+    s.call(
+        Method::PUT,
+        &format!("/api/v1/agents/{a1}/state"),
+        &t1,
+        Some(json!({"state": "sleeping"})),
+    )
+    .await
+    .problem_for(422, "state");
+    s.call(
+        Method::PUT,
+        &format!("/api/v1/agents/{a1}/state"),
+        &t1,
+        Some(json!({"state": "away"})),
+    )
+    .await
+    .problem_for(422, "reason");
+    // An agent cannot change another agent's state; a team leader can.
+    s.call(
+        Method::PUT,
+        &format!("/api/v1/agents/{a2}/state"),
+        &t1,
+        Some(json!({"state": "available"})),
+    )
+    .await
+    .expect(403);
+    let (_, lead) = s.user_with_token(&f.tenant, &[Role::TeamLeader]).await;
+    let st = s
+        .call(
+            Method::PUT,
+            &format!("/api/v1/agents/{a2}/state"),
+            &lead,
+            Some(json!({"state": "away", "reason": "training"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (st.body["status"].as_str(), st.body["reason"].as_str()),
+        (Some("away"), Some("training"))
+    );
+    s.post("/api/v1/reservations/123/accept", &t1, json!({}))
+        .await
+        .expect(404);
+    s.post("/api/v1/reservations/not-a-number/accept", &t1, json!({}))
+        .await
+        .expect(404);
+    s.post(
+        &format!("/api/v1/contacts/{}/complete", f.contact),
+        &t1,
+        json!({}),
+    )
+    .await
+    .expect(409);
+    s.post(
+        &format!("/api/v1/contacts/{}/transfer", f.contact),
+        &t1,
+        json!({"queue_id": "0193a3b0-0000-7000-8000-000000000000"}),
+    )
+    .await
+    .problem_for(422, "queue_id");
+    // Trainers read but do not work contacts.
+    let (_, trainer) = s.user_with_token(&f.tenant, &[Role::Trainer]).await;
+    s.post(
+        &format!("/api/v1/contacts/{}/abandon", f.contact),
+        &trainer,
+        json!({}),
+    )
+    .await
+    .expect(403);
+    s.get(&format!("/api/v1/queues/{}/status", f.queue), &trainer)
+        .await
+        .expect(200);
+    // Another tenant sees nothing.
+    let other = fixture(&s, "otherwork").await;
+    s.get(&format!("/api/v1/agents/{a1}/status"), &other.admin_token)
+        .await
+        .expect(404);
+    s.get(
+        &format!("/api/v1/queues/{}/status", f.queue),
+        &other.admin_token,
+    )
+    .await
+    .expect(404);
+    s.post(
+        &format!("/api/v1/contacts/{}/abandon", f.contact),
+        &other.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(404);
+    // The contact still waits, untouched.
+    let c = s
+        .get(&format!("/api/v1/contacts/{}", f.contact), admin)
+        .await
+        .expect(200);
+    assert_eq!(c.body["state"], "queued");
+    let _ = t2;
+    s.finish().await;
+}
