@@ -942,6 +942,8 @@ impl Engine {
 
     // --------------------------------------------------------------- inputs
 
+    // The arguments are the fields of `Input::ContactArrived`, one to one.
+    #[allow(clippy::too_many_arguments)]
     fn arrive(
         &mut self,
         cid: ContactId,

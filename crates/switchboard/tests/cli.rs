@@ -645,3 +645,159 @@ async fn acknowledged_contacts_survive_kill_9() {
     );
     assert!(Path::new(&d).join("switchboard.db").exists());
 }
+
+async fn json_of(r: reqwest::Response) -> serde_json::Value {
+    r.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_the_queue_keeps_its_order_and_reservations_are_offered_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let mut server = Server::start(&["--data-dir", &d, "demo", "--http", "127.0.0.1:0"]);
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "admin@demo.example", "password": "switchboard"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let token = json_of(
+        client
+            .post(format!("{base}/api/v1/tokens"))
+            .header("cookie", cookie)
+            .json(&json!({"name": "t"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let get = |path: String| {
+        let (client, token) = (client.clone(), token.clone());
+        async move { json_of(client.get(path).bearer_auth(token).send().await.unwrap()).await }
+    };
+    let queues = get(format!("{base}/api/v1/queues")).await;
+    let support = queues["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "Support")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Nobody is available: contacts wait in arrival order.
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        let c = json_of(
+            client
+                .post(format!("{base}/api/v1/contacts"))
+                .bearer_auth(&token)
+                .json(&json!({"channel": "voice", "queue_id": support}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(c["state"], "queued");
+        ids.push(c["id"].as_str().unwrap().to_owned());
+    }
+    // agent2 (technical 7) goes available and is offered the first contact.
+    let users = get(format!("{base}/api/v1/users?limit=100")).await;
+    let agent_user = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "agent2@demo.example")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agents = get(format!("{base}/api/v1/agents?limit=100")).await;
+    let agent = agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["user_id"] == agent_user.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let st = json_of(
+        client
+            .put(format!("{base}/api/v1/agents/{agent}/state"))
+            .bearer_auth(&token)
+            .json(&json!({"state": "available"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st["reservations"][0]["contact_id"], ids[0].as_str(), "{st}");
+    let first_reservation = st["reservations"][0]["id"].as_u64().unwrap();
+    let before = get(format!("{base}/api/v1/queues/{support}/status")).await;
+    assert_eq!(before["next_contacts"].as_array().unwrap().len(), 29);
+
+    server.child.kill().unwrap(); // SIGKILL: no chance to tidy up
+    server.child.wait().unwrap();
+    drop(server);
+
+    let server = Server::start(&["--data-dir", &d, "serve", "--http", "127.0.0.1:0"]);
+    let base = server.base.clone();
+    let after = get(format!("{base}/api/v1/queues/{support}/status")).await;
+    assert_eq!(
+        after["next_contacts"], before["next_contacts"],
+        "the same queue order"
+    );
+    let st = get(format!("{base}/api/v1/agents/{agent}/status")).await;
+    assert_eq!(st["status"], "busy", "{st}");
+    assert_eq!(
+        st["reservations"][0]["contact_id"],
+        ids[0].as_str(),
+        "the reservation in flight is offered again"
+    );
+    assert!(
+        st["reservations"][0]["id"].as_u64().unwrap() > first_reservation,
+        "with a new reservation number"
+    );
+    let all = get(format!("{base}/api/v1/contacts?limit=500")).await;
+    let mut stored: Vec<String> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    stored.sort();
+    let mut expect = ids.clone();
+    expect.sort();
+    assert_eq!(
+        stored, expect,
+        "every contact once, none lost or duplicated"
+    );
+    // And work carries on.
+    let rid = st["reservations"][0]["id"].as_u64().unwrap();
+    let c = json_of(
+        client
+            .post(format!("{base}/api/v1/reservations/{rid}/accept"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(c["state"], "active");
+}
