@@ -111,6 +111,11 @@ impl App {
             .unwrap_or(0)
     }
 
+    /// Live routing events of every tenant on this node (filter by tenant).
+    pub fn subscribe_live(&self) -> tokio::sync::broadcast::Receiver<Arc<routing::LiveEvent>> {
+        self.routing.subscribe()
+    }
+
     /// A fresh UUIDv7.
     pub fn new_uuid(&self) -> Uuid {
         Uuid::now_v7()

@@ -145,11 +145,26 @@ pub enum Command {
     },
 }
 
+/// An event made durable, as read models and live screens receive it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveEvent {
+    pub tenant_id: TenantId,
+    pub kind: &'static str,
+    pub subject_id: String,
+    pub at: UnixMs,
+    pub payload: serde_json::Value,
+}
+
+/// How many live events a slow subscriber may fall behind before it
+/// misses some (it is told how many).
+pub const LIVE_BUFFER: usize = 8_192;
+
 /// The tenants' engine tasks on this node.
 #[derive(Clone)]
 pub struct RoutingHub {
     store: Store,
     tasks: Arc<Mutex<HashMap<TenantId, mpsc::Sender<Command>>>>,
+    live: tokio::sync::broadcast::Sender<Arc<LiveEvent>>,
 }
 
 impl RoutingHub {
@@ -157,7 +172,13 @@ impl RoutingHub {
         RoutingHub {
             store,
             tasks: Arc::default(),
+            live: tokio::sync::broadcast::channel(LIVE_BUFFER).0,
         }
+    }
+
+    /// Every durable routing event of every tenant on this node, as it happens.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<LiveEvent>> {
+        self.live.subscribe()
     }
 
     /// The inbox of a tenant's engine, starting the task if needed.
@@ -169,7 +190,7 @@ impl RoutingHub {
             return tx.clone();
         }
         let (tx, rx) = mpsc::channel(INBOX);
-        tokio::spawn(run(self.store.clone(), tenant, rx));
+        tokio::spawn(run(self.store.clone(), tenant, rx, self.live.clone()));
         tasks.insert(tenant, tx.clone());
         tx
     }
@@ -256,6 +277,9 @@ struct TenantRouting {
     presence: HashMap<AgentId, Presence>,
     changes: RoutingChanges,
     touched: Vec<ContactId>,
+    queue_ids: Vec<QueueId>,
+    agent_ids: Vec<AgentId>,
+    gauges_at: UnixMs,
 }
 
 fn to_mono(ms: UnixMs) -> Mono {
@@ -370,6 +394,9 @@ impl TenantRouting {
             presence: HashMap::new(),
             changes: RoutingChanges::default(),
             touched: Vec::new(),
+            queue_ids: Vec::new(),
+            agent_ids: Vec::new(),
+            gauges_at: 0,
         };
         t.configure().await?;
         let open = store.open_contacts(tenant).await?;
@@ -424,6 +451,7 @@ impl TenantRouting {
         }
         t.drain(now);
         t.commit().await?;
+        t.publish_gauges(now);
         tracing::info!(tenant = %tenant, contacts = open.len(), "routing engine started");
         Ok(t)
     }
@@ -431,11 +459,17 @@ impl TenantRouting {
     async fn configure(&mut self) -> Result<(), AppError> {
         let mono = to_mono(wall_ms());
         for q in queue_configs(&self.store, self.tenant).await? {
+            if !self.queue_ids.contains(&q.id) {
+                self.queue_ids.push(q.id);
+            }
             self.engine
                 .handle_input(mono, Input::ConfigureQueue(q))
                 .map_err(routing_error)?;
         }
         for a in agent_configs(&self.store, self.tenant).await? {
+            if !self.agent_ids.contains(&a.id) {
+                self.agent_ids.push(a.id);
+            }
             self.engine
                 .handle_input(mono, Input::ConfigureAgent(a))
                 .map_err(routing_error)?;
@@ -498,6 +532,7 @@ impl TenantRouting {
                             "why": {"step": why.step, "eligible": why.eligible, "strategy": why.strategy, "key": why.key, "waited_ms": why.waited_ms}}),
                     ));
                     self.reservations.insert(reservation.0, live);
+                    metrics::counter!("switchboard_reservations_total", "tenant" => self.tenant.to_string(), "queue" => queue.to_string()).increment(1);
                 }
                 Output::ReservationEnded {
                     reservation,
@@ -530,7 +565,7 @@ impl TenantRouting {
                         row.answered_at = Some(now);
                         row.agent_id = Some(agent.to_string());
                     }
-                    metrics::counter!("switchboard_contacts_answered_total", "tenant" => self.tenant.to_string()).increment(1);
+                    metrics::counter!("switchboard_contacts_answered_total", "tenant" => self.tenant.to_string(), "queue" => queue.to_string()).increment(1);
                     self.changes.events.push(event(
                         "contact.answered",
                         contact.to_string(),
@@ -677,12 +712,49 @@ impl TenantRouting {
         }
     }
 
-    async fn commit(&mut self) -> Result<(), AppError> {
+    /// Writes the batch; returns its events for live subscribers.
+    async fn commit(&mut self) -> Result<Vec<NewEvent>, AppError> {
         let changes = std::mem::take(&mut self.changes);
         self.store
             .apply_routing(self.tenant, &changes)
             .await
-            .map_err(AppError::from)
+            .map_err(AppError::from)?;
+        Ok(changes.events)
+    }
+
+    /// Sets the gauges operators alert on, at most once a second.
+    fn publish_gauges(&mut self, now: UnixMs) {
+        if now - self.gauges_at < 1_000 {
+            return;
+        }
+        self.gauges_at = now;
+        let tenant = self.tenant.to_string();
+        let mut waiting: BTreeMap<(QueueId, &'static str), u64> = BTreeMap::new();
+        for c in self.rows.values() {
+            if c.state == ContactState::Queued {
+                *waiting.entry((c.queue_id, c.channel.as_str())).or_default() += 1;
+            }
+        }
+        for q in self.queue_ids.clone() {
+            for ch in ["voice", "email", "chat", "sms"] {
+                let n = waiting.get(&(q, ch)).copied().unwrap_or(0);
+                metrics::gauge!("switchboard_queue_waiting", "tenant" => tenant.clone(), "queue" => q.to_string(), "channel" => ch).set(n as f64);
+            }
+        }
+        let mut states: BTreeMap<&'static str, u64> =
+            ["offline", "available", "busy", "wrap_up", "away"]
+                .into_iter()
+                .map(|s| (s, 0))
+                .collect();
+        for a in &self.agent_ids {
+            if let Some(st) = self.engine.agent_status(*a) {
+                *states.entry(status_name(&st).0).or_default() += 1;
+            }
+        }
+        for (state, n) in states {
+            metrics::gauge!("switchboard_agents", "tenant" => tenant.clone(), "state" => state)
+                .set(n as f64);
+        }
     }
 
     fn claim(&self, reservation: u64, by: Option<AgentId>) -> Result<ContactId, AppError> {
@@ -941,7 +1013,12 @@ fn status_name(s: &AgentStatus) -> (&'static str, Option<String>) {
 }
 
 /// The task that owns one tenant's engine.
-async fn run(store: Store, tenant: TenantId, mut rx: mpsc::Receiver<Command>) {
+async fn run(
+    store: Store,
+    tenant: TenantId,
+    mut rx: mpsc::Receiver<Command>,
+    live: tokio::sync::broadcast::Sender<Arc<LiveEvent>>,
+) {
     let mut state = loop {
         match TenantRouting::load(store.clone(), tenant).await {
             Ok(s) => break s,
@@ -992,7 +1069,19 @@ async fn run(store: Store, tenant: TenantId, mut rx: mpsc::Receiver<Command>) {
         let _ = state.engine.handle_input(to_mono(now), Input::Tick);
         state.drain(now);
         match state.commit().await {
-            Ok(()) => {
+            Ok(events) => {
+                if live.receiver_count() > 0 {
+                    for e in events {
+                        let _ = live.send(Arc::new(LiveEvent {
+                            tenant_id: tenant,
+                            kind: e.kind,
+                            subject_id: e.subject_id,
+                            at: e.at,
+                            payload: e.payload,
+                        }));
+                    }
+                }
+                state.publish_gauges(now);
                 for r in replies {
                     match r {
                         Reply::Contact(tx, id) => {

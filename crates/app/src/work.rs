@@ -277,6 +277,17 @@ impl App {
         self.contact_now(p, contact).await
     }
 
+    /// Subscribes to the tenant's live routing events (wallboards, floor
+    /// views, agent desktops). The caller filters by `p.tenant_id`.
+    pub fn live_events(
+        &self,
+        p: &Principal,
+    ) -> Result<tokio::sync::broadcast::Receiver<std::sync::Arc<crate::routing::LiveEvent>>, AppError>
+    {
+        p.require(Permission::QueueRead)?;
+        Ok(self.subscribe_live())
+    }
+
     /// Tells the tenant's engine that queues or agents changed.
     pub(crate) async fn routing_changed(&self, p: &Principal) {
         self.routing.reload(p.tenant_id).await;

@@ -307,3 +307,92 @@ async fn bad_work_requests_are_refused_and_change_nothing() {
     let _ = t2;
     s.finish().await;
 }
+
+#[tokio::test]
+async fn live_events_stream_to_subscribers_of_the_tenant_only() {
+    let s = TestServer::start().await;
+    let f = fixture(&s, "live").await;
+    let other = fixture(&s, "livex").await;
+    let mut res = s
+        .client
+        .get(s.url("/api/v1/events/stream"))
+        .bearer_auth(&f.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    // Give the subscription a moment to register, then make things happen in both tenants.
+    let created = s
+        .post(
+            "/api/v1/contacts",
+            &f.admin_token,
+            json!({"channel": "chat", "queue_id": f.queue}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let foreign = s
+        .post(
+            "/api/v1/contacts",
+            &other.admin_token,
+            json!({"channel": "chat", "queue_id": other.queue}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains(&created) {
+        let chunk = tokio::time::timeout_at(deadline, res.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        seen.contains("event: contact.created") || seen.contains("event: contact.queued"),
+        "{seen}"
+    );
+    // A later event of this tenant arrives after the other tenant's, had it been sent here.
+    let later = s
+        .post(
+            "/api/v1/contacts",
+            &f.admin_token,
+            json!({"channel": "chat", "queue_id": f.queue}),
+        )
+        .await
+        .expect(201)
+        .id();
+    while !seen.contains(&later) {
+        let chunk = tokio::time::timeout_at(deadline, res.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        !seen.contains(&foreign),
+        "another tenant's events never reach this stream"
+    );
+    // Gauges follow the queues.
+    let m = s
+        .client
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(m.contains("switchboard_queue_waiting{"), "{m}");
+    assert!(m.contains("switchboard_agents{"));
+    s.finish().await;
+}

@@ -6,6 +6,7 @@ mod auth;
 pub(crate) use auth::session_cookie;
 mod crm;
 mod directory;
+pub(crate) mod live;
 mod tenants;
 mod users;
 mod work;
