@@ -18,7 +18,7 @@ BIN=target/release/switchboard
 DATA="$(mktemp -d)"
 PORT="${SB_BENCH_PORT:-18181}"
 trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
-SWITCHBOARD_LOG=warn $BIN --data-dir "$DATA" demo --http "127.0.0.1:$PORT" >/dev/null &
+SWITCHBOARD_LOG=warn $BIN --data-dir "$DATA" --sqlite-sync "${SB_SQLITE_SYNC:-full}" demo --http "127.0.0.1:$PORT" >/dev/null &
 PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 curl -s -c "$DATA/cookies" -H 'content-type: application/json' \
@@ -27,7 +27,7 @@ export SB_TOKEN="$(curl -s -b "$DATA/cookies" -H 'content-type: application/json
   "http://127.0.0.1:$PORT/api/v1/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')"
 export SB_QUEUE="$(curl -s -H "authorization: Bearer $SB_TOKEN" "http://127.0.0.1:$PORT/api/v1/queues" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')"
-echo "machine: $(nproc) cores, $(uname -r); connections=$CONNECTIONS seconds=$SECONDS_TO_RUN; SQLite synchronous=FULL (WAL)"
+echo "machine: $(nproc) cores, $(uname -r); connections=$CONNECTIONS seconds=$SECONDS_TO_RUN; SQLite WAL, --sqlite-sync ${SB_SQLITE_SYNC:-full}"
 # Warm up, then measure.
 wrk -t2 -c"$CONNECTIONS" -d3s -s bench/create-contact.lua "http://127.0.0.1:$PORT/api/v1/contacts" >/dev/null
 count() { python3 -c 'import sqlite3,sys; print(sqlite3.connect("file:"+sys.argv[1]+"/switchboard.db?mode=ro", uri=True).execute("select count(*) from contacts").fetchone()[0])' "$DATA"; }
@@ -36,7 +36,7 @@ RESULT="$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_TO_RUN}s" --latency -s bench/cre
 echo "$RESULT"
 # Durability check: restart and count what the store holds.
 kill $PID; wait $PID 2>/dev/null || true
-SWITCHBOARD_LOG=warn $BIN --data-dir "$DATA" serve --http "127.0.0.1:$PORT" >/dev/null &
+SWITCHBOARD_LOG=warn $BIN --data-dir "$DATA" --sqlite-sync "${SB_SQLITE_SYNC:-full}" serve --http "127.0.0.1:$PORT" >/dev/null &
 PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 AFTER="$(count)"

@@ -270,8 +270,9 @@ struct TenantRouting {
     store: Store,
     tenant: TenantId,
     engine: Engine,
-    /// Open contacts as stored (routing columns kept current).
-    rows: HashMap<ContactId, Contact>,
+    /// Open contacts as stored (routing columns kept current). Ordered, so
+    /// that growing it never stalls on a rehash of every entry.
+    rows: BTreeMap<ContactId, Contact>,
     reservations: BTreeMap<u64, LiveReservation>,
     /// Each agent's chosen presence and its reason.
     presence: HashMap<AgentId, Presence>,
@@ -389,7 +390,7 @@ impl TenantRouting {
             store: store.clone(),
             tenant,
             engine: Engine::new(config, tenant.as_uuid().as_u64_pair().0),
-            rows: HashMap::new(),
+            rows: BTreeMap::new(),
             reservations: BTreeMap::new(),
             presence: HashMap::new(),
             changes: RoutingChanges::default(),
@@ -1068,7 +1069,14 @@ async fn run(
         }
         let _ = state.engine.handle_input(to_mono(now), Input::Tick);
         state.drain(now);
-        match state.commit().await {
+        let engine_ms = wall_ms() - now;
+        let commit_started = wall_ms();
+        let committed = state.commit().await;
+        let commit_ms = wall_ms() - commit_started;
+        if engine_ms + commit_ms > 100 {
+            tracing::warn!(tenant = %tenant, engine_ms, commit_ms, "slow routing batch");
+        }
+        match committed {
             Ok(events) => {
                 if live.receiver_count() > 0 {
                     for e in events {

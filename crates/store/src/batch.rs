@@ -22,17 +22,17 @@ pub(crate) struct Pending {
     pub(crate) done: oneshot::Sender<Result<()>>,
 }
 
-pub(crate) fn spawn(pool: AnyPool) -> mpsc::Sender<Pending> {
+pub(crate) fn spawn(pool: AnyPool, anonymous: bool) -> mpsc::Sender<Pending> {
     let (tx, rx) = mpsc::channel(MAX_PENDING);
-    tokio::spawn(run(pool, rx));
+    tokio::spawn(run(pool, rx, anonymous));
     tx
 }
 
-async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Pending>) {
+async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Pending>, anonymous: bool) {
     let mut buf = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
         metrics::histogram!("switchboard_store_batch_size").record(buf.len() as f64);
-        match commit(&pool, &buf).await {
+        match commit(&pool, &buf, anonymous).await {
             Ok(()) => {
                 for p in buf.drain(..) {
                     let _ = p.done.send(Ok(()));
@@ -41,7 +41,7 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Pending>) {
             Err(e) => {
                 tracing::warn!(error = %e, size = buf.len(), "contact batch failed; retrying one by one");
                 for p in buf.drain(..) {
-                    let r = commit(&pool, std::slice::from_ref(&p)).await;
+                    let r = commit(&pool, std::slice::from_ref(&p), anonymous).await;
                     let _ = p.done.send(r);
                 }
             }
@@ -53,7 +53,7 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Pending>) {
 /// statement cache holds a handful of statements however batches vary.
 const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
-async fn commit(pool: &AnyPool, batch: &[Pending]) -> Result<()> {
+async fn commit(pool: &AnyPool, batch: &[Pending], anonymous: bool) -> Result<()> {
     let mut tx = pool.begin().await?;
     let mut rest = batch;
     while !rest.is_empty() {
@@ -64,10 +64,10 @@ async fn commit(pool: &AnyPool, batch: &[Pending]) -> Result<()> {
             .unwrap_or(1);
         let (chunk, tail) = rest.split_at(n);
         let contacts: Vec<&crate::Contact> = chunk.iter().map(|p| &p.contact).collect();
-        insert_contacts(&mut tx, &contacts).await?;
+        insert_contacts(&mut tx, &contacts, anonymous).await?;
         let sql = format!(
             "INSERT INTO events (tenant_id, kind, subject_id, at, payload) VALUES {}",
-            value_rows(n, 5)
+            value_rows(n, 5, anonymous)
         );
         let mut q = sqlx::query::<sqlx::Any>(sqlx::AssertSqlSafe(sql));
         for p in chunk {

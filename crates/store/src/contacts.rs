@@ -26,8 +26,11 @@ const CONTACT_COLUMN_COUNT: usize = 26;
 
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
-/// `($1, …, $n), ($n+1, …)`: placeholders for `rows` rows of `columns` values.
-pub(crate) fn value_rows(rows: usize, columns: usize) -> String {
+/// `($1, …, $n), ($n+1, …)`: placeholders for `rows` rows of `columns`
+/// values. With `anonymous` (SQLite) they are plain `?`: SQLite looks named
+/// and numbered parameters up by walking a list, which makes binding a
+/// statement with many of them quadratic.
+pub(crate) fn value_rows(rows: usize, columns: usize, anonymous: bool) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     for r in 0..rows {
         out.push_str(if r == 0 { "(" } else { ", (" });
@@ -35,8 +38,12 @@ pub(crate) fn value_rows(rows: usize, columns: usize) -> String {
             if c > 0 {
                 out.push_str(", ");
             }
-            out.push('$');
-            out.push_str(&(r * columns + c + 1).to_string());
+            if anonymous {
+                out.push('?');
+            } else {
+                out.push('$');
+                out.push_str(&(r * columns + c + 1).to_string());
+            }
         }
         out.push(')');
     }
@@ -76,13 +83,14 @@ fn bind_contact<'q>(q: AnyQuery<'q>, c: &Contact) -> AnyQuery<'q> {
 pub(crate) async fn insert_contacts(
     tx: &mut Transaction<'_, Any>,
     contacts: &[&Contact],
+    anonymous: bool,
 ) -> Result<()> {
     if contacts.is_empty() {
         return Ok(());
     }
     let sql = format!(
         "INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {}",
-        value_rows(contacts.len(), CONTACT_COLUMN_COUNT)
+        value_rows(contacts.len(), CONTACT_COLUMN_COUNT, anonymous)
     );
     let mut q = sqlx::query::<Any>(sqlx::AssertSqlSafe(sql));
     for c in contacts {
@@ -191,7 +199,8 @@ impl Store {
 mod tests {
     #[test]
     fn value_rows_number_every_placeholder() {
-        assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(super::value_rows(1, 1), "($1)");
+        assert_eq!(super::value_rows(2, 3, false), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::value_rows(1, 1, false), "($1)");
+        assert_eq!(super::value_rows(2, 2, true), "(?, ?), (?, ?)");
     }
 }

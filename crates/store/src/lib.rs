@@ -40,7 +40,7 @@ pub use contacts::ContactFilter;
 pub use customers::CustomerFilter;
 pub use directory::AgentFilter;
 pub use open::SQLITE_FILE;
-pub use open::{StoreConfig, redact_url};
+pub use open::{SqliteSync, StoreConfig, redact_url};
 pub use routing::{AgentStateRow, NewEvent, RoutingChanges};
 pub use rows::*;
 pub use users::UserFilter;

@@ -16,9 +16,22 @@ use crate::{Backend, Inner, Result, Store, StoreError, batch};
 #[derive(Debug, Clone)]
 pub enum StoreConfig {
     /// An SQLite file `switchboard.db` in this data directory.
-    Sqlite { data_dir: PathBuf },
+    Sqlite { data_dir: PathBuf, sync: SqliteSync },
     /// A PostgreSQL connection URL.
     Postgres { url: String },
+}
+
+/// How hard SQLite works to keep a committed transaction (WAL mode either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// `synchronous=FULL`: the WAL is fsynced at every commit, so a
+    /// committed write survives a process crash and a power loss.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: the WAL is fsynced at checkpoints only, so a
+    /// committed write survives a process crash; a power loss may lose the
+    /// last moments of commits (never corrupts the file).
+    Normal,
 }
 
 /// The SQLite file's name inside the data directory.
@@ -46,7 +59,7 @@ impl Store {
     pub async fn open(config: &StoreConfig) -> Result<Store> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let store = match config {
-            StoreConfig::Sqlite { data_dir } => open_sqlite(data_dir).await?,
+            StoreConfig::Sqlite { data_dir, sync } => open_sqlite(data_dir, *sync).await?,
             StoreConfig::Postgres { url } => open_postgres(url).await?,
         };
         store.migrate().await?;
@@ -78,7 +91,7 @@ impl Store {
 }
 
 fn build(backend: Backend, read: AnyPool, write: AnyPool, lock: Option<File>) -> Store {
-    let batch = batch::spawn(write.clone());
+    let batch = batch::spawn(write.clone(), backend == Backend::Sqlite);
     Store {
         inner: Arc::new(Inner {
             backend,
@@ -123,7 +136,7 @@ fn lock_data_dir(dir: &Path) -> Result<File> {
     }
 }
 
-async fn open_sqlite(data_dir: &Path) -> Result<Store> {
+async fn open_sqlite(data_dir: &Path, sync: SqliteSync) -> Result<Store> {
     let lock = lock_data_dir(data_dir)?;
     let file = data_dir.join(SQLITE_FILE);
     let url = format!("sqlite://{}?mode=rwc", file.display());
@@ -154,13 +167,17 @@ async fn open_sqlite(data_dir: &Path) -> Result<Store> {
         .max_connections(1)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
             Box::pin(async move {
-                // WAL: readers run beside the writer. FULL: the WAL is fsynced at
-                // every commit, so an acknowledged write survives power loss.
+                // WAL: readers run beside the writer. See `SqliteSync` for what
+                // each setting makes an acknowledged write survive.
                 conn.execute("PRAGMA busy_timeout = 5000").await?;
                 conn.execute("PRAGMA journal_mode = WAL").await?;
-                conn.execute("PRAGMA synchronous = FULL").await?;
+                conn.execute(match sync {
+                    SqliteSync::Full => "PRAGMA synchronous = FULL",
+                    SqliteSync::Normal => "PRAGMA synchronous = NORMAL",
+                })
+                .await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
                 conn.execute(sqlx::AssertSqlSafe(format!(
                     "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}"

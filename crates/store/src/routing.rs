@@ -56,10 +56,11 @@ impl Store {
         if changes.is_empty() {
             return Ok(());
         }
+        let anonymous = self.backend() == crate::Backend::Sqlite;
         let mut tx = self.write().begin().await?;
         for chunk in changes.new_contacts.chunks(64) {
             let refs: Vec<&Contact> = chunk.iter().collect();
-            insert_contacts(&mut tx, &refs).await?;
+            insert_contacts(&mut tx, &refs, anonymous).await?;
         }
         for c in &changes.contacts {
             sqlx::query(
@@ -99,7 +100,7 @@ impl Store {
         for chunk in changes.events.chunks(64) {
             let sql = format!(
                 "INSERT INTO events (tenant_id, kind, subject_id, at, payload) VALUES {}",
-                crate::contacts::value_rows(chunk.len(), 5)
+                crate::contacts::value_rows(chunk.len(), 5, anonymous)
             );
             let mut q = sqlx::query::<Any>(sqlx::AssertSqlSafe(sql));
             for e in chunk {

@@ -12,7 +12,7 @@ macro_rules! contract {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let dir = tempfile::tempdir().unwrap();
-                    let store = sb_store::Store::open(&sb_store::StoreConfig::Sqlite { data_dir: dir.path().into() }).await.unwrap();
+                    let store = sb_store::Store::open(&sb_store::StoreConfig::Sqlite { data_dir: dir.path().into(), sync: sb_store::SqliteSync::Full }).await.unwrap();
                     super::$name(store.clone()).await;
                     store.close().await;
                 }

@@ -36,6 +36,11 @@ pub struct StoreArgs {
         hide_env_values = true
     )]
     pub database: Option<String>,
+    /// SQLite durability: `full` fsyncs every commit (survives power loss);
+    /// `normal` fsyncs at checkpoints (survives a process crash; a power loss
+    /// may lose the last moments).
+    #[arg(long, global = true, env = "SWITCHBOARD_SQLITE_SYNC", default_value = "full", value_parser = ["full", "normal"])]
+    pub sqlite_sync: String,
 }
 
 #[derive(Debug, Subcommand)]

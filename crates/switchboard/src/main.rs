@@ -69,6 +69,11 @@ async fn open_store(args: &StoreArgs) -> Result<Store> {
             sb_store::redact_url(url)
         ),
         None => StoreConfig::Sqlite {
+            sync: if args.sqlite_sync == "normal" {
+                sb_store::SqliteSync::Normal
+            } else {
+                sb_store::SqliteSync::Full
+            },
             data_dir: args.data_dir.clone(),
         },
     };

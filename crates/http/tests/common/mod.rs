@@ -32,6 +32,7 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&StoreConfig::Sqlite {
             data_dir: dir.path().into(),
+            sync: sb_store::SqliteSync::Full,
         })
         .await
         .unwrap();
