@@ -281,6 +281,8 @@ struct TenantRouting {
     queue_ids: Vec<QueueId>,
     agent_ids: Vec<AgentId>,
     gauges_at: UnixMs,
+    /// Where this batch's `contact.created` events are in `changes.events`.
+    created_events: HashMap<ContactId, usize>,
 }
 
 fn to_mono(ms: UnixMs) -> Mono {
@@ -398,6 +400,7 @@ impl TenantRouting {
             queue_ids: Vec::new(),
             agent_ids: Vec::new(),
             gauges_at: 0,
+            created_events: HashMap::new(),
         };
         t.configure().await?;
         let open = store.open_contacts(tenant).await?;
@@ -496,6 +499,16 @@ impl TenantRouting {
                     expected_wait_ms,
                 } => {
                     self.touched.push(contact);
+                    // A new contact's place is told by its `contact.created` event.
+                    if let Some(created) = self
+                        .created_events
+                        .get(&contact)
+                        .and_then(|i| self.changes.events.get_mut(*i))
+                    {
+                        created.payload["position"] = serde_json::json!(position);
+                        created.payload["expected_wait_ms"] = serde_json::json!(expected_wait_ms);
+                        continue;
+                    }
                     self.changes.events.push(event(
                         "contact.queued",
                         contact.to_string(),
@@ -716,6 +729,7 @@ impl TenantRouting {
     /// Writes the batch; returns its events for live subscribers.
     async fn commit(&mut self) -> Result<Vec<NewEvent>, AppError> {
         let changes = std::mem::take(&mut self.changes);
+        self.created_events.clear();
         self.store
             .apply_routing(self.tenant, &changes)
             .await
@@ -806,6 +820,7 @@ impl TenantRouting {
                 );
                 match r {
                     Ok(()) => {
+                        self.created_events.insert(id, self.changes.events.len());
                         self.changes.events.push(NewEvent {
                             kind: "contact.created",
                             subject_id: id.to_string(),

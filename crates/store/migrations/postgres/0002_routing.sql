@@ -9,4 +9,5 @@ CREATE TABLE agent_states (
     since BIGINT NOT NULL
 );
 CREATE INDEX agent_states_tenant ON agent_states(tenant_id);
-CREATE INDEX contacts_open ON contacts(tenant_id, state, arrived_at);
+-- Only open contacts are indexed: the routing engine reads them on start.
+CREATE INDEX contacts_open ON contacts(tenant_id, arrived_at) WHERE state NOT IN ('ended', 'abandoned');
