@@ -283,6 +283,15 @@ struct TenantRouting {
     gauges_at: UnixMs,
     /// Where this batch's `contact.created` events are in `changes.events`.
     created_events: HashMap<ContactId, usize>,
+    /// Queued contacts per queue and channel, kept as rows change (for the gauge).
+    waiting_counts: BTreeMap<(QueueId, &'static str), i64>,
+}
+
+/// Adds `delta` to the waiting count if `c` is queued.
+fn count_waiting(counts: &mut BTreeMap<(QueueId, &'static str), i64>, c: &Contact, delta: i64) {
+    if c.state == ContactState::Queued {
+        *counts.entry((c.queue_id, c.channel.as_str())).or_default() += delta;
+    }
 }
 
 fn to_mono(ms: UnixMs) -> Mono {
@@ -401,6 +410,7 @@ impl TenantRouting {
             agent_ids: Vec::new(),
             gauges_at: 0,
             created_events: HashMap::new(),
+            waiting_counts: BTreeMap::new(),
         };
         t.configure().await?;
         let open = store.open_contacts(tenant).await?;
@@ -432,6 +442,7 @@ impl TenantRouting {
                     arrived_at: Some(to_mono(c.arrived_at)),
                 },
             };
+            count_waiting(&mut t.waiting_counts, c, 1);
             t.rows.insert(c.id, c.clone());
             if let Err(e) = t.engine.handle_input(mono, input) {
                 tracing::warn!(contact = %c.id, error = %e, "contact could not be restored to routing");
@@ -626,6 +637,7 @@ impl TenantRouting {
                     short,
                 } => {
                     if let Some(row) = self.rows.get_mut(&contact) {
+                        count_waiting(&mut self.waiting_counts, row, -1);
                         row.state = ContactState::Abandoned;
                         row.abandoned_at = Some(now);
                         row.updated_at = now;
@@ -659,6 +671,7 @@ impl TenantRouting {
                         if row.wrap_started_at.is_some() {
                             row.wrap_ended_at = Some(now);
                         }
+                        count_waiting(&mut self.waiting_counts, row, -1);
                         row.state = ContactState::Ended;
                         row.ended_at = Some(now);
                         row.updated_at = now;
@@ -708,8 +721,10 @@ impl TenantRouting {
                     (queue, ContactState::WrapUp, Some(agent))
                 }
             };
+            count_waiting(&mut self.waiting_counts, row, -1);
             row.queue_id = queue;
             row.state = state;
+            count_waiting(&mut self.waiting_counts, row, 1);
             if let Some(a) = agent {
                 row.agent_id = Some(a.to_string());
             }
@@ -744,15 +759,10 @@ impl TenantRouting {
         }
         self.gauges_at = now;
         let tenant = self.tenant.to_string();
-        let mut waiting: BTreeMap<(QueueId, &'static str), u64> = BTreeMap::new();
-        for c in self.rows.values() {
-            if c.state == ContactState::Queued {
-                *waiting.entry((c.queue_id, c.channel.as_str())).or_default() += 1;
-            }
-        }
+        let waiting = &self.waiting_counts;
         for q in self.queue_ids.clone() {
             for ch in ["voice", "email", "chat", "sms"] {
-                let n = waiting.get(&(q, ch)).copied().unwrap_or(0);
+                let n = waiting.get(&(q, ch)).copied().unwrap_or(0).max(0);
                 metrics::gauge!("switchboard_queue_waiting", "tenant" => tenant.clone(), "queue" => q.to_string(), "channel" => ch).set(n as f64);
             }
         }
@@ -827,6 +837,7 @@ impl TenantRouting {
                             at: now,
                             payload: serde_json::json!({"channel": c.channel, "queue_id": c.queue_id, "priority": c.priority}),
                         });
+                        count_waiting(&mut self.waiting_counts, &c, 1);
                         self.rows.insert(id, c.clone());
                         self.changes.new_contacts.push(c);
                         self.touched.push(id);
