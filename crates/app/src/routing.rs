@@ -99,13 +99,10 @@ pub enum Command {
         presence: Presence,
         reply: oneshot::Sender<Result<(), AppError>>,
     },
-    Accept {
+    /// Accept (`accept: true`) or reject a reservation.
+    Respond {
         reservation: u64,
-        by: Option<AgentId>,
-        reply: oneshot::Sender<Result<ContactId, AppError>>,
-    },
-    Reject {
-        reservation: u64,
+        accept: bool,
         by: Option<AgentId>,
         reply: oneshot::Sender<Result<ContactId, AppError>>,
     },
@@ -881,42 +878,21 @@ impl TenantRouting {
                     None
                 }
             },
-            Command::Accept {
+            Command::Respond {
                 reservation,
+                accept,
                 by,
                 reply,
             } => {
-                let r = self.claim(reservation, by).and_then(|c| {
-                    input(
-                        &mut self.engine,
-                        Input::Accept {
-                            reservation: ReservationId(reservation),
-                        },
-                    )
-                    .map(|_| c)
-                });
-                match r {
-                    Ok(c) => Some(Reply::Id(reply, c)),
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
-                        None
-                    }
-                }
-            }
-            Command::Reject {
-                reservation,
-                by,
-                reply,
-            } => {
-                let r = self.claim(reservation, by).and_then(|c| {
-                    input(
-                        &mut self.engine,
-                        Input::Reject {
-                            reservation: ReservationId(reservation),
-                        },
-                    )
-                    .map(|_| c)
-                });
+                let rid = ReservationId(reservation);
+                let answer = if accept {
+                    Input::Accept { reservation: rid }
+                } else {
+                    Input::Reject { reservation: rid }
+                };
+                let r = self
+                    .claim(reservation, by)
+                    .and_then(|c| input(&mut self.engine, answer).map(|_| c));
                 match r {
                     Ok(c) => Some(Reply::Id(reply, c)),
                     Err(e) => {

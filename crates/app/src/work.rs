@@ -107,33 +107,20 @@ impl App {
             .map_err(AppError::from_store("contact"))
     }
 
-    pub async fn accept_reservation(
+    /// Accepts (`accept: true`) or rejects a reservation made for the
+    /// caller (or, for those who allocate duties, for any agent).
+    pub async fn respond_to_reservation(
         &self,
         p: &Principal,
         reservation: u64,
+        accept: bool,
     ) -> Result<Contact, AppError> {
         let by = self.acting_as(p).await?;
         let contact = self
             .routing
-            .ask(p.tenant_id, |reply| Command::Accept {
+            .ask(p.tenant_id, |reply| Command::Respond {
                 reservation,
-                by,
-                reply,
-            })
-            .await??;
-        self.contact_now(p, contact).await
-    }
-
-    pub async fn reject_reservation(
-        &self,
-        p: &Principal,
-        reservation: u64,
-    ) -> Result<Contact, AppError> {
-        let by = self.acting_as(p).await?;
-        let contact = self
-            .routing
-            .ask(p.tenant_id, |reply| Command::Reject {
-                reservation,
+                accept,
                 by,
                 reply,
             })

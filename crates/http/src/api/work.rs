@@ -210,7 +210,7 @@ async fn accept(
 ) -> ApiResult<Json<ContactOut>> {
     Ok(Json(
         s.app
-            .accept_reservation(&p, path_id(&id, "reservation")?)
+            .respond_to_reservation(&p, path_id(&id, "reservation")?, true)
             .await?
             .into(),
     ))
@@ -225,7 +225,7 @@ async fn reject(
 ) -> ApiResult<Json<ContactOut>> {
     Ok(Json(
         s.app
-            .reject_reservation(&p, path_id(&id, "reservation")?)
+            .respond_to_reservation(&p, path_id(&id, "reservation")?, false)
             .await?
             .into(),
     ))
