@@ -107,6 +107,12 @@ async fn the_openapi_document_describes_every_route() {
         "/api/v1/contacts",
         "/api/v1/contacts/{id}",
         "/api/v1/audit",
+        "/api/v1/agents/{id}/state",
+        "/api/v1/agents/{id}/status",
+        "/api/v1/queues/{id}/status",
+        "/api/v1/reservations/{id}/accept",
+        "/api/v1/contacts/{id}/wrap-up",
+        "/api/v1/contacts/{id}/transfer",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }
