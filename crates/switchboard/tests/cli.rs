@@ -493,6 +493,37 @@ async fn demo_creates_a_tenant_with_every_role_and_reuses_it() {
     assert_eq!(r.status(), 200);
 }
 
+/// Logs in as the demo's admin and makes an API token.
+async fn demo_admin_token(client: &reqwest::Client, base: &str) -> String {
+    let r = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "admin@demo.example", "password": "switchboard"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let t: serde_json::Value = client
+        .post(format!("{base}/api/v1/tokens"))
+        .header("cookie", cookie)
+        .json(&json!({"name": "tests"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t["secret"].as_str().unwrap().to_owned()
+}
+
 /// Creates contacts from several tasks until told to stop; returns the ids
 /// the server acknowledged with 201.
 async fn create_until_stopped(
@@ -530,39 +561,7 @@ async fn acknowledged_contacts_survive_kill_9() {
     let d = dir.path().to_str().unwrap().to_owned();
     let mut server = Server::start(&["--data-dir", &d, "demo", "--http", "127.0.0.1:0"]);
     let client = reqwest::Client::new();
-    let login = |base: String| {
-        let client = client.clone();
-        async move {
-            let r = client
-                .post(format!("{base}/api/v1/auth/login"))
-                .json(&json!({"email": "admin@demo.example", "password": "switchboard"}))
-                .send()
-                .await
-                .unwrap();
-            let cookie = r
-                .headers()
-                .get("set-cookie")
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .split(';')
-                .next()
-                .unwrap()
-                .to_owned();
-            let t: serde_json::Value = client
-                .post(format!("{base}/api/v1/tokens"))
-                .header("cookie", cookie)
-                .json(&json!({"name": "load"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            t["secret"].as_str().unwrap().to_owned()
-        }
-    };
-    let token = login(server.base.clone()).await;
+    let token = demo_admin_token(&client, &server.base).await;
     let queues: serde_json::Value = client
         .get(format!("{}/api/v1/queues", server.base))
         .bearer_auth(&token)
@@ -657,35 +656,7 @@ async fn after_kill_9_the_queue_keeps_its_order_and_reservations_are_offered_aga
     let mut server = Server::start(&["--data-dir", &d, "demo", "--http", "127.0.0.1:0"]);
     let client = reqwest::Client::new();
     let base = server.base.clone();
-    let login = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "admin@demo.example", "password": "switchboard"}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let token = json_of(
-        client
-            .post(format!("{base}/api/v1/tokens"))
-            .header("cookie", cookie)
-            .json(&json!({"name": "t"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = demo_admin_token(&client, &base).await;
     let get = |path: String| {
         let (client, token) = (client.clone(), token.clone());
         async move { json_of(client.get(path).bearer_auth(token).send().await.unwrap()).await }
