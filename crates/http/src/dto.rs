@@ -516,7 +516,7 @@ pub struct QueueOut {
     pub name: String,
     pub description: String,
     /// One of `longest_idle`, `most_skilled`, `fewest_contacts`, `least_talk_time`,
-    /// `round_robin`, `linear`, `weighted_random`, `ring_all`.
+    /// `round_robin`, `linear`, `weighted_random`, `ring_all`, `ring_progressive`.
     #[schema(value_type = String)]
     pub strategy: Strategy,
     /// 0–100; higher is served first.

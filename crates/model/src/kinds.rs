@@ -101,6 +101,7 @@ name_enum!(
         Linear => "linear",
         WeightedRandom => "weighted_random",
         RingAll => "ring_all",
+        RingProgressive => "ring_progressive",
     }
 );
 

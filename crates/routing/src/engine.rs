@@ -185,6 +185,9 @@ enum Timer {
     Overflow(ContactId, u64),
     MaxWait(ContactId, u64),
     WrapUp(ContactId),
+    /// Ring one more agent for a contact ringing progressively; the
+    /// reservation names the ringing episode it belongs to.
+    RingNext(ContactId, ReservationId),
 }
 
 /// The routing engine. See the crate docs for how to drive it.
@@ -713,7 +716,10 @@ impl Engine {
         let a = &self.agents[ai];
         let idle = a.idle_since as i64;
         let primary = match q.cfg.strategy {
-            Strategy::LongestIdle | Strategy::RingAll | Strategy::WeightedRandom => idle,
+            Strategy::LongestIdle
+            | Strategy::RingAll
+            | Strategy::RingProgressive
+            | Strategy::WeightedRandom => idle,
             Strategy::MostSkilled => {
                 let needs = &q.needs[step];
                 let sum: i64 = if needs.is_empty() {
@@ -881,53 +887,119 @@ impl Engine {
         let Some(c) = self.contacts.get(&cid) else {
             return;
         };
-        let (qi, chn, step, key, callback) = (c.queue, ch(c.channel), c.step, c.key, c.callback);
-        let waited_ms = self.now.saturating_sub(c.arrived);
-        let q = &mut self.queues[qi];
-        q.take(key, cid, step);
-        let expires_at = self.now + q.cfg.ring_timeout_ms;
-        let (queue_id, strategy) = (q.cfg.id, q.cfg.strategy);
+        let (qi, step, key, voice) = (c.queue, c.step, c.key, c.channel == Channel::Voice);
+        self.queues[qi].take(key, cid, step);
         let mut ids = Vec::new();
         for (ai, agent_key) in agents {
-            let rid = ReservationId(self.next_reservation);
-            self.next_reservation += 1;
-            ids.push(rid);
-            self.reservations.insert(
-                rid,
-                Reservation {
-                    contact: cid,
-                    agent: ai,
-                    expires_at,
-                    step,
-                },
-            );
-            self.add_timer(expires_at, Timer::Expire(rid));
-            let a = &mut self.agents[ai];
-            a.used[chn] += 1;
-            a.ringing += 1;
-            if self.queues[qi].cfg.strategy == Strategy::RoundRobin {
-                self.queues[qi].rr_last = Some(ai);
-            }
-            self.outputs.push_back(Output::Reserved {
-                reservation: rid,
-                contact: cid,
-                agent: self.agents[ai].id,
-                queue: queue_id,
-                expires_at,
-                callback,
-                why: Why {
-                    step,
-                    eligible,
-                    strategy,
-                    key: agent_key,
-                    waited_ms,
-                },
-            });
-            self.refresh_agent(ai);
+            ids.push(self.make_reservation(cid, ai, agent_key, eligible));
         }
+        let first = ids.first().copied();
         if let Some(c) = self.contacts.get_mut(&cid) {
             c.state = State::Ringing(ids);
         }
+        let cfg = &self.queues[qi].cfg;
+        if let Some(first) = first
+            && voice
+            && cfg.strategy == Strategy::RingProgressive
+            && self.config.ring_all_max > 1
+        {
+            let at = self.now + cfg.ring_step_ms.max(1);
+            self.add_timer(at, Timer::RingNext(cid, first));
+        }
+    }
+
+    /// Rings agent `ai` for contact `cid` (already taken out of its queue).
+    fn make_reservation(
+        &mut self,
+        cid: ContactId,
+        ai: AgentIx,
+        agent_key: i64,
+        eligible: u32,
+    ) -> ReservationId {
+        let c = &self.contacts[&cid];
+        let (qi, chn, step, callback) = (c.queue, ch(c.channel), c.step, c.callback);
+        let waited_ms = self.now.saturating_sub(c.arrived);
+        let q = &self.queues[qi];
+        let expires_at = self.now + q.cfg.ring_timeout_ms;
+        let (queue_id, strategy) = (q.cfg.id, q.cfg.strategy);
+        let rid = ReservationId(self.next_reservation);
+        self.next_reservation += 1;
+        self.reservations.insert(
+            rid,
+            Reservation {
+                contact: cid,
+                agent: ai,
+                expires_at,
+                step,
+            },
+        );
+        self.add_timer(expires_at, Timer::Expire(rid));
+        let a = &mut self.agents[ai];
+        a.used[chn] += 1;
+        a.ringing += 1;
+        if strategy == Strategy::RoundRobin {
+            self.queues[qi].rr_last = Some(ai);
+        }
+        self.outputs.push_back(Output::Reserved {
+            reservation: rid,
+            contact: cid,
+            agent: self.agents[ai].id,
+            queue: queue_id,
+            expires_at,
+            callback,
+            why: Why {
+                step,
+                eligible,
+                strategy,
+                key: agent_key,
+                waited_ms,
+            },
+        });
+        self.refresh_agent(ai);
+        rid
+    }
+
+    /// Ring-progressively: one more eligible, free agent rings for a contact
+    /// that is still ringing, and the next step is scheduled.
+    fn ring_more(&mut self, cid: ContactId, episode: ReservationId) {
+        let Some(c) = self.contacts.get(&cid) else {
+            return;
+        };
+        let State::Ringing(ids) = &c.state else {
+            return;
+        };
+        // Only the episode that scheduled this step, still in a ring-progressive queue.
+        if !ids.contains(&episode) || self.queues[c.queue].cfg.strategy != Strategy::RingProgressive
+        {
+            return;
+        }
+        if ids.len() >= self.config.ring_all_max {
+            return;
+        }
+        let ringing: Vec<AgentIx> = ids
+            .iter()
+            .filter_map(|r| self.reservations.get(r).map(|r| r.agent))
+            .collect();
+        let (qi, step, chn) = (c.queue, c.step, ch(c.channel));
+        let best = self.offerable_any[chn]
+            .iter()
+            .copied()
+            .filter(|ai| !ringing.contains(ai) && self.eligible(*ai, c))
+            .map(|ai| (self.agent_key(qi, ai, step), ai))
+            .min();
+        let eligible = ringing.len() as u32 + u32::from(best.is_some());
+        if let Some((key, ai)) = best {
+            let rid = self.make_reservation(cid, ai, key.0, eligible);
+            if let Some(Contact {
+                state: State::Ringing(ids),
+                ..
+            }) = self.contacts.get_mut(&cid)
+            {
+                ids.push(rid);
+            }
+        }
+        let at = self.now + self.queues[qi].cfg.ring_step_ms.max(1);
+        self.add_timer(at, Timer::RingNext(cid, episode));
     }
 
     /// Puts a contact back in its queue (same place) and tries to route it.
@@ -1639,6 +1711,7 @@ impl Engine {
                         });
                     }
                 }
+                Timer::RingNext(cid, episode) => self.ring_more(cid, episode),
                 Timer::WrapUp(cid) => {
                     let due = matches!(self.contacts.get(&cid), Some(Contact { state: State::WrapUp { until, .. }, .. }) if *until == at);
                     if due {

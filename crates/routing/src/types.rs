@@ -99,6 +99,9 @@ pub struct QueueConfig {
     pub service_level_ms: u64,
     /// How long a reservation rings before it expires.
     pub ring_timeout_ms: u64,
+    /// For `ring_progressive` (voice): after this long unanswered, the next
+    /// eligible agent rings as well (up to `ring_all_max` at once).
+    pub ring_step_ms: u64,
     /// For `linear`: agents in order of preference with a penalty (tier);
     /// unlisted agents come last.
     pub penalties: BTreeMap<AgentId, u32>,
@@ -128,6 +131,7 @@ impl QueueConfig {
             wrap_up_ms: 0,
             service_level_ms: 20_000,
             ring_timeout_ms: 15_000,
+            ring_step_ms: 5_000,
             penalties: BTreeMap::new(),
             when_no_agents: WhenNoAgents::Wait,
         }

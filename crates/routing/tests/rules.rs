@@ -763,3 +763,57 @@ fn a_restart_restores_queue_order_and_work_in_progress() {
     );
     d.e.check_invariants().unwrap();
 }
+
+#[test]
+fn ring_progressive_adds_an_agent_each_step_until_one_answers() {
+    let mut d = Driver::with(Strategy::RingProgressive, |q| {
+        q.ring_step_ms = 5_000;
+        q.ring_timeout_ms = 30_000;
+    });
+    three_agents(&mut d, [5, 5, 5]);
+    for (a, t) in [(2, 10), (0, 20), (1, 30)] {
+        d.at(t);
+        d.available(a);
+    }
+    d.at(100);
+    d.arrive(1, Channel::Voice, 50);
+    let first = d.reserved();
+    assert_eq!(
+        first.iter().map(|r| r.1).collect::<Vec<_>>(),
+        vec![aid(2)],
+        "the longest idle rings first"
+    );
+    d.at(5_100);
+    let second = d.reserved();
+    assert_eq!(
+        second.iter().map(|r| r.1).collect::<Vec<_>>(),
+        vec![aid(0)],
+        "after one step the next joins"
+    );
+    d.at(10_100);
+    let third = d.reserved();
+    assert_eq!(third.iter().map(|r| r.1).collect::<Vec<_>>(), vec![aid(1)]);
+    d.ok(Input::Accept {
+        reservation: second[0].2,
+    });
+    let cancelled = d
+        .out
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Output::ReservationEnded {
+                    end: ReservationEnd::Cancelled,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(cancelled, 2, "the others stop ringing");
+    d.at(15_100);
+    assert!(d.reserved().is_empty(), "nothing more rings once answered");
+    // Email is never rung progressively.
+    d.arrive(2, Channel::Email, 50);
+    d.at(30_000);
+    d.e.check_invariants().unwrap();
+}

@@ -84,7 +84,7 @@ struct World {
     prev_now: u64,
 }
 
-const STRATEGIES: [Strategy; 8] = [
+const STRATEGIES: [Strategy; 9] = [
     Strategy::LongestIdle,
     Strategy::MostSkilled,
     Strategy::FewestContacts,
@@ -93,6 +93,7 @@ const STRATEGIES: [Strategy; 8] = [
     Strategy::Linear,
     Strategy::WeightedRandom,
     Strategy::RingAll,
+    Strategy::RingProgressive,
 ];
 
 fn agent_config(rng: &mut R, id: AgentId, skills: &[SkillId]) -> (AgentConfig, AgentModel) {
@@ -289,7 +290,9 @@ impl World {
                         .values()
                         .filter(|(cid, _, _)| cid == contact)
                         .count();
-                    if !(qc.strategy == Strategy::RingAll && c.channel == Channel::Voice) {
+                    if !(matches!(qc.strategy, Strategy::RingAll | Strategy::RingProgressive)
+                        && c.channel == Channel::Voice)
+                    {
                         assert_eq!(ringing_others, 0, "contact {contact} reserved twice");
                     }
                     assert!(*expires_at == self.now + qc.ring_timeout_ms);
