@@ -1931,11 +1931,6 @@ impl Engine {
             .min()
     }
 
-    /// For tests and diagnostics: the engine's record of a contact.
-    pub fn describe_contact(&self, contact: ContactId) -> Option<String> {
-        self.contacts.get(&contact).map(|c| format!("{c:?}"))
-    }
-
     /// For tests: the step in force for a contact.
     pub fn step_of(&self, contact: ContactId) -> Option<usize> {
         self.contacts.get(&contact).map(|c| c.step)

@@ -1,5 +1,6 @@
-//! Contacts: one interaction on one channel, with its timeline. Creation goes
-//! through the group-commit writer (see `batch`); updates append an event.
+//! Contacts: one interaction on one channel, with its timeline. New contacts
+//! and their routing are written by `apply_routing`; what people record on
+//! a contact is written here, with an event.
 
 use sb_model::{Channel, ContactId, ContactState, CustomerId, QueueId, TenantId, UnixMs};
 use sqlx::{Any, Transaction};

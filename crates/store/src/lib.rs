@@ -9,16 +9,14 @@
 //!   the same transaction as the change;
 //! - a write is acknowledged only after its transaction has committed.
 //!
-//! Durability: SQLite runs in WAL mode with `synchronous=FULL`, so a committed
-//! transaction survives a process crash and a power loss (the WAL is fsynced
-//! at every commit). Contact creation goes through a group-commit writer that
-//! puts many concurrent creations into one transaction, so one fsync covers
-//! a batch. PostgreSQL uses its default `synchronous_commit=on`.
+//! Durability: SQLite runs in WAL mode; `SqliteSync` says what a committed
+//! transaction survives. Contact creation and routing are written in batches
+//! by the routing engine's task (`apply_routing`), so one fsync covers many
+//! acknowledgements. PostgreSQL uses its default `synchronous_commit=on`.
 //!
 //! This crate knows nothing of HTTP, sessions or permissions.
 
 mod audit;
-mod batch;
 mod contacts;
 mod customers;
 mod directory;
@@ -33,7 +31,6 @@ mod users;
 use std::sync::Arc;
 
 use sqlx::AnyPool;
-use tokio::sync::mpsc;
 
 pub use audit::AuditEntry;
 pub use contacts::ContactFilter;
@@ -106,7 +103,6 @@ struct Inner {
     /// Writes. On SQLite exactly one connection: SQLite has one writer, and
     /// queueing here is cheaper than `SQLITE_BUSY` retries.
     write: AnyPool,
-    batch: mpsc::Sender<batch::Pending>,
     /// Held for the life of the store: a second process on the same data
     /// directory is refused at start.
     _lock: Option<std::fs::File>,

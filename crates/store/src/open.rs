@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
 
-use crate::{Backend, Inner, Result, Store, StoreError, batch};
+use crate::{Backend, Inner, Result, Store, StoreError};
 
 /// Where the data lives.
 #[derive(Debug, Clone)]
@@ -91,13 +91,11 @@ impl Store {
 }
 
 fn build(backend: Backend, read: AnyPool, write: AnyPool, lock: Option<File>) -> Store {
-    let batch = batch::spawn(write.clone(), backend == Backend::Sqlite);
     Store {
         inner: Arc::new(Inner {
             backend,
             read,
             write,
-            batch,
             _lock: lock,
         }),
     }

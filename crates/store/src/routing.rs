@@ -2,11 +2,11 @@
 //! presence, and its events, written together in one transaction per batch
 //! of engine work so that an acknowledged change is durable.
 
-use sb_model::{AgentId, ContactId, TenantId, UnixMs};
+use sb_model::{AgentId, TenantId, UnixMs};
 use sqlx::{Any, FromRow};
 
 use crate::contacts::insert_contacts;
-use crate::sql::{Bind, Sql};
+use crate::sql::Sql;
 use crate::{Contact, Result, Store};
 
 /// An agent's chosen presence as stored.
@@ -127,23 +127,5 @@ impl Store {
     pub async fn agent_states(&self, tenant: TenantId) -> Result<Vec<AgentStateRow>> {
         let q = Sql::scoped("SELECT * FROM agent_states", tenant);
         Ok(q.query_as::<AgentStateRow>().fetch_all(self.read()).await?)
-    }
-
-    /// Several contacts by id (those of another tenant are simply absent).
-    pub async fn contacts_by_ids(
-        &self,
-        tenant: TenantId,
-        ids: &[ContactId],
-    ) -> Result<Vec<Contact>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut q = Sql::scoped("SELECT * FROM contacts", tenant);
-        q.push(" AND id IN (");
-        for (i, id) in ids.iter().enumerate() {
-            q.bind(if i == 0 { "" } else { ", " }, Bind::Text(id.to_string()));
-        }
-        q.push(")");
-        Ok(q.query_as::<Contact>().fetch_all(self.read()).await?)
     }
 }

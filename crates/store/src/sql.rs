@@ -3,7 +3,7 @@
 
 use sqlx::Any;
 use sqlx::any::AnyArguments;
-use sqlx::query::{Query, QueryAs};
+use sqlx::query::QueryAs;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Bind {
@@ -69,19 +69,6 @@ impl Sql {
         let mut q = // Safe: the text is built only from literals in this crate; every
         // value goes through a bound placeholder.
         sqlx::query_as::<Any, T>(sqlx::AssertSqlSafe(self.text.clone()));
-        for b in &self.binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s.clone()),
-                Bind::OptText(s) => q.bind(s.clone()),
-                Bind::Int(i) => q.bind(*i),
-            };
-        }
-        q
-    }
-
-    #[allow(dead_code)]
-    pub(crate) fn query(&self) -> Query<'_, Any, AnyArguments> {
-        let mut q = sqlx::query::<Any>(sqlx::AssertSqlSafe(self.text.clone()));
         for b in &self.binds {
             q = match b {
                 Bind::Text(s) => q.bind(s.clone()),
