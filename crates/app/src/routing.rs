@@ -726,7 +726,8 @@ impl TenantRouting {
                 row.agent_id = Some(a.to_string());
             }
             row.updated_at = now;
-            if !self.changes.new_contacts.iter().any(|c| c.id == cid) {
+            // New contacts are inserted whole below; only older ones are updated.
+            if !self.created_events.contains_key(&cid) {
                 self.changes.contacts.push(row.clone());
             }
         }
