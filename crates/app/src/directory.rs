@@ -380,6 +380,26 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         }
+        if let Some(q) = rules.when_closed.as_ref().and_then(|w| w.queue_id) {
+            match self.store().get_queue(p.tenant_id, q).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound) => errors.push(FieldError {
+                    field: "routing_rules.when_closed.queue_id".into(),
+                    message: "no such queue".into(),
+                }),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(h) = rules.business_hours_id {
+            match self.store().get_business_hours(p.tenant_id, h).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound) => errors.push(FieldError {
+                    field: "routing_rules.business_hours_id".into(),
+                    message: "no such business hours".into(),
+                }),
+                Err(e) => return Err(e.into()),
+            }
+        }
         if errors.is_empty() {
             Ok(())
         } else {

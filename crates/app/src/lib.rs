@@ -14,6 +14,7 @@ pub mod contacts;
 pub mod customers;
 pub mod directory;
 mod error;
+pub mod hours;
 pub mod routing;
 pub mod tenants;
 pub mod work;

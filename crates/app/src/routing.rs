@@ -19,11 +19,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sb_model::{AgentId, ContactId, ContactState, QueueId, RoutingRules, TenantId, UnixMs};
+use sb_model::{
+    AgentId, BusinessHours, BusinessHoursId, ClosedActionName, ContactId, ContactState, OpenHours,
+    QueueId, RoutingRules, TenantId, UnixMs,
+};
 use sb_routing::{
-    AgentConfig, AgentStatus, ContactView, Engine, EngineConfig, Input, MaxWaitAction, Mono, Need,
-    Output, OverflowRule, Presence, QueueConfig, QueueStats, ReservationEnd, ReservationId,
-    RoutingError, Step, TransferTarget, WhenNoAgents,
+    AgentConfig, AgentStatus, ClosedAction, ContactView, Engine, EngineConfig, Input,
+    MaxWaitAction, Mono, Need, Output, OverflowRule, Presence, QueueConfig, QueueStats,
+    ReservationEnd, ReservationId, RoutingError, Step, TransferTarget, WhenNoAgents,
 };
 use sb_store::{AgentStateRow, Contact, NewEvent, RoutingChanges, Store};
 use serde::Serialize;
@@ -73,6 +76,8 @@ pub struct AgentLive {
 /// A queue's live state.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueLive {
+    /// Within business hours (always, for a queue that follows none).
+    pub open: bool,
     pub waiting: usize,
     /// The first waiting contacts, first served first (at most 100).
     pub next_contacts: Vec<ContactId>,
@@ -86,6 +91,8 @@ pub struct QueueLive {
     /// (Answered + abandoned) within the threshold over answered + abandoned, percent.
     pub service_level_offered_pct: Option<f64>,
     pub asa_ms: Option<u64>,
+    /// Arrivals met by the closed treatment today.
+    pub arrived_closed: u64,
 }
 
 /// What the API asks of a tenant's engine.
@@ -282,6 +289,16 @@ struct TenantRouting {
     created_events: HashMap<ContactId, usize>,
     /// Queued contacts per queue and channel, kept as rows change (for the gauge).
     waiting_counts: BTreeMap<(QueueId, &'static str), i64>,
+    /// The tenant's time zone, for business hours and the day's turn.
+    time_zone: jiff::tz::TimeZone,
+    /// Compiled business hours of the queues that follow some.
+    hours: BTreeMap<QueueId, OpenHours>,
+    /// Whether each queue is open now (as last told by the engine).
+    open: BTreeMap<QueueId, bool>,
+    /// When business hours or the date next need looking at.
+    calendar_at: UnixMs,
+    /// The tenant's local date at the last look.
+    today: Option<jiff::civil::Date>,
 }
 
 /// Adds `delta` to the waiting count if `c` is queued.
@@ -295,8 +312,14 @@ fn to_mono(ms: UnixMs) -> Mono {
     ms.max(0) as Mono
 }
 
-async fn queue_configs(store: &Store, tenant: TenantId) -> Result<Vec<QueueConfig>, AppError> {
+/// The tenant's queues as the engine takes them, with the business hours
+/// each follows.
+async fn queue_configs(
+    store: &Store,
+    tenant: TenantId,
+) -> Result<(Vec<QueueConfig>, Vec<(QueueId, BusinessHoursId)>), AppError> {
     let mut out = Vec::new();
+    let mut follows = Vec::new();
     let mut cursor = None;
     loop {
         let page = store.list_queues(tenant, cursor, 500).await?;
@@ -339,6 +362,22 @@ async fn queue_configs(store: &Store, tenant: TenantId) -> Result<Vec<QueueConfi
             c.service_level_ms = q.service_level_seconds.max(1) as u64 * 1000;
             c.ring_timeout_ms = RING_TIMEOUT_MS;
             c.when_no_agents = WhenNoAgents::Wait;
+            c.when_closed = match rules.when_closed {
+                None => ClosedAction::Close,
+                Some(w) => match (w.action, w.queue_id) {
+                    (ClosedActionName::Close, _) => ClosedAction::Close,
+                    (ClosedActionName::Voicemail, _) => ClosedAction::Voicemail,
+                    (ClosedActionName::Callback, _) => ClosedAction::Callback,
+                    (ClosedActionName::Overflow, Some(q)) if q != c.id => ClosedAction::Overflow(q),
+                    (ClosedActionName::Overflow, _) => ClosedAction::Close,
+                },
+            };
+            c.announce_every_ms = rules
+                .announce_every_seconds
+                .map(|s| s.clamp(1, 86_400) as u64 * 1000);
+            if let Some(h) = rules.business_hours_id {
+                follows.push((q.id, h));
+            }
             out.push(c);
         }
         match page.next {
@@ -349,6 +388,37 @@ async fn queue_configs(store: &Store, tenant: TenantId) -> Result<Vec<QueueConfi
     // A queue must exist before another overflows to it: configure those
     // without overflow first.
     out.sort_by_key(|q| q.overflow.is_some());
+    Ok((out, follows))
+}
+
+/// Business hours by id, compiled; hours that no longer compile count as
+/// always open (and are logged).
+async fn hours_sets(
+    store: &Store,
+    tenant: TenantId,
+) -> Result<BTreeMap<BusinessHoursId, OpenHours>, AppError> {
+    let mut out = BTreeMap::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_business_hours(tenant, cursor, 500).await?;
+        for h in &page.items {
+            let compiled = serde_json::from_str::<BusinessHours>(&h.hours)
+                .ok()
+                .and_then(|b| b.compile().ok());
+            match compiled {
+                Some(c) => {
+                    out.insert(h.id, c);
+                }
+                None => {
+                    tracing::warn!(tenant = %tenant, hours = %h.id, "stored business hours could not be read; treated as always open");
+                }
+            }
+        }
+        match page.next {
+            Some(n) => cursor = n.parse().ok(),
+            None => break,
+        }
+    }
     Ok(out)
 }
 
@@ -408,8 +478,14 @@ impl TenantRouting {
             gauges_at: 0,
             created_events: HashMap::new(),
             waiting_counts: BTreeMap::new(),
+            time_zone: jiff::tz::TimeZone::UTC,
+            hours: BTreeMap::new(),
+            open: BTreeMap::new(),
+            calendar_at: 0,
+            today: None,
         };
         t.configure().await?;
+        t.keep_calendar(now);
         let open = store.open_contacts(tenant).await?;
         let mono = to_mono(now);
         for c in &open {
@@ -470,7 +546,20 @@ impl TenantRouting {
 
     async fn configure(&mut self) -> Result<(), AppError> {
         let mono = to_mono(wall_ms());
-        for q in queue_configs(&self.store, self.tenant).await? {
+        let (queues, follows) = queue_configs(&self.store, self.tenant).await?;
+        let sets = hours_sets(&self.store, self.tenant).await?;
+        let tenant = self.store.get_tenant(self.tenant).await?;
+        self.time_zone = jiff::tz::TimeZone::get(&tenant.time_zone).unwrap_or_else(|_| {
+            tracing::warn!(tenant = %self.tenant, zone = %tenant.time_zone, "unknown time zone; using UTC");
+            jiff::tz::TimeZone::UTC
+        });
+        self.hours = follows
+            .into_iter()
+            .filter_map(|(q, h)| sets.get(&h).map(|o| (q, o.clone())))
+            .collect();
+        // Work the hours out again at the next batch.
+        self.calendar_at = 0;
+        for q in queues {
             if !self.queue_ids.contains(&q.id) {
                 self.queue_ids.push(q.id);
             }
@@ -638,9 +727,8 @@ impl TenantRouting {
                         row.state = ContactState::Abandoned;
                         row.abandoned_at = Some(now);
                         row.updated_at = now;
-                        self.changes.contacts.push(row.clone());
                     }
-                    self.rows.remove(&contact);
+                    self.finish_row(contact);
                     metrics::counter!("switchboard_contacts_abandoned_total", "tenant" => self.tenant.to_string()).increment(1);
                     self.changes.events.push(event(
                         "contact.abandoned",
@@ -672,13 +760,51 @@ impl TenantRouting {
                         row.state = ContactState::Ended;
                         row.ended_at = Some(now);
                         row.updated_at = now;
-                        self.changes.contacts.push(row.clone());
                     }
-                    self.rows.remove(&contact);
+                    self.finish_row(contact);
                     self.changes.events.push(event(
                         "contact.ended",
                         contact.to_string(),
                         serde_json::json!({"agent_id": agent}),
+                    ));
+                }
+                Output::Announce {
+                    contact,
+                    queue,
+                    position,
+                    expected_wait_ms,
+                } => {
+                    self.changes.events.push(event(
+                        "contact.position",
+                        contact.to_string(),
+                        serde_json::json!({"queue_id": queue, "position": position, "expected_wait_ms": expected_wait_ms}),
+                    ));
+                }
+                Output::ArrivedClosed {
+                    contact,
+                    queue,
+                    action,
+                } => {
+                    self.touched.push(contact);
+                    let action = match action {
+                        ClosedAction::Close => "close",
+                        ClosedAction::Voicemail => "voicemail",
+                        ClosedAction::Callback => "callback",
+                        ClosedAction::Overflow(_) => "overflow",
+                    };
+                    metrics::counter!("switchboard_contacts_arrived_closed_total", "tenant" => self.tenant.to_string(), "queue" => queue.to_string()).increment(1);
+                    self.changes.events.push(event(
+                        "contact.arrived_closed",
+                        contact.to_string(),
+                        serde_json::json!({"queue_id": queue, "action": action}),
+                    ));
+                }
+                Output::QueueHoursChanged { queue, open } => {
+                    self.open.insert(queue, open);
+                    self.changes.events.push(event(
+                        if open { "queue.opened" } else { "queue.closed" },
+                        queue.to_string(),
+                        serde_json::json!({}),
                     ));
                 }
                 Output::CallbackScheduled { contact, queue } => {
@@ -736,6 +862,65 @@ impl TenantRouting {
             if let Some(row) = self.rows.get(&c.id) {
                 *c = row.clone();
             }
+        }
+    }
+
+    /// Opens and closes queues by their business hours and turns the day
+    /// at local midnight; returns when to look again.
+    fn keep_calendar(&mut self, now: UnixMs) {
+        if now < self.calendar_at {
+            return;
+        }
+        let Ok(ts) = jiff::Timestamp::from_millisecond(now) else {
+            return;
+        };
+        let local = self.time_zone.to_datetime(ts);
+        let mono = to_mono(now);
+        if self.today.is_some_and(|d| d != local.date()) {
+            let _ = self.engine.handle_input(mono, Input::NewDay);
+        }
+        self.today = Some(local.date());
+        // The next look: local midnight, or the soonest change of hours.
+        let mut next_local = local
+            .date()
+            .tomorrow()
+            .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+            .ok();
+        for q in self.queue_ids.clone() {
+            let hours = self.hours.get(&q);
+            let open = hours.is_none_or(|h| h.is_open(local));
+            let _ = self
+                .engine
+                .handle_input(mono, Input::QueueHours { queue: q, open });
+            if let Some(change) = hours.and_then(|h| h.next_change(local)) {
+                next_local = Some(next_local.map_or(change, |n| n.min(change)));
+            }
+        }
+        self.calendar_at = next_local
+            .and_then(|l| self.time_zone.to_timestamp(l).ok())
+            .map(|t| t.as_millisecond())
+            // A local time a DST gap skipped, or no answer: look in a minute.
+            .filter(|&at| at > now)
+            .unwrap_or(now + 60_000);
+    }
+
+    /// Moves a contact that has just ended out of the open rows and into
+    /// this batch's writes (a contact created in this batch is inserted
+    /// ended rather than inserted and then updated).
+    fn finish_row(&mut self, contact: ContactId) {
+        let Some(row) = self.rows.remove(&contact) else {
+            return;
+        };
+        if self.created_events.contains_key(&contact)
+            && let Some(new) = self
+                .changes
+                .new_contacts
+                .iter_mut()
+                .find(|c| c.id == contact)
+        {
+            *new = row;
+        } else {
+            self.changes.contacts.push(row);
         }
     }
 
@@ -973,6 +1158,7 @@ impl TenantRouting {
         let stats: QueueStats = self.engine.queue_stats(queue).cloned().unwrap_or_default();
         let now = to_mono(wall_ms());
         Some(QueueLive {
+            open: self.open.get(&queue).copied().unwrap_or(true),
             waiting,
             next_contacts: self
                 .engine
@@ -992,6 +1178,7 @@ impl TenantRouting {
             service_level_pct: stats.service_level_answered().map(|v| v * 100.0),
             service_level_offered_pct: stats.service_level_offered().map(|v| v * 100.0),
             asa_ms: stats.asa_ms(),
+            arrived_closed: stats.arrived_closed,
         })
     }
 }
@@ -1034,7 +1221,10 @@ async fn run(
     };
     let mut buf = Vec::with_capacity(MAX_BATCH);
     loop {
-        let wake = state.engine.poll_timeout();
+        let wake = match state.engine.poll_timeout() {
+            Some(t) => Some(t.min(to_mono(state.calendar_at))),
+            None => Some(to_mono(state.calendar_at)),
+        };
         let got = match wake {
             Some(at) => {
                 let wait = Duration::from_millis(at.saturating_sub(to_mono(wall_ms())));
@@ -1045,7 +1235,7 @@ async fn run(
             }
             None => rx.recv_many(&mut buf, MAX_BATCH).await,
         };
-        if got == 0 && wake.is_none() {
+        if got == 0 && rx.is_closed() && rx.is_empty() {
             break; // every sender is gone
         }
         let now = wall_ms();
@@ -1070,6 +1260,7 @@ async fn run(
         if reload && let Err(e) = state.configure().await {
             tracing::error!(tenant = %tenant, error = %e, "routing configuration could not be reloaded");
         }
+        state.keep_calendar(now);
         let _ = state.engine.handle_input(to_mono(now), Input::Tick);
         state.drain(now);
         let engine_ms = wall_ms() - now;

@@ -62,4 +62,8 @@ id_type!(
     ApiTokenId,
     /// A row of the audit log.
     AuditId,
+    /// A named set of business hours and holidays queues follow.
+    BusinessHoursId,
+    /// An outbound webhook subscription.
+    WebhookId,
 );

@@ -17,5 +17,7 @@ pub use values::*;
 /// An instant as milliseconds since the Unix epoch, UTC. Stored as BIGINT.
 pub type UnixMs = i64;
 
+pub mod hours;
 pub mod routing_rules;
+pub use hours::{BusinessHours, Holiday, OpenHours, Opening};
 pub use routing_rules::*;

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{QueueId, SkillId};
+use crate::{BusinessHoursId, QueueId, SkillId};
 
 /// A skill a contact needs, at least at this proficiency (1–10).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +34,27 @@ pub struct Overflow {
     pub queue_length_over: Option<i64>,
 }
 
+/// What a contact arriving outside business hours meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosedActionName {
+    /// A closed message, then the contact ends.
+    Close,
+    Voicemail,
+    /// The customer is called back when an agent is free.
+    Callback,
+    /// Sent on to `queue_id`.
+    Overflow,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenClosed {
+    pub action: ClosedActionName,
+    #[serde(default)]
+    pub queue_id: Option<QueueId>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingRules {
@@ -43,6 +64,16 @@ pub struct RoutingRules {
     pub escalation: Vec<EscalationStep>,
     #[serde(default)]
     pub overflow: Option<Overflow>,
+    /// The business hours the queue keeps; none means always open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_hours_id: Option<BusinessHoursId>,
+    /// What arrivals meet while closed (default: close).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_closed: Option<WhenClosed>,
+    /// Waiting voice and chat contacts are told their place and expected
+    /// wait every this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce_every_seconds: Option<i64>,
 }
 
 /// Limits on the size of a rule set.
@@ -126,6 +157,32 @@ impl RoutingRules {
                 ));
             }
         }
+        if let Some(w) = &self.when_closed {
+            match (w.action, w.queue_id) {
+                (ClosedActionName::Overflow, None) => out.push((
+                    "routing_rules.when_closed.queue_id".into(),
+                    "is needed to overflow".into(),
+                )),
+                (ClosedActionName::Overflow, Some(q)) if Some(q) == own_queue => out.push((
+                    "routing_rules.when_closed.queue_id".into(),
+                    "cannot overflow to the same queue".into(),
+                )),
+                (ClosedActionName::Overflow, Some(_)) | (_, None) => {}
+                (_, Some(_)) => out.push((
+                    "routing_rules.when_closed.queue_id".into(),
+                    "is only for the overflow action".into(),
+                )),
+            }
+        }
+        if self
+            .announce_every_seconds
+            .is_some_and(|s| !(10..=3_600).contains(&s))
+        {
+            out.push((
+                "routing_rules.announce_every_seconds".into(),
+                "must be from 10 to 3600".into(),
+            ));
+        }
         out
     }
 
@@ -185,6 +242,7 @@ mod tests {
                 after_seconds: None,
                 queue_length_over: None,
             }),
+            ..Default::default()
         };
         let paths: Vec<String> = rules.problems(Some(q)).into_iter().map(|p| p.0).collect();
         assert_eq!(

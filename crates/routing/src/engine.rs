@@ -51,6 +51,9 @@ pub struct QueueStats {
     pub timed_out: u64,
     pub overflowed_out: u64,
     pub waited_ms_answered: u64,
+    /// Arrivals turned away (or overflowed, or booked for callback) while
+    /// the queue was closed; not counted as offered.
+    pub arrived_closed: u64,
 }
 
 impl QueueStats {
@@ -86,6 +89,8 @@ struct Queue {
     /// Smoothed time between answers, for expected wait.
     answer_gap_ms: Option<f64>,
     last_answer_at: Option<Mono>,
+    /// Within business hours (set by `Input::QueueHours`).
+    open: bool,
 }
 
 impl Queue {
@@ -188,6 +193,8 @@ enum Timer {
     /// Ring one more agent for a contact ringing progressively; the
     /// reservation names the ringing episode it belongs to.
     RingNext(ContactId, ReservationId),
+    /// Tell a waiting contact its place again (entered, as for overflow).
+    Announce(ContactId, Mono),
 }
 
 /// The routing engine. See the crate docs for how to drive it.
@@ -300,6 +307,18 @@ impl Engine {
             Input::WrapUpFinished { contact } => self.finish_wrap_up(contact),
             Input::Transfer { contact, to } => self.transfer(contact, to),
             Input::CallbackRequested { contact } => self.request_callback(contact),
+            Input::QueueHours { queue, open } => {
+                let qi = *self
+                    .queue_ix
+                    .get(&queue)
+                    .ok_or(RoutingError::UnknownQueue(queue))?;
+                if self.queues[qi].open != open {
+                    self.queues[qi].open = open;
+                    self.outputs
+                        .push_back(Output::QueueHoursChanged { queue, open });
+                }
+                Ok(())
+            }
             Input::NewDay => {
                 for a in &mut self.agents {
                     a.contacts_today = 0;
@@ -405,6 +424,16 @@ impl Engine {
                 "a queue cannot overflow to itself".into(),
             ));
         }
+        if cfg.when_closed == ClosedAction::Overflow(cfg.id) {
+            return Err(RoutingError::InvalidConfig(
+                "a closed queue cannot send contacts to itself".into(),
+            ));
+        }
+        if cfg.announce_every_ms == Some(0) {
+            return Err(RoutingError::InvalidConfig(
+                "the announcement period must be positive".into(),
+            ));
+        }
         if !self.queue_ix.contains_key(&cfg.id) && self.queues.len() >= self.config.max_queues {
             return Err(RoutingError::Limit("queues"));
         }
@@ -440,6 +469,7 @@ impl Engine {
                     stats: QueueStats::default(),
                     answer_gap_ms: None,
                     last_answer_at: None,
+                    open: true,
                 });
                 qi
             }
@@ -1040,6 +1070,53 @@ impl Engine {
         if self.contacts.len() >= self.config.max_contacts {
             return Err(RoutingError::Limit("contacts"));
         }
+        // A closed queue: turn the contact away, book a callback, or send it
+        // on. Restored contacts (`arrived_at`) were let in before.
+        let mut callback = false;
+        if arrived_at.is_none() {
+            for _ in 0..MAX_OVERFLOW_HOPS {
+                let q = &mut self.queues[qi];
+                if q.open {
+                    break;
+                }
+                q.stats.arrived_closed += 1;
+                let (queue_id, action) = (q.cfg.id, q.cfg.when_closed);
+                self.outputs.push_back(Output::ArrivedClosed {
+                    contact: cid,
+                    queue: queue_id,
+                    action,
+                });
+                match action {
+                    ClosedAction::Callback => {
+                        callback = true;
+                        break;
+                    }
+                    ClosedAction::Overflow(to) if self.queue_ix.contains_key(&to) => {
+                        self.outputs.push_back(Output::Overflowed {
+                            contact: cid,
+                            from: queue_id,
+                            to,
+                        });
+                        qi = self.queue_ix[&to];
+                    }
+                    _ => {
+                        self.outputs.push_back(Output::Ended {
+                            contact: cid,
+                            agent: None,
+                        });
+                        return Ok(());
+                    }
+                }
+            }
+            if !self.queues[qi].open && !callback {
+                // Overflowed through too many closed queues.
+                self.outputs.push_back(Output::Ended {
+                    contact: cid,
+                    agent: None,
+                });
+                return Ok(());
+            }
+        }
         self.queues[qi].stats.offered += 1;
         // Overflow on arrival: a full queue, or nobody logged in to serve it.
         for _ in 0..MAX_OVERFLOW_HOPS {
@@ -1076,12 +1153,19 @@ impl Engine {
             step: 0,
             only_agent,
             attributes,
-            callback: false,
+            callback,
             rejected: Vec::new(),
             state: State::Waiting,
             key: (0, 0, 0),
         };
         self.contacts.insert(cid, contact);
+        if callback {
+            let queue = self.queues[qi].cfg.id;
+            self.outputs.push_back(Output::CallbackScheduled {
+                contact: cid,
+                queue,
+            });
+        }
         self.enter_queue(cid, qi);
         Ok(())
     }
@@ -1106,6 +1190,7 @@ impl Engine {
         let next_step = cfg.steps.get(1).map(|s| s.after_ms);
         let overflow_after = cfg.overflow.as_ref().and_then(|o| o.after_ms);
         let max_wait = cfg.max_wait_ms;
+        let announce = cfg.announce_every_ms;
         let queue_id = cfg.id;
         if let Some(after) = next_step {
             self.add_timer(entered + after, Timer::Step(cid, 1, entered));
@@ -1115,6 +1200,13 @@ impl Engine {
         }
         if let Some(after) = max_wait {
             self.add_timer(entered + after, Timer::MaxWait(cid, entered));
+        }
+        let c = &self.contacts[&cid];
+        if let Some(every) = announce
+            && matches!(c.channel, Channel::Voice | Channel::Chat)
+            && !c.callback
+        {
+            self.add_timer(entered + every, Timer::Announce(cid, entered));
         }
         // The usual arrival goes to the back: its place is the queue length.
         let q = &self.queues[qi];
@@ -1712,6 +1804,34 @@ impl Engine {
                     }
                 }
                 Timer::RingNext(cid, episode) => self.ring_more(cid, episode),
+                Timer::Announce(cid, entered) => {
+                    let Some(c) = self.contacts.get(&cid) else {
+                        continue;
+                    };
+                    if c.entered != entered || c.callback {
+                        continue;
+                    }
+                    let q = &self.queues[c.queue];
+                    let (queue, every) = (q.cfg.id, q.cfg.announce_every_ms);
+                    // A contact ringing now is not told; it may wait again.
+                    if let Some((position, expected)) = self.position(cid) {
+                        self.outputs.push_back(Output::Announce {
+                            contact: cid,
+                            queue,
+                            position,
+                            expected_wait_ms: expected.unwrap_or(0),
+                        });
+                    }
+                    let again = matches!(
+                        self.contacts[&cid].state,
+                        State::Waiting | State::Ringing(_)
+                    );
+                    if let Some(every) = every
+                        && again
+                    {
+                        self.add_timer(at + every, Timer::Announce(cid, entered));
+                    }
+                }
                 Timer::WrapUp(cid) => {
                     let due = matches!(self.contacts.get(&cid), Some(Contact { state: State::WrapUp { until, .. }, .. }) if *until == at);
                     if due {

@@ -71,6 +71,19 @@ pub enum MaxWaitAction {
     Close,
 }
 
+/// What happens to a contact that arrives while its queue is closed
+/// (outside business hours or on a holiday).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ClosedAction {
+    /// A closed message, then the contact ends.
+    Close,
+    Voicemail,
+    /// The contact keeps a place and is called back when an agent is free.
+    Callback,
+    /// Goes on to this queue (another site or an out-of-hours service).
+    Overflow(QueueId),
+}
+
 /// What to do with an arrival when no eligible agent is logged in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhenNoAgents {
@@ -106,6 +119,11 @@ pub struct QueueConfig {
     /// unlisted agents come last.
     pub penalties: BTreeMap<AgentId, u32>,
     pub when_no_agents: WhenNoAgents,
+    /// What an arrival meets while the queue is closed.
+    pub when_closed: ClosedAction,
+    /// Voice and chat contacts waiting this long are told their place and
+    /// expected wait again, and again after each further period.
+    pub announce_every_ms: Option<u64>,
 }
 
 impl QueueConfig {
@@ -134,6 +152,8 @@ impl QueueConfig {
             ring_step_ms: 5_000,
             penalties: BTreeMap::new(),
             when_no_agents: WhenNoAgents::Wait,
+            when_closed: ClosedAction::Close,
+            announce_every_ms: None,
         }
     }
 }
@@ -269,6 +289,13 @@ pub enum Input {
     CallbackRequested {
         contact: ContactId,
     },
+    /// The queue opens or closes (business hours and holidays, worked out
+    /// by the shell in the tenant's time zone). Queues start open. Contacts
+    /// already waiting stay; arrivals while closed meet `when_closed`.
+    QueueHours {
+        queue: QueueId,
+        open: bool,
+    },
     /// The tenant's day turned: daily counters (contacts today, talk time,
     /// service level) start again.
     NewDay,
@@ -334,6 +361,25 @@ pub enum Output {
         contact: ContactId,
         from: QueueId,
         to: QueueId,
+    },
+    /// A periodic reminder of a waiting contact's place.
+    Announce {
+        contact: ContactId,
+        queue: QueueId,
+        position: usize,
+        expected_wait_ms: u64,
+    },
+    /// A contact arrived while its queue was closed; what follows is
+    /// `Ended`, `CallbackScheduled` or `Overflowed`.
+    ArrivedClosed {
+        contact: ContactId,
+        queue: QueueId,
+        action: ClosedAction,
+    },
+    /// A queue opened or closed.
+    QueueHoursChanged {
+        queue: QueueId,
+        open: bool,
     },
     MaxWaitReached {
         contact: ContactId,

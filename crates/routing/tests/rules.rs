@@ -817,3 +817,171 @@ fn ring_progressive_adds_an_agent_each_step_until_one_answers() {
     d.at(30_000);
     d.e.check_invariants().unwrap();
 }
+
+#[test]
+fn a_closed_queue_turns_arrivals_away_but_serves_those_already_waiting() {
+    let mut d = Driver::with(Strategy::LongestIdle, |q| {
+        q.when_closed = ClosedAction::Voicemail;
+    });
+    d.arrive(1, Channel::Voice, 50);
+    d.ok(Input::QueueHours {
+        queue: qid(Q),
+        open: false,
+    });
+    assert!(d.out.contains(&Output::QueueHoursChanged {
+        queue: qid(Q),
+        open: false
+    }));
+    d.out.clear();
+    d.arrive(2, Channel::Voice, 50);
+    assert_eq!(
+        d.out,
+        vec![
+            Output::ArrivedClosed {
+                contact: cid(2),
+                queue: qid(Q),
+                action: ClosedAction::Voicemail
+            },
+            Output::Ended {
+                contact: cid(2),
+                agent: None
+            }
+        ]
+    );
+    assert_eq!(
+        d.e.contact_view(cid(2)),
+        None,
+        "the engine holds nothing of it"
+    );
+    let stats = d.e.queue_stats(qid(Q)).unwrap();
+    assert_eq!((stats.offered, stats.arrived_closed), (1, 1));
+    // The caller who was already waiting is still served after closing.
+    d.out.clear();
+    d.agent(0, 5, [1, 1, 1, 1]);
+    d.available(0);
+    assert_eq!(d.reserved()[0].0, cid(1));
+    // Telling it "closed" again changes nothing; opening lets arrivals in.
+    d.ok(Input::QueueHours {
+        queue: qid(Q),
+        open: false,
+    });
+    assert!(d.out.is_empty());
+    d.ok(Input::QueueHours {
+        queue: qid(Q),
+        open: true,
+    });
+    d.arrive(3, Channel::Voice, 50);
+    assert_eq!(d.e.waiting_order(qid(Q)), vec![cid(3)]);
+    assert!(
+        d.e.handle_input(
+            d.now,
+            Input::QueueHours {
+                queue: qid(99),
+                open: true
+            }
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn closed_arrivals_can_overflow_or_book_a_callback() {
+    let mut d = Driver::with(Strategy::LongestIdle, |q| {
+        q.when_closed = ClosedAction::Overflow(qid(Q2));
+    });
+    let mut q2 = QueueConfig::simple(qid(Q2));
+    q2.when_closed = ClosedAction::Callback;
+    d.ok(Input::ConfigureQueue(q2));
+    d.ok(Input::QueueHours {
+        queue: qid(Q),
+        open: false,
+    });
+    d.arrive(1, Channel::Voice, 50);
+    assert_eq!(
+        d.e.queue_of(cid(1)),
+        Some(qid(Q2)),
+        "sent to the open queue"
+    );
+    assert!(d.out.contains(&Output::Overflowed {
+        contact: cid(1),
+        from: qid(Q),
+        to: qid(Q2)
+    }));
+    // Both closed: the second queue books a callback, which keeps a place.
+    d.ok(Input::QueueHours {
+        queue: qid(Q2),
+        open: false,
+    });
+    d.out.clear();
+    d.arrive(2, Channel::Voice, 50);
+    assert!(d.out.contains(&Output::CallbackScheduled {
+        contact: cid(2),
+        queue: qid(Q2)
+    }));
+    assert_eq!(d.e.waiting_order(qid(Q2)), vec![cid(1), cid(2)]);
+    // A restored contact (it arrived before the restart) is let in.
+    d.ok(Input::ContactArrived {
+        contact: cid(3),
+        queue: qid(Q),
+        channel: Channel::Email,
+        priority: 50,
+        agent: None,
+        attributes: BTreeMap::new(),
+        arrived_at: Some(0),
+    });
+    assert_eq!(d.e.queue_of(cid(3)), Some(qid(Q)));
+    // A queue cannot send its closed arrivals to itself.
+    let mut bad = QueueConfig::simple(qid(Q2));
+    bad.when_closed = ClosedAction::Overflow(qid(Q2));
+    assert!(d.e.handle_input(d.now, Input::ConfigureQueue(bad)).is_err());
+}
+
+#[test]
+fn waiting_voice_and_chat_are_told_their_place_periodically() {
+    let mut d = Driver::with(Strategy::LongestIdle, |q| {
+        q.announce_every_ms = Some(30_000);
+    });
+    d.arrive(1, Channel::Voice, 50);
+    d.arrive(2, Channel::Chat, 50);
+    d.arrive(3, Channel::Email, 50);
+    d.out.clear();
+    d.at(29_999);
+    assert!(d.out.is_empty());
+    d.at(30_000);
+    let told: Vec<(ContactId, usize)> = d
+        .out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Announce {
+                contact, position, ..
+            } => Some((*contact, *position)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        told,
+        vec![(cid(1), 1), (cid(2), 2)],
+        "email is not announced"
+    );
+    // The first is answered; the chat moves up and is told so 30 s later.
+    d.agent(0, 5, [1, 1, 1, 1]);
+    d.available(0);
+    d.handle(1_000);
+    d.out.clear();
+    d.at(60_000);
+    let told: Vec<(ContactId, usize)> = d
+        .out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Announce {
+                contact, position, ..
+            } => Some((*contact, *position)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, vec![(cid(2), 1)]);
+    // Zero is refused as a period.
+    let mut bad = QueueConfig::simple(qid(Q2));
+    bad.announce_every_ms = Some(0);
+    assert!(d.e.handle_input(d.now, Input::ConfigureQueue(bad)).is_err());
+}

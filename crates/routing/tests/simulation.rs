@@ -82,6 +82,8 @@ struct World {
     log: Vec<String>,
     /// The time of the input before this one.
     prev_now: u64,
+    /// Queues closed by `QueueHours`.
+    closed: BTreeSet<QueueId>,
 }
 
 const STRATEGIES: [Strategy; 9] = [
@@ -196,6 +198,18 @@ impl World {
             }
             q.wrap_up_ms = if rng.chance(60) { rng.below(20_000) } else { 0 };
             q.ring_timeout_ms = 2_000 + rng.below(15_000);
+            q.when_closed = match rng.below(4) {
+                0 => ClosedAction::Close,
+                1 => ClosedAction::Voicemail,
+                2 => ClosedAction::Callback,
+                _ if queue_ids.len() > 1 => {
+                    ClosedAction::Overflow(queue_ids[(i + 1) % queue_ids.len()])
+                }
+                _ => ClosedAction::Close,
+            };
+            if rng.chance(30) {
+                q.announce_every_ms = Some(5_000 + rng.below(30_000));
+            }
             queues.push(q);
         }
         let mut w = World {
@@ -211,6 +225,7 @@ impl World {
             next_contact: 10_000,
             log: Vec::new(),
             prev_now: 0,
+            closed: BTreeSet::new(),
         };
         for q in &queues {
             w.input(Input::ConfigureQueue(q.clone()));
@@ -378,6 +393,27 @@ impl World {
                     self.contacts.get_mut(contact).expect("known").state = "wrap_up";
                     self.wrapping.insert(*contact, *until);
                 }
+                Output::Announce {
+                    contact, position, ..
+                } => {
+                    let m = &self.contacts[contact];
+                    assert!(
+                        matches!(m.channel, Channel::Voice | Channel::Chat),
+                        "only voice and chat are announced"
+                    );
+                    // "ringing" here: the model marks requeued contacts
+                    // waiting only after the whole input's outputs.
+                    assert!(
+                        matches!(m.state, "waiting" | "ringing") && m.ended == 0,
+                        "only waiting contacts are announced, not {}",
+                        m.state
+                    );
+                    assert!(*position >= 1);
+                }
+                Output::ArrivedClosed { contact, queue, .. } => {
+                    assert!(self.closed.contains(queue), "{queue} is open");
+                    assert_eq!(self.contacts[contact].state, "new", "only arrivals");
+                }
                 Output::Abandoned { contact, .. } | Output::Ended { contact, .. } => {
                     let m = self.contacts.get_mut(contact).expect("known");
                     m.ended += 1;
@@ -485,7 +521,9 @@ impl World {
                         ended: 0,
                     },
                 );
-                Input::ContactArrived {
+                let closed = self.closed.contains(&queue);
+                let action = self.queue(queue).when_closed;
+                self.input(Input::ContactArrived {
                     contact: cid,
                     queue,
                     channel,
@@ -493,7 +531,24 @@ impl World {
                     agent,
                     attributes,
                     arrived_at: None,
+                });
+                let m = &self.contacts[&cid];
+                if closed && matches!(action, ClosedAction::Close | ClosedAction::Voicemail) {
+                    assert_eq!(m.ended, 1, "a closed queue turns {cid} away");
+                } else if !closed {
+                    assert_ne!(m.state, "new", "{cid} was let in");
                 }
+                return;
+            }
+            92..=93 => {
+                let queue = *self.rng.pick(&queues).expect("queues");
+                let open = self.closed.contains(&queue);
+                if open {
+                    self.closed.remove(&queue);
+                } else {
+                    self.closed.insert(queue);
+                }
+                Input::QueueHours { queue, open }
             }
             25..=36 => {
                 let agent = *self.rng.pick(&agents).expect("agents");

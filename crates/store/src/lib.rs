@@ -20,6 +20,7 @@ mod audit;
 mod contacts;
 mod customers;
 mod directory;
+mod hooks;
 mod open;
 mod routing;
 pub mod rows;

@@ -39,6 +39,8 @@ pub struct RoutingChanges {
     pub contacts: Vec<Contact>,
     pub agent_states: Vec<AgentStateRow>,
     pub events: Vec<NewEvent>,
+    /// Webhook outbox rows for some of `events`.
+    pub deliveries: Vec<crate::WebhookDelivery>,
 }
 
 impl RoutingChanges {
@@ -47,6 +49,7 @@ impl RoutingChanges {
             && self.contacts.is_empty()
             && self.agent_states.is_empty()
             && self.events.is_empty()
+            && self.deliveries.is_empty()
     }
 }
 
@@ -113,6 +116,7 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
+        crate::hooks::insert_deliveries(&mut tx, &changes.deliveries, anonymous).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -210,3 +210,53 @@ pub struct AuditRow {
     pub source: String,
     pub details: String,
 }
+
+/// A named set of business hours; `hours` is the JSON of
+/// `sb_model::BusinessHours`.
+#[derive(Debug, Clone, FromRow)]
+pub struct BusinessHoursRow {
+    #[sqlx(try_from = "String")]
+    pub id: BusinessHoursId,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub hours: String,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+}
+
+/// An outbound webhook: events whose kind matches one of `events` (JSON
+/// array of kinds, or `prefix.*`) are POSTed to `url`, signed with `secret`.
+#[derive(Debug, Clone, FromRow)]
+pub struct Webhook {
+    #[sqlx(try_from = "String")]
+    pub id: WebhookId,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub url: String,
+    pub secret: String,
+    pub events: String,
+    pub active: i64,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+}
+
+/// One event owed to one webhook: `pending` until delivered (or `failed`
+/// after the last retry).
+#[derive(Debug, Clone, FromRow)]
+pub struct WebhookDelivery {
+    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    #[sqlx(try_from = "String")]
+    pub webhook_id: WebhookId,
+    pub event_kind: String,
+    pub body: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: UnixMs,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: UnixMs,
+    pub delivered_at: Option<UnixMs>,
+}

@@ -226,6 +226,7 @@ pub async fn seed(app: &App) -> Result<bool> {
                         required_skills: vec![req(technical, 3)],
                     }],
                     overflow: None,
+                    ..Default::default()
                 },
             )?,
         )
@@ -245,6 +246,7 @@ pub async fn seed(app: &App) -> Result<bool> {
                     after_seconds: Some(300),
                     queue_length_over: None,
                 }),
+                ..Default::default()
             },
         )?,
     )

@@ -93,6 +93,8 @@ impl From<AgentLive> for AgentStatusOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueStatusOut {
+    /// Within business hours (always true for a queue that follows none).
+    pub open: bool,
     pub waiting: usize,
     /// The first waiting contacts, first served first (at most 100).
     pub next_contacts: Vec<String>,
@@ -107,11 +109,14 @@ pub struct QueueStatusOut {
     /// abandoned, short abandons left out (percent).
     pub service_level_offered_pct: Option<f64>,
     pub asa_ms: Option<u64>,
+    /// Arrivals today that met the closed treatment.
+    pub arrived_closed: u64,
 }
 
 impl From<QueueLive> for QueueStatusOut {
     fn from(q: QueueLive) -> Self {
         QueueStatusOut {
+            open: q.open,
             waiting: q.waiting,
             next_contacts: q.next_contacts.into_iter().map(|c| c.to_string()).collect(),
             longest_wait_ms: q.longest_wait_ms,
@@ -122,6 +127,7 @@ impl From<QueueLive> for QueueStatusOut {
             service_level_pct: q.service_level_pct,
             service_level_offered_pct: q.service_level_offered_pct,
             asa_ms: q.asa_ms,
+            arrived_closed: q.arrived_closed,
         }
     }
 }
