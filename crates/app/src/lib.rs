@@ -17,6 +17,7 @@ mod error;
 pub mod hours;
 pub mod routing;
 pub mod tenants;
+pub mod webhooks;
 pub mod work;
 
 use std::collections::HashMap;
@@ -37,6 +38,9 @@ pub struct AppConfig {
     /// A secret that lets its holder create tenants through the API; `None`
     /// turns that endpoint off.
     pub platform_token: Option<Secret>,
+    /// The wait before a failed webhook delivery's first retry; it
+    /// doubles with each failure, up to an hour.
+    pub webhook_retry_base_ms: i64,
 }
 
 impl Default for AppConfig {
@@ -44,6 +48,7 @@ impl Default for AppConfig {
         AppConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             platform_token: None,
+            webhook_retry_base_ms: 10_000,
         }
     }
 }
@@ -121,6 +126,13 @@ impl App {
     pub fn new_uuid(&self) -> Uuid {
         Uuid::now_v7()
     }
+}
+
+/// Makes ring the process's TLS provider. reqwest is built without one
+/// (the default would pull in a C build); call this before building any
+/// HTTP client. Calling it again does nothing.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Parses a listing's `limit` and `cursor` into a page size and the id to

@@ -138,7 +138,7 @@ pub enum Command {
         reply: oneshot::Sender<Result<(), AppError>>,
     },
     /// Queues or agents changed in the store.
-    Reload,
+    Reload(oneshot::Sender<()>),
     AgentStatus {
         agent: AgentId,
         reply: oneshot::Sender<Option<AgentLive>>,
@@ -169,6 +169,8 @@ pub struct RoutingHub {
     store: Store,
     tasks: Arc<Mutex<HashMap<TenantId, mpsc::Sender<Command>>>>,
     live: tokio::sync::broadcast::Sender<Arc<LiveEvent>>,
+    /// Rung when webhook outbox rows are committed.
+    webhooks: crate::webhooks::Wake,
 }
 
 impl RoutingHub {
@@ -177,7 +179,13 @@ impl RoutingHub {
             store,
             tasks: Arc::default(),
             live: tokio::sync::broadcast::channel(LIVE_BUFFER).0,
+            webhooks: Arc::default(),
         }
+    }
+
+    /// What the webhook delivery worker waits on.
+    pub(crate) fn webhook_wake(&self) -> crate::webhooks::Wake {
+        self.webhooks.clone()
     }
 
     /// Every durable routing event of every tenant on this node, as it happens.
@@ -194,7 +202,13 @@ impl RoutingHub {
             return tx.clone();
         }
         let (tx, rx) = mpsc::channel(INBOX);
-        tokio::spawn(run(self.store.clone(), tenant, rx, self.live.clone()));
+        tokio::spawn(run(
+            self.store.clone(),
+            tenant,
+            rx,
+            self.live.clone(),
+            self.webhooks.clone(),
+        ));
         tasks.insert(tenant, tx.clone());
         tx
     }
@@ -222,7 +236,11 @@ impl RoutingHub {
             .map(|t| t.contains_key(&tenant))
             .unwrap_or(false);
         if running {
-            let _ = self.inbox(tenant).send(Command::Reload).await;
+            let (tx, rx) = oneshot::channel();
+            if self.inbox(tenant).send(Command::Reload(tx)).await.is_ok() {
+                // Answered once the engine runs on the new configuration.
+                let _ = rx.await;
+            }
         }
     }
 }
@@ -299,6 +317,8 @@ struct TenantRouting {
     calendar_at: UnixMs,
     /// The tenant's local date at the last look.
     today: Option<jiff::civil::Date>,
+    /// Active webhooks, matched against every committed event.
+    webhooks: Vec<crate::webhooks::Subscription>,
 }
 
 /// Adds `delta` to the waiting count if `c` is queued.
@@ -483,6 +503,7 @@ impl TenantRouting {
             open: BTreeMap::new(),
             calendar_at: 0,
             today: None,
+            webhooks: Vec::new(),
         };
         t.configure().await?;
         t.keep_calendar(now);
@@ -559,6 +580,7 @@ impl TenantRouting {
             .collect();
         // Work the hours out again at the next batch.
         self.calendar_at = 0;
+        self.webhooks = crate::webhooks::subscriptions(&self.store, self.tenant).await?;
         for q in queues {
             if !self.queue_ids.contains(&q.id) {
                 self.queue_ids.push(q.id);
@@ -925,14 +947,46 @@ impl TenantRouting {
     }
 
     /// Writes the batch; returns its events for live subscribers.
-    async fn commit(&mut self) -> Result<Vec<NewEvent>, AppError> {
-        let changes = std::mem::take(&mut self.changes);
+    /// Writes the batch, with an outbox row for each event a webhook
+    /// wants; returns the events (for live subscribers) and how many
+    /// deliveries were written.
+    async fn commit(&mut self) -> Result<(Vec<NewEvent>, usize), AppError> {
+        let mut changes = std::mem::take(&mut self.changes);
         self.created_events.clear();
+        if !self.webhooks.is_empty() {
+            for e in &changes.events {
+                for w in self.webhooks.iter().filter(|w| w.wants(e.kind)) {
+                    let id = uuid::Uuid::now_v7().to_string();
+                    let body = crate::webhooks::delivery_body(
+                        &id,
+                        self.tenant,
+                        e.kind,
+                        &e.subject_id,
+                        e.at,
+                        &e.payload,
+                    );
+                    changes.deliveries.push(sb_store::WebhookDelivery {
+                        id,
+                        tenant_id: self.tenant,
+                        webhook_id: w.id,
+                        event_kind: e.kind.to_owned(),
+                        body,
+                        state: "pending".into(),
+                        attempts: 0,
+                        next_attempt_at: e.at,
+                        last_status: None,
+                        last_error: None,
+                        created_at: e.at,
+                        delivered_at: None,
+                    });
+                }
+            }
+        }
         self.store
             .apply_routing(self.tenant, &changes)
             .await
             .map_err(AppError::from)?;
-        Ok(changes.events)
+        Ok((changes.events, changes.deliveries.len()))
     }
 
     /// Sets the gauges operators alert on, at most once a second.
@@ -1124,7 +1178,7 @@ impl TenantRouting {
                 input(&mut self.engine, Input::ContactGone { contact }),
                 reply,
             ),
-            Command::Reload | Command::AgentStatus { .. } | Command::QueueStatus { .. } => None,
+            Command::Reload(_) | Command::AgentStatus { .. } | Command::QueueStatus { .. } => None,
         }
     }
 
@@ -1209,6 +1263,7 @@ async fn run(
     tenant: TenantId,
     mut rx: mpsc::Receiver<Command>,
     live: tokio::sync::broadcast::Sender<Arc<LiveEvent>>,
+    webhooks: crate::webhooks::Wake,
 ) {
     let mut state = loop {
         match TenantRouting::load(store.clone(), tenant).await {
@@ -1240,7 +1295,7 @@ async fn run(
         }
         let now = wall_ms();
         let mut replies = Vec::new();
-        let mut reload = false;
+        let mut reloads = Vec::new();
         for cmd in buf.drain(..) {
             match cmd {
                 Command::AgentStatus { agent, reply } => {
@@ -1249,7 +1304,7 @@ async fn run(
                 Command::QueueStatus { queue, reply } => {
                     let _ = reply.send(state.queue_live(queue));
                 }
-                Command::Reload => reload = true,
+                Command::Reload(done) => reloads.push(done),
                 other => {
                     if let Some(r) = state.apply(other, now) {
                         replies.push(r);
@@ -1257,11 +1312,16 @@ async fn run(
                 }
             }
         }
-        if reload && let Err(e) = state.configure().await {
+        if !reloads.is_empty()
+            && let Err(e) = state.configure().await
+        {
             tracing::error!(tenant = %tenant, error = %e, "routing configuration could not be reloaded");
         }
         state.keep_calendar(now);
         let _ = state.engine.handle_input(to_mono(now), Input::Tick);
+        for done in reloads {
+            let _ = done.send(());
+        }
         state.drain(now);
         let engine_ms = wall_ms() - now;
         let commit_started = wall_ms();
@@ -1271,7 +1331,10 @@ async fn run(
             tracing::warn!(tenant = %tenant, engine_ms, commit_ms, "slow routing batch");
         }
         match committed {
-            Ok(events) => {
+            Ok((events, deliveries)) => {
+                if deliveries > 0 {
+                    webhooks.notify_one();
+                }
                 if live.receiver_count() > 0 {
                     for e in events {
                         let _ = live.send(Arc::new(LiveEvent {

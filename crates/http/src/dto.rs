@@ -126,6 +126,7 @@ macro_rules! page_of {
         }
     };
 }
+pub(crate) use page_of;
 
 /// Paging parameters shared by every listing.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -46,6 +46,7 @@ async fn main() {
             break;
         }
     }
+    sb_app::install_tls_provider();
     let http = reqwest::Client::new();
     let login = http
         .post(format!("{base}/api/v1/auth/login"))

@@ -104,6 +104,7 @@ async fn run(cli: Cli) -> Result<()> {
             let config = AppConfig {
                 session_ttl: Duration::from_secs(args.session_hours * 3600),
                 platform_token: args.platform_token.map(Secret::new),
+                ..AppConfig::default()
             };
             let app = App::new(store, config);
             if app.store().list_tenants().await?.is_empty() {
@@ -274,6 +275,7 @@ async fn serve(app: App, listen: &ListenArgs, store_args: &StoreArgs) -> Result<
         store_description(store_args)
     );
     let state = sb_http::AppState::new(app.clone(), secure);
+    let webhooks = tokio::spawn(app.clone().run_webhook_delivery());
     let purge = {
         let app = app.clone();
         tokio::spawn(async move {
@@ -290,6 +292,7 @@ async fn serve(app: App, listen: &ListenArgs, store_args: &StoreArgs) -> Result<
         .await
         .context("serving HTTP")?;
     purge.abort();
+    webhooks.abort();
     app.store().close().await;
     tracing::info!("stopped");
     Ok(())

@@ -406,7 +406,11 @@ async fn serve_says_how_to_begin_and_stops_cleanly_on_sigterm() {
         printed.contains("switchboard tenant add"),
         "the empty store says how to begin: {printed}"
     );
-    let r = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    let r = http_client()
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let pid = child.id().to_string();
     assert!(
@@ -427,7 +431,7 @@ async fn demo_creates_a_tenant_with_every_role_and_reuses_it() {
     let o = run(&["--data-dir", d, "demo", "--http", "0.0.0.0:0"], None);
     assert_clean_failure(&o, "localhost only");
     let server = Server::start(&["--data-dir", d, "demo", "--http", "127.0.0.1:0"]);
-    let client = reqwest::Client::new();
+    let client = http_client();
     for email in [
         "admin@demo.example",
         "lead@demo.example",
@@ -532,7 +536,7 @@ async fn create_until_stopped(
     queue: String,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<String> {
-    let client = reqwest::Client::new();
+    let client = http_client();
     let mut acked = Vec::new();
     while !*stop.borrow() {
         let r = client
@@ -560,7 +564,7 @@ async fn acknowledged_contacts_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap().to_owned();
     let mut server = Server::start(&["--data-dir", &d, "demo", "--http", "127.0.0.1:0"]);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let token = demo_admin_token(&client, &server.base).await;
     let queues: serde_json::Value = client
         .get(format!("{}/api/v1/queues", server.base))
@@ -654,7 +658,7 @@ async fn after_kill_9_the_queue_keeps_its_order_and_reservations_are_offered_aga
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap().to_owned();
     let mut server = Server::start(&["--data-dir", &d, "demo", "--http", "127.0.0.1:0"]);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let base = server.base.clone();
     let token = demo_admin_token(&client, &base).await;
     let get = |path: String| {
@@ -771,4 +775,10 @@ async fn after_kill_9_the_queue_keeps_its_order_and_reservations_are_offered_aga
     )
     .await;
     assert_eq!(c["state"], "active");
+}
+
+/// An HTTP client (with the TLS provider the workspace's reqwest needs).
+fn http_client() -> reqwest::Client {
+    sb_app::install_tls_provider();
+    reqwest::Client::new()
 }

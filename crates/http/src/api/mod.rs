@@ -6,9 +6,11 @@ mod auth;
 pub(crate) use auth::session_cookie;
 mod crm;
 mod directory;
+mod hours;
 pub(crate) mod live;
 mod tenants;
 mod users;
+mod webhooks;
 mod work;
 
 use axum::http::StatusCode;
@@ -40,7 +42,8 @@ pub(crate) const CREATED: StatusCode = StatusCode::CREATED;
         (name = "auth", description = "Logging in and out"),
         (name = "tenants", description = "The organisation's contact centre"),
         (name = "users", description = "People who log in, their roles, and API tokens"),
-        (name = "directory", description = "Skills, agents and queues"),
+        (name = "directory", description = "Skills, agents, queues, business hours and holidays"),
+        (name = "webhooks", description = "Outbound webhooks: routing and contact events POSTed to your systems, signed and retried"),
         (name = "customers", description = "Customers and prospects"),
         (name = "contacts", description = "Interactions on every channel"),
         (name = "audit", description = "Who changed what"),
@@ -74,6 +77,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(tenants::router())
         .merge(users::router())
         .merge(directory::router())
+        .merge(hours::router())
+        .merge(webhooks::router())
         .merge(crm::router())
         .merge(audit::router())
         .merge(work::router());

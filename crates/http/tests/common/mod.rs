@@ -57,9 +57,11 @@ impl TestServer {
     ) -> Self {
         let config = AppConfig {
             platform_token: Some(Secret::new(PLATFORM_TOKEN)),
+            webhook_retry_base_ms: 200,
             ..AppConfig::default()
         };
         let app = App::new(store, config);
+        tokio::spawn(app.clone().run_webhook_delivery());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -67,6 +69,7 @@ impl TestServer {
         tokio::spawn(sb_http::serve(listener, state, async move {
             let _ = stopped.await;
         }));
+        sb_app::install_tls_provider();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
