@@ -161,6 +161,20 @@ fn cases(f: &Fixture, role: Role) -> Vec<Case> {
             &[AD, AG, TL],
         ),
         c(M::GET, "/api/v1/audit".into(), None, &[AD]),
+        c(M::GET, "/api/v1/business-hours".into(), None, ALL),
+        c(
+            M::POST,
+            "/api/v1/business-hours".into(),
+            Some(json!({"name": format!("Hours of {r}"), "hours": {}})),
+            &[AD],
+        ),
+        c(M::GET, "/api/v1/webhooks".into(), None, &[AD]),
+        c(
+            M::POST,
+            "/api/v1/webhooks".into(),
+            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["agent.status"]})),
+            &[AD],
+        ),
     ]
 }
 
