@@ -271,7 +271,7 @@ impl App {
             skills,
         };
         self.store().insert_agent(&agent, &p.audit(now)).await?;
-        self.routing_changed(p).await;
+        self.agent_changed(p, agent.id).await;
         self.store()
             .get_agent(p.tenant_id, agent.id)
             .await
@@ -339,7 +339,7 @@ impl App {
             .update_agent(&a, &p.audit(a.updated_at))
             .await
             .map_err(AppError::from_store("agent"))?;
-        self.routing_changed(p).await;
+        self.agent_changed(p, id).await;
         self.store()
             .get_agent(p.tenant_id, id)
             .await

@@ -137,8 +137,12 @@ pub enum Command {
         contact: ContactId,
         reply: oneshot::Sender<Result<(), AppError>>,
     },
-    /// Queues or agents changed in the store.
-    Reload(oneshot::Sender<()>),
+    /// Configuration changed in the store: one agent, or (`None`)
+    /// anything else, which reloads it all.
+    Reload {
+        agent: Option<AgentId>,
+        done: oneshot::Sender<()>,
+    },
     AgentStatus {
         agent: AgentId,
         reply: oneshot::Sender<Option<AgentLive>>,
@@ -229,7 +233,7 @@ impl RoutingHub {
     }
 
     /// Tells a tenant's engine that its configuration changed.
-    pub async fn reload(&self, tenant: TenantId) {
+    pub async fn reload(&self, tenant: TenantId, agent: Option<AgentId>) {
         let running = self
             .tasks
             .lock()
@@ -237,7 +241,12 @@ impl RoutingHub {
             .unwrap_or(false);
         if running {
             let (tx, rx) = oneshot::channel();
-            if self.inbox(tenant).send(Command::Reload(tx)).await.is_ok() {
+            if self
+                .inbox(tenant)
+                .send(Command::Reload { agent, done: tx })
+                .await
+                .is_ok()
+            {
                 // Answered once the engine runs on the new configuration.
                 let _ = rx.await;
             }
@@ -442,6 +451,27 @@ async fn hours_sets(
     Ok(out)
 }
 
+/// An agent as the engine takes it.
+fn agent_config(a: &sb_store::Agent) -> AgentConfig {
+    AgentConfig {
+        id: a.id,
+        skills: a
+            .skills
+            .iter()
+            .map(|s| (s.skill_id, s.proficiency.clamp(1, 10) as u8))
+            .collect(),
+        capacity: [
+            a.capacity_voice,
+            a.capacity_email,
+            a.capacity_chat,
+            a.capacity_sms,
+        ]
+        .map(|c| c.clamp(0, 50) as u8),
+        voice_blocks_others: a.voice_blocks_others != 0,
+        attributes: BTreeMap::new(),
+    }
+}
+
 async fn agent_configs(store: &Store, tenant: TenantId) -> Result<Vec<AgentConfig>, AppError> {
     let mut out = Vec::new();
     let mut cursor = None;
@@ -449,25 +479,7 @@ async fn agent_configs(store: &Store, tenant: TenantId) -> Result<Vec<AgentConfi
         let page = store
             .list_agents(tenant, &Default::default(), cursor, 500)
             .await?;
-        for a in &page.items {
-            out.push(AgentConfig {
-                id: a.id,
-                skills: a
-                    .skills
-                    .iter()
-                    .map(|s| (s.skill_id, s.proficiency.clamp(1, 10) as u8))
-                    .collect(),
-                capacity: [
-                    a.capacity_voice,
-                    a.capacity_email,
-                    a.capacity_chat,
-                    a.capacity_sms,
-                ]
-                .map(|c| c.clamp(0, 50) as u8),
-                voice_blocks_others: a.voice_blocks_others != 0,
-                attributes: BTreeMap::new(),
-            });
-        }
+        out.extend(page.items.iter().map(agent_config));
         match page.next {
             Some(n) => cursor = n.parse().ok(),
             None => break,
@@ -887,6 +899,21 @@ impl TenantRouting {
         }
     }
 
+    /// Reads one agent again (after its skills or capacity changed).
+    async fn configure_agent(&mut self, agent: AgentId) -> Result<(), AppError> {
+        let a = match self.store.get_agent(self.tenant, agent).await {
+            Ok(a) => a,
+            Err(sb_store::StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if !self.agent_ids.contains(&a.id) {
+            self.agent_ids.push(a.id);
+        }
+        self.engine
+            .handle_input(to_mono(wall_ms()), Input::ConfigureAgent(agent_config(&a)))
+            .map_err(routing_error)
+    }
+
     /// Opens and closes queues by their business hours and turns the day
     /// at local midnight; returns when to look again.
     fn keep_calendar(&mut self, now: UnixMs) {
@@ -1178,7 +1205,9 @@ impl TenantRouting {
                 input(&mut self.engine, Input::ContactGone { contact }),
                 reply,
             ),
-            Command::Reload(_) | Command::AgentStatus { .. } | Command::QueueStatus { .. } => None,
+            Command::Reload { .. } | Command::AgentStatus { .. } | Command::QueueStatus { .. } => {
+                None
+            }
         }
     }
 
@@ -1296,6 +1325,8 @@ async fn run(
         let now = wall_ms();
         let mut replies = Vec::new();
         let mut reloads = Vec::new();
+        let mut reload_all = false;
+        let mut reload_agents = Vec::new();
         for cmd in buf.drain(..) {
             match cmd {
                 Command::AgentStatus { agent, reply } => {
@@ -1304,7 +1335,17 @@ async fn run(
                 Command::QueueStatus { queue, reply } => {
                     let _ = reply.send(state.queue_live(queue));
                 }
-                Command::Reload(done) => reloads.push(done),
+                Command::Reload { agent, done } => {
+                    match agent {
+                        Some(a) if !reload_all => {
+                            if !reload_agents.contains(&a) {
+                                reload_agents.push(a);
+                            }
+                        }
+                        _ => reload_all = true,
+                    }
+                    reloads.push(done);
+                }
                 other => {
                     if let Some(r) = state.apply(other, now) {
                         replies.push(r);
@@ -1312,9 +1353,16 @@ async fn run(
                 }
             }
         }
-        if !reloads.is_empty()
-            && let Err(e) = state.configure().await
-        {
+        let reloaded = if reload_all {
+            state.configure().await
+        } else {
+            let mut r = Ok(());
+            for a in reload_agents {
+                r = r.and(state.configure_agent(a).await);
+            }
+            r
+        };
+        if let Err(e) = reloaded {
             tracing::error!(tenant = %tenant, error = %e, "routing configuration could not be reloaded");
         }
         state.keep_calendar(now);

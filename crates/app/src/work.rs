@@ -275,8 +275,13 @@ impl App {
         Ok(self.subscribe_live())
     }
 
-    /// Tells the tenant's engine that queues or agents changed.
+    /// Tells the tenant's engine that its configuration changed.
     pub(crate) async fn routing_changed(&self, p: &Principal) {
-        self.routing.reload(p.tenant_id).await;
+        self.routing.reload(p.tenant_id, None).await;
+    }
+
+    /// Tells the tenant's engine that one agent changed.
+    pub(crate) async fn agent_changed(&self, p: &Principal, agent: AgentId) {
+        self.routing.reload(p.tenant_id, Some(agent)).await;
     }
 }

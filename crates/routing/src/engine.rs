@@ -888,7 +888,21 @@ impl Engine {
                 // first contact it may take (per-contact conditions aside, that
                 // is the first one).
                 for (step, set) in q.by_step.iter().enumerate() {
-                    if set.is_empty() || !self.meets(ai, qi, step) {
+                    // In a FIFO queue a contact's key starts with its
+                    // urgency, and later contacts are never more urgent: a
+                    // step whose first contact cannot beat the best so far
+                    // is passed over without reading any contact.
+                    let Some(((first, _, seq), _)) = set.first() else {
+                        continue;
+                    };
+                    if !q.cfg.lifo
+                        && best
+                            .as_ref()
+                            .is_some_and(|(bu, _)| (*first, *seq) >= *bu)
+                    {
+                        continue;
+                    }
+                    if !self.meets(ai, qi, step) {
                         continue;
                     }
                     for (_, cid) in set.iter().take(self.config.scan_limit) {
