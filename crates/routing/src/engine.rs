@@ -80,9 +80,11 @@ struct Queue {
     cfg: QueueConfig,
     /// Needs per step, with skills interned.
     needs: Vec<Vec<(Skill, u8)>>,
-    waiting: BTreeSet<(OrderKey, ContactId)>,
-    /// The same contacts split by the step in force, so an agent looks
-    /// only at contacts whose requirement it can meet.
+    /// How many contacts wait (the sum of `by_step`'s lengths).
+    waiting_len: usize,
+    /// Waiting contacts by the rule step in force, each in serving order,
+    /// so an agent looks only at contacts whose requirement it can meet.
+    /// The queue's whole order is their merge.
     by_step: Vec<BTreeSet<(OrderKey, ContactId)>>,
     rr_last: Option<AgentIx>,
     stats: QueueStats,
@@ -95,18 +97,37 @@ struct Queue {
 
 impl Queue {
     fn add(&mut self, key: OrderKey, cid: ContactId, step: usize) {
-        self.waiting.insert((key, cid));
         if self.by_step.len() <= step {
             self.by_step.resize_with(step + 1, BTreeSet::new);
         }
-        self.by_step[step].insert((key, cid));
+        if self.by_step[step].insert((key, cid)) {
+            self.waiting_len += 1;
+        }
     }
 
     fn take(&mut self, key: OrderKey, cid: ContactId, step: usize) {
-        self.waiting.remove(&(key, cid));
-        if let Some(set) = self.by_step.get_mut(step) {
-            set.remove(&(key, cid));
+        if let Some(set) = self.by_step.get_mut(step)
+            && set.remove(&(key, cid))
+        {
+            self.waiting_len -= 1;
         }
+    }
+
+    /// Every waiting contact in serving order.
+    fn ordered(&self) -> Vec<(OrderKey, ContactId)> {
+        let mut all: Vec<(OrderKey, ContactId)> = self.by_step.iter().flatten().copied().collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// The contact served last.
+    fn last(&self) -> Option<&(OrderKey, ContactId)> {
+        self.by_step.iter().filter_map(|s| s.last()).max()
+    }
+
+    /// How many waiting contacts are served before `at`.
+    fn count_before(&self, at: &(OrderKey, ContactId)) -> usize {
+        self.by_step.iter().map(|s| s.range(..*at).count()).sum()
     }
 }
 
@@ -129,6 +150,9 @@ struct Agent {
     talk_ms_today: u64,
     misses: u32,
     offerable: [bool; 4],
+    /// What the offerable indexes hold for this agent (equal to
+    /// `offerable` except while an index update is deferred).
+    indexed: [bool; 4],
     logged_in: bool,
     status: AgentStatus,
     /// Queues that might suit this agent (a step needs one of its skills,
@@ -216,6 +240,9 @@ pub struct Engine {
     reservations: BTreeMap<ReservationId, Reservation>,
     timers: BTreeSet<(Mono, u64, Timer)>,
     outputs: VecDeque<Output>,
+    /// An agent whose offerable index update waits until it has been
+    /// offered work (see `release_slot`).
+    defer_index: Option<AgentIx>,
     /// Agents that can be offered work now, per channel.
     offerable_any: [BTreeSet<AgentIx>; 4],
     /// The same, per channel and skill.
@@ -246,6 +273,7 @@ impl Engine {
             reservations: BTreeMap::new(),
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
+            defer_index: None,
             offerable_any: Default::default(),
             offerable_by_skill: Default::default(),
             logged_in_by_skill: BTreeMap::new(),
@@ -347,14 +375,20 @@ impl Engine {
     pub fn waiting(&self, queue: QueueId) -> Option<usize> {
         self.queue_ix
             .get(&queue)
-            .map(|&q| self.queues[q].waiting.len())
+            .map(|&q| self.queues[q].waiting_len)
     }
 
     /// The waiting contacts of a queue, first served first.
     pub fn waiting_order(&self, queue: QueueId) -> Vec<ContactId> {
         self.queue_ix
             .get(&queue)
-            .map(|&q| self.queues[q].waiting.iter().map(|(_, c)| *c).collect())
+            .map(|&q| {
+                self.queues[q]
+                    .ordered()
+                    .into_iter()
+                    .map(|(_, c)| c)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -365,7 +399,7 @@ impl Engine {
             return None;
         }
         let q = &self.queues[c.queue];
-        let ahead = q.waiting.range(..(c.key, contact)).count();
+        let ahead = q.count_before(&(c.key, contact));
         Some((
             ahead + 1,
             q.answer_gap_ms.map(|g| (g * (ahead + 1) as f64) as u64),
@@ -463,7 +497,7 @@ impl Engine {
                 self.queues.push(Queue {
                     cfg,
                     needs,
-                    waiting: BTreeSet::new(),
+                    waiting_len: 0,
                     by_step: Vec::new(),
                     rr_last: None,
                     stats: QueueStats::default(),
@@ -486,8 +520,12 @@ impl Engine {
             self.recompute_candidates(ai);
         }
         // Waiting contacts are re-keyed and re-tried under the new rules.
-        let waiting: Vec<ContactId> = self.queues[qi].waiting.iter().map(|(_, c)| *c).collect();
-        self.queues[qi].waiting.clear();
+        let waiting: Vec<ContactId> = self.queues[qi]
+            .ordered()
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        self.queues[qi].waiting_len = 0;
         self.queues[qi].by_step.clear();
         for cid in &waiting {
             let key = self.order_key(cid);
@@ -548,6 +586,7 @@ impl Engine {
                     talk_ms_today: 0,
                     misses: 0,
                     offerable: [false; 4],
+                    indexed: [false; 4],
                     logged_in: false,
                     status: AgentStatus::Offline,
                     queues: Vec::new(),
@@ -556,6 +595,7 @@ impl Engine {
             }
         };
         self.agents[ai].offerable = [false; 4];
+        self.agents[ai].indexed = [false; 4];
         self.agents[ai].logged_in = false;
         self.recompute_candidates(ai);
         self.refresh_agent(ai);
@@ -605,38 +645,31 @@ impl Engine {
 
     /// Brings an agent's index entries and status in line with its state.
     fn refresh_agent(&mut self, ai: AgentIx) {
-        let skills: Vec<Skill> = self.agents[ai].skills.keys().copied().collect();
         for c in 0..4 {
-            let now_ok = Self::can_offer(&self.agents[ai], c);
-            if now_ok != self.agents[ai].offerable[c] {
-                self.agents[ai].offerable[c] = now_ok;
-                if now_ok {
-                    self.offerable_any[c].insert(ai);
-                    for s in &skills {
-                        self.offerable_by_skill[c].entry(*s).or_default().insert(ai);
-                    }
-                } else {
-                    self.offerable_any[c].remove(&ai);
-                    for s in &skills {
-                        if let Some(set) = self.offerable_by_skill[c].get_mut(s) {
-                            set.remove(&ai);
-                        }
-                    }
-                }
-            }
+            self.agents[ai].offerable[c] = Self::can_offer(&self.agents[ai], c);
         }
-        let logged_in = self.agents[ai].presence != Presence::Offline;
-        if logged_in != self.agents[ai].logged_in {
-            self.agents[ai].logged_in = logged_in;
+        if self.defer_index != Some(ai) {
+            self.sync_index(ai);
+        }
+        let Engine {
+            agents,
+            logged_in_any,
+            logged_in_by_skill,
+            ..
+        } = self;
+        let a = &mut agents[ai];
+        let logged_in = a.presence != Presence::Offline;
+        if logged_in != a.logged_in {
+            a.logged_in = logged_in;
             if logged_in {
-                self.logged_in_any.insert(ai);
-                for s in &skills {
-                    self.logged_in_by_skill.entry(*s).or_default().insert(ai);
+                logged_in_any.insert(ai);
+                for s in a.skills.keys() {
+                    logged_in_by_skill.entry(*s).or_default().insert(ai);
                 }
             } else {
-                self.logged_in_any.remove(&ai);
-                for s in &skills {
-                    if let Some(set) = self.logged_in_by_skill.get_mut(s) {
+                logged_in_any.remove(&ai);
+                for s in a.skills.keys() {
+                    if let Some(set) = logged_in_by_skill.get_mut(s) {
                         set.remove(&ai);
                     }
                 }
@@ -663,6 +696,36 @@ impl Engine {
             }
             self.outputs
                 .push_back(Output::AgentChanged { agent: id, status });
+        }
+    }
+
+    /// Brings the offerable indexes in line with the agent's flags.
+    fn sync_index(&mut self, ai: AgentIx) {
+        let Engine {
+            agents,
+            offerable_any,
+            offerable_by_skill,
+            ..
+        } = self;
+        let a = &mut agents[ai];
+        for c in 0..4 {
+            if a.offerable[c] == a.indexed[c] {
+                continue;
+            }
+            a.indexed[c] = a.offerable[c];
+            if a.offerable[c] {
+                offerable_any[c].insert(ai);
+                for s in a.skills.keys() {
+                    offerable_by_skill[c].entry(*s).or_default().insert(ai);
+                }
+            } else {
+                offerable_any[c].remove(&ai);
+                for s in a.skills.keys() {
+                    if let Some(set) = offerable_by_skill[c].get_mut(s) {
+                        set.remove(&ai);
+                    }
+                }
+            }
         }
     }
 
@@ -814,7 +877,7 @@ impl Engine {
         };
         let eligible: Vec<AgentIx> = pool
             .into_iter()
-            .filter(|&ai| self.eligible(ai, c))
+            .filter(|&ai| self.agents[ai].offerable[chn] && self.eligible(ai, c))
             .collect();
         if eligible.is_empty() {
             return;
@@ -881,7 +944,7 @@ impl Engine {
             let mut best: Option<((i64, u64), ContactId)> = None;
             for &qi in &a.queues {
                 let q = &self.queues[qi];
-                if q.waiting.is_empty() {
+                if q.waiting_len == 0 {
                     continue;
                 }
                 // Only steps whose requirement the agent meets; in each, the
@@ -895,11 +958,7 @@ impl Engine {
                     let Some(((first, _, seq), _)) = set.first() else {
                         continue;
                     };
-                    if !q.cfg.lifo
-                        && best
-                            .as_ref()
-                            .is_some_and(|(bu, _)| (*first, *seq) >= *bu)
-                    {
+                    if !q.cfg.lifo && best.as_ref().is_some_and(|(bu, _)| (*first, *seq) >= *bu) {
                         continue;
                     }
                     if !self.meets(ai, qi, step) {
@@ -1028,7 +1087,9 @@ impl Engine {
         let best = self.offerable_any[chn]
             .iter()
             .copied()
-            .filter(|ai| !ringing.contains(ai) && self.eligible(*ai, c))
+            .filter(|ai| {
+                !ringing.contains(ai) && self.agents[*ai].offerable[chn] && self.eligible(*ai, c)
+            })
             .map(|ai| (self.agent_key(qi, ai, step), ai))
             .min();
         let eligible = ringing.len() as u32 + u32::from(best.is_some());
@@ -1136,7 +1197,7 @@ impl Engine {
         for _ in 0..MAX_OVERFLOW_HOPS {
             let q = &self.queues[qi];
             let Some(o) = &q.cfg.overflow else { break };
-            let full = o.length_over.is_some_and(|n| q.waiting.len() >= n);
+            let full = o.length_over.is_some_and(|n| q.waiting_len >= n);
             let empty = q.cfg.when_no_agents == WhenNoAgents::Overflow
                 && only_agent.is_none()
                 && !self.staffed(qi);
@@ -1224,12 +1285,9 @@ impl Engine {
         }
         // The usual arrival goes to the back: its place is the queue length.
         let q = &self.queues[qi];
-        let at_back = q
-            .waiting
-            .last()
-            .is_some_and(|(k, c)| *k == key && *c == cid);
+        let at_back = q.last().is_some_and(|(k, c)| *k == key && *c == cid);
         let (position, expected) = if at_back {
-            let n = q.waiting.len();
+            let n = q.waiting_len;
             (n, q.answer_gap_ms.map(|g| (g * n as f64) as u64))
         } else {
             self.position(cid).unwrap_or((1, None))
@@ -1374,8 +1432,14 @@ impl Engine {
             contact: cid,
             agent: Some(id),
         });
+        // The agent is offered new work straight away; its index entries
+        // are brought up to date once, after that, rather than added and at
+        // once removed again. Index readers meanwhile check the flags.
+        self.defer_index = Some(agent);
         self.refresh_agent(agent);
         self.route_agent(agent);
+        self.defer_index = None;
+        self.sync_index(agent);
         Ok(())
     }
 
@@ -1884,7 +1948,11 @@ impl Engine {
             match &c.state {
                 State::Waiting => {
                     waiting_seen += 1;
-                    if !self.queues[c.queue].waiting.contains(&(c.key, *cid)) {
+                    let in_step = self.queues[c.queue]
+                        .by_step
+                        .get(c.step)
+                        .is_some_and(|s| s.contains(&(c.key, *cid)));
+                    if !in_step {
                         return Err(format!("waiting contact {cid} is not in its queue"));
                     }
                 }
@@ -1926,11 +1994,10 @@ impl Engine {
         }
         for q in &self.queues {
             let split: usize = q.by_step.iter().map(|s| s.len()).sum();
-            if split != q.waiting.len() {
+            if split != q.waiting_len {
                 return Err(format!(
                     "queue {} step index holds {split} of {} waiting",
-                    q.cfg.id,
-                    q.waiting.len()
+                    q.cfg.id, q.waiting_len
                 ));
             }
             for (step, set) in q.by_step.iter().enumerate() {
@@ -1941,7 +2008,7 @@ impl Engine {
                 }
             }
         }
-        let queued: usize = self.queues.iter().map(|q| q.waiting.len()).sum();
+        let queued: usize = self.queues.iter().map(|q| q.waiting_len).sum();
         if queued != waiting_seen {
             return Err(format!(
                 "{queued} queue entries for {waiting_seen} waiting contacts"
@@ -1979,7 +2046,11 @@ impl Engine {
             // Nobody offerable is left idle while a waiting contact suits them
             // (within the scan window, which is all of it in tests).
             for qi in 0..self.queues.len() {
-                for (_, cid) in self.queues[qi].waiting.iter().take(self.config.scan_limit) {
+                for (_, cid) in self.queues[qi]
+                    .ordered()
+                    .iter()
+                    .take(self.config.scan_limit)
+                {
                     let c = &self.contacts[cid];
                     if a.offerable[ch(c.channel)] && self.eligible(ai, c) {
                         return Err(format!(
@@ -2059,8 +2130,9 @@ impl Engine {
     pub fn oldest_waiting(&self, queue: QueueId) -> Option<Mono> {
         let qi = *self.queue_ix.get(&queue)?;
         self.queues[qi]
-            .waiting
+            .by_step
             .iter()
+            .flatten()
             .filter_map(|(_, c)| self.contacts.get(c).map(|c| c.arrived))
             .min()
     }
