@@ -2,8 +2,10 @@
 //! listing and recording what the agent learnt (reason, notes, disposition,
 //! customer). State changes after arrival belong to the routing engine.
 
+use std::collections::BTreeMap;
+
 use sb_model::{
-    Channel, ContactId, ContactState, CustomerId, Direction, Permission, QueueId, Text,
+    AgentId, Channel, ContactId, ContactState, CustomerId, Direction, Permission, QueueId, Text,
 };
 use sb_store::{Contact, ContactFilter, Page, StoreError};
 use serde_json::json;
@@ -21,7 +23,14 @@ pub struct NewContact {
     pub subject: Option<Text>,
     pub from_address: Option<Text>,
     pub to_address: Option<Text>,
+    /// For routing conditions (`task.language`, …).
+    pub attributes: BTreeMap<String, String>,
+    /// Only this agent may take it (the last agent the customer spoke to).
+    pub requested_agent_id: Option<AgentId>,
 }
+
+/// Contact attribute names the routing task fills in.
+pub const CONTACT_RESERVED: &[&str] = &["channel", "customer_id", "queue_id", "priority"];
 
 #[derive(Debug, Clone, Default)]
 pub struct ContactPatch {
@@ -104,6 +113,21 @@ impl App {
                 message: "must be from 0 to 100".into(),
             });
         }
+        errors.extend(crate::directory::attribute_problems(
+            "attributes",
+            &c.attributes,
+            CONTACT_RESERVED,
+        ));
+        if let Some(a) = c.requested_agent_id {
+            match self.store().get_agent(p.tenant_id, a).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound) => errors.push(FieldError {
+                    field: "requested_agent_id".into(),
+                    message: "no such agent".into(),
+                }),
+                Err(e) => return Err(e.into()),
+            }
+        }
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
@@ -136,6 +160,9 @@ impl App {
             abandoned_at: None,
             created_at: now,
             updated_at: now,
+            attributes: serde_json::to_string(&c.attributes)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
+            requested_agent_id: c.requested_agent_id.map(|a| a.to_string()),
         };
         let channel = contact.channel;
         let contact = self

@@ -2,6 +2,8 @@
 //! Administrators configure everything; team leaders may change only an
 //! agent's skills and proficiencies (allocating duties).
 
+use std::collections::BTreeMap;
+
 use sb_model::{
     AgentId, Capacity, Permission, Proficiency, QueueId, RoutingRules, SkillId, Strategy, Text,
     UserId,
@@ -54,7 +56,58 @@ pub struct NewAgent {
     pub capacity: Capacities,
     pub voice_blocks_others: bool,
     pub skills: Vec<(SkillId, Proficiency)>,
+    /// For routing conditions (`language`, `team`, …).
+    pub attributes: BTreeMap<String, String>,
 }
+
+/// The most attributes an agent or a contact carries.
+pub const MAX_ATTRIBUTES: usize = 32;
+
+/// Checks attributes routing conditions can read: names are lower-case
+/// identifiers (so a condition can name them) and not one of `reserved`
+/// (which the routing task fills in itself); values are short text.
+pub fn attribute_problems(
+    field: &str,
+    attrs: &BTreeMap<String, String>,
+    reserved: &[&str],
+) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    if attrs.len() > MAX_ATTRIBUTES {
+        out.push(FieldError {
+            field: field.into(),
+            message: format!("at most {MAX_ATTRIBUTES} attributes"),
+        });
+    }
+    for (k, v) in attrs {
+        let name_ok = (1..=64).contains(&k.len())
+            && k.starts_with(|c: char| c.is_ascii_lowercase())
+            && k.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !name_ok {
+            out.push(FieldError {
+                field: format!("{field}.{k}"),
+                message:
+                    "names are 1 to 64 lower-case letters, digits or _, starting with a letter"
+                        .into(),
+            });
+        } else if reserved.contains(&k.as_str()) {
+            out.push(FieldError {
+                field: format!("{field}.{k}"),
+                message: "is filled in by Switchboard".into(),
+            });
+        }
+        if v.chars().count() > 200 || v.chars().any(char::is_control) {
+            out.push(FieldError {
+                field: format!("{field}.{k}"),
+                message: "values are at most 200 characters of text".into(),
+            });
+        }
+    }
+    out
+}
+
+/// Attribute names the routing task sets on agents.
+pub const AGENT_RESERVED: &[&str] = &["id", "skills"];
 
 #[derive(Debug, Clone, Default)]
 pub struct AgentPatch {
@@ -62,11 +115,15 @@ pub struct AgentPatch {
     pub capacity: Option<Capacities>,
     pub voice_blocks_others: Option<bool>,
     pub skills: Option<Vec<(SkillId, Proficiency)>>,
+    pub attributes: Option<BTreeMap<String, String>>,
 }
 
 impl AgentPatch {
     fn only_skills(&self) -> bool {
-        self.display_name.is_none() && self.capacity.is_none() && self.voice_blocks_others.is_none()
+        self.display_name.is_none()
+            && self.capacity.is_none()
+            && self.voice_blocks_others.is_none()
+            && self.attributes.is_none()
     }
 }
 
@@ -251,6 +308,10 @@ impl App {
                 StoreError::NotFound => AppError::invalid("user_id", "no such user"),
                 other => other.into(),
             })?;
+        let problems = attribute_problems("attributes", &a.attributes, AGENT_RESERVED);
+        if !problems.is_empty() {
+            return Err(AppError::Invalid(problems));
+        }
         let skills = self.agent_skills(p, a.skills).await?;
         let now = self.now();
         let agent = Agent {
@@ -268,6 +329,8 @@ impl App {
             voice_blocks_others: i64::from(a.voice_blocks_others),
             created_at: now,
             updated_at: now,
+            attributes: serde_json::to_string(&a.attributes)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
             skills,
         };
         self.store().insert_agent(&agent, &p.audit(now)).await?;
@@ -334,6 +397,14 @@ impl App {
         if let Some(v) = patch.voice_blocks_others {
             a.voice_blocks_others = i64::from(v);
         }
+        if let Some(attrs) = patch.attributes {
+            let problems = attribute_problems("attributes", &attrs, AGENT_RESERVED);
+            if !problems.is_empty() {
+                return Err(AppError::Invalid(problems));
+            }
+            a.attributes =
+                serde_json::to_string(&attrs).map_err(|e| AppError::Internal(e.to_string()))?;
+        }
         a.updated_at = self.now();
         self.store()
             .update_agent(&a, &p.audit(a.updated_at))
@@ -389,6 +460,14 @@ impl App {
                 }),
                 Err(e) => return Err(e.into()),
             }
+        }
+        if let Some(src) = &rules.condition
+            && let Err(e) = sb_routing::Expr::parse(src)
+        {
+            errors.push(FieldError {
+                field: "routing_rules.condition".into(),
+                message: e.to_string(),
+            });
         }
         if let Some(h) = rules.business_hours_id {
             match self.store().get_business_hours(p.tenant_id, h).await {

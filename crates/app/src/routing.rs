@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sb_model::{
-    AgentId, BusinessHours, BusinessHoursId, ClosedActionName, ContactId, ContactState, OpenHours,
-    QueueId, RoutingRules, TenantId, UnixMs,
+    AgentId, BusinessHours, BusinessHoursId, ClosedActionName, ContactId, ContactState,
+    MaxWaitActionName, OpenHours, QueueId, RoutingRules, SkillId, TenantId, UnixMs,
 };
 use sb_routing::{
     AgentConfig, AgentStatus, ClosedAction, ContactView, Engine, EngineConfig, Input,
@@ -328,6 +328,8 @@ struct TenantRouting {
     today: Option<jiff::civil::Date>,
     /// Active webhooks, matched against every committed event.
     webhooks: Vec<crate::webhooks::Subscription>,
+    /// Skill names, for agents' `skills` attribute.
+    skill_names: BTreeMap<SkillId, String>,
 }
 
 /// Adds `delta` to the waiting count if `c` is queued.
@@ -381,12 +383,29 @@ async fn queue_configs(
                 length_over: o.queue_length_over.map(|n| n.max(1) as usize),
             });
             c.max_wait_ms = q.max_wait_seconds.map(|s| s.max(1) as u64 * 1000);
+            let by_channel = rules.max_wait_action.clone().unwrap_or_default();
+            let action = |a: Option<MaxWaitActionName>, default| match a {
+                Some(MaxWaitActionName::Callback) => MaxWaitAction::Callback,
+                Some(MaxWaitActionName::Voicemail) => MaxWaitAction::Voicemail,
+                Some(MaxWaitActionName::Close) => MaxWaitAction::Close,
+                None => default,
+            };
             c.max_wait_action = [
-                MaxWaitAction::Callback,
-                MaxWaitAction::Close,
-                MaxWaitAction::Close,
-                MaxWaitAction::Close,
+                action(by_channel.voice, MaxWaitAction::Callback),
+                action(by_channel.email, MaxWaitAction::Close),
+                action(by_channel.chat, MaxWaitAction::Close),
+                action(by_channel.sms, MaxWaitAction::Close),
             ];
+            c.condition = match rules.condition.as_deref().map(sb_routing::Expr::parse) {
+                None => None,
+                Some(Ok(e)) => Some(e),
+                Some(Err(e)) => {
+                    // Checked when saved; a stored one that no longer parses
+                    // is left out rather than stopping the queue.
+                    tracing::warn!(tenant = %tenant, queue = %q.id, error = %e, "stored queue condition does not parse; ignored");
+                    None
+                }
+            };
             c.wrap_up_ms = q.wrap_up_seconds.max(0) as u64 * 1000;
             c.service_level_ms = q.service_level_seconds.max(1) as u64 * 1000;
             c.ring_timeout_ms = RING_TIMEOUT_MS;
@@ -451,8 +470,36 @@ async fn hours_sets(
     Ok(out)
 }
 
-/// An agent as the engine takes it.
-fn agent_config(a: &sb_store::Agent) -> AgentConfig {
+/// What routing conditions read of a contact: its own attributes plus
+/// `channel`, `queue_id`, `priority` and `customer_id`.
+fn contact_attributes(c: &Contact) -> BTreeMap<String, String> {
+    let mut m: BTreeMap<String, String> = serde_json::from_str(&c.attributes).unwrap_or_default();
+    m.insert("channel".into(), c.channel.as_str().into());
+    m.insert("queue_id".into(), c.queue_id.to_string());
+    m.insert("priority".into(), c.priority.to_string());
+    if let Some(cust) = &c.customer_id {
+        m.insert("customer_id".into(), cust.clone());
+    }
+    m
+}
+
+/// The agent a waiting contact is kept for, if any.
+fn requested_agent(c: &Contact) -> Option<AgentId> {
+    c.requested_agent_id.as_deref().and_then(|a| a.parse().ok())
+}
+
+/// An agent as the engine takes it; conditions read its attributes plus
+/// `id` and `skills` (the names of its skills, comma-separated).
+fn agent_config(a: &sb_store::Agent, skill_names: &BTreeMap<SkillId, String>) -> AgentConfig {
+    let mut attributes: BTreeMap<String, String> =
+        serde_json::from_str(&a.attributes).unwrap_or_default();
+    attributes.insert("id".into(), a.id.to_string());
+    let names: Vec<&str> = a
+        .skills
+        .iter()
+        .filter_map(|s| skill_names.get(&s.skill_id).map(String::as_str))
+        .collect();
+    attributes.insert("skills".into(), names.join(","));
     AgentConfig {
         id: a.id,
         skills: a
@@ -468,18 +515,40 @@ fn agent_config(a: &sb_store::Agent) -> AgentConfig {
         ]
         .map(|c| c.clamp(0, 50) as u8),
         voice_blocks_others: a.voice_blocks_others != 0,
-        attributes: BTreeMap::new(),
+        attributes,
     }
 }
 
-async fn agent_configs(store: &Store, tenant: TenantId) -> Result<Vec<AgentConfig>, AppError> {
+/// Skill names by id, for agents' `skills` attribute.
+async fn skill_names(
+    store: &Store,
+    tenant: TenantId,
+) -> Result<BTreeMap<SkillId, String>, AppError> {
+    let mut out = BTreeMap::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_skills(tenant, cursor, 500).await?;
+        out.extend(page.items.iter().map(|s| (s.id, s.name.clone())));
+        match page.next {
+            Some(n) => cursor = n.parse().ok(),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+async fn agent_configs(
+    store: &Store,
+    tenant: TenantId,
+    skill_names: &BTreeMap<SkillId, String>,
+) -> Result<Vec<AgentConfig>, AppError> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
         let page = store
             .list_agents(tenant, &Default::default(), cursor, 500)
             .await?;
-        out.extend(page.items.iter().map(agent_config));
+        out.extend(page.items.iter().map(|a| agent_config(a, skill_names)));
         match page.next {
             Some(n) => cursor = n.parse().ok(),
             None => break,
@@ -516,6 +585,7 @@ impl TenantRouting {
             calendar_at: 0,
             today: None,
             webhooks: Vec::new(),
+            skill_names: BTreeMap::new(),
         };
         t.configure().await?;
         t.keep_calendar(now);
@@ -543,8 +613,8 @@ impl TenantRouting {
                     queue: c.queue_id,
                     channel: c.channel,
                     priority: c.priority.clamp(0, 100) as u8,
-                    agent: None,
-                    attributes: BTreeMap::new(),
+                    agent: requested_agent(c),
+                    attributes: contact_attributes(c),
                     arrived_at: Some(to_mono(c.arrived_at)),
                 },
             };
@@ -601,7 +671,8 @@ impl TenantRouting {
                 .handle_input(mono, Input::ConfigureQueue(q))
                 .map_err(routing_error)?;
         }
-        for a in agent_configs(&self.store, self.tenant).await? {
+        self.skill_names = skill_names(&self.store, self.tenant).await?;
+        for a in agent_configs(&self.store, self.tenant, &self.skill_names).await? {
             if !self.agent_ids.contains(&a.id) {
                 self.agent_ids.push(a.id);
             }
@@ -732,6 +803,9 @@ impl TenantRouting {
                     agent,
                 } => {
                     self.touched.push(contact);
+                    if let Some(row) = self.rows.get_mut(&contact) {
+                        row.requested_agent_id = agent.map(|a| a.to_string());
+                    }
                     self.changes.events.push(event(
                         "contact.transferred",
                         contact.to_string(),
@@ -909,8 +983,17 @@ impl TenantRouting {
         if !self.agent_ids.contains(&a.id) {
             self.agent_ids.push(a.id);
         }
+        if a.skills
+            .iter()
+            .any(|s| !self.skill_names.contains_key(&s.skill_id))
+        {
+            self.skill_names = skill_names(&self.store, self.tenant).await?;
+        }
         self.engine
-            .handle_input(to_mono(wall_ms()), Input::ConfigureAgent(agent_config(&a)))
+            .handle_input(
+                to_mono(wall_ms()),
+                Input::ConfigureAgent(agent_config(&a, &self.skill_names)),
+            )
             .map_err(routing_error)
     }
 
@@ -1087,8 +1170,8 @@ impl TenantRouting {
                         queue: c.queue_id,
                         channel: c.channel,
                         priority: c.priority.clamp(0, 100) as u8,
-                        agent: None,
-                        attributes: BTreeMap::new(),
+                        agent: requested_agent(&c),
+                        attributes: contact_attributes(&c),
                         arrived_at: None,
                     },
                 );

@@ -3,6 +3,8 @@
 //! collects every field error before answering, so a client sees all its
 //! mistakes at once.
 
+use std::collections::BTreeMap;
+
 use sb_app::FieldError;
 use sb_model::*;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -400,6 +402,8 @@ pub struct AgentOut {
     /// Whether a voice contact stops the agent taking other channels.
     pub voice_blocks_others: bool,
     pub skills: Vec<AgentSkillDto>,
+    /// Text attributes routing conditions read (`language`, `team`, …).
+    pub attributes: BTreeMap<String, String>,
     pub created_at: UnixMs,
     pub updated_at: UnixMs,
 }
@@ -425,6 +429,7 @@ impl From<sb_store::Agent> for AgentOut {
                     proficiency: s.proficiency,
                 })
                 .collect(),
+            attributes: serde_json::from_str(&a.attributes).unwrap_or_default(),
             created_at: a.created_at,
             updated_at: a.updated_at,
         }
@@ -446,6 +451,10 @@ pub struct AgentIn {
     pub voice_blocks_others: bool,
     #[serde(default)]
     pub skills: Vec<AgentSkillDto>,
+    /// Text attributes routing conditions read (`language`, `team`, …);
+    /// `id` and `skills` are filled in by Switchboard.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
@@ -460,6 +469,8 @@ pub struct AgentPatchIn {
     pub voice_blocks_others: Option<bool>,
     /// Replaces the agent's skills. Team leaders may change only this.
     pub skills: Option<Vec<AgentSkillDto>>,
+    /// Replaces the agent's attributes.
+    pub attributes: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -769,6 +780,10 @@ pub struct ContactOut {
     pub disposition: Option<String>,
     pub notes: String,
     pub timeline: TimelineOut,
+    /// Text attributes routing conditions read as `task.<name>`.
+    pub attributes: BTreeMap<String, String>,
+    /// The only agent who may take it while it waits, if any.
+    pub requested_agent_id: Option<String>,
     pub created_at: UnixMs,
     pub updated_at: UnixMs,
 }
@@ -801,6 +816,8 @@ impl From<sb_store::Contact> for ContactOut {
                 ended_at: c.ended_at,
                 abandoned_at: c.abandoned_at,
             },
+            attributes: serde_json::from_str(&c.attributes).unwrap_or_default(),
+            requested_agent_id: c.requested_agent_id,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -828,6 +845,13 @@ pub struct ContactIn {
     pub from_address: Option<String>,
     /// Dialled number or receiving address.
     pub to_address: Option<String>,
+    /// Text attributes routing conditions read as `task.<name>`
+    /// (`channel`, `queue_id`, `priority`, `customer_id` are filled in).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// Only this agent may take it (the last agent the customer spoke to).
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub requested_agent_id: Option<AgentId>,
 }
 
 fn default_direction() -> Direction {

@@ -396,3 +396,126 @@ async fn live_events_stream_to_subscribers_of_the_tenant_only() {
     assert!(m.contains("switchboard_agents{"));
     s.finish().await;
 }
+
+#[tokio::test]
+async fn conditions_and_requested_agents_pick_who_may_take_a_contact() {
+    let s = TestServer::start().await;
+    let f = fixture(&s, "cond").await;
+    let t = f.admin_token.as_str();
+
+    // A condition that does not parse is refused with where it went wrong.
+    let bad = s
+        .patch(
+            &format!("/api/v1/queues/{}", f.queue),
+            t,
+            json!({"routing_rules": {"condition": "languages HAS"}}),
+        )
+        .await
+        .expect(422);
+    assert!(bad.text.contains("routing_rules.condition"), "{}", bad.text);
+    assert!(bad.text.contains("at character"), "{}", bad.text);
+    // Reserved or malformed attribute names are refused.
+    let (user, _) = s.user_with_token(&f.tenant, &[Role::Agent]).await;
+    let bad = s
+        .post(
+            "/api/v1/agents",
+            t,
+            json!({"user_id": user.id, "attributes": {"skills": "x", "Bad Name": "y"}}),
+        )
+        .await
+        .expect(422);
+    assert!(bad.text.contains("attributes.skills"), "{}", bad.text);
+    assert!(bad.text.contains("attributes.Bad Name"), "{}", bad.text);
+
+    // The queue serves billing-skilled agents who speak the caller's language.
+    s.patch(
+        &format!("/api/v1/queues/{}", f.queue),
+        t,
+        json!({"routing_rules": {"condition": "skills HAS 'billing' AND languages HAS task.language"}}),
+    )
+    .await
+    .expect(200);
+    let (en_user, en_token) = s.user_with_token(&f.tenant, &[Role::Agent]).await;
+    let (fr_user, fr_token) = s.user_with_token(&f.tenant, &[Role::Agent]).await;
+    let mut agents = Vec::new();
+    for (u, langs) in [(&en_user, "en"), (&fr_user, "en,fr")] {
+        agents.push(
+            s.post(
+                "/api/v1/agents",
+                t,
+                json!({"user_id": u.id, "skills": [{"skill_id": f.skill, "proficiency": 8}],
+                       "attributes": {"languages": langs}}),
+            )
+            .await
+            .expect(201)
+            .id(),
+        );
+    }
+    // The English-only agent goes available first, but the French caller
+    // waits for the agent who speaks French.
+    s.call(
+        Method::PUT,
+        &format!("/api/v1/agents/{}/state", agents[0]),
+        &en_token,
+        Some(json!({"state": "available"})),
+    )
+    .await
+    .expect(200);
+    let fr = s
+        .post(
+            "/api/v1/contacts",
+            t,
+            json!({"channel": "chat", "queue_id": f.queue, "attributes": {"language": "fr"}}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(fr.body["state"], "queued", "{}", fr.text);
+    assert_eq!(fr.body["attributes"]["language"], "fr");
+    let st = s
+        .call(
+            Method::PUT,
+            &format!("/api/v1/agents/{}/state", agents[1]),
+            &fr_token,
+            Some(json!({"state": "available"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        st.body["reservations"][0]["contact_id"], fr.body["id"],
+        "{}",
+        st.text
+    );
+
+    // A contact for a named agent waits for that agent only.
+    let kept = s
+        .post(
+            "/api/v1/contacts",
+            t,
+            json!({"channel": "chat", "queue_id": f.queue, "attributes": {"language": "en"},
+                   "requested_agent_id": agents[1]}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(kept.body["requested_agent_id"], agents[1]);
+    let en_status = s
+        .get(&format!("/api/v1/agents/{}/status", agents[0]), &en_token)
+        .await
+        .expect(200);
+    assert!(
+        en_status.body["reservations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["contact_id"] != kept.body["id"]),
+        "{}",
+        en_status.text
+    );
+    s.post(
+        "/api/v1/contacts",
+        t,
+        json!({"channel": "chat", "queue_id": f.queue, "requested_agent_id": "0190b5a8-0000-7000-8000-000000000000"}),
+    )
+    .await
+    .expect(422);
+    s.finish().await;
+}

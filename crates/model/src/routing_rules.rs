@@ -47,6 +47,32 @@ pub enum ClosedActionName {
     Overflow,
 }
 
+/// What a contact that reaches the queue's maximum wait meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxWaitActionName {
+    /// The customer keeps their place and is called back.
+    Callback,
+    Voicemail,
+    /// A polite message, then the contact ends.
+    Close,
+}
+
+/// Max-wait actions by channel; defaults: callback for voice, close for
+/// the written channels.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaxWaitActions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<MaxWaitActionName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<MaxWaitActionName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<MaxWaitActionName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<MaxWaitActionName>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WhenClosed {
@@ -74,6 +100,13 @@ pub struct RoutingRules {
     /// wait every this many seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announce_every_seconds: Option<i64>,
+    /// An eligibility condition over agent and contact attributes, e.g.
+    /// `skills HAS 'billing' AND language == task.language`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// What reaching `max_wait_seconds` does, by channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait_action: Option<MaxWaitActions>,
 }
 
 /// Limits on the size of a rule set.

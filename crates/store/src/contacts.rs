@@ -22,8 +22,8 @@ pub struct ContactFilter {
 
 const CONTACT_COLUMNS: &str = "id, tenant_id, channel, direction, queue_id, customer_id, agent_id, state, priority, subject, \
      from_address, to_address, reason, disposition, notes, arrived_at, queued_at, first_reserved_at, answered_at, hold_ms, \
-     wrap_started_at, wrap_ended_at, ended_at, abandoned_at, created_at, updated_at";
-const CONTACT_COLUMN_COUNT: usize = 26;
+     wrap_started_at, wrap_ended_at, ended_at, abandoned_at, created_at, updated_at, attributes, requested_agent_id";
+const CONTACT_COLUMN_COUNT: usize = 28;
 
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
@@ -78,6 +78,8 @@ fn bind_contact<'q>(q: AnyQuery<'q>, c: &Contact) -> AnyQuery<'q> {
         .bind(c.abandoned_at)
         .bind(c.created_at)
         .bind(c.updated_at)
+        .bind(c.attributes.clone())
+        .bind(c.requested_agent_id.clone())
 }
 
 /// Inserts contacts with one multi-row statement.

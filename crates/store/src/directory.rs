@@ -152,7 +152,7 @@ impl Store {
         let mut tx = self.write().begin().await?;
         sqlx::query(
             "INSERT INTO agents (id, tenant_id, user_id, display_name, capacity_voice, capacity_email, capacity_chat, capacity_sms, \
-             voice_blocks_others, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             voice_blocks_others, created_at, updated_at, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(a.id.to_string())
         .bind(a.tenant_id.to_string())
@@ -165,6 +165,7 @@ impl Store {
         .bind(a.voice_blocks_others)
         .bind(a.created_at)
         .bind(a.updated_at)
+        .bind(&a.attributes)
         .execute(&mut *tx)
         .await
         .map_err(|e| match StoreError::from(e) {
@@ -190,7 +191,7 @@ impl Store {
         let mut tx = self.write().begin().await?;
         let done = sqlx::query(
             "UPDATE agents SET display_name = $1, capacity_voice = $2, capacity_email = $3, capacity_chat = $4, capacity_sms = $5, \
-             voice_blocks_others = $6, updated_at = $7 WHERE tenant_id = $8 AND id = $9",
+             voice_blocks_others = $6, updated_at = $7, attributes = $8 WHERE tenant_id = $9 AND id = $10",
         )
         .bind(&a.display_name)
         .bind(a.capacity_voice)
@@ -199,6 +200,7 @@ impl Store {
         .bind(a.capacity_sms)
         .bind(a.voice_blocks_others)
         .bind(a.updated_at)
+        .bind(&a.attributes)
         .bind(a.tenant_id.to_string())
         .bind(a.id.to_string())
         .execute(&mut *tx)
@@ -408,6 +410,7 @@ impl Store {
 fn agent_details(a: &Agent) -> serde_json::Value {
     json!({
         "capacity": {"voice": a.capacity_voice, "email": a.capacity_email, "chat": a.capacity_chat, "sms": a.capacity_sms},
+        "attributes": serde_json::from_str::<serde_json::Value>(&a.attributes).unwrap_or_default(),
         "skills": a.skills.iter().map(|s| json!({"skill_id": s.skill_id, "proficiency": s.proficiency})).collect::<Vec<_>>(),
     })
 }

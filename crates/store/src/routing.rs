@@ -68,8 +68,8 @@ impl Store {
         for c in &changes.contacts {
             sqlx::query(
                 "UPDATE contacts SET queue_id = $1, agent_id = $2, state = $3, queued_at = $4, first_reserved_at = $5, answered_at = $6, \
-                 wrap_started_at = $7, wrap_ended_at = $8, ended_at = $9, abandoned_at = $10, updated_at = $11 \
-                 WHERE tenant_id = $12 AND id = $13",
+                 wrap_started_at = $7, wrap_ended_at = $8, ended_at = $9, abandoned_at = $10, updated_at = $11, requested_agent_id = $12 \
+                 WHERE tenant_id = $13 AND id = $14",
             )
             .bind(c.queue_id.to_string())
             .bind(c.agent_id.clone())
@@ -82,6 +82,7 @@ impl Store {
             .bind(c.ended_at)
             .bind(c.abandoned_at)
             .bind(c.updated_at)
+            .bind(c.requested_agent_id.clone())
             .bind(tenant.to_string())
             .bind(c.id.to_string())
             .execute(&mut *tx)

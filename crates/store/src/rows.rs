@@ -92,6 +92,8 @@ pub struct Agent {
     pub voice_blocks_others: i64,
     pub created_at: UnixMs,
     pub updated_at: UnixMs,
+    /// JSON object of text values for routing conditions.
+    pub attributes: String,
     #[sqlx(skip)]
     pub skills: Vec<AgentSkill>,
 }
@@ -185,6 +187,10 @@ pub struct Contact {
     pub abandoned_at: Option<UnixMs>,
     pub created_at: UnixMs,
     pub updated_at: UnixMs,
+    /// JSON object of text values for routing conditions.
+    pub attributes: String,
+    /// The only agent who may take it while it waits, if any.
+    pub requested_agent_id: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]

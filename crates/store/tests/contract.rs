@@ -195,6 +195,8 @@ fn contact(t: TenantId, q: QueueId, at: UnixMs) -> Contact {
         abandoned_at: None,
         created_at: at,
         updated_at: at,
+        attributes: r#"{"language":"fr"}"#.into(),
+        requested_agent_id: None,
     }
 }
 
@@ -481,6 +483,7 @@ async fn agents_keep_their_skills(store: Store) {
         voice_blocks_others: 1,
         created_at: now(),
         updated_at: now(),
+        attributes: r#"{"team":"night"}"#.into(),
         skills: vec![
             AgentSkill {
                 skill_id: skills[0],
@@ -863,6 +866,7 @@ async fn routing_changes_commit_together(store: Store) {
         voice_blocks_others: 1,
         created_at: now(),
         updated_at: now(),
+        attributes: r#"{"team":"night"}"#.into(),
         skills: vec![],
     };
     store.insert_agent(&a, &who()).await.unwrap();

@@ -180,7 +180,23 @@ pub async fn seed(app: &App) -> Result<bool> {
         vec![(technical, prof(9)?), (french, prof(4)?)],
     ];
     let agent_users = users.iter().filter(|u| u.roles.contains(Role::Agent));
-    for (u, sk) in agent_users.zip(agent_skills) {
+    for (i, (u, sk)) in agent_users.zip(agent_skills).enumerate() {
+        // Languages spoken, for queue conditions such as
+        // `languages HAS task.language`.
+        let languages = if sk.iter().any(|(s, _)| *s == french) {
+            "en,fr"
+        } else {
+            "en"
+        };
+        let attributes = [
+            ("languages".to_owned(), languages.to_owned()),
+            (
+                "team".to_owned(),
+                if i % 2 == 0 { "north" } else { "south" }.to_owned(),
+            ),
+        ]
+        .into_iter()
+        .collect();
         app.create_agent(
             &p,
             NewAgent {
@@ -189,6 +205,7 @@ pub async fn seed(app: &App) -> Result<bool> {
                 capacity: Capacities::default(),
                 voice_blocks_others: true,
                 skills: sk,
+                attributes,
             },
         )
         .await

@@ -193,6 +193,8 @@ async fn create_contact(
                 subject: got(subject)?,
                 from_address: got(from_address)?,
                 to_address: got(to_address)?,
+                attributes: b.attributes,
+                requested_agent_id: b.requested_agent_id,
             },
         )
         .await?;

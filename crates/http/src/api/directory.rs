@@ -147,6 +147,7 @@ async fn create_agent(
                 capacity: got(capacity)?,
                 voice_blocks_others: b.voice_blocks_others,
                 skills: got(skills)?,
+                attributes: b.attributes,
             },
         )
         .await?;
@@ -189,6 +190,7 @@ async fn update_agent(
         capacity: capacity.map(got).transpose()?,
         voice_blocks_others: b.voice_blocks_others,
         skills: skills.map(got).transpose()?,
+        attributes: b.attributes,
     };
     Ok(Json(s.app.update_agent(&p, id, patch).await?.into()))
 }
