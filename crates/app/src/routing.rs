@@ -420,6 +420,9 @@ async fn queue_configs(
                     (ClosedActionName::Overflow, _) => ClosedAction::Close,
                 },
             };
+            c.requested_agent_ms = rules
+                .requested_agent_seconds
+                .map(|s| s.clamp(1, 86_400) as u64 * 1000);
             c.announce_every_ms = rules
                 .announce_every_seconds
                 .map(|s| s.clamp(1, 86_400) as u64 * 1000);

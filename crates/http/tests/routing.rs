@@ -486,7 +486,24 @@ async fn conditions_and_requested_agents_pick_who_may_take_a_contact() {
         st.text
     );
 
-    // A contact for a named agent waits for that agent only.
+    // A contact for a named agent waits for that agent only, here for a
+    // second, then goes to anyone eligible.
+    s.call(
+        Method::PUT,
+        &format!("/api/v1/agents/{}/state", agents[1]),
+        &fr_token,
+        Some(json!({"state": "away", "reason": "lunch"})),
+    )
+    .await
+    .expect(200);
+    s.patch(
+        &format!("/api/v1/queues/{}", f.queue),
+        t,
+        json!({"routing_rules": {"condition": "skills HAS 'billing' AND languages HAS task.language",
+                                 "requested_agent_seconds": 1}}),
+    )
+    .await
+    .expect(200);
     let kept = s
         .post(
             "/api/v1/contacts",
@@ -508,6 +525,21 @@ async fn conditions_and_requested_agents_pick_who_may_take_a_contact() {
             .iter()
             .all(|r| r["contact_id"] != kept.body["id"]),
         "{}",
+        en_status.text
+    );
+    assert_eq!(kept.body["state"], "queued", "{}", kept.text);
+    tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+    let en_status = s
+        .get(&format!("/api/v1/agents/{}/status", agents[0]), &en_token)
+        .await
+        .expect(200);
+    assert!(
+        en_status.body["reservations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["contact_id"] == kept.body["id"]),
+        "opened to all after a second: {}",
         en_status.text
     );
     s.post(

@@ -107,6 +107,11 @@ pub struct RoutingRules {
     /// What reaching `max_wait_seconds` does, by channel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_wait_action: Option<MaxWaitActions>,
+    /// A contact kept for a requested agent (the customer's last agent)
+    /// is opened to every eligible agent after this many seconds; absent,
+    /// it waits for that agent alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_agent_seconds: Option<i64>,
 }
 
 /// Limits on the size of a rule set.
@@ -206,6 +211,15 @@ impl RoutingRules {
                     "is only for the overflow action".into(),
                 )),
             }
+        }
+        if self
+            .requested_agent_seconds
+            .is_some_and(|s| !(1..=86_400).contains(&s))
+        {
+            out.push((
+                "routing_rules.requested_agent_seconds".into(),
+                "must be from 1 to 86400".into(),
+            ));
         }
         if self
             .announce_every_seconds

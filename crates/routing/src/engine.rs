@@ -219,6 +219,8 @@ enum Timer {
     RingNext(ContactId, ReservationId),
     /// Tell a waiting contact its place again (entered, as for overflow).
     Announce(ContactId, Mono),
+    /// Open a contact kept for one agent to everyone (entered).
+    OpenToAll(ContactId, Mono),
 }
 
 /// The routing engine. See the crate docs for how to drive it.
@@ -1266,6 +1268,7 @@ impl Engine {
         let overflow_after = cfg.overflow.as_ref().and_then(|o| o.after_ms);
         let max_wait = cfg.max_wait_ms;
         let announce = cfg.announce_every_ms;
+        let open_after = cfg.requested_agent_ms;
         let queue_id = cfg.id;
         if let Some(after) = next_step {
             self.add_timer(entered + after, Timer::Step(cid, 1, entered));
@@ -1275,6 +1278,12 @@ impl Engine {
         }
         if let Some(after) = max_wait {
             self.add_timer(entered + after, Timer::MaxWait(cid, entered));
+        }
+        let c = &self.contacts[&cid];
+        if let Some(after) = open_after
+            && c.only_agent.is_some()
+        {
+            self.add_timer(entered + after, Timer::OpenToAll(cid, entered));
         }
         let c = &self.contacts[&cid];
         if let Some(every) = announce
@@ -1763,7 +1772,7 @@ impl Engine {
                 .timers
                 .iter()
                 .take_while(|t| t.0 <= self.now)
-                .filter(|t| matches!(t.2, Timer::Step(..)))
+                .filter(|t| matches!(t.2, Timer::Step(..) | Timer::OpenToAll(..)))
                 .cloned()
                 .collect();
             if due_steps.is_empty() {
@@ -1771,6 +1780,18 @@ impl Engine {
             }
             for t in due_steps {
                 self.timers.remove(&t);
+                if let Timer::OpenToAll(cid, entered) = t.2 {
+                    // Opening a contact kept for one agent widens who may
+                    // take it, like a rule step.
+                    if let Some(c) = self.contacts.get_mut(&cid)
+                        && c.entered == entered
+                        && c.only_agent.is_some()
+                    {
+                        c.only_agent = None;
+                        stepped.push(cid);
+                    }
+                    continue;
+                }
                 let Timer::Step(cid, step, entered) = t.2 else {
                     continue;
                 };
@@ -1882,6 +1903,8 @@ impl Engine {
                     }
                 }
                 Timer::RingNext(cid, episode) => self.ring_more(cid, episode),
+                // Due openings were all applied with the steps above.
+                Timer::OpenToAll(..) => {}
                 Timer::Announce(cid, entered) => {
                     let Some(c) = self.contacts.get(&cid) else {
                         continue;

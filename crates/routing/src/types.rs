@@ -124,6 +124,10 @@ pub struct QueueConfig {
     /// Voice and chat contacts waiting this long are told their place and
     /// expected wait again, and again after each further period.
     pub announce_every_ms: Option<u64>,
+    /// A contact kept for one agent (a preferred or last agent) is opened
+    /// to every eligible agent after this long in the queue; `None` keeps
+    /// it for that agent alone.
+    pub requested_agent_ms: Option<u64>,
 }
 
 impl QueueConfig {
@@ -154,6 +158,7 @@ impl QueueConfig {
             when_no_agents: WhenNoAgents::Wait,
             when_closed: ClosedAction::Close,
             announce_every_ms: None,
+            requested_agent_ms: None,
         }
     }
 }

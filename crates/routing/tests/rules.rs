@@ -985,3 +985,35 @@ fn waiting_voice_and_chat_are_told_their_place_periodically() {
     bad.announce_every_ms = Some(0);
     assert!(d.e.handle_input(d.now, Input::ConfigureQueue(bad)).is_err());
 }
+
+#[test]
+fn a_contact_kept_for_its_agent_opens_to_all_after_a_wait() {
+    let mut d = Driver::with(Strategy::LongestIdle, |q| {
+        q.requested_agent_ms = Some(30_000);
+    });
+    d.agent(0, 5, [1, 1, 1, 1]);
+    d.agent(1, 5, [1, 1, 1, 1]);
+    d.available(0);
+    d.out.clear();
+    d.ok(Input::ContactArrived {
+        contact: cid(1),
+        queue: qid(Q),
+        channel: Channel::Chat,
+        priority: 50,
+        agent: Some(aid(1)),
+        attributes: BTreeMap::new(),
+        arrived_at: None,
+    });
+    assert!(
+        d.reserved().is_empty(),
+        "agent 0 is free but not the one asked for"
+    );
+    d.at(29_999);
+    assert!(d.reserved().is_empty());
+    d.at(30_000);
+    assert_eq!(
+        d.who(),
+        aid(0),
+        "after the wait anyone eligible may take it"
+    );
+}

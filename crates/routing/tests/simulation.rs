@@ -210,6 +210,9 @@ impl World {
             if rng.chance(30) {
                 q.announce_every_ms = Some(5_000 + rng.below(30_000));
             }
+            if rng.chance(50) {
+                q.requested_agent_ms = Some(1_000 + rng.below(30_000));
+            }
             queues.push(q);
         }
         let mut w = World {
