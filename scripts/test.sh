@@ -8,6 +8,11 @@
 # at 127.0.0.1:5432 (database `test`, user `postgres`, trust auth), starting
 # the local cluster if it is installed but stopped. Set
 # SWITCHBOARD_REQUIRE_POSTGRES=1 to fail rather than skip when none is found.
+#
+# Browser tests (e2e/): Debian's Chromium driven by playwright-core from the
+# npm registry (installed from e2e/package-lock.json). Chromium is
+# installed with apt-get when missing; set SWITCHBOARD_SKIP_BROWSER=1 to
+# leave the browser tests out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,8 +42,24 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests"
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  cargo nextest run --workspace --no-fail-fast || status=$?
 else
-  cargo test --workspace --no-fail-fast
+  cargo test --workspace --no-fail-fast || status=$?
 fi
+
+if [ "${SWITCHBOARD_SKIP_BROWSER:-0}" != 1 ]; then
+  echo "== browser tests (e2e/)"
+  need node "install Node.js 18 or later (for the browser tests)"
+  need npm "install npm (for the browser tests)"
+  if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+    echo "installing Debian's chromium for the browser tests"
+    if [ "$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+    else sudo apt-get install -y -q chromium >/dev/null; fi
+  fi
+  cargo build -q -p switchboard
+  (cd e2e && npm ci --no-audit --no-fund --silent && npm test) || status=$?
+  echo "screenshots: e2e/artifacts/"
+fi
+exit "$status"

@@ -69,6 +69,8 @@ pub struct LiveReservation {
 pub struct AgentLive {
     pub status: String,
     pub reason: Option<String>,
+    /// When the status last changed (epoch ms), as far as this engine knows.
+    pub since: Option<UnixMs>,
     pub reservations: Vec<LiveReservation>,
     pub contacts: Vec<ContactId>,
 }
@@ -330,6 +332,8 @@ struct TenantRouting {
     webhooks: Vec<crate::webhooks::Subscription>,
     /// Skill names, for agents' `skills` attribute.
     skill_names: BTreeMap<SkillId, String>,
+    /// When each agent's status last changed.
+    status_since: HashMap<AgentId, UnixMs>,
 }
 
 /// Adds `delta` to the waiting count if `c` is queued.
@@ -589,6 +593,7 @@ impl TenantRouting {
             today: None,
             webhooks: Vec::new(),
             skill_names: BTreeMap::new(),
+            status_since: HashMap::new(),
         };
         t.configure().await?;
         t.keep_calendar(now);
@@ -635,6 +640,7 @@ impl TenantRouting {
                 _ => Presence::Offline,
             };
             t.presence.insert(s.agent_id, presence.clone());
+            t.status_since.insert(s.agent_id, s.since);
             let _ = t.engine.handle_input(
                 mono,
                 Input::AgentPresence {
@@ -927,6 +933,7 @@ impl TenantRouting {
                     ));
                 }
                 Output::AgentChanged { agent, status } => {
+                    self.status_since.insert(agent, now);
                     let (status, reason) = status_name(&status);
                     self.changes.events.push(event(
                         "agent.status",
@@ -1317,6 +1324,7 @@ impl TenantRouting {
         Some(AgentLive {
             status: name.into(),
             reason,
+            since: self.status_since.get(&agent).copied(),
             reservations,
             contacts,
         })

@@ -23,7 +23,7 @@ pub enum AgentChoice {
 
 impl App {
     /// The agent record of the caller, if it is an agent.
-    async fn own_agent(&self, p: &Principal) -> Result<Option<AgentId>, AppError> {
+    pub async fn own_agent(&self, p: &Principal) -> Result<Option<AgentId>, AppError> {
         match p.user_id {
             Some(u) => Ok(self
                 .store()

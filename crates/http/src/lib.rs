@@ -42,6 +42,9 @@ pub struct AppState {
     pub cookie_secure: bool,
     metrics: PrometheusHandle,
     openapi: std::sync::Arc<String>,
+    /// Set when the server begins to stop: live streams end then, so that
+    /// a graceful shutdown does not wait on them for ever.
+    stopping: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// The process-wide Prometheus recorder, installed on first use.
@@ -68,6 +71,7 @@ impl AppState {
             cookie_secure,
             metrics: metrics_handle(),
             openapi: std::sync::Arc::new(openapi),
+            stopping: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 }
@@ -86,6 +90,10 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(web::login_page).post(web::login_submit))
         .route("/logout", post(web::logout_submit))
         .route("/", get(web::home))
+        .route("/desk", get(web::desk))
+        .route("/wallboard", get(web::wallboard))
+        .route("/admin", get(web::admin))
+        .route("/assets/{name}", get(web::asset))
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(track))
@@ -108,11 +116,15 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let stopping = state.stopping.clone();
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        stopping.send_replace(true);
+    })
     .await
 }
 

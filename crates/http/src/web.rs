@@ -1,12 +1,18 @@
-//! Server-rendered pages: logging in with a form, and the signed-in home.
-//! Templates are compiled in (askama) and escape every value they show.
+//! Server-rendered pages: logging in with a form, the signed-in home, the
+//! agent desktop, the wallboard and the administration overview, plus the
+//! stylesheet and scripts they load (compiled into the binary; no
+//! third-party browser code). Templates are compiled in (askama) and
+//! escape every value they show; the scripts only ever set text.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
+use sb_app::Principal;
+use sb_model::{AgentId, Permission};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -20,13 +26,50 @@ struct LoginPage {
     error: Option<String>,
 }
 
+/// What the navigation bar shows.
+struct Nav {
+    page: &'static str,
+    tenant: String,
+    name: String,
+    desk: bool,
+    wallboard: bool,
+    admin: bool,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "home.html")]
 struct HomePage {
-    tenant: String,
-    name: String,
+    nav: Nav,
     email: String,
     roles: Vec<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "desk.html")]
+struct DeskPage {
+    nav: Nav,
+    agent_id: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "wallboard.html")]
+struct WallboardPage {
+    nav: Nav,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    nav: Nav,
+    users: Vec<(String, String, String)>,
+    queues: Vec<(String, String, String)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "forbidden.html")]
+struct ForbiddenPage {
+    nav: Nav,
+    what: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -83,33 +126,78 @@ pub async fn logout_submit(State(s): State<AppState>, jar: CookieJar) -> Respons
         .into_response()
 }
 
-pub async fn home(
-    State(s): State<AppState>,
-    jar: CookieJar,
-    ClientAddr(source): ClientAddr,
-) -> Response {
-    let Some(cookie) = jar.get(SESSION_COOKIE) else {
-        return Redirect::to("/login").into_response();
-    };
+/// The signed-in person behind a page request.
+struct Visitor {
+    principal: Principal,
+    user: sb_store::User,
+    tenant: sb_store::Tenant,
+    agent: Option<AgentId>,
+}
+
+impl Visitor {
+    fn nav(&self, page: &'static str) -> Nav {
+        let p = &self.principal;
+        Nav {
+            page,
+            tenant: self.tenant.name.clone(),
+            name: self.user.display_name.clone(),
+            desk: self.agent.is_some(),
+            wallboard: p.require(Permission::AgentAllocate).is_ok(),
+            admin: p.require(Permission::UserManage).is_ok(),
+        }
+    }
+
+    fn forbidden(&self, what: &'static str) -> Response {
+        (
+            StatusCode::FORBIDDEN,
+            ForbiddenPage {
+                nav: self.nav(""),
+                what,
+            },
+        )
+            .into_response()
+    }
+}
+
+/// The visitor, or the redirect to the login page.
+async fn visitor(s: &AppState, jar: &CookieJar, source: String) -> Result<Visitor, Response> {
+    let to_login = || Redirect::to("/login").into_response();
+    let cookie = jar.get(SESSION_COOKIE).ok_or_else(to_login)?;
     let principal = match s.app.principal_from_session(cookie.value(), source).await {
         Ok(Some(p)) => p,
-        _ => return Redirect::to("/login").into_response(),
+        _ => return Err(to_login()),
     };
-    let Some(uid) = principal.user_id else {
-        return Redirect::to("/login").into_response();
-    };
+    let uid = principal.user_id.ok_or_else(to_login)?;
     let (user, tenant) = match (
         s.app.get_user(&principal, uid).await,
         s.app.store().get_tenant(principal.tenant_id).await,
     ) {
         (Ok(u), Ok(t)) => (u, t),
-        _ => return Redirect::to("/login").into_response(),
+        _ => return Err(to_login()),
+    };
+    let agent = s.app.own_agent(&principal).await.ok().flatten();
+    Ok(Visitor {
+        principal,
+        user,
+        tenant,
+        agent,
+    })
+}
+
+pub async fn home(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    ClientAddr(source): ClientAddr,
+) -> Response {
+    let v = match visitor(&s, &jar, source).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     HomePage {
-        tenant: tenant.name,
-        name: user.display_name,
-        email: user.email,
-        roles: user
+        nav: v.nav("home"),
+        email: v.user.email.clone(),
+        roles: v
+            .user
             .roles
             .roles()
             .iter()
@@ -117,4 +205,128 @@ pub async fn home(
             .collect(),
     }
     .into_response()
+}
+
+/// The agent desktop: for users who are agents.
+pub async fn desk(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    ClientAddr(source): ClientAddr,
+) -> Response {
+    let v = match visitor(&s, &jar, source).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match v.agent {
+        Some(a) => DeskPage {
+            nav: v.nav("desk"),
+            agent_id: a.to_string(),
+        }
+        .into_response(),
+        None => v.forbidden("an agent desk (you are not set up as an agent)"),
+    }
+}
+
+/// The wallboard: for team leaders and administrators.
+pub async fn wallboard(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    ClientAddr(source): ClientAddr,
+) -> Response {
+    let v = match visitor(&s, &jar, source).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if v.principal.require(Permission::AgentAllocate).is_err() {
+        return v.forbidden("the wallboard (team leaders and administrators)");
+    }
+    WallboardPage {
+        nav: v.nav("wallboard"),
+    }
+    .into_response()
+}
+
+/// The administration overview: users and queues.
+pub async fn admin(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    ClientAddr(source): ClientAddr,
+) -> Response {
+    let v = match visitor(&s, &jar, source).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if v.principal.require(Permission::UserManage).is_err() {
+        return v.forbidden("administration (administrators)");
+    }
+    let p = &v.principal;
+    let users = match s
+        .app
+        .list_users(p, &Default::default(), Some(500), None)
+        .await
+    {
+        Ok(page) => page
+            .items
+            .into_iter()
+            .map(|u| {
+                let roles = u
+                    .roles
+                    .roles()
+                    .iter()
+                    .map(|r| r.as_str().replace('_', " "))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (u.display_name, u.email, roles)
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let queues = match s.app.list_queues(p, Some(500), None).await {
+        Ok(page) => page
+            .items
+            .into_iter()
+            .map(|q| {
+                let sl = format!(
+                    "{}% in {} s",
+                    q.service_level_target_pct, q.service_level_seconds
+                );
+                (q.name, q.strategy.as_str().replace('_', " "), sl)
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    AdminPage {
+        nav: v.nav("admin"),
+        users,
+        queues,
+    }
+    .into_response()
+}
+
+/// The pages' stylesheet and scripts, compiled in.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    let (body, kind) = match name.as_str() {
+        "app.css" => (include_str!("../assets/app.css"), "text/css; charset=utf-8"),
+        "common.js" => (
+            include_str!("../assets/common.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "desk.js" => (
+            include_str!("../assets/desk.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "wallboard.js" => (
+            include_str!("../assets/wallboard.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, kind),
+            (axum::http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
 }

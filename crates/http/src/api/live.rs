@@ -35,5 +35,11 @@ async fn stream(
         Ok(_) => None,
         Err(BroadcastStreamRecvError::Lagged(n)) => Some(Ok(Event::default().event("lagged").data(n.to_string()))),
     });
+    // The stream ends when the server begins to stop (browsers reconnect).
+    let mut stopping = s.stopping.subscribe();
+    let stopped = async move {
+        let _ = stopping.wait_for(|v| *v).await;
+    };
+    let events = futures_util::StreamExt::take_until(events, stopped);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

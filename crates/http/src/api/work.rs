@@ -61,6 +61,8 @@ pub struct AgentStatusOut {
     /// `offline`, `available`, `busy`, `wrap_up` or `away`.
     pub status: String,
     pub reason: Option<String>,
+    /// When the status last changed (epoch ms).
+    pub since: Option<i64>,
     pub reservations: Vec<ReservationOut>,
     /// Contacts in progress or in wrap-up.
     pub contacts: Vec<String>,
@@ -71,6 +73,7 @@ impl From<AgentLive> for AgentStatusOut {
         AgentStatusOut {
             status: a.status,
             reason: a.reason,
+            since: a.since,
             reservations: a
                 .reservations
                 .into_iter()

@@ -1,0 +1,233 @@
+// The agent desktop: state, ringing reservations with a countdown, the
+// contacts in hand (customer card, notes, complete, wrap-up with a
+// disposition, transfer, callback), kept current by the live stream.
+import { api, el, duration, live, debounce, showFieldErrors, ApiError } from "/assets/common.js";
+
+const root = document.getElementById("desk");
+const agentId = root.dataset.agent;
+const stateBox = document.getElementById("state");
+const ringBox = document.getElementById("ringing");
+const workBox = document.getElementById("work");
+const notice = document.getElementById("notice");
+
+let status = null;                  // last /agents/{id}/status answer
+let statusSeenAt = Date.now();      // our clock when `since` was read
+let queues = new Map();             // queue id → name
+const contacts = new Map();         // contact id → {contact, customer, recent}
+const wrapping = new Set();         // ended here, disposition not yet given
+
+function say(text, bad = false) {
+  notice.textContent = text;
+  notice.className = bad ? "error" : "muted";
+}
+
+async function loadQueues() {
+  const page = await api("GET", "/api/v1/queues?limit=500");
+  queues = new Map(page.items.map((q) => [q.id, q.name]));
+}
+
+async function loadContact(id) {
+  const contact = await api("GET", `/api/v1/contacts/${id}`);
+  let customer = null, recent = [];
+  if (contact.customer_id) {
+    try {
+      customer = await api("GET", `/api/v1/customers/${contact.customer_id}`);
+      recent = (await api("GET", `/api/v1/contacts?customer_id=${contact.customer_id}&limit=6`)).items
+        .filter((c) => c.id !== id).slice(0, 5);
+    } catch { /* the card shows what it has */ }
+  }
+  contacts.set(id, { contact, customer, recent });
+}
+
+async function refresh() {
+  try {
+    status = await api("GET", `/api/v1/agents/${agentId}/status`);
+    statusSeenAt = Date.now();
+    const wanted = new Set([...status.contacts, ...status.reservations.map((r) => r.contact_id), ...wrapping]);
+    for (const id of [...contacts.keys()]) if (!wanted.has(id)) contacts.delete(id);
+    for (const id of wanted) await loadContact(id);
+    render();
+  } catch (e) {
+    say(`Could not read your status: ${e.message}`, true);
+  }
+}
+const refreshSoon = debounce(refresh, 100);
+
+function channelName(c) { return { voice: "Call", email: "Email", chat: "Chat", sms: "Text message" }[c] || c; }
+
+function renderState() {
+  const since = status.since ? Date.now() - status.since : Date.now() - statusSeenAt;
+  const label = status.status.replace("_", "-");
+  const reason = status.reason ? ` (${status.reason})` : "";
+  stateBox.replaceChildren(
+    el("h2", {}, "My state"),
+    el("p", {}, el("span", { class: `pill ${status.status}`, id: "my-state" }, label + reason), " for ",
+      el("span", { id: "state-clock" }, duration(since))),
+    el("div", { class: "row" },
+      el("button", { type: "button", id: "go-available", onclick: () => setState({ state: "available" }) }, "Available"),
+      el("button", { type: "button", class: "secondary", id: "go-offline", onclick: () => setState({ state: "offline" }) }, "Offline")),
+    el("label", { for: "away-reason" }, "Away because"),
+    el("div", { class: "row", style: "margin-top:0" },
+      el("select", { id: "away-reason", name: "reason", style: "flex:1" },
+        ...["break", "lunch", "training", "meeting", "coaching"].map((r) => el("option", { value: r }, r))),
+      el("button", { type: "button", class: "secondary", id: "go-away",
+        onclick: () => setState({ state: "away", reason: document.getElementById("away-reason").value }) }, "Away")),
+  );
+}
+
+async function setState(body) {
+  try {
+    status = await api("PUT", `/api/v1/agents/${agentId}/state`, body);
+    statusSeenAt = Date.now();
+    say("");
+    await refresh();
+  } catch (e) {
+    say(`Could not change state: ${e.message}`, true);
+  }
+}
+
+function renderRinging() {
+  const items = status.reservations.map((r) => {
+    const c = contacts.get(r.contact_id);
+    const who = c && c.customer ? c.customer.name : (c && c.contact.from_address) || "Unknown customer";
+    return el("article", { class: "card ringing contact", "data-reservation": r.id, "data-for": r.contact_id, "aria-live": "assertive" },
+      el("h3", {}, `${channelName(c ? c.contact.channel : "")} for ${queues.get(r.queue_id) || "a queue"}`),
+      el("p", { style: "margin:.25rem 0" }, who, r.callback ? " — callback" : ""),
+      el("p", { class: "muted", style: "margin:0" }, "Answer within ",
+        el("span", { class: "countdown", "data-expires": r.expires_at }, duration(r.expires_at - Date.now()))),
+      el("div", { class: "row" },
+        el("button", { type: "button", class: "accept", onclick: () => respond(r.id, "accept") }, "Accept"),
+        el("button", { type: "button", class: "danger reject", onclick: () => respond(r.id, "reject") }, "Reject")));
+  });
+  ringBox.replaceChildren(el("h2", {}, "Incoming"),
+    items.length ? el("div", {}, ...items) : el("p", { class: "muted" }, "Nothing ringing."));
+}
+
+async function respond(id, what) {
+  try {
+    await api("POST", `/api/v1/reservations/${id}/${what}`, {});
+    say(what === "accept" ? "Accepted." : "Rejected.");
+  } catch (e) {
+    say(`Could not ${what}: ${e.message}`, true);
+  }
+  await refresh();
+}
+
+function customerCard(c) {
+  if (!c.customer) return el("p", { class: "muted" }, c.contact.from_address ? `From ${c.contact.from_address}` : "No customer linked.");
+  return el("div", {},
+    el("dl", { class: "kv" },
+      el("dt", {}, "Customer"), el("dd", { class: "customer-name" }, c.customer.name),
+      el("dt", {}, "Status"), el("dd", {}, c.customer.status),
+      el("dt", {}, "Email"), el("dd", {}, c.customer.email || "—"),
+      el("dt", {}, "Phone"), el("dd", {}, c.customer.phone || "—")),
+    c.recent.length ? el("details", {}, el("summary", {}, `Recent contacts (${c.recent.length})`),
+      el("ul", {}, ...c.recent.map((r) => el("li", {}, `${new Date(r.timeline.arrived_at).toLocaleString()} — ${channelName(r.channel)}, ${r.disposition || r.state}`))))
+      : el("p", { class: "muted" }, "No earlier contacts."));
+}
+
+function workCard(id) {
+  const c = contacts.get(id);
+  if (!c) return null;
+  const contact = c.contact;
+  const inWrap = contact.state === "wrap_up" || wrapping.has(id) || contact.state === "ended";
+  const notes = el("textarea", { name: "notes", id: `notes-${id}`, "aria-label": "Notes" }, contact.notes);
+  const form = el("form", { class: "wrap-form" });
+  const card = el("article", { class: "card contact", "data-contact": id },
+    el("h3", {}, `${channelName(contact.channel)} — ${queues.get(contact.queue_id) || ""}`),
+    contact.subject ? el("p", { style: "margin:.25rem 0" }, contact.subject) : null,
+    customerCard(c),
+    form);
+  form.append(el("label", { for: `notes-${id}` }, "Notes"), notes);
+  if (!inWrap) {
+    const target = el("select", { name: "queue_id", "aria-label": "Transfer to queue" },
+      ...[...queues].filter(([q]) => q !== contact.queue_id).map(([q, n]) => el("option", { value: q }, n)));
+    form.append(
+      el("div", { class: "row" },
+        el("button", { type: "button", class: "secondary save-notes", onclick: () => saveNotes(id, notes.value) }, "Save notes"),
+        el("button", { type: "button", class: "complete", onclick: () => complete(id, notes.value) }, "Complete")),
+      el("div", { class: "row" }, target,
+        el("button", { type: "button", class: "secondary", onclick: () => transfer(id, target.value) }, "Transfer")));
+  } else {
+    const disp = el("input", { name: "disposition", id: `disp-${id}`, list: "dispositions", required: true, autocomplete: "off" });
+    form.append(
+      el("label", { for: `disp-${id}` }, "Disposition"), disp,
+      el("div", { class: "row" },
+        el("button", { type: "submit", class: "finish" }, "Finish wrap-up")));
+    form.addEventListener("submit", (ev) => { ev.preventDefault(); finish(form, id, disp.value, notes.value); });
+  }
+  return card;
+}
+
+async function saveNotes(id, notes) {
+  try { await api("PATCH", `/api/v1/contacts/${id}`, { notes }); say("Notes saved."); }
+  catch (e) { say(`Could not save notes: ${e.message}`, true); }
+}
+
+async function complete(id, notes) {
+  try {
+    await api("PATCH", `/api/v1/contacts/${id}`, { notes });
+    const c = await api("POST", `/api/v1/contacts/${id}/complete`, {});
+    wrapping.add(id);
+    if (contacts.has(id)) contacts.get(id).contact = c;
+    say("Completed: give a disposition to finish.");
+  } catch (e) { say(`Could not complete: ${e.message}`, true); }
+  await refresh();
+}
+
+async function finish(form, id, disposition, notes) {
+  try {
+    await api("POST", `/api/v1/contacts/${id}/wrap-up`, { disposition, notes });
+    wrapping.delete(id);
+    contacts.delete(id);
+    say("Wrapped up.");
+    await refresh();
+  } catch (e) {
+    if (e instanceof ApiError && e.fields.length) showFieldErrors(form, e);
+    else say(`Could not finish: ${e.message}`, true);
+  }
+}
+
+async function transfer(id, queue_id) {
+  try { await api("POST", `/api/v1/contacts/${id}/transfer`, { queue_id }); say("Transferred."); }
+  catch (e) { say(`Could not transfer: ${e.message}`, true); }
+  await refresh();
+}
+
+function renderWork() {
+  const ids = [...new Set([...status.contacts, ...wrapping])];
+  const cards = ids.map(workCard).filter(Boolean);
+  workBox.replaceChildren(el("h2", {}, "My contacts"),
+    cards.length ? el("div", {}, ...cards) : el("p", { class: "muted" }, "No contacts in hand."));
+}
+
+function render() {
+  renderState();
+  renderRinging();
+  // Keep what the agent is typing: redraw work cards only when the set changed.
+  const shown = [...workBox.querySelectorAll("[data-contact]")].map((n) => `${n.dataset.contact}:${n.querySelector(".finish") ? "w" : "a"}`).join();
+  const want = [...new Set([...status.contacts, ...wrapping])].map((id) => {
+    const c = contacts.get(id);
+    const w = c && (c.contact.state === "wrap_up" || wrapping.has(id) || c.contact.state === "ended");
+    return `${id}:${w ? "w" : "a"}`;
+  }).join();
+  if (shown !== want || !workBox.firstChild) renderWork();
+}
+
+// Clocks tick without asking the server.
+setInterval(() => {
+  const clock = document.getElementById("state-clock");
+  if (clock && status) clock.textContent = duration(status.since ? Date.now() - status.since : Date.now() - statusSeenAt);
+  for (const cd of document.querySelectorAll(".countdown")) cd.textContent = duration(Number(cd.dataset.expires) - Date.now());
+}, 500);
+
+live((kind, e) => {
+  if (kind === "reconnected" || kind === "lagged") return refreshSoon();
+  if (!e) return;
+  const p = e.payload || {};
+  const mine = p.agent_id === agentId || e.subject_id === agentId || contacts.has(e.subject_id);
+  if (mine) refreshSoon();
+});
+
+await loadQueues();
+await refresh();

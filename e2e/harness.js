@@ -1,0 +1,106 @@
+// Starts a real Switchboard (the demo tenant on a fresh data directory)
+// and a real Chromium for the browser tests; helpers to call the API.
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const artifacts = join(here, "artifacts");
+mkdirSync(artifacts, { recursive: true });
+
+const BIN = process.env.SWITCHBOARD_BIN || join(here, "..", "target", "debug", "switchboard");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+
+export async function startServer() {
+  const dir = mkdtempSync(join(tmpdir(), "sb-e2e-"));
+  const server = { dir };
+  server.child = await run(server, "127.0.0.1:0");
+  server.stop = async () => {
+    await halt(server.child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  /** Stops the server and starts it again on the same address and data. */
+  server.restart = async (pauseMs = 0) => {
+    await halt(server.child);
+    await new Promise((r) => setTimeout(r, pauseMs));
+    server.child = await run(server, server.base.replace("http://", ""));
+  };
+  return server;
+}
+
+async function halt(child) {
+  if (child.exitCode !== null) return;
+  child.kill("SIGTERM");
+  await new Promise((r) => child.once("exit", r));
+}
+
+async function run(server, addr) {
+  const child = spawn(BIN, ["--data-dir", server.dir, "demo", "--http", addr], {
+    env: { ...process.env, SWITCHBOARD_LOG: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const base = await new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    const timer = setTimeout(() => reject(new Error("the server did not start in 60 s")), 60_000);
+    lines.on("line", (line) => {
+      const m = line.match(/listening on (http:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.once("exit", (code) => reject(new Error(`the server exited with ${code}`)));
+  });
+  server.base = base;
+  return child;
+}
+
+/** An API client with a bearer token made by logging in as `email`. */
+export async function apiAs(base, email) {
+  const login = await fetch(`${base}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password: "switchboard" }),
+  });
+  if (!login.ok) throw new Error(`login ${email}: ${login.status}`);
+  const cookie = login.headers.get("set-cookie").split(";")[0];
+  const tok = await fetch(`${base}/api/v1/tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json", cookie },
+    body: JSON.stringify({ name: "e2e" }),
+  });
+  if (!tok.ok) throw new Error(`token for ${email}: ${tok.status}`);
+  const { secret } = await tok.json();
+  return async (method, path, body) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return data;
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}
+
+/** A page in a fresh context, logged in through the login form. */
+export async function loggedIn(browser, base, email, size = { width: 1280, height: 720 }) {
+  const context = await browser.newContext({ viewport: size, acceptDownloads: true });
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Password").fill("switchboard");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(`${base}/`);
+  return page;
+}

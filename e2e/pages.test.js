@@ -1,0 +1,145 @@
+// Switchboard's pages in a real browser: the agent desktop, the wallboard,
+// what an agent may not open, escaping, and the live stream reconnecting.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startServer, apiAs, launchBrowser, loggedIn, artifacts } from "./harness.js";
+
+let server, browser, admin;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  admin = await apiAs(server.base, "admin@demo.example");
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+
+/** Waits until `locator`'s text is `want` (or matches it). */
+async function textIs(locator, want, timeout = 5000) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    last = (await locator.textContent().catch(() => null))?.trim();
+    if (want instanceof RegExp ? want.test(last ?? "") : last === want) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`expected ${want}, saw ${JSON.stringify(last)}`);
+}
+
+test("an agent is rung, accepts, writes a note and wraps up with a disposition", async () => {
+  const queue = await admin("POST", "/api/v1/queues", { name: "E2E Desk", wrap_up_seconds: 60 });
+  const customer = await admin("POST", "/api/v1/customers", {
+    name: "<script>window.pwned = 1</script> Ann Smith", email: "ann.smith@example.com",
+  });
+  const page = await loggedIn(browser, server.base, "agent1@demo.example");
+  await page.goto(`${server.base}/desk`);
+  await textIs(page.locator("#live"), "Live");
+  await page.getByRole("button", { name: "Available", exact: true }).click();
+  await textIs(page.locator("#my-state"), /^(available|busy)/);
+
+  const contact = await admin("POST", "/api/v1/contacts", {
+    channel: "chat", queue_id: queue.id, customer_id: customer.id, subject: "Where is my order?",
+  });
+  const ringing = page.locator(`[data-for="${contact.id}"]`);
+  await ringing.waitFor({ timeout: 5000 });
+  // The customer's name is shown as text, never run.
+  await textIs(ringing.locator("p").first(), "<script>window.pwned = 1</script> Ann Smith");
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  assert.match(await ringing.locator(".countdown").textContent(), /^\d+:\d\d$/);
+  await shot(page, "desk-ringing");
+  await ringing.getByRole("button", { name: "Accept" }).click();
+
+  const card = page.locator(`[data-contact="${contact.id}"]`);
+  await card.waitFor({ timeout: 5000 });
+  await textIs(card.locator(".customer-name"), "<script>window.pwned = 1</script> Ann Smith");
+  await card.getByLabel("Notes").fill("Parcel is delayed; promised an update by Friday.");
+  await card.getByRole("button", { name: "Complete" }).click();
+  await card.getByLabel("Disposition").waitFor({ timeout: 5000 });
+  await card.getByLabel("Disposition").fill("resolved");
+  await shot(page, "desk-wrap-up");
+  await card.getByRole("button", { name: "Finish wrap-up" }).click();
+  await card.waitFor({ state: "detached", timeout: 5000 });
+
+  const stored = await admin("GET", `/api/v1/contacts/${contact.id}`);
+  assert.equal(stored.state, "ended");
+  assert.equal(stored.disposition, "resolved");
+  assert.equal(stored.notes, "Parcel is delayed; promised an update by Friday.");
+  assert.ok(stored.timeline.answered_at, "answered");
+  await page.getByRole("button", { name: "Offline" }).click();
+  await textIs(page.locator("#my-state"), "offline");
+  await page.context().close();
+});
+
+test("the wallboard shows waiting go 1 → 0 and answered go up without a reload", async () => {
+  const queue = await admin("POST", "/api/v1/queues", { name: "E2E Wall", wrap_up_seconds: 0 });
+  const user = await admin("POST", "/api/v1/users", {
+    email: "wall.agent@demo.example", display_name: "Wally Agent", roles: ["agent"],
+  });
+  const agent = await admin("POST", "/api/v1/agents", { user_id: user.id });
+
+  const page = await loggedIn(browser, server.base, "lead@demo.example", { width: 1920, height: 1080 });
+  await page.goto(`${server.base}/wallboard`);
+  await textIs(page.locator("#live"), "Live");
+  const tile = page.locator(`[data-queue="${queue.id}"]`);
+  await textIs(tile.locator(".waiting"), "0");
+  await textIs(tile.locator(".answered"), "0");
+  let reloaded = false;
+  page.on("load", () => { reloaded = true; });
+
+  const contact = await admin("POST", "/api/v1/contacts", { channel: "chat", queue_id: queue.id });
+  await textIs(tile.locator(".waiting"), "1");
+  await shot(page, "wallboard");
+
+  const st = await admin("PUT", `/api/v1/agents/${agent.id}/state`, { state: "available" });
+  const r = st.reservations.find((x) => x.contact_id === contact.id);
+  assert.ok(r, "the new agent is offered the contact");
+  await admin("POST", `/api/v1/reservations/${r.id}/accept`, {});
+  await textIs(tile.locator(".waiting"), "0");
+  await textIs(tile.locator(".answered"), "1");
+  assert.equal(reloaded, false, "no reload");
+
+  // Wall mode hides the navigation and enlarges the figures.
+  await page.getByRole("button", { name: "Wall mode (full screen)" }).click();
+  assert.equal(await page.evaluate(() => document.body.classList.contains("wall")), true);
+  await shot(page, "wallboard-wall-mode");
+  await page.context().close();
+});
+
+test("an agent cannot open the wallboard or the admin pages", async () => {
+  const page = await loggedIn(browser, server.base, "agent2@demo.example");
+  for (const path of ["/admin", "/wallboard"]) {
+    const res = await page.goto(`${server.base}${path}`);
+    assert.equal(res.status(), 403, path);
+    await textIs(page.getByRole("heading", { level: 1 }), "Not allowed");
+  }
+  await shot(page, "forbidden");
+  // The navigation offers only what the agent may use.
+  assert.equal(await page.getByRole("link", { name: "Admin" }).count(), 0);
+  assert.equal(await page.getByRole("link", { name: "My desk" }).count(), 1);
+  await page.context().close();
+
+  const adminPage = await loggedIn(browser, server.base, "admin@demo.example");
+  const res = await adminPage.goto(`${server.base}/admin`);
+  assert.equal(res.status(), 200);
+  await adminPage.getByRole("cell", { name: "agent1@demo.example" }).waitFor();
+  await shot(adminPage, "admin");
+  await adminPage.context().close();
+});
+
+test("a lost live connection says so and comes back by itself", async () => {
+  const page = await loggedIn(browser, server.base, "agent3@demo.example");
+  await page.goto(`${server.base}/desk`);
+  await textIs(page.locator("#live"), "Live");
+  const restarting = server.restart(3000);
+  await textIs(page.locator("#live"), "Connection lost — reconnecting…", 10000);
+  await shot(page, "desk-reconnecting");
+  await restarting;
+  await textIs(page.locator("#live"), "Live", 20000);
+  await page.context().close();
+});
