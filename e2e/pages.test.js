@@ -143,3 +143,42 @@ test("a lost live connection says so and comes back by itself", async () => {
   await textIs(page.locator("#live"), "Live", 20000);
   await page.context().close();
 });
+
+test("a team leader's interval report shows the day's contacts and downloads as CSV", async () => {
+  const page = await loggedIn(browser, server.base, "lead@demo.example");
+  await page.goto(`${server.base}/reports`);
+  const row = page.locator("#report tbody tr", { hasText: "E2E Desk" });
+  await row.first().waitFor({ timeout: 5000 });
+  await page.locator("#chart svg").waitFor();
+  await shot(page, "reports");
+
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByText("Download CSV").click(),
+  ]);
+  const { readFile } = await import("node:fs/promises");
+  const path = join(artifacts, "intervals.csv");
+  await download.saveAs(path);
+  const lines = (await readFile(path, "utf8")).trim().split("\r\n");
+  assert.equal(lines[0], "interval_start,queue,offered,answered,answered_within_threshold,abandoned,service_level_pct,asa_seconds,aht_seconds");
+  const rows = lines.slice(1).map((l) => l.split(","));
+  const desk = rows.filter((r) => r[1] === "E2E Desk");
+  const wall = rows.filter((r) => r[1] === "E2E Wall");
+  const sum = (rs, i) => rs.reduce((n, r) => n + Number(r[i]), 0);
+  assert.equal(sum(desk, 2), 1, "one contact offered to E2E Desk");
+  assert.equal(sum(desk, 3), 1, "and answered");
+  assert.equal(sum(wall, 3), 1, "one answered on E2E Wall");
+  assert.match(desk[0][0], /^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+
+  // Bad input is answered beside the field.
+  await page.locator("#to").fill("2020-01-01");
+  await page.getByRole("button", { name: "Show" }).click();
+  await textIs(page.locator(".field-error"), "must not be before from");
+  await page.context().close();
+
+  // Agents do not see reports.
+  const agent = await loggedIn(browser, server.base, "agent4@demo.example");
+  const res = await agent.goto(`${server.base}/reports`);
+  assert.equal(res.status(), 403);
+  await agent.context().close();
+});

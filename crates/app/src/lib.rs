@@ -15,6 +15,7 @@ pub mod customers;
 pub mod directory;
 mod error;
 pub mod hours;
+pub mod reports;
 pub mod routing;
 pub mod tenants;
 pub mod webhooks;

@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/desk", get(web::desk))
         .route("/wallboard", get(web::wallboard))
         .route("/admin", get(web::admin))
+        .route("/reports", get(web::reports))
         .route("/assets/{name}", get(web::asset))
         .fallback(not_found)
         .with_state(state)

@@ -33,6 +33,7 @@ struct Nav {
     name: String,
     desk: bool,
     wallboard: bool,
+    reports: bool,
     admin: bool,
 }
 
@@ -55,6 +56,13 @@ struct DeskPage {
 #[template(path = "wallboard.html")]
 struct WallboardPage {
     nav: Nav,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reports.html")]
+struct ReportsPage {
+    nav: Nav,
+    today: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -143,6 +151,7 @@ impl Visitor {
             name: self.user.display_name.clone(),
             desk: self.agent.is_some(),
             wallboard: p.require(Permission::AgentAllocate).is_ok(),
+            reports: p.require(Permission::ReportRead).is_ok(),
             admin: p.require(Permission::UserManage).is_ok(),
         }
     }
@@ -246,6 +255,29 @@ pub async fn wallboard(
     .into_response()
 }
 
+/// The interval report: for team leaders, planners, trainers and
+/// administrators.
+pub async fn reports(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    ClientAddr(source): ClientAddr,
+) -> Response {
+    let v = match visitor(&s, &jar, source).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if v.principal.require(Permission::ReportRead).is_err() {
+        return v.forbidden("reports (team leaders, planners, trainers and administrators)");
+    }
+    let tz = jiff::tz::TimeZone::get(&v.tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = tz.to_datetime(jiff::Timestamp::now()).date().to_string();
+    ReportsPage {
+        nav: v.nav("reports"),
+        today,
+    }
+    .into_response()
+}
+
 /// The administration overview: users and queues.
 pub async fn admin(
     State(s): State<AppState>,
@@ -317,6 +349,10 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         ),
         "wallboard.js" => (
             include_str!("../assets/wallboard.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "reports.js" => (
+            include_str!("../assets/reports.js"),
             "text/javascript; charset=utf-8",
         ),
         _ => return StatusCode::NOT_FOUND.into_response(),

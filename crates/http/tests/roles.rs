@@ -170,6 +170,12 @@ fn cases(f: &Fixture, role: Role) -> Vec<Case> {
         ),
         c(M::GET, "/api/v1/webhooks".into(), None, &[AD]),
         c(
+            M::GET,
+            "/api/v1/reports/intervals?from=2026-01-01&to=2026-01-02&interval=60".into(),
+            None,
+            &[AD, TL, TR, WP],
+        ),
+        c(
             M::POST,
             "/api/v1/webhooks".into(),
             Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["agent.status"]})),

@@ -39,6 +39,8 @@ pub enum Permission {
     ContactRead,
     ContactWrite,
     AuditRead,
+    /// Queue and agent performance reports.
+    ReportRead,
 }
 
 impl Permission {
@@ -60,6 +62,7 @@ impl Permission {
         Permission::ContactRead,
         Permission::ContactWrite,
         Permission::AuditRead,
+        Permission::ReportRead,
     ];
 }
 
@@ -95,6 +98,7 @@ impl Role {
                     | P::CustomerWrite
                     | P::ContactRead
                     | P::ContactWrite
+                    | P::ReportRead
             ),
             Role::Trainer | Role::WorkforcePlanner => matches!(
                 p,
@@ -105,6 +109,7 @@ impl Role {
                     | P::QueueRead
                     | P::CustomerRead
                     | P::ContactRead
+                    | P::ReportRead
             ),
         }
     }

@@ -8,6 +8,7 @@ mod crm;
 mod directory;
 mod hours;
 pub(crate) mod live;
+mod reports;
 mod tenants;
 mod users;
 mod webhooks;
@@ -47,6 +48,7 @@ pub(crate) const CREATED: StatusCode = StatusCode::CREATED;
         (name = "customers", description = "Customers and prospects"),
         (name = "contacts", description = "Interactions on every channel"),
         (name = "audit", description = "Who changed what"),
+        (name = "reports", description = "Queue performance by interval, as JSON or CSV"),
         (name = "work", description = "Routing: agent state, reservations, completing, wrapping up and transferring contacts, live status")
     )
 )]
@@ -78,6 +80,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(directory::router())
         .merge(hours::router())
+        .merge(reports::router())
         .merge(webhooks::router())
         .merge(crm::router())
         .merge(audit::router())
