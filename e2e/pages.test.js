@@ -182,3 +182,34 @@ test("a team leader's interval report shows the day's contacts and downloads as 
   assert.equal(res.status(), 403);
   await agent.context().close();
 });
+
+test("a team leader moves an agent to another queue from the floor view", async () => {
+  const sales = (await admin("GET", "/api/v1/queues?limit=100")).items.find((q) => q.name === "Sales");
+  const salesSkill = (await admin("GET", "/api/v1/skills?limit=100")).items.find((s) => s.name === "sales");
+  const wally = (await admin("GET", "/api/v1/agents?limit=100")).items.find((a) => a.display_name === "Wally Agent");
+  assert.ok(sales && salesSkill && wally);
+  assert.equal(wally.skills.length, 0, "no skills yet: only skill-less queues");
+
+  const page = await loggedIn(browser, server.base, "lead@demo.example");
+  await page.goto(`${server.base}/floor`);
+  const row = page.locator(`tr[data-agent="${wally.id}"]`);
+  await row.waitFor();
+  await shot(page, "floor");
+  await row.getByRole("button", { name: "Edit skills of Wally Agent" }).click();
+  await page.getByLabel("sales", { exact: true }).fill("11");
+  await page.getByRole("button", { name: "Save skills" }).click();
+  // Out of range: refused by the server, shown beside the field.
+  await page.locator("dialog .field-error").first().waitFor();
+  await page.getByLabel("sales", { exact: true }).fill("7");
+  await page.getByRole("button", { name: "Save skills" }).click();
+  await textIs(row.locator(".skills"), "sales 7");
+
+  // Now he serves Sales: set him available from the floor and a Sales chat rings for him.
+  await row.getByLabel("State for Wally Agent").selectOption("available");
+  await row.getByRole("button", { name: "Set" }).click();
+  const contact = await admin("POST", "/api/v1/contacts", { channel: "chat", queue_id: sales.id });
+  const status = await admin("GET", `/api/v1/agents/${wally.id}/status`);
+  assert.ok(status.reservations.some((r) => r.contact_id === contact.id), JSON.stringify(status));
+  await textIs(row.locator("td").nth(3), "1");
+  await page.context().close();
+});

@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/wallboard", get(web::wallboard))
         .route("/admin", get(web::admin))
         .route("/reports", get(web::reports))
+        .route("/floor", get(web::floor))
         .route("/assets/{name}", get(web::asset))
         .fallback(not_found)
         .with_state(state)

@@ -59,6 +59,12 @@ struct WallboardPage {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "floor.html")]
+struct FloorPage {
+    nav: Nav,
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "reports.html")]
 struct ReportsPage {
     nav: Nav,
@@ -255,6 +261,25 @@ pub async fn wallboard(
     .into_response()
 }
 
+/// The floor view: for team leaders and administrators.
+pub async fn floor(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    ClientAddr(source): ClientAddr,
+) -> Response {
+    let v = match visitor(&s, &jar, source).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if v.principal.require(Permission::AgentAllocate).is_err() {
+        return v.forbidden("the floor view (team leaders and administrators)");
+    }
+    FloorPage {
+        nav: v.nav("floor"),
+    }
+    .into_response()
+}
+
 /// The interval report: for team leaders, planners, trainers and
 /// administrators.
 pub async fn reports(
@@ -349,6 +374,10 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         ),
         "wallboard.js" => (
             include_str!("../assets/wallboard.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "floor.js" => (
+            include_str!("../assets/floor.js"),
             "text/javascript; charset=utf-8",
         ),
         "reports.js" => (

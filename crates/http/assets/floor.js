@@ -1,0 +1,96 @@
+// The floor view: every agent with state, time in it, what is ringing and
+// in hand; a team leader changes an agent's state and skills (allocating
+// duties: queues are served by skill). Redrawn from the live stream.
+import { api, el, duration, live, debounce, showFieldErrors, ApiError } from "/assets/common.js";
+
+const body = document.querySelector("#floor tbody");
+const notice = document.getElementById("notice");
+const dialog = document.getElementById("skills-dialog");
+const skillsForm = document.getElementById("skills-form");
+let agents = [], skills = [], statuses = new Map();
+
+function say(text, bad = false) { notice.textContent = text; notice.className = bad ? "error" : "muted"; }
+
+async function load() {
+  agents = (await api("GET", "/api/v1/agents?limit=500")).items;
+  skills = (await api("GET", "/api/v1/skills?limit=500")).items;
+}
+
+async function refresh() {
+  const all = await Promise.all(agents.map((a) => api("GET", `/api/v1/agents/${a.id}/status`).catch(() => null)));
+  statuses = new Map(agents.map((a, i) => [a.id, all[i]]));
+  draw();
+}
+const refreshSoon = debounce(() => refresh().catch((e) => say(e.message, true)), 150);
+
+function skillNames(a) {
+  const byId = new Map(skills.map((s) => [s.id, s.name]));
+  return a.skills.map((s) => `${byId.get(s.skill_id) || "?"} ${s.proficiency}`).join(", ") || "none";
+}
+
+function draw() {
+  body.replaceChildren(...agents.map((a) => {
+    const s = statuses.get(a.id);
+    const state = s ? s.status : "unknown";
+    const select = el("select", { "aria-label": `State for ${a.display_name}`, style: "width:auto" },
+      ...["available", "away", "offline"].map((v) => el("option", { value: v, selected: v === state }, v)));
+    return el("tr", { "data-agent": a.id },
+      el("th", { scope: "row" }, a.display_name),
+      el("td", {}, el("span", { class: `pill ${state}` }, state.replace("_", "-"), s && s.reason ? ` (${s.reason})` : "")),
+      el("td", { class: "since", "data-since": s && s.since ? s.since : "" }, s && s.since ? duration(Date.now() - s.since) : "—"),
+      el("td", {}, s ? String(s.reservations.length) : "—"),
+      el("td", {}, s ? String(s.contacts.length) : "—"),
+      el("td", {}, el("div", { class: "row", style: "margin:0" }, select,
+        el("button", { type: "button", class: "secondary", onclick: () => setState(a, select.value) }, "Set"))),
+      el("td", {}, el("span", { class: "skills" }, skillNames(a)), " ",
+        el("button", { type: "button", class: "secondary", "aria-label": `Edit skills of ${a.display_name}`, onclick: () => editSkills(a) }, "Edit")));
+  }));
+}
+
+async function setState(a, state) {
+  try {
+    await api("PUT", `/api/v1/agents/${a.id}/state`, state === "away" ? { state, reason: "set by team leader" } : { state });
+    say(`${a.display_name} is now ${state}.`);
+  } catch (e) { say(`Could not change ${a.display_name}: ${e.message}`, true); }
+  refreshSoon();
+}
+
+function editSkills(a) {
+  const have = new Map(a.skills.map((s) => [s.skill_id, s.proficiency]));
+  document.getElementById("skills-title").textContent = `Skills of ${a.display_name}`;
+  document.getElementById("skills-fields").replaceChildren(...skills.map((s, i) => el("div", {},
+    el("label", { for: `skill-${i}` }, s.name),
+    el("input", { id: `skill-${i}`, name: `skills[${i}].proficiency`, "data-skill": s.id, type: "number", min: 1, max: 10,
+      value: have.get(s.id) ?? "" }))));
+  skillsForm.onsubmit = async (ev) => {
+    ev.preventDefault();
+    const inputs = [...skillsForm.querySelectorAll("[data-skill]")];
+    const filled = inputs.filter((i) => i.value !== "");
+    // Name each input after its place in the request, so the server's
+    // field errors (`skills[0].proficiency`) land beside the right one.
+    for (const i of inputs) i.name = "";
+    filled.forEach((i, k) => { i.name = `skills[${k}].proficiency`; });
+    const chosen = filled.map((i) => ({ skill_id: i.dataset.skill, proficiency: Number(i.value) }));
+    try {
+      const updated = await api("PATCH", `/api/v1/agents/${a.id}`, { skills: chosen });
+      agents = agents.map((x) => (x.id === a.id ? updated : x));
+      dialog.close();
+      say(`Skills of ${a.display_name} saved.`);
+      draw();
+    } catch (e) {
+      if (e instanceof ApiError && e.fields.length) showFieldErrors(skillsForm, e);
+      else say(e.message, true);
+    }
+  };
+  document.getElementById("skills-cancel").onclick = () => dialog.close();
+  dialog.showModal();
+}
+
+setInterval(() => {
+  for (const td of document.querySelectorAll("td.since[data-since]")) {
+    if (td.dataset.since) td.textContent = duration(Date.now() - Number(td.dataset.since));
+  }
+}, 1000);
+live((kind) => { if (kind === "agent.status" || kind.startsWith("reservation") || kind === "reconnected") refreshSoon(); });
+await load();
+await refresh();
