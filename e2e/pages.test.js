@@ -213,3 +213,27 @@ test("a team leader moves an agent to another queue from the floor view", async 
   await textIs(row.locator("td").nth(3), "1");
   await page.context().close();
 });
+
+test("contact search shows one contact's whole timeline in order", async () => {
+  const desk = (await admin("GET", "/api/v1/queues?limit=100")).items.find((q) => q.name === "E2E Desk");
+  const page = await loggedIn(browser, server.base, "lead@demo.example");
+  await page.goto(`${server.base}/contacts`);
+  await page.getByLabel("Queue").selectOption(desk.id);
+  await page.getByRole("button", { name: "Search" }).click();
+  const rows = page.locator("#results tbody tr");
+  await textIs(rows.first().locator("td").nth(2), "E2E Desk");
+  assert.equal(await rows.count(), 1);
+  await rows.first().getByRole("button", { name: "Timeline" }).click();
+  await page.locator("#events li").first().waitFor();
+  const kinds = await page.locator("#events li").evaluateAll((ls) => ls.map((l) => l.dataset.kind));
+  const order = ["contact.created", "reservation.created", "contact.answered", "contact.wrap_up_started", "contact.ended"];
+  let at = -1;
+  for (const k of order) {
+    const i = kinds.indexOf(k, at + 1);
+    assert.ok(i > at, `${k} after the step before, in ${kinds.join(" ")}`);
+    at = i;
+  }
+  await textIs(page.locator("#timeline strong").first(), "Notes:");
+  await shot(page, "contacts-timeline");
+  await page.context().close();
+});

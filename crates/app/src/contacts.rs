@@ -189,6 +189,24 @@ impl App {
             .map_err(AppError::from_store("contact"))
     }
 
+    /// A contact's timeline: every event recorded about it, oldest first
+    /// (at most 1,000).
+    pub async fn contact_events(
+        &self,
+        p: &Principal,
+        id: ContactId,
+    ) -> Result<Vec<sb_store::Event>, AppError> {
+        p.require(Permission::ContactRead)?;
+        self.store()
+            .get_contact(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("contact"))?;
+        Ok(self
+            .store()
+            .events_of(p.tenant_id, &id.to_string(), 1_000)
+            .await?)
+    }
+
     pub async fn list_contacts(
         &self,
         p: &Principal,

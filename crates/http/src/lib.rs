@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin", get(web::admin))
         .route("/reports", get(web::reports))
         .route("/floor", get(web::floor))
+        .route("/contacts", get(web::contacts))
         .route("/assets/{name}", get(web::asset))
         .fallback(not_found)
         .with_state(state)

@@ -59,6 +59,12 @@ struct WallboardPage {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "contacts.html")]
+struct ContactsPage {
+    nav: Nav,
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "floor.html")]
 struct FloorPage {
     nav: Nav,
@@ -261,6 +267,25 @@ pub async fn wallboard(
     .into_response()
 }
 
+/// Contact search with timelines: for those who read reports.
+pub async fn contacts(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    ClientAddr(source): ClientAddr,
+) -> Response {
+    let v = match visitor(&s, &jar, source).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if v.principal.require(Permission::ReportRead).is_err() {
+        return v.forbidden("contact search (team leaders, planners, trainers and administrators)");
+    }
+    ContactsPage {
+        nav: v.nav("contacts"),
+    }
+    .into_response()
+}
+
 /// The floor view: for team leaders and administrators.
 pub async fn floor(
     State(s): State<AppState>,
@@ -374,6 +399,10 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         ),
         "wallboard.js" => (
             include_str!("../assets/wallboard.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "contacts.js" => (
+            include_str!("../assets/contacts.js"),
             "text/javascript; charset=utf-8",
         ),
         "floor.js" => (

@@ -64,6 +64,11 @@ async fn isolation(s: TestServer) {
         ),
         (Method::GET, format!("/api/v1/contacts/{}", a.contact), None),
         (
+            Method::GET,
+            format!("/api/v1/contacts/{}/events", a.contact),
+            None,
+        ),
+        (
             Method::PATCH,
             format!("/api/v1/contacts/{}", a.contact),
             Some(json!({"notes": "stolen"})),

@@ -149,6 +149,12 @@ fn cases(f: &Fixture, role: Role) -> Vec<Case> {
         c(M::GET, "/api/v1/contacts".into(), None, ALL),
         c(M::GET, format!("/api/v1/contacts/{}", f.contact), None, ALL),
         c(
+            M::GET,
+            format!("/api/v1/contacts/{}/events", f.contact),
+            None,
+            ALL,
+        ),
+        c(
             M::POST,
             "/api/v1/contacts".into(),
             Some(json!({"channel": "chat", "queue_id": f.queue})),

@@ -98,6 +98,24 @@ impl Store {
     }
 
     /// A tenant's events after `after_seq`, in order.
+    /// The events of one subject (a contact, an agent, a queue), oldest
+    /// first, at most `limit`.
+    pub async fn events_of(
+        &self,
+        tenant: TenantId,
+        subject: &str,
+        limit: i64,
+    ) -> Result<Vec<Event>> {
+        Ok(sqlx::query_as::<Any, Event>(
+            "SELECT * FROM events WHERE tenant_id = $1 AND subject_id = $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(tenant.to_string())
+        .bind(subject.to_owned())
+        .bind(limit)
+        .fetch_all(self.read())
+        .await?)
+    }
+
     pub async fn list_events(
         &self,
         tenant: TenantId,

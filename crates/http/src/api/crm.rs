@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(customer_status_history))
         .routes(routes!(list_contacts, create_contact))
         .routes(routes!(get_contact, update_contact))
+        .routes(routes!(contact_events))
 }
 
 // ---- customers ----
@@ -199,6 +200,45 @@ async fn create_contact(
         )
         .await?;
     Ok((CREATED, Json(c.into())))
+}
+
+/// One event in a contact's timeline.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TimelineEventOut {
+    pub seq: i64,
+    /// `contact.created`, `reservation.created`, `contact.answered`, …
+    pub kind: String,
+    pub at: i64,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TimelineOut {
+    pub items: Vec<TimelineEventOut>,
+}
+
+/// Everything recorded about a contact, oldest first: arrival, queueing,
+/// each reservation and why, answer, transfers, wrap-up, notes, the end.
+#[utoipa::path(get, path = "/contacts/{id}/events", tag = "contacts", params(("id" = String, Path)),
+    responses((status = 200, body = TimelineOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn contact_events(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TimelineOut>> {
+    let events = s.app.contact_events(&p, path_id(&id, "contact")?).await?;
+    Ok(Json(TimelineOut {
+        items: events
+            .into_iter()
+            .map(|e| TimelineEventOut {
+                seq: e.seq,
+                kind: e.kind,
+                at: e.at,
+                payload: serde_json::from_str(&e.payload).unwrap_or(serde_json::Value::Null),
+            })
+            .collect(),
+    }))
 }
 
 #[utoipa::path(get, path = "/contacts/{id}", tag = "contacts", params(("id" = String, Path)),
