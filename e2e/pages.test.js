@@ -71,6 +71,8 @@ test("an agent is rung, accepts, writes a note and wraps up with a disposition",
   assert.equal(stored.disposition, "resolved");
   assert.equal(stored.notes, "Parcel is delayed; promised an update by Friday.");
   assert.ok(stored.timeline.answered_at, "answered");
+  // My day so far counts it.
+  await textIs(page.locator("#today-handled"), "1");
   await page.getByRole("button", { name: "Offline" }).click();
   await textIs(page.locator("#my-state"), "offline");
   await page.context().close();

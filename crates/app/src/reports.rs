@@ -29,6 +29,18 @@ pub struct IntervalRow {
     pub aht_ms: Option<u64>,
 }
 
+/// An agent's day so far (since local midnight).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AgentToday {
+    /// Contacts answered today.
+    pub handled: u64,
+    /// Average handle time of those finished: answered to end of wrap-up.
+    pub aht_ms: Option<u64>,
+    /// Milliseconds in each status today (`available`, `busy`, `wrap_up`,
+    /// `away`, `offline`).
+    pub time_in_state: BTreeMap<String, i64>,
+}
+
 /// The most days one report covers.
 pub const MAX_REPORT_DAYS: i64 = 31;
 
@@ -187,6 +199,90 @@ impl App {
                 aht_ms: (a.handled > 0).then(|| a.handle_ms / a.handled),
             })
             .collect())
+    }
+}
+
+impl App {
+    /// An agent's statistics today, in the tenant's time zone.
+    pub async fn agent_today(
+        &self,
+        p: &Principal,
+        agent: sb_model::AgentId,
+    ) -> Result<AgentToday, AppError> {
+        p.require(Permission::AgentRead)?;
+        self.store()
+            .get_agent(p.tenant_id, agent)
+            .await
+            .map_err(AppError::from_store("agent"))?;
+        let tenant = self.store().get_tenant(p.tenant_id).await?;
+        let tz = jiff::tz::TimeZone::get(&tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        let now = self.now();
+        let today = jiff::Timestamp::from_millisecond(now)
+            .map(|t| tz.to_datetime(t).date())
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let midnight = tz
+            .to_timestamp(today.to_datetime(jiff::civil::Time::midnight()))
+            .map(|t| t.as_millisecond())
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        // Contacts: those this agent answered since midnight.
+        let filter = ContactFilter {
+            agent_id: Some(agent),
+            arrived_from: Some(midnight - 86_400_000),
+            ..Default::default()
+        };
+        let (mut handled, mut finished, mut handle_ms) = (0u64, 0u64, 0u64);
+        let mut after = None;
+        loop {
+            let page = self
+                .store()
+                .list_contacts(p.tenant_id, &filter, after, 500)
+                .await?;
+            for c in &page.items {
+                let Some(ans) = c.answered_at.filter(|a| *a >= midnight) else {
+                    continue;
+                };
+                handled += 1;
+                if let Some(done) = c.wrap_ended_at.or(c.ended_at) {
+                    finished += 1;
+                    handle_ms += (done - ans).max(0) as u64;
+                }
+            }
+            match page.next {
+                Some(n) => after = n.parse().ok(),
+                None => break,
+            }
+        }
+        // Time in each status from the agent's status events.
+        let events = self
+            .store()
+            .events_of(p.tenant_id, &agent.to_string(), 100_000)
+            .await?;
+        let mut time_in_state: BTreeMap<String, i64> = BTreeMap::new();
+        let mut current: Option<(String, UnixMs)> = None;
+        for e in events.iter().filter(|e| e.kind == "agent.status") {
+            let status = serde_json::from_str::<serde_json::Value>(&e.payload)
+                .ok()
+                .and_then(|v| v["status"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "offline".into());
+            if let Some((s, since)) = current.take() {
+                let from = since.max(midnight);
+                if e.at > from {
+                    *time_in_state.entry(s).or_default() += e.at - from;
+                }
+            }
+            current = Some((status, e.at));
+        }
+        if let Some((s, since)) = current {
+            let from = since.max(midnight);
+            if now > from {
+                *time_in_state.entry(s).or_default() += now - from;
+            }
+        }
+        Ok(AgentToday {
+            handled,
+            aht_ms: (finished > 0).then(|| handle_ms / finished),
+            time_in_state,
+        })
     }
 }
 

@@ -221,7 +221,12 @@ setInterval(() => {
   for (const cd of document.querySelectorAll(".countdown")) cd.textContent = duration(Number(cd.dataset.expires) - Date.now());
 }, 500);
 
+let todayTimer = null;
 live((kind, e) => {
+  if (kind === "contact.ended" || kind === "agent.status") {
+    clearTimeout(todayTimer);
+    todayTimer = setTimeout(loadToday, 500);
+  }
   if (kind === "reconnected" || kind === "lagged") return refreshSoon();
   if (!e) return;
   const p = e.payload || {};
@@ -231,3 +236,21 @@ live((kind, e) => {
 
 await loadQueues();
 await refresh();
+
+// My day so far: contacts handled, average handle time, time in each state.
+async function loadToday() {
+  const todayBox = document.getElementById("today");
+  try {
+    const t = await api("GET", `/api/v1/agents/${agentId}/today`);
+    const states = ["available", "busy", "wrap_up", "away"];
+    todayBox.replaceChildren(el("h2", {}, "Today"),
+      el("dl", { class: "kv" },
+        el("dt", {}, "Handled"), el("dd", { id: "today-handled" }, String(t.handled)),
+        el("dt", {}, "Average handle time"), el("dd", {}, t.aht_ms === null ? "—" : duration(t.aht_ms)),
+        ...states.flatMap((s) => [el("dt", {}, s.replace("_", "-")), el("dd", {}, duration(t.time_in_state[s] || 0))])));
+  } catch (e) {
+    todayBox.replaceChildren(el("h2", {}, "Today"), el("p", { class: "error" }, e.message));
+  }
+}
+setInterval(loadToday, 60_000);
+await loadToday();

@@ -890,6 +890,9 @@ pub struct ContactQuery {
     pub arrived_from: Option<i64>,
     /// Arrived before (epoch ms).
     pub arrived_before: Option<i64>,
+    /// Handled by this agent.
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub agent_id: Option<AgentId>,
 }
 
 // ---------- audit ----------

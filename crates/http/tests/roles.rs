@@ -177,6 +177,12 @@ fn cases(f: &Fixture, role: Role) -> Vec<Case> {
         c(M::GET, "/api/v1/webhooks".into(), None, &[AD]),
         c(
             M::GET,
+            format!("/api/v1/agents/{}/today", f.agent),
+            None,
+            ALL,
+        ),
+        c(
+            M::GET,
             "/api/v1/reports/intervals?from=2026-01-01&to=2026-01-02&interval=60".into(),
             None,
             &[AD, TL, TR, WP],

@@ -2,7 +2,7 @@
 //! and their routing are written by `apply_routing`; what people record on
 //! a contact is written here, with an event.
 
-use sb_model::{Channel, ContactId, ContactState, CustomerId, QueueId, TenantId, UnixMs};
+use sb_model::{AgentId, Channel, ContactId, ContactState, CustomerId, QueueId, TenantId, UnixMs};
 use sqlx::{Any, Transaction};
 
 use crate::audit::append_event;
@@ -18,6 +18,8 @@ pub struct ContactFilter {
     pub customer_id: Option<CustomerId>,
     pub arrived_from: Option<UnixMs>,
     pub arrived_before: Option<UnixMs>,
+    /// Handled (or being handled) by this agent.
+    pub agent_id: Option<AgentId>,
 }
 
 const CONTACT_COLUMNS: &str = "id, tenant_id, channel, direction, queue_id, customer_id, agent_id, state, priority, subject, \
@@ -181,6 +183,9 @@ impl Store {
         }
         if let Some(v) = f.arrived_before {
             q.bind(" AND arrived_at < ", Bind::Int(v));
+        }
+        if let Some(v) = f.agent_id {
+            q.bind(" AND agent_id = ", Bind::OptText(Some(v.to_string())));
         }
         q.page(after.map(|a| a.to_string()), limit);
         let rows = q.query_as::<Contact>().fetch_all(self.read()).await?;

@@ -159,6 +159,7 @@ async fn list_contacts(
         customer_id: q.customer_id,
         arrived_from: q.arrived_from,
         arrived_before: q.arrived_before,
+        agent_id: q.agent_id,
     };
     Ok(Json(
         s.app

@@ -1,7 +1,7 @@
 //! Reports: the interval report per queue, as JSON or CSV.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use sb_app::reports::{IntervalRow, interval_csv};
@@ -16,7 +16,9 @@ use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiQuery, Auth};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(intervals))
+    OpenApiRouter::new()
+        .routes(routes!(intervals))
+        .routes(routes!(agent_today))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -111,4 +113,32 @@ async fn intervals(
         items: rows.into_iter().map(IntervalOut::from).collect(),
     })
     .into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentTodayOut {
+    /// Contacts answered since local midnight.
+    pub handled: u64,
+    /// Average handle time (answered to the end of wrap-up) of those finished.
+    pub aht_ms: Option<u64>,
+    /// Milliseconds in each status since local midnight.
+    #[schema(value_type = Object)]
+    pub time_in_state: std::collections::BTreeMap<String, i64>,
+}
+
+/// An agent's day so far: contacts handled, average handle time and time
+/// in each status since midnight in the tenant's time zone.
+#[utoipa::path(get, path = "/agents/{id}/today", tag = "reports", params(("id" = String, Path)),
+    responses((status = 200, body = AgentTodayOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn agent_today(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AgentTodayOut>> {
+    let t = s.app.agent_today(&p, super::path_id(&id, "agent")?).await?;
+    Ok(Json(AgentTodayOut {
+        handled: t.handled,
+        aht_ms: t.aht_ms,
+        time_in_state: t.time_in_state,
+    }))
 }
