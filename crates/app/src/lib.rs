@@ -14,6 +14,7 @@ pub mod contacts;
 pub mod customers;
 pub mod directory;
 mod error;
+pub mod help;
 pub mod hours;
 pub mod reports;
 pub mod routing;

@@ -189,6 +189,14 @@ impl RoutingHub {
         }
     }
 
+    /// Publishes an event committed outside the routing task (a raised
+    /// hand, its answer) to live subscribers on this node.
+    pub(crate) fn publish(&self, e: LiveEvent) {
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(Arc::new(e));
+        }
+    }
+
     /// What the webhook delivery worker waits on.
     pub(crate) fn webhook_wake(&self) -> crate::webhooks::Wake {
         self.webhooks.clone()

@@ -148,6 +148,9 @@ function workCard(id) {
         el("button", { type: "button", class: "complete", onclick: () => complete(id, notes.value) }, "Complete")),
       el("div", { class: "row" }, target,
         el("button", { type: "button", class: "secondary", onclick: () => transfer(id, target.value) }, "Transfer")));
+    const question = el("input", { name: "question", "aria-label": "Question for a team leader", placeholder: "Ask a team leader…", style: "flex:1" });
+    form.append(el("div", { class: "row" }, question,
+      el("button", { type: "button", class: "secondary raise-hand", onclick: () => raiseHand(form, id, question) }, "Raise hand")));
   } else {
     const disp = el("input", { name: "disposition", id: `disp-${id}`, list: "dispositions", required: true, autocomplete: "off" });
     form.append(
@@ -157,6 +160,33 @@ function workCard(id) {
     form.addEventListener("submit", (ev) => { ev.preventDefault(); finish(form, id, disp.value, notes.value); });
   }
   return card;
+}
+
+async function raiseHand(form, contactId, input) {
+  try {
+    await api("POST", "/api/v1/help-requests", { question: input.value, contact_id: contactId });
+    input.value = "";
+    say("Hand raised: a team leader will answer here.");
+    await loadHelp();
+  } catch (e) {
+    if (e instanceof ApiError && e.fields.length) showFieldErrors(form, e);
+    else say(`Could not raise your hand: ${e.message}`, true);
+  }
+}
+
+async function loadHelp() {
+  const box = document.getElementById("help");
+  try {
+    const { items } = await api("GET", "/api/v1/help-requests");
+    const recent = items.slice(0, 5);
+    box.replaceChildren(el("h2", {}, "My raised hands"),
+      recent.length ? el("ul", {}, ...recent.map((h) => el("li", { "data-help": h.id },
+        el("div", {}, el("strong", {}, "Q: "), h.question),
+        el("div", { class: h.answer ? "answer" : "muted" }, h.answer ? `A: ${h.answer}` : "Waiting for a team leader…"))))
+        : el("p", { class: "muted" }, "None today."));
+  } catch (e) {
+    box.replaceChildren(el("h2", {}, "My raised hands"), el("p", { class: "error" }, e.message));
+  }
 }
 
 async function saveNotes(id, notes) {
@@ -223,6 +253,7 @@ setInterval(() => {
 
 let todayTimer = null;
 live((kind, e) => {
+  if (kind.startsWith("help.") && e && e.payload && e.payload.agent_id === agentId) loadHelp();
   if (kind === "contact.ended" || kind === "agent.status") {
     clearTimeout(todayTimer);
     todayTimer = setTimeout(loadToday, 500);
@@ -254,3 +285,4 @@ async function loadToday() {
 }
 setInterval(loadToday, 60_000);
 await loadToday();
+await loadHelp();

@@ -86,11 +86,42 @@ function editSkills(a) {
   dialog.showModal();
 }
 
+async function loadHands() {
+  const box = document.getElementById("hands");
+  const names = new Map(agents.map((a) => [a.id, a.display_name]));
+  try {
+    const { items } = await api("GET", "/api/v1/help-requests?state=open");
+    box.replaceChildren(el("h2", {}, `Raised hands (${items.length})`),
+      items.length ? el("ul", {}, ...items.map((h) => {
+        const answer = el("input", { name: "answer", "aria-label": `Answer to ${names.get(h.agent_id) || "agent"}`, style: "flex:1" });
+        const form = el("form", { class: "row", style: "margin:.25rem 0 .75rem" }, answer, el("button", { type: "submit" }, "Answer"));
+        form.addEventListener("submit", async (ev) => {
+          ev.preventDefault();
+          try {
+            await api("POST", `/api/v1/help-requests/${h.id}/answer`, { answer: answer.value });
+            say(`Answered ${names.get(h.agent_id) || "the agent"}.`);
+            await loadHands();
+          } catch (e) {
+            if (e instanceof ApiError && e.fields.length) showFieldErrors(form, e);
+            else say(e.message, true);
+          }
+        });
+        return el("li", { "data-help": h.id }, el("strong", {}, names.get(h.agent_id) || "An agent"), ": ", h.question, form);
+      })) : el("p", { class: "muted" }, "Nobody is waiting for help."));
+  } catch (e) {
+    box.replaceChildren(el("h2", {}, "Raised hands"), el("p", { class: "error" }, e.message));
+  }
+}
+
 setInterval(() => {
   for (const td of document.querySelectorAll("td.since[data-since]")) {
     if (td.dataset.since) td.textContent = duration(Date.now() - Number(td.dataset.since));
   }
 }, 1000);
-live((kind) => { if (kind === "agent.status" || kind.startsWith("reservation") || kind === "reconnected") refreshSoon(); });
+live((kind) => {
+  if (kind.startsWith("help.") || kind === "reconnected") loadHands();
+  if (kind === "agent.status" || kind.startsWith("reservation") || kind === "reconnected") refreshSoon();
+});
 await load();
 await refresh();
+await loadHands();

@@ -20,6 +20,7 @@ mod audit;
 mod contacts;
 mod customers;
 mod directory;
+mod help;
 mod hooks;
 mod open;
 mod routing;

@@ -266,3 +266,21 @@ pub struct WebhookDelivery {
     pub created_at: UnixMs,
     pub delivered_at: Option<UnixMs>,
 }
+
+/// A raised hand: an agent's question and a team leader's answer.
+#[derive(Debug, Clone, FromRow)]
+pub struct HelpRequest {
+    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    #[sqlx(try_from = "String")]
+    pub agent_id: AgentId,
+    pub contact_id: Option<String>,
+    pub question: String,
+    /// `open` or `answered`.
+    pub state: String,
+    pub answer: Option<String>,
+    pub answered_by: Option<String>,
+    pub created_at: UnixMs,
+    pub answered_at: Option<UnixMs>,
+}

@@ -6,6 +6,7 @@ mod auth;
 pub(crate) use auth::session_cookie;
 mod crm;
 mod directory;
+mod help;
 mod hours;
 pub(crate) mod live;
 mod reports;
@@ -80,6 +81,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(directory::router())
         .merge(hours::router())
+        .merge(help::router())
         .merge(reports::router())
         .merge(webhooks::router())
         .merge(crm::router())
