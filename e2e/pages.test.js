@@ -284,6 +284,20 @@ test("an agent raises a hand on a contact and a team leader's answer appears liv
 
   await textIs(desk.locator("#help li .answer").first(), "A: Yes, once this year.");
   await shot(desk, "desk-answered");
+
+  // Transfer it to a named colleague in another queue: it waits for him.
+  const deskQueue = (await admin("GET", "/api/v1/queues?limit=100")).items.find((q) => q.name === "E2E Desk");
+  const ben = (await admin("GET", "/api/v1/agents?limit=100")).items.find((a) => a.display_name === "Ben Nguyen");
+  await card.getByLabel("Transfer to queue").selectOption(deskQueue.id);
+  await card.getByLabel("Transfer to agent").selectOption(ben.id);
+  await card.getByRole("button", { name: "Transfer" }).click();
+  await card.waitFor({ state: "detached", timeout: 5000 });
+  const moved = await admin("GET", `/api/v1/contacts/${contact.id}`);
+  const events = await admin("GET", `/api/v1/contacts/${contact.id}/events`);
+  const names = new Map((await admin("GET", "/api/v1/queues?limit=100")).items.map((q) => [q.id, q.name]));
+  assert.equal(moved.queue_id, deskQueue.id, `${names.get(moved.queue_id)}: ${JSON.stringify(events.items.map((e) => [e.kind, e.payload]))}`);
+  assert.equal(moved.requested_agent_id, ben.id);
+  assert.equal(moved.state, "queued", "Ben is offline: it waits for him");
   await desk.getByRole("button", { name: "Offline" }).click();
   await desk.context().close();
   await floor.context().close();

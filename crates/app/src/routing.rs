@@ -820,9 +820,6 @@ impl TenantRouting {
                     agent,
                 } => {
                     self.touched.push(contact);
-                    if let Some(row) = self.rows.get_mut(&contact) {
-                        row.requested_agent_id = agent.map(|a| a.to_string());
-                    }
                     self.changes.events.push(event(
                         "contact.transferred",
                         contact.to_string(),
@@ -1290,9 +1287,19 @@ impl TenantRouting {
                 reply,
             } => {
                 self.touched.push(contact);
+                // Kept for the named agent, if any (stored, so a restart keeps it).
+                let target = match &to {
+                    TransferTarget::Agent { agent, .. } => Some(agent.to_string()),
+                    TransferTarget::Queue(_) => None,
+                };
                 let r = self
                     .check_owner(contact, by)
                     .and_then(|_| input(&mut self.engine, Input::Transfer { contact, to }));
+                if r.is_ok()
+                    && let Some(row) = self.rows.get_mut(&contact)
+                {
+                    row.requested_agent_id = target;
+                }
                 unit(r, reply)
             }
             Command::Callback { contact, reply } => {

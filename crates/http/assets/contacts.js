@@ -24,7 +24,7 @@ function summary(e) {
     case "reservation.ended": return `offer ${p.end}`;
     case "contact.answered": return `answered after ${duration(p.waited_ms)}`;
     case "contact.overflowed": return `overflowed from ${q(p.from)} to ${q(p.to)}`;
-    case "contact.transferred": return `transferred to ${q(p.to)}${p.agent_id ? " for a named agent" : ""}`;
+    case "contact.transferred": return `transferred from ${q(p.from)} to ${q(p.to)}`;
     case "contact.wrap_up_started": return "wrap-up started";
     case "contact.updated": return `updated: ${(p.fields || []).join(", ")}`;
     case "contact.ended": return "ended";

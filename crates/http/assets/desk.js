@@ -21,9 +21,12 @@ function say(text, bad = false) {
   notice.className = bad ? "error" : "muted";
 }
 
+let colleagues = [];                // agents one may transfer to by name
+
 async function loadQueues() {
   const page = await api("GET", "/api/v1/queues?limit=500");
   queues = new Map(page.items.map((q) => [q.id, q.name]));
+  colleagues = (await api("GET", "/api/v1/agents?limit=500")).items;
 }
 
 async function loadContact(id) {
@@ -142,12 +145,15 @@ function workCard(id) {
   if (!inWrap) {
     const target = el("select", { name: "queue_id", "aria-label": "Transfer to queue" },
       ...[...queues].filter(([q]) => q !== contact.queue_id).map(([q, n]) => el("option", { value: q }, n)));
+    const person = el("select", { name: "agent_id", "aria-label": "Transfer to agent" },
+      el("option", { value: "" }, "anyone in that queue"),
+      ...colleagues.filter((a) => a.id !== agentId).map((a) => el("option", { value: a.id }, a.display_name)));
     form.append(
       el("div", { class: "row" },
         el("button", { type: "button", class: "secondary save-notes", onclick: () => saveNotes(id, notes.value) }, "Save notes"),
         el("button", { type: "button", class: "complete", onclick: () => complete(id, notes.value) }, "Complete")),
-      el("div", { class: "row" }, target,
-        el("button", { type: "button", class: "secondary", onclick: () => transfer(id, target.value) }, "Transfer")));
+      el("div", { class: "row" }, target, person,
+        el("button", { type: "button", class: "secondary", onclick: () => transfer(id, target.value, person.value) }, "Transfer")));
     const question = el("input", { name: "question", "aria-label": "Question for a team leader", placeholder: "Ask a team leader…", style: "flex:1" });
     form.append(el("div", { class: "row" }, question,
       el("button", { type: "button", class: "secondary raise-hand", onclick: () => raiseHand(form, id, question) }, "Raise hand")));
@@ -218,8 +224,9 @@ async function finish(form, id, disposition, notes) {
   }
 }
 
-async function transfer(id, queue_id) {
-  try { await api("POST", `/api/v1/contacts/${id}/transfer`, { queue_id }); say("Transferred."); }
+async function transfer(id, queue_id, agent_id) {
+  const body = agent_id ? { queue_id, agent_id } : { queue_id };
+  try { await api("POST", `/api/v1/contacts/${id}/transfer`, body); say("Transferred."); }
   catch (e) { say(`Could not transfer: ${e.message}`, true); }
   await refresh();
 }
