@@ -208,6 +208,8 @@ test("a team leader moves an agent to another queue from the floor view", async 
   await page.goto(`${server.base}/floor`);
   const row = page.locator(`tr[data-agent="${wally.id}"]`);
   await row.waitFor();
+  // Wally answered one contact on the wallboard test today.
+  await textIs(row.locator(".handled"), "1");
   await shot(page, "floor");
   await row.getByRole("button", { name: "Edit skills of Wally Agent" }).click();
   await page.getByLabel("sales", { exact: true }).fill("11");

@@ -16,9 +16,17 @@ async function load() {
   skills = (await api("GET", "/api/v1/skills?limit=500")).items;
 }
 
+let today = new Map();              // agent id → handled today
+
 async function refresh() {
   const all = await Promise.all(agents.map((a) => api("GET", `/api/v1/agents/${a.id}/status`).catch(() => null)));
   statuses = new Map(agents.map((a, i) => [a.id, all[i]]));
+  draw();
+}
+
+async function loadToday() {
+  const all = await Promise.all(agents.map((a) => api("GET", `/api/v1/agents/${a.id}/today`).catch(() => null)));
+  today = new Map(agents.map((a, i) => [a.id, all[i] ? all[i].handled : null]));
   draw();
 }
 const refreshSoon = debounce(() => refresh().catch((e) => say(e.message, true)), 150);
@@ -40,6 +48,7 @@ function draw() {
       el("td", { class: "since", "data-since": s && s.since ? s.since : "" }, s && s.since ? duration(Date.now() - s.since) : "—"),
       el("td", {}, s ? String(s.reservations.length) : "—"),
       el("td", {}, s ? String(s.contacts.length) : "—"),
+      el("td", { class: "handled" }, today.has(a.id) && today.get(a.id) !== null ? String(today.get(a.id)) : "—"),
       el("td", {}, el("div", { class: "row", style: "margin:0" }, select,
         el("button", { type: "button", class: "secondary", onclick: () => setState(a, select.value) }, "Set"))),
       el("td", {}, el("span", { class: "skills" }, skillNames(a)), " ",
@@ -118,10 +127,13 @@ setInterval(() => {
     if (td.dataset.since) td.textContent = duration(Date.now() - Number(td.dataset.since));
   }
 }, 1000);
+const todaySoon = debounce(() => loadToday().catch(() => {}), 1000);
 live((kind) => {
+  if (kind === "contact.ended" || kind === "reconnected") todaySoon();
   if (kind.startsWith("help.") || kind === "reconnected") loadHands();
   if (kind === "agent.status" || kind.startsWith("reservation") || kind === "reconnected") refreshSoon();
 });
 await load();
 await refresh();
+await loadToday();
 await loadHands();
