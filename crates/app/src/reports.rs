@@ -252,10 +252,11 @@ impl App {
                 None => break,
             }
         }
-        // Time in each status from the agent's status events.
+        // Time in each status from the agent's events since midnight (and
+        // the last one before, for the status the day began in).
         let events = self
             .store()
-            .events_of(p.tenant_id, &agent.to_string(), 100_000)
+            .events_of_since(p.tenant_id, &agent.to_string(), midnight, 100_000)
             .await?;
         let mut time_in_state: BTreeMap<String, i64> = BTreeMap::new();
         let mut current: Option<(String, UnixMs)> = None;

@@ -205,6 +205,22 @@ async fn visitor(s: &AppState, jar: &CookieJar, source: String) -> Result<Visito
     })
 }
 
+/// The visitor if their roles allow `need`; otherwise the 403 page saying
+/// the page is for `what` (or the redirect to the login page).
+async fn allowed(
+    s: &AppState,
+    jar: &CookieJar,
+    source: String,
+    need: Permission,
+    what: &'static str,
+) -> Result<Visitor, Response> {
+    let v = visitor(s, jar, source).await?;
+    if v.principal.require(need).is_err() {
+        return Err(v.forbidden(what));
+    }
+    Ok(v)
+}
+
 pub async fn home(
     State(s): State<AppState>,
     jar: CookieJar,
@@ -254,13 +270,18 @@ pub async fn wallboard(
     jar: CookieJar,
     ClientAddr(source): ClientAddr,
 ) -> Response {
-    let v = match visitor(&s, &jar, source).await {
+    let v = match allowed(
+        &s,
+        &jar,
+        source,
+        Permission::AgentAllocate,
+        "the wallboard (team leaders and administrators)",
+    )
+    .await
+    {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if v.principal.require(Permission::AgentAllocate).is_err() {
-        return v.forbidden("the wallboard (team leaders and administrators)");
-    }
     WallboardPage {
         nav: v.nav("wallboard"),
     }
@@ -273,13 +294,18 @@ pub async fn contacts(
     jar: CookieJar,
     ClientAddr(source): ClientAddr,
 ) -> Response {
-    let v = match visitor(&s, &jar, source).await {
+    let v = match allowed(
+        &s,
+        &jar,
+        source,
+        Permission::ReportRead,
+        "contact search (team leaders, planners, trainers and administrators)",
+    )
+    .await
+    {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if v.principal.require(Permission::ReportRead).is_err() {
-        return v.forbidden("contact search (team leaders, planners, trainers and administrators)");
-    }
     ContactsPage {
         nav: v.nav("contacts"),
     }
@@ -292,13 +318,18 @@ pub async fn floor(
     jar: CookieJar,
     ClientAddr(source): ClientAddr,
 ) -> Response {
-    let v = match visitor(&s, &jar, source).await {
+    let v = match allowed(
+        &s,
+        &jar,
+        source,
+        Permission::AgentAllocate,
+        "the floor view (team leaders and administrators)",
+    )
+    .await
+    {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if v.principal.require(Permission::AgentAllocate).is_err() {
-        return v.forbidden("the floor view (team leaders and administrators)");
-    }
     FloorPage {
         nav: v.nav("floor"),
     }
@@ -312,13 +343,18 @@ pub async fn reports(
     jar: CookieJar,
     ClientAddr(source): ClientAddr,
 ) -> Response {
-    let v = match visitor(&s, &jar, source).await {
+    let v = match allowed(
+        &s,
+        &jar,
+        source,
+        Permission::ReportRead,
+        "reports (team leaders, planners, trainers and administrators)",
+    )
+    .await
+    {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if v.principal.require(Permission::ReportRead).is_err() {
-        return v.forbidden("reports (team leaders, planners, trainers and administrators)");
-    }
     let tz = jiff::tz::TimeZone::get(&v.tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let today = tz.to_datetime(jiff::Timestamp::now()).date().to_string();
     ReportsPage {
@@ -334,13 +370,18 @@ pub async fn admin(
     jar: CookieJar,
     ClientAddr(source): ClientAddr,
 ) -> Response {
-    let v = match visitor(&s, &jar, source).await {
+    let v = match allowed(
+        &s,
+        &jar,
+        source,
+        Permission::UserManage,
+        "administration (administrators)",
+    )
+    .await
+    {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if v.principal.require(Permission::UserManage).is_err() {
-        return v.forbidden("administration (administrators)");
-    }
     let p = &v.principal;
     let users = match s
         .app

@@ -116,6 +116,38 @@ impl Store {
         .await?)
     }
 
+    /// The events of one subject at or after `since`, oldest first (at most
+    /// `limit`), preceded by the last one before `since`, if any (the state
+    /// it was in when the period began).
+    pub async fn events_of_since(
+        &self,
+        tenant: TenantId,
+        subject: &str,
+        since: UnixMs,
+        limit: i64,
+    ) -> Result<Vec<Event>> {
+        let mut out = sqlx::query_as::<Any, Event>(
+            "SELECT * FROM events WHERE tenant_id = $1 AND subject_id = $2 AND at < $3 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(tenant.to_string())
+        .bind(subject.to_owned())
+        .bind(since)
+        .fetch_all(self.read())
+        .await?;
+        out.extend(
+            sqlx::query_as::<Any, Event>(
+                "SELECT * FROM events WHERE tenant_id = $1 AND subject_id = $2 AND at >= $3 ORDER BY seq LIMIT $4",
+            )
+            .bind(tenant.to_string())
+            .bind(subject.to_owned())
+            .bind(since)
+            .bind(limit)
+            .fetch_all(self.read())
+            .await?,
+        );
+        Ok(out)
+    }
+
     pub async fn list_events(
         &self,
         tenant: TenantId,
