@@ -73,7 +73,10 @@ test("an agent is rung, accepts, writes a note and wraps up with a disposition",
   await card.getByLabel("Notes").fill("Parcel is delayed; promised an update by Friday.");
   await card.getByRole("button", { name: "Complete" }).click();
   await card.getByLabel("Disposition").waitFor({ timeout: 5000 });
-  await card.getByLabel("Disposition").fill("resolved");
+  // The server checks the form; its answer is shown beside the field.
+  await card.getByRole("button", { name: "Finish wrap-up" }).click();
+  await textIs(card.locator(".field-error"), "must not be empty");
+  await card.getByLabel("Disposition").selectOption("resolved");
   await shot(page, "desk-wrap-up");
   await card.getByRole("button", { name: "Finish wrap-up" }).click();
   await card.waitFor({ state: "detached", timeout: 5000 });

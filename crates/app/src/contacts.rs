@@ -10,6 +10,7 @@ use sb_model::{
 use sb_store::{Contact, ContactFilter, Page, StoreError};
 use serde_json::json;
 
+use crate::codes::CodeKind;
 use crate::{App, AppError, FieldError, Principal};
 
 #[derive(Debug, Clone)]
@@ -253,6 +254,15 @@ impl App {
             fields.push("reason");
         }
         if let Some(v) = patch.disposition {
+            if let Some(d) = &v {
+                self.check_code(
+                    p.tenant_id,
+                    CodeKind::Disposition,
+                    "disposition",
+                    d.as_str(),
+                )
+                .await?;
+            }
             c.disposition = v.map(Text::into_string);
             fields.push("disposition");
         }

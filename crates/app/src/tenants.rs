@@ -174,7 +174,7 @@ impl App {
     pub async fn list_audit(
         &self,
         p: &Principal,
-        object_id: Option<&str>,
+        filter: &sb_store::AuditFilter,
         limit: Option<i64>,
         cursor: Option<&str>,
     ) -> Result<crate::Page<sb_store::AuditRow>, AppError> {
@@ -182,7 +182,7 @@ impl App {
         let (limit, after) = crate::page_args::<String>(limit, cursor)?;
         Ok(self
             .store()
-            .list_audit(p.tenant_id, object_id, after.as_deref(), limit)
+            .list_audit(p.tenant_id, filter, after.as_deref(), limit)
             .await?)
     }
 }

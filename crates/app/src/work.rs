@@ -10,6 +10,7 @@ use sb_model::{AgentId, ContactId, Permission, QueueId, Text};
 use sb_routing::{Presence, TransferTarget};
 use sb_store::{Contact, StoreError};
 
+use crate::codes::CodeKind;
 use crate::routing::{AgentLive, Command, QueueLive};
 use crate::{App, AppError, Principal};
 
@@ -60,6 +61,10 @@ impl App {
         let own = self.own_agent(p).await?;
         if own != Some(agent) {
             p.require(Permission::AgentAllocate)?;
+        }
+        if let AgentChoice::Away(r) = &choice {
+            self.check_code(p.tenant_id, CodeKind::Reason, "reason", r.as_str())
+                .await?;
         }
         let presence = match choice {
             AgentChoice::Available => Presence::Available,

@@ -22,11 +22,24 @@ function say(text, bad = false) {
 }
 
 let colleagues = [];                // agents one may transfer to by name
+let reasons = [], dispositions = []; // the centre's codes; empty means free text
 
 async function loadQueues() {
   const page = await api("GET", "/api/v1/queues?limit=500");
   queues = new Map(page.items.map((q) => [q.id, q.name]));
   colleagues = (await api("GET", "/api/v1/agents?limit=500")).items;
+  const codes = (await api("GET", "/api/v1/codes")).items;
+  reasons = codes.filter((c) => c.kind === "reason");
+  dispositions = codes.filter((c) => c.kind === "disposition");
+}
+
+/** A select of the centre's codes, or free text while it keeps none. */
+function codeInput(list, attrs, suggestions) {
+  if (list.length) {
+    return el("select", attrs, el("option", { value: "" }, "Choose…"),
+      ...list.map((c) => el("option", { value: c.code }, c.label)));
+  }
+  return el("input", { ...attrs, list: suggestions, autocomplete: "off" });
 }
 
 async function loadContact(id) {
@@ -61,7 +74,8 @@ function channelName(c) { return { voice: "Call", email: "Email", chat: "Chat", 
 function renderState() {
   const since = status.since ? Date.now() - status.since : Date.now() - statusSeenAt;
   const label = status.status.replace("_", "-");
-  const reason = status.reason ? ` (${status.reason})` : "";
+  const known = reasons.find((c) => c.code === status.reason);
+  const reason = status.reason ? ` (${known ? known.label : status.reason})` : "";
   stateBox.replaceChildren(
     el("h2", {}, "My state"),
     el("p", {}, el("span", { class: `pill ${status.status}`, id: "my-state" }, label + reason), " for ",
@@ -71,8 +85,7 @@ function renderState() {
       el("button", { type: "button", class: "secondary", id: "go-offline", onclick: () => setState({ state: "offline" }) }, "Offline")),
     el("label", { for: "away-reason" }, "Away because"),
     el("div", { class: "row", style: "margin-top:0" },
-      el("select", { id: "away-reason", name: "reason", style: "flex:1" },
-        ...["break", "lunch", "training", "meeting", "coaching"].map((r) => el("option", { value: r }, r))),
+      codeInput(reasons, { id: "away-reason", name: "reason", style: "flex:1" }, "reasons"),
       el("button", { type: "button", class: "secondary", id: "go-away",
         onclick: () => setState({ state: "away", reason: document.getElementById("away-reason").value }) }, "Away")),
   );
@@ -135,7 +148,7 @@ function workCard(id) {
   const contact = c.contact;
   const inWrap = contact.state === "wrap_up" || wrapping.has(id) || contact.state === "ended";
   const notes = el("textarea", { name: "notes", id: `notes-${id}`, "aria-label": "Notes" }, contact.notes);
-  const form = el("form", { class: "wrap-form" });
+  const form = el("form", { class: "wrap-form", novalidate: true });
   const card = el("article", { class: "card contact", "data-contact": id },
     el("h3", {}, `${channelName(contact.channel)} — ${queues.get(contact.queue_id) || ""}`),
     contact.subject ? el("p", { style: "margin:.25rem 0" }, contact.subject) : null,
@@ -158,7 +171,7 @@ function workCard(id) {
     form.append(el("div", { class: "row" }, question,
       el("button", { type: "button", class: "secondary raise-hand", onclick: () => raiseHand(form, id, question) }, "Raise hand")));
   } else {
-    const disp = el("input", { name: "disposition", id: `disp-${id}`, list: "dispositions", required: true, autocomplete: "off" });
+    const disp = codeInput(dispositions, { name: "disposition", id: `disp-${id}`, required: true }, "dispositions");
     form.append(
       el("label", { for: `disp-${id}` }, "Disposition"), disp,
       el("div", { class: "row" },

@@ -939,4 +939,8 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
     /// Only entries about this object.
     pub object_id: Option<String>,
+    /// Only entries of this action, e.g. `user.updated`.
+    pub action: Option<String>,
+    /// `oldest` (the default) or `newest` first.
+    pub order: Option<String>,
 }

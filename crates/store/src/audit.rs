@@ -79,20 +79,36 @@ pub(crate) async fn append_event(
     Ok(())
 }
 
+/// Which audit entries to list, and in which order.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub object_id: Option<String>,
+    /// An exact action, e.g. `user.updated`.
+    pub action: Option<String>,
+    pub newest_first: bool,
+}
+
 impl Store {
     /// The audit log of a tenant, oldest first.
     pub async fn list_audit(
         &self,
         tenant: TenantId,
-        object_id: Option<&str>,
+        filter: &AuditFilter,
         after: Option<&str>,
         limit: i64,
     ) -> Result<Page<AuditRow>> {
         let mut q = Sql::scoped("SELECT * FROM audit_log", tenant);
-        if let Some(o) = object_id {
-            q.bind(" AND object_id = ", Bind::Text(o.to_owned()));
+        if let Some(o) = &filter.object_id {
+            q.bind(" AND object_id = ", Bind::Text(o.clone()));
         }
-        q.page(after.map(str::to_owned), limit);
+        if let Some(a) = &filter.action {
+            q.bind(" AND action = ", Bind::Text(a.clone()));
+        }
+        if filter.newest_first {
+            q.page_desc(after.map(str::to_owned), limit);
+        } else {
+            q.page(after.map(str::to_owned), limit);
+        }
         let rows = q.query_as::<AuditRow>().fetch_all(self.read()).await?;
         Ok(page(rows, limit, |r| r.id.clone()))
     }

@@ -17,6 +17,7 @@
 //! This crate knows nothing of HTTP, sessions or permissions.
 
 mod audit;
+mod codes;
 mod contacts;
 mod customers;
 mod directory;
@@ -34,7 +35,7 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditFilter};
 pub use contacts::ContactFilter;
 pub use customers::CustomerFilter;
 pub use directory::AgentFilter;

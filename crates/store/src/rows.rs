@@ -284,3 +284,19 @@ pub struct HelpRequest {
     pub created_at: UnixMs,
     pub answered_at: Option<UnixMs>,
 }
+
+/// A reason code (why an agent is away) or a disposition code (how a
+/// contact ended) from the centre's lists.
+#[derive(Debug, Clone, FromRow)]
+pub struct WorkCode {
+    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    /// `reason` or `disposition`.
+    pub kind: String,
+    pub code: String,
+    pub label: String,
+    pub active: i64,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+}

@@ -42,6 +42,14 @@ impl Sql {
         self.bind(" ORDER BY id LIMIT ", Bind::Int(limit + 1))
     }
 
+    /// Like `page`, newest (highest id) first: `before` is the last id seen.
+    pub(crate) fn page_desc(&mut self, before: Option<String>, limit: i64) -> &mut Self {
+        if let Some(b) = before {
+            self.bind(" AND id < ", Bind::Text(b));
+        }
+        self.bind(" ORDER BY id DESC LIMIT ", Bind::Int(limit + 1))
+    }
+
     /// Appends text with no bound value.
     pub(crate) fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);

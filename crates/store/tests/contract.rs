@@ -814,7 +814,10 @@ async fn contact_updates_append_events_and_stay_scoped(store: Store) {
 async fn audit_and_event_logs_are_append_only(store: Store) {
     let t = tenant(&store, "au").await;
     let u = user(&store, t.id, "admin").await;
-    let page = store.list_audit(t.id, None, None, 100).await.unwrap();
+    let page = store
+        .list_audit(t.id, &Default::default(), None, 100)
+        .await
+        .unwrap();
     let actions: Vec<&str> = page.items.iter().map(|a| a.action.as_str()).collect();
     assert_eq!(actions, vec!["tenant.created", "user.created"]);
     assert_eq!(page.items[1].object_id, u.id.to_string());
@@ -836,7 +839,7 @@ async fn audit_and_event_logs_are_append_only(store: Store) {
     );
     assert_eq!(
         store
-            .list_audit(t.id, None, None, 100)
+            .list_audit(t.id, &Default::default(), None, 100)
             .await
             .unwrap()
             .items

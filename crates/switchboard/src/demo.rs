@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result};
 use sb_app::accounts::NewUser;
+use sb_app::codes::CodeKind;
 use sb_app::customers::NewCustomer;
 use sb_app::directory::{Capacities, NewAgent, NewQueue, NewSkill};
 use sb_app::tenants::NewTenant;
@@ -123,6 +124,24 @@ pub async fn seed(app: &App) -> Result<bool> {
         .map_err(|e| anyhow::anyhow!("creating the demo tenant: {e}"))?;
     let p = Principal::cli(tenant.id);
     let err = |what: &'static str| move |e: sb_app::AppError| anyhow::anyhow!("demo {what}: {e:?}");
+
+    for (kind, code, label) in [
+        (CodeKind::Reason, "break", "Break"),
+        (CodeKind::Reason, "lunch", "Lunch"),
+        (CodeKind::Reason, "meeting", "Meeting"),
+        (CodeKind::Reason, "training", "Training"),
+        (CodeKind::Reason, "coaching", "Coaching"),
+        (CodeKind::Disposition, "resolved", "Resolved"),
+        (CodeKind::Disposition, "follow_up", "Needs follow-up"),
+        (CodeKind::Disposition, "escalated", "Escalated"),
+        (CodeKind::Disposition, "sale", "Sale"),
+        (CodeKind::Disposition, "no_sale", "No sale"),
+        (CodeKind::Disposition, "wrong_number", "Wrong number"),
+    ] {
+        app.create_code(&p, kind, code.into(), text(label)?)
+            .await
+            .map_err(err("code"))?;
+    }
 
     let mut skills = Vec::new();
     for (name, description) in [

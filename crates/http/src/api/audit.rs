@@ -20,9 +20,21 @@ async fn list_audit(
     Auth(p): Auth,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
+    let newest_first = match q.order.as_deref() {
+        None | Some("oldest") => false,
+        Some("newest") => true,
+        Some(_) => {
+            return Err(sb_app::AppError::invalid("order", "must be oldest or newest").into());
+        }
+    };
+    let filter = sb_store::AuditFilter {
+        object_id: q.object_id,
+        action: q.action,
+        newest_first,
+    };
     Ok(Json(
         s.app
-            .list_audit(&p, q.object_id.as_deref(), q.limit, q.cursor.as_deref())
+            .list_audit(&p, &filter, q.limit, q.cursor.as_deref())
             .await?
             .into(),
     ))

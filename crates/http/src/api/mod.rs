@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 pub(crate) use auth::session_cookie;
+mod codes;
 mod crm;
 mod directory;
 mod help;
@@ -44,7 +45,7 @@ pub(crate) const CREATED: StatusCode = StatusCode::CREATED;
         (name = "auth", description = "Logging in and out"),
         (name = "tenants", description = "The organisation's contact centre"),
         (name = "users", description = "People who log in, their roles, and API tokens"),
-        (name = "directory", description = "Skills, agents, queues, business hours and holidays"),
+        (name = "directory", description = "Skills, agents, queues, business hours and holidays, reason and disposition codes"),
         (name = "webhooks", description = "Outbound webhooks: routing and contact events POSTed to your systems, signed and retried"),
         (name = "customers", description = "Customers and prospects"),
         (name = "contacts", description = "Interactions on every channel"),
@@ -81,6 +82,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(directory::router())
         .merge(hours::router())
+        .merge(codes::router())
         .merge(help::router())
         .merge(reports::router())
         .merge(webhooks::router())
