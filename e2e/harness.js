@@ -1,5 +1,7 @@
 // Starts a real Switchboard (the demo tenant on a fresh data directory)
-// and a real Chromium for the browser tests; helpers to call the API.
+// and a real Chromium for the browser tests; helpers to call the API and
+// to wait for what a page shows.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -103,4 +105,31 @@ export async function loggedIn(browser, base, email, size = { width: 1280, heigh
   await page.getByRole("button", { name: "Log in" }).click();
   await page.waitForURL(`${base}/`);
   return page;
+}
+
+/** Saves a full-page screenshot as a test artefact. */
+export const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+
+/** Waits until `locator`'s text is `want` (or matches it). */
+export async function textIs(locator, want, timeout = 5000) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    last = (await locator.textContent().catch(() => null))?.trim();
+    if (want instanceof RegExp ? want.test(last ?? "") : last === want) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`expected ${want}, saw ${JSON.stringify(last)}`);
+}
+
+/** Waits until `locator` matches exactly `n` elements. */
+export async function countIs(locator, n, timeout = 5000) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    last = await locator.count();
+    if (last === n) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`expected ${n} matches, saw ${last}`);
 }

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startServer, apiAs, launchBrowser, loggedIn, artifacts } from "./harness.js";
+import { startServer, apiAs, launchBrowser, loggedIn, artifacts, shot, textIs, countIs } from "./harness.js";
 
 let server, browser, admin;
 
@@ -17,32 +17,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
-
-/** Waits until `locator`'s text is `want` (or matches it). */
-async function textIs(locator, want, timeout = 5000) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) {
-    last = (await locator.textContent().catch(() => null))?.trim();
-    if (want instanceof RegExp ? want.test(last ?? "") : last === want) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`expected ${want}, saw ${JSON.stringify(last)}`);
-}
-
-/** Waits until `locator` matches exactly `n` elements. */
-async function countIs(locator, n, timeout = 5000) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) {
-    last = await locator.count();
-    if (last === n) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`expected ${n} matches, saw ${last}`);
-}
 
 test("an agent is rung, accepts, writes a note and wraps up with a disposition", async () => {
   const queue = await admin("POST", "/api/v1/queues", { name: "E2E Desk", wrap_up_seconds: 60 });
@@ -75,7 +49,7 @@ test("an agent is rung, accepts, writes a note and wraps up with a disposition",
   await card.getByLabel("Disposition").waitFor({ timeout: 5000 });
   // The server checks the form; its answer is shown beside the field.
   await card.getByRole("button", { name: "Finish wrap-up" }).click();
-  await textIs(card.locator(".field-error"), "must not be empty");
+  await textIs(card.locator(".field-error"), /^choose one of the centre's disposition codes: /);
   await card.getByLabel("Disposition").selectOption("resolved");
   await shot(page, "desk-wrap-up");
   await card.getByRole("button", { name: "Finish wrap-up" }).click();

@@ -120,6 +120,31 @@ impl App {
         Ok(c)
     }
 
+    /// While the tenant keeps active codes of `kind`, one must be given.
+    pub(crate) async fn require_code(
+        &self,
+        tenant: TenantId,
+        kind: CodeKind,
+        field: &str,
+    ) -> Result<(), AppError> {
+        let codes = self
+            .store()
+            .list_codes(tenant, Some(kind.as_str()), true)
+            .await?;
+        if codes.is_empty() {
+            return Ok(());
+        }
+        let choices: Vec<&str> = codes.iter().map(|c| c.code.as_str()).collect();
+        Err(AppError::invalid(
+            field,
+            format!(
+                "choose one of the centre's {} codes: {}",
+                kind.as_str(),
+                choices.join(", ")
+            ),
+        ))
+    }
+
     /// While the tenant keeps active codes of `kind`, `value` must be one
     /// of them; the error names `field` and lists the choices.
     pub(crate) async fn check_code(

@@ -164,6 +164,10 @@ impl App {
     ) -> Result<Contact, AppError> {
         let by = self.acting_as(p).await?;
         let current = self.contact_now(p, contact).await?;
+        if disposition.is_none() {
+            self.require_code(p.tenant_id, CodeKind::Disposition, "disposition")
+                .await?;
+        }
         if disposition.is_some() || notes.is_some() {
             let patch = crate::contacts::ContactPatch {
                 disposition: disposition.map(Some),

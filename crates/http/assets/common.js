@@ -92,12 +92,44 @@ export function debounce(fn, ms) {
   return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
 }
 
-/** Shows field errors of a 422 next to inputs named like the fields. */
-export function showFieldErrors(form, err) {
+/**
+ * The input a server field error belongs to: the one named like the field
+ * (`name` or `data-field`), else the nearest enclosing field
+ * (`hours.monday[0].open` → `hours.monday`).
+ */
+function fieldTarget(form, field) {
+  let f = field;
+  while (f) {
+    const n = form.querySelector(`[name="${CSS.escape(f)}"], [data-field="${CSS.escape(f)}"]`);
+    if (n) return n;
+    const cut = Math.max(f.lastIndexOf("."), f.lastIndexOf("["));
+    if (cut <= 0) return null;
+    f = f.slice(0, cut);
+  }
+  return null;
+}
+
+/** Clears what `showFieldErrors` showed. */
+export function clearFieldErrors(form) {
   for (const old of form.querySelectorAll(".field-error")) old.remove();
+  for (const bad of form.querySelectorAll("[aria-invalid]")) bad.removeAttribute("aria-invalid");
+}
+
+/** Shows field errors of a 422 beside the inputs they are about. */
+export function showFieldErrors(form, err) {
+  clearFieldErrors(form);
+  let n = 0;
   for (const f of err.fields) {
-    const input = form.querySelector(`[name="${CSS.escape(f.field)}"]`);
-    const note = el("div", { class: "field-error", role: "alert" }, f.message);
-    if (input) input.after(note); else form.append(note);
+    const input = fieldTarget(form, f.field);
+    const id = `err-${Date.now().toString(36)}-${n++}`;
+    const exact = input && (input.name === f.field || input.dataset.field === f.field);
+    const note = el("div", { class: "field-error", role: "alert", id }, exact ? "" : `${f.field}: `, f.message);
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", id);
+      if (input.tagName === "FIELDSET") input.append(note); else input.after(note);
+    } else {
+      form.append(note);
+    }
   }
 }

@@ -81,8 +81,8 @@ struct ReportsPage {
 #[template(path = "admin.html")]
 struct AdminPage {
     nav: Nav,
-    users: Vec<(String, String, String)>,
-    queues: Vec<(String, String, String)>,
+    user_id: String,
+    time_zone: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -382,46 +382,18 @@ pub async fn admin(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let p = &v.principal;
-    let users = match s
-        .app
-        .list_users(p, &Default::default(), Some(500), None)
-        .await
-    {
-        Ok(page) => page
-            .items
-            .into_iter()
-            .map(|u| {
-                let roles = u
-                    .roles
-                    .roles()
-                    .iter()
-                    .map(|r| r.as_str().replace('_', " "))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                (u.display_name, u.email, roles)
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    let queues = match s.app.list_queues(p, Some(500), None).await {
-        Ok(page) => page
-            .items
-            .into_iter()
-            .map(|q| {
-                let sl = format!(
-                    "{}% in {} s",
-                    q.service_level_target_pct, q.service_level_seconds
-                );
-                (q.name, q.strategy.as_str().replace('_', " "), sl)
-            })
-            .collect(),
-        Err(_) => Vec::new(),
+    let time_zone = match s.app.get_tenant(&v.principal, v.principal.tenant_id).await {
+        Ok(t) => t.time_zone,
+        Err(_) => String::new(),
     };
     AdminPage {
         nav: v.nav("admin"),
-        users,
-        queues,
+        user_id: v
+            .principal
+            .user_id
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
+        time_zone,
     }
     .into_response()
 }
@@ -444,6 +416,10 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         ),
         "contacts.js" => (
             include_str!("../assets/contacts.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "admin.js" => (
+            include_str!("../assets/admin.js"),
             "text/javascript; charset=utf-8",
         ),
         "floor.js" => (

@@ -205,6 +205,12 @@ async fn codes_case(s: TestServer) {
     s.patch(&contact, t, json!({"disposition": "resolved"}))
         .await
         .expect(200);
+    // Wrapping up needs one of them while the list is in use.
+    let wrap = format!("/api/v1/contacts/{}/wrap-up", f.contact);
+    s.post(&wrap, t, json!({"notes": "no code"}))
+        .await
+        .problem_for(422, "disposition");
+    assert_eq!(s.get(&contact, t).await.body["notes"], "");
 
     // Another tenant neither sees these lists nor is bound by them.
     let o = other.admin_token.as_str();

@@ -1,0 +1,488 @@
+// Administration: users and roles, agents and skills, queues and their
+// routing rules, reason and disposition codes, business hours and
+// holidays, API tokens, and the audit log. Every form is checked by the
+// server; its answer is shown beside the field at fault.
+import { api, el, showFieldErrors, clearFieldErrors, ApiError } from "/assets/common.js";
+
+const area = document.getElementById("area");
+const notice = document.getElementById("notice");
+const dialog = document.getElementById("editor");
+const me = area.dataset.me;
+
+const ROLES = ["agent", "team_leader", "trainer", "workforce_planner", "admin"];
+const STRATEGIES = ["longest_idle", "most_skilled", "fewest_contacts", "least_talk_time", "round_robin",
+  "linear", "weighted_random", "ring_all", "ring_progressive"];
+const DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const CHANNELS = ["voice", "email", "chat", "sms"];
+
+function say(text, bad = false) { notice.textContent = text; notice.className = bad ? "error" : "muted"; }
+const words = (s) => String(s).replaceAll("_", " ");
+const when = (ms) => (ms ? new Date(ms).toLocaleString() : "—");
+let seq = 0;
+const uid = (p) => `${p}-${++seq}`;
+
+// ---------- form pieces ----------
+
+/** A labelled control; the label names it for screen readers. */
+function field(label, control, hint) {
+  if (!control.id) control.id = uid("f");
+  return el("div", { class: "field" }, el("label", { for: control.id }, label), control,
+    hint ? el("div", { class: "hint muted" }, hint) : null);
+}
+const text = (name, value, attrs = {}) => el("input", { name, value: value ?? "", autocomplete: "off", ...attrs });
+const num = (name, value, attrs = {}) => el("input", { name, type: "number", value: value ?? "", inputmode: "numeric", ...attrs });
+function select(name, options, selected, attrs = {}) {
+  return el("select", { name, ...attrs },
+    ...options.map(([v, l]) => el("option", { value: v, selected: String(v) === String(selected ?? "") }, l)));
+}
+function check(name, label, checked) {
+  const box = el("input", { type: "checkbox", name, checked: !!checked, id: uid("c"), style: "width:auto" });
+  return el("label", { class: "check", for: box.id }, box, " ", label);
+}
+/** The number in an input, or null when it is empty; what is not a number goes to the server as typed. */
+function numberOf(input) {
+  const v = input.value.trim();
+  if (v === "") return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : v;
+}
+
+/**
+ * A form whose submit runs `send(form)`; a 422 is shown beside the fields,
+ * any other failure above the buttons. `done` runs after success.
+ */
+function form(children, submitLabel, send, done) {
+  const status = el("p", { class: "form-status", role: "status" });
+  const f = el("form", { novalidate: true }, ...children, status,
+    el("div", { class: "row" }, el("button", { type: "submit" }, submitLabel),
+      dialog.open ? el("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel") : null));
+  f.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearFieldErrors(f);
+    status.textContent = "";
+    status.className = "form-status";
+    try {
+      const result = await send(f);
+      if (done) await done(result);
+    } catch (e) {
+      if (e instanceof ApiError && e.fields.length) showFieldErrors(f, e);
+      else { status.textContent = e.message; status.className = "form-status error"; }
+    }
+  });
+  return f;
+}
+
+/** Opens the editor dialog with a form built by `build()`. */
+function edit(title, build) {
+  document.getElementById("editor-title").textContent = title;
+  const body = document.getElementById("editor-body");
+  body.replaceChildren();
+  if (!dialog.open) dialog.showModal();
+  body.append(build());
+  const first = body.querySelector("input, select, textarea");
+  if (first) first.focus();
+}
+
+function section(title, ...children) {
+  return el("section", { class: "card", "aria-label": title, style: "margin-bottom:1rem" }, el("h2", {}, title), ...children);
+}
+function table(headers, rows, label) {
+  return el("table", { "aria-label": label },
+    el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, ...rows));
+}
+const button = (label, onclick, cls = "secondary", attrs = {}) => el("button", { type: "button", class: cls, onclick, ...attrs }, label);
+
+// ---------- shared lookups ----------
+
+const all = async (path) => (await api("GET", `${path}${path.includes("?") ? "&" : "?"}limit=500`)).items;
+let cache = {};
+async function load(...what) {
+  const paths = { users: "/api/v1/users", skills: "/api/v1/skills", agents: "/api/v1/agents", queues: "/api/v1/queues",
+    hours: "/api/v1/business-hours" };
+  await Promise.all(what.map(async (w) => { cache[w] = await all(paths[w]); }));
+}
+const nameOf = (list, id) => (cache[list] || []).find((x) => x.id === id);
+
+// ---------- users ----------
+
+function roleBoxes(selected) {
+  return el("fieldset", { "data-field": "roles", class: "roles-field" }, el("legend", {}, "Roles"),
+    ...ROLES.map((r) => check("role", words(r), selected.includes(r))));
+}
+const chosenRoles = (f) => [...f.querySelectorAll('input[name="role"]:checked')].map((b) => ROLES[[...f.querySelectorAll('input[name="role"]')].indexOf(b)]);
+
+function userForm(u) {
+  const name = text("display_name", u ? u.display_name : ""), email = text("email", u ? u.email : "", { type: "email" });
+  const password = text("password", "", { type: "password", autocomplete: "new-password" });
+  const parts = [field("Name", name), field("Email", email), roleBoxes(u ? u.roles : ["agent"]),
+    field(u ? "New password" : "Password", password, u ? "Leave empty to keep the current one." : "8 or more characters; without one the user cannot log in yet.")];
+  const active = u ? check("active", "Active (may log in)", u.active) : null;
+  if (active) parts.push(active);
+  return form(parts, u ? "Save user" : "Add user", (f) => {
+    const body = { display_name: name.value, email: email.value, roles: chosenRoles(f) };
+    if (password.value) body.password = password.value;
+    if (u) {
+      body.active = f.querySelector('input[name="active"]').checked;
+      return api("PATCH", `/api/v1/users/${u.id}`, body);
+    }
+    return api("POST", "/api/v1/users", body);
+  }, async (saved) => { dialog.close(); say(`Saved ${saved.display_name}.`); await show(); });
+}
+
+async function usersArea() {
+  await load("users");
+  const rows = cache.users.map((u) => el("tr", { "data-user": u.id },
+    el("th", { scope: "row" }, u.display_name), el("td", {}, u.email), el("td", {}, u.roles.map(words).join(", ")),
+    el("td", {}, u.active ? "active" : "inactive"), el("td", {}, u.can_log_in ? "yes" : "no"),
+    el("td", {}, button("Edit", () => edit(`Edit ${u.display_name}`, () => userForm(u)), "secondary", { "aria-label": `Edit ${u.display_name}` }))));
+  return [
+    section("Users", table(["Name", "Email", "Roles", "Status", "Can log in", ""], rows, "Users"),
+      el("div", { class: "row" }, button("Add a user", () => edit("Add a user", () => userForm(null)), "")))];
+}
+
+// ---------- agents and skills ----------
+
+function skillForm(s) {
+  const name = text("name", s ? s.name : ""), description = text("description", s ? s.description : "");
+  return form([field("Name", name), field("Description", description)], s ? "Save skill" : "Add skill",
+    () => api(s ? "PATCH" : "POST", s ? `/api/v1/skills/${s.id}` : "/api/v1/skills", { name: name.value, description: description.value }),
+    async () => { dialog.close(); say("Skill saved."); await show(); });
+}
+
+function attributesText(attrs) { return Object.entries(attrs || {}).map(([k, v]) => `${k}=${v}`).join("\n"); }
+function attributesOf(textarea) {
+  const out = {};
+  for (const line of textarea.value.split("\n")) {
+    if (!line.trim()) continue;
+    const at = line.indexOf("=");
+    if (at < 0) out[line.trim()] = ""; else out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return out;
+}
+
+function agentForm(a) {
+  const parts = [];
+  let user = null;
+  if (!a) {
+    const taken = new Set(cache.agents.map((x) => x.user_id));
+    user = select("user_id", [["", "Choose a user…"], ...cache.users.filter((u) => !taken.has(u.id)).map((u) => [u.id, `${u.display_name} (${u.email})`])], "");
+    parts.push(field("User", user, "Each agent is a user who logs in; add the user first."));
+  }
+  const name = text("display_name", a ? a.display_name : "");
+  parts.push(field("Name on the floor", name, a ? null : "The user's name when empty."));
+  const cap = a ? a.capacity : { voice: 1, email: 5, chat: 3, sms: 3 };
+  const caps = Object.fromEntries(CHANNELS.map((c) => [c, num(`capacity.${c}`, cap[c], { min: 0, max: 50 })]));
+  parts.push(el("fieldset", { "data-field": "capacity" }, el("legend", {}, "Contacts at once"),
+    el("div", { class: "grid4" }, ...CHANNELS.map((c) => field(words(c), caps[c])))));
+  parts.push(check("voice_blocks_others", "A call stops other channels", a ? a.voice_blocks_others : true));
+  const prof = new Map((a ? a.skills : []).map((s) => [s.skill_id, s.proficiency]));
+  const skillInputs = cache.skills.map((s) => [s.id, num(`skill-${s.id}`, prof.get(s.id), { min: 1, max: 10 })]);
+  parts.push(el("fieldset", { "data-field": "skills" }, el("legend", {}, "Skills (proficiency 1–10; empty: none)"),
+    el("div", { class: "grid4" }, ...skillInputs.map(([id, input]) => field(nameOf("skills", id).name, input)))));
+  const attrs = el("textarea", { name: "attributes", rows: 3 }, attributesText(a ? a.attributes : {}));
+  parts.push(field("Attributes", attrs, "One per line, as name=value (e.g. languages=en,fr); routing conditions read them."));
+  return form(parts, a ? "Save agent" : "Make agent", (f) => {
+    const body = {
+      capacity: Object.fromEntries(CHANNELS.map((c) => [c, numberOf(caps[c])])),
+      voice_blocks_others: f.querySelector('input[name="voice_blocks_others"]').checked,
+      skills: skillInputs.filter(([, i]) => i.value.trim() !== "").map(([skill_id, i]) => ({ skill_id, proficiency: numberOf(i) })),
+      attributes: attributesOf(attrs),
+    };
+    if (name.value.trim() || a) body.display_name = name.value;
+    if (a) return api("PATCH", `/api/v1/agents/${a.id}`, body);
+    return api("POST", "/api/v1/agents", { user_id: user.value, ...body });
+  }, async (saved) => { dialog.close(); say(`Saved agent ${saved.display_name}.`); await show(); });
+}
+
+async function agentsArea() {
+  await load("users", "skills", "agents");
+  const skillName = (id) => (nameOf("skills", id) || { name: "?" }).name;
+  const skillRows = cache.skills.map((s) => el("tr", {}, el("th", { scope: "row" }, s.name), el("td", {}, s.description),
+    el("td", {}, button("Edit", () => edit(`Edit skill ${s.name}`, () => skillForm(s)), "secondary", { "aria-label": `Edit skill ${s.name}` }))));
+  const agentRows = cache.agents.map((a) => el("tr", { "data-agent": a.id },
+    el("th", { scope: "row" }, a.display_name),
+    el("td", {}, a.skills.map((s) => `${skillName(s.skill_id)} ${s.proficiency}`).join(", ") || "none"),
+    el("td", {}, CHANNELS.map((c) => `${a.capacity[c]} ${c}`).join(", ")),
+    el("td", {}, Object.entries(a.attributes).map(([k, v]) => `${k}=${v}`).join("; ") || "—"),
+    el("td", {}, button("Edit", () => edit(`Edit ${a.display_name}`, () => agentForm(a)), "secondary", { "aria-label": `Edit agent ${a.display_name}` }))));
+  return [
+    section("Agents", table(["Agent", "Skills", "Capacity", "Attributes", ""], agentRows, "Agents"),
+      el("div", { class: "row" }, button("Make a user an agent", () => edit("Make a user an agent", () => agentForm(null)), ""))),
+    section("Skills", table(["Skill", "Description", ""], skillRows, "Skills"),
+      el("div", { class: "row" }, button("Add a skill", () => edit("Add a skill", () => skillForm(null)), "")))];
+}
+
+// ---------- queues and routing rules ----------
+
+/** Rows of skill minimums: "from arrival" then escalation steps after a wait. */
+function stepsEditor(rules) {
+  const wrap = el("div", {});
+  const steps = [{ after: null, skills: rules.required_skills || [] },
+    ...(rules.escalation || []).map((e) => ({ after: e.after_seconds, skills: e.required_skills }))];
+  const body = el("tbody", {});
+  const addRow = (step, first) => {
+    const mins = new Map(step.skills.map((s) => [s.skill_id, s.min_proficiency]));
+    const after = first ? el("span", { class: "muted" }, "from arrival")
+      : num("after_seconds", step.after, { min: 0, "aria-label": "Escalate after seconds" });
+    const row = el("tr", { class: first ? "step first" : "step" }, el("td", {}, after),
+      ...cache.skills.map((s) => el("td", {}, num(`min-${s.id}`, mins.get(s.id), { min: 1, max: 10, "aria-label": `${s.name} minimum${first ? "" : " after escalation"}`, "data-skill": s.id }))),
+      el("td", {}, first ? "" : button("Remove", () => row.remove(), "secondary", { "aria-label": "Remove escalation step" })));
+    body.append(row);
+  };
+  steps.forEach((s, i) => addRow(s, i === 0));
+  wrap.append(el("table", { class: "steps", "aria-label": "Required skills and escalation" },
+    el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Step"), ...cache.skills.map((s) => el("th", { scope: "col" }, `${s.name} ≥`)), el("th", {}))),
+    body), el("div", { class: "row" }, button("Add escalation step", () => addRow({ after: null, skills: [] }, false))));
+  wrap.read = () => {
+    const rows = [...body.querySelectorAll("tr.step")];
+    const skillsOf = (r) => [...r.querySelectorAll("input[data-skill]")].filter((i) => i.value.trim() !== "")
+      .map((i) => ({ skill_id: i.dataset.skill, min_proficiency: numberOf(i) }));
+    return {
+      required_skills: skillsOf(rows[0]),
+      escalation: rows.slice(1).map((r) => ({ after_seconds: numberOf(r.querySelector('input[name="after_seconds"]')), required_skills: skillsOf(r) })),
+    };
+  };
+  return wrap;
+}
+
+function queueForm(q) {
+  const r = (q && q.routing_rules) || {};
+  const others = [["", "—"], ...cache.queues.filter((x) => !q || x.id !== q.id).map((x) => [x.id, x.name])];
+  const i = {
+    name: text("name", q ? q.name : ""), description: text("description", q ? q.description : ""),
+    strategy: select("strategy", STRATEGIES.map((s) => [s, words(s)]), q ? q.strategy : "longest_idle"),
+    priority: num("priority", q ? q.priority : 50, { min: 0, max: 100 }),
+    sl: num("service_level_seconds", q ? q.service_level_seconds : 20, { min: 1 }),
+    slPct: num("service_level_target_pct", q ? q.service_level_target_pct : 80, { min: 0, max: 100 }),
+    maxWait: num("max_wait_seconds", q ? q.max_wait_seconds : "", { min: 1 }),
+    wrap: num("wrap_up_seconds", q ? q.wrap_up_seconds : 30, { min: 0 }),
+    condition: text("routing_rules.condition", r.condition || "", { placeholder: "e.g. languages HAS task.language" }),
+    ovQueue: select("routing_rules.overflow.queue_id", others, r.overflow ? r.overflow.queue_id : ""),
+    ovAfter: num("routing_rules.overflow.after_seconds", r.overflow ? r.overflow.after_seconds : "", { min: 0 }),
+    ovLen: num("routing_rules.overflow.queue_length_over", r.overflow ? r.overflow.queue_length_over : "", { min: 0 }),
+    hours: select("routing_rules.business_hours_id", [["", "Always open"], ...cache.hours.map((h) => [h.id, h.name])], r.business_hours_id || ""),
+    closed: select("routing_rules.when_closed.action", [["close", "Closed message, then end"], ["voicemail", "Voicemail"], ["callback", "Call back when open"], ["overflow", "Send to another queue"]],
+      r.when_closed ? r.when_closed.action : "close"),
+    closedQueue: select("routing_rules.when_closed.queue_id", others, r.when_closed ? r.when_closed.queue_id || "" : ""),
+    announce: num("routing_rules.announce_every_seconds", r.announce_every_seconds ?? "", { min: 1 }),
+    requested: num("routing_rules.requested_agent_seconds", r.requested_agent_seconds ?? "", { min: 0 }),
+  };
+  const mw = r.max_wait_action || {};
+  const maxWaitActions = Object.fromEntries(CHANNELS.map((c) => [c, select(`routing_rules.max_wait_action.${c}`,
+    [["", "default"], ["callback", "call back"], ["voicemail", "voicemail"], ["close", "close"]], mw[c] || "")]));
+  const steps = stepsEditor(r);
+  const parts = [
+    el("div", { class: "grid2" }, field("Name", i.name), field("Description", i.description)),
+    el("div", { class: "grid4" }, field("Agent selection", i.strategy), field("Priority (0–100)", i.priority),
+      field("Service level: answered within (s)", i.sl), field("Service level target %", i.slPct),
+      field("Maximum wait (s)", i.maxWait, "Empty: no limit."), field("Wrap-up time (s)", i.wrap),
+      field("Announce position every (s)", i.announce, "Voice and chat; empty: never."),
+      field("Keep for the requested agent (s)", i.requested, "Empty: wait for that agent alone.")),
+    el("fieldset", { "data-field": "routing_rules.required_skills" }, el("legend", {}, "Required skills (minimum proficiency) and escalation"),
+      el("div", { "data-field": "routing_rules.escalation" }, steps)),
+    field("Eligibility condition", i.condition, "Over agent and contact attributes: skills HAS 'billing' AND language == task.language"),
+    el("fieldset", { "data-field": "routing_rules.overflow" }, el("legend", {}, "Overflow"),
+      el("div", { class: "grid4" }, field("To queue", i.ovQueue), field("After waiting (s)", i.ovAfter), field("When more than this many wait", i.ovLen))),
+    el("fieldset", { "data-field": "routing_rules.when_closed" }, el("legend", {}, "Business hours"),
+      el("div", { class: "grid4" }, field("Hours", i.hours), field("While closed", i.closed), field("Closed: send to", i.closedQueue))),
+    el("fieldset", { "data-field": "routing_rules.max_wait_action" }, el("legend", {}, "At the maximum wait"),
+      el("div", { class: "grid4" }, ...CHANNELS.map((c) => field(words(c), maxWaitActions[c])))),
+  ];
+  return form(parts, q ? "Save queue" : "Add queue", () => {
+    const rules = { ...steps.read() };
+    if (i.condition.value.trim()) rules.condition = i.condition.value;
+    if (i.ovQueue.value) rules.overflow = { queue_id: i.ovQueue.value, after_seconds: numberOf(i.ovAfter), queue_length_over: numberOf(i.ovLen) };
+    if (i.hours.value) rules.business_hours_id = i.hours.value;
+    if (i.hours.value || i.closed.value !== "close") rules.when_closed = { action: i.closed.value, queue_id: i.closedQueue.value || null };
+    if (numberOf(i.announce) !== null) rules.announce_every_seconds = numberOf(i.announce);
+    if (numberOf(i.requested) !== null) rules.requested_agent_seconds = numberOf(i.requested);
+    const mwa = Object.fromEntries(CHANNELS.filter((c) => maxWaitActions[c].value).map((c) => [c, maxWaitActions[c].value]));
+    if (Object.keys(mwa).length) rules.max_wait_action = mwa;
+    const body = {
+      name: i.name.value, description: i.description.value, strategy: i.strategy.value, priority: numberOf(i.priority),
+      service_level_seconds: numberOf(i.sl), service_level_target_pct: numberOf(i.slPct), max_wait_seconds: numberOf(i.maxWait),
+      wrap_up_seconds: numberOf(i.wrap), routing_rules: rules,
+    };
+    return api(q ? "PATCH" : "POST", q ? `/api/v1/queues/${q.id}` : "/api/v1/queues", body);
+  }, async (saved) => { dialog.close(); say(`Saved queue ${saved.name}.`); await show(); });
+}
+
+async function queuesArea() {
+  await load("skills", "queues", "hours");
+  const skillName = (id) => (nameOf("skills", id) || { name: "?" }).name;
+  const rows = cache.queues.map((q) => {
+    const r = q.routing_rules || {};
+    return el("tr", { "data-queue": q.id }, el("th", { scope: "row" }, q.name), el("td", {}, words(q.strategy)),
+      el("td", {}, (r.required_skills || []).map((s) => `${skillName(s.skill_id)} ≥ ${s.min_proficiency}`).join(", ") || "any agent"),
+      el("td", {}, `${q.service_level_target_pct}% in ${q.service_level_seconds} s`),
+      el("td", {}, r.business_hours_id ? (nameOf("hours", r.business_hours_id) || { name: "?" }).name : "always open"),
+      el("td", {}, button("Edit", () => edit(`Edit queue ${q.name}`, () => queueForm(q)), "secondary", { "aria-label": `Edit queue ${q.name}` })));
+  });
+  return [section("Queues", table(["Queue", "Agent selection", "Requires", "Service level", "Hours", ""], rows, "Queues"),
+    el("div", { class: "row" }, button("Add a queue", () => edit("Add a queue", () => queueForm(null)), "")))];
+}
+
+// ---------- reason and disposition codes ----------
+
+async function codesArea() {
+  const codes = (await api("GET", "/api/v1/codes?retired=true")).items;
+  const list = (kind, title, help) => {
+    const rows = codes.filter((c) => c.kind === kind).map((c) => el("tr", { "data-code": c.code },
+      el("th", { scope: "row" }, c.code), el("td", {}, c.label), el("td", {}, c.active ? "in use" : "retired"),
+      el("td", {}, button(c.active ? "Retire" : "Restore", async () => {
+        try { await api("PATCH", `/api/v1/codes/${c.id}`, { active: !c.active }); await show(); }
+        catch (e) { say(e.message, true); }
+      }, "secondary", { "aria-label": `${c.active ? "Retire" : "Restore"} ${c.code}` }))));
+    const code = text("code", ""), label = text("label", "");
+    const add = form([el("input", { type: "hidden", name: "kind", value: kind }),
+      el("div", { class: "grid2" }, field("Code", code, "Lowercase letters, digits, _ and -."), field("Label", label))],
+      `Add ${kind} code`, () => api("POST", "/api/v1/codes", { kind, code: code.value, label: label.value }),
+      async (c) => { say(`Added ${c.code}.`); await show(); });
+    add.setAttribute("aria-label", `Add ${kind} code`);
+    return section(title, el("p", { class: "muted" }, help), table(["Code", "Label", "State", ""], rows, title), add);
+  };
+  return [list("reason", "Reason codes", "Why an agent is away. While any are in use, agents choose from this list."),
+    list("disposition", "Disposition codes", "How a contact ended, chosen at wrap-up. While any are in use, agents choose from this list.")];
+}
+
+// ---------- business hours and holidays ----------
+
+const spans = (list) => (list || []).map((s) => `${s.open}–${s.close}`).join(", ");
+function parseSpans(value) {
+  return value.split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
+    const m = s.match(/^(\S+?)\s*[-–]\s*(\S+)$/);
+    return m ? { open: m[1], close: m[2] } : { open: s, close: "" };
+  });
+}
+
+function hoursForm(h) {
+  const hours = h ? h.hours : {};
+  const name = text("name", h ? h.name : "");
+  const days = Object.fromEntries(DAYS.map((d) => [d, text(`hours.${d}`, spans(hours[d]), { placeholder: "closed" })]));
+  const holidays = el("tbody", {});
+  const addHoliday = (x) => {
+    const row = el("tr", { class: "holiday" },
+      el("td", {}, el("input", { type: "date", "data-part": "date", value: x ? x.date : "", "aria-label": "Holiday date" })),
+      el("td", {}, text("", x ? x.name : "", { "data-part": "name", "aria-label": "Holiday name" })),
+      el("td", {}, text("", x ? spans(x.hours) : "", { "data-part": "hours", placeholder: "closed all day", "aria-label": "Holiday opening hours" })),
+      el("td", {}, button("Remove", () => row.remove(), "secondary", { "aria-label": "Remove holiday" })));
+    holidays.append(row);
+  };
+  for (const x of hours.holidays || []) addHoliday(x);
+  const parts = [field("Name", name),
+    el("fieldset", { "data-field": "hours" }, el("legend", {}, "Opening hours (local time, e.g. 08:00–12:00, 13:00–17:00)"),
+      el("div", { class: "grid4" }, ...DAYS.map((d) => field(words(d), days[d])))),
+    el("fieldset", { "data-field": "hours.holidays" }, el("legend", {}, "Holidays"),
+      el("table", { "aria-label": "Holidays" }, el("thead", {}, el("tr", {}, el("th", {}, "Date"), el("th", {}, "Name"), el("th", {}, "Open"), el("th", {}))), holidays),
+      el("div", { class: "row" }, button("Add holiday", () => addHoliday(null))))];
+  return form(parts, h ? "Save hours" : "Add hours", () => {
+    const body = { name: name.value, hours: Object.fromEntries(DAYS.map((d) => [d, parseSpans(days[d].value)])) };
+    const rows = [...holidays.querySelectorAll("tr.holiday")].filter((r) => r.querySelector('[data-part="date"]').value || r.querySelector('[data-part="name"]').value);
+    body.hours.holidays = rows.map((r, n) => {
+      // Name the inputs by their place in what is sent, so errors land beside them.
+      for (const part of ["date", "name", "hours"]) r.querySelector(`[data-part="${part}"]`).name = `hours.holidays[${n}].${part}`;
+      return { date: r.querySelector('[data-part="date"]').value, name: r.querySelector('[data-part="name"]').value,
+        hours: parseSpans(r.querySelector('[data-part="hours"]').value) };
+    });
+    return api(h ? "PATCH" : "POST", h ? `/api/v1/business-hours/${h.id}` : "/api/v1/business-hours", body);
+  }, async (saved) => { dialog.close(); say(`Saved ${saved.name}.`); await show(); });
+}
+
+async function hoursArea() {
+  await load("hours", "queues");
+  const rows = cache.hours.map((h) => {
+    const used = cache.queues.filter((q) => q.routing_rules && q.routing_rules.business_hours_id === h.id).map((q) => q.name);
+    return el("tr", {}, el("th", { scope: "row" }, h.name),
+      el("td", {}, DAYS.map((d) => `${d.slice(0, 3)} ${spans(h.hours[d]) || "closed"}`).join("; ")),
+      el("td", {}, String((h.hours.holidays || []).length)), el("td", {}, used.join(", ") || "—"),
+      el("td", {}, el("div", { class: "row", style: "margin:0" },
+        button("Edit", () => edit(`Edit ${h.name}`, () => hoursForm(h)), "secondary", { "aria-label": `Edit hours ${h.name}` }),
+        button("Delete", async () => {
+          if (!confirm(`Delete ${h.name}?`)) return;
+          try { await api("DELETE", `/api/v1/business-hours/${h.id}`); await show(); } catch (e) { say(e.message, true); }
+        }, "danger", { "aria-label": `Delete hours ${h.name}` }))));
+  });
+  return [section("Business hours and holidays", table(["Name", "Week", "Holidays", "Queues", ""], rows, "Business hours"),
+    el("div", { class: "row" }, button("Add business hours", () => edit("Add business hours", () => hoursForm(null)), "")))];
+}
+
+// ---------- API tokens ----------
+
+async function tokensArea() {
+  await load("users");
+  const tokens = (await api("GET", "/api/v1/tokens?limit=500")).items;
+  const userName = (id) => (nameOf("users", id) || { display_name: "?" }).display_name;
+  const rows = tokens.map((t) => el("tr", { "data-token": t.id }, el("th", { scope: "row" }, t.name), el("td", {}, userName(t.user_id)),
+    el("td", {}, when(t.created_at)), el("td", {}, t.revoked_at ? `revoked ${when(t.revoked_at)}` : "active"),
+    el("td", {}, t.revoked_at ? "" : button("Revoke", async () => {
+      if (!confirm(`Revoke ${t.name}? Integrations using it stop working at once.`)) return;
+      try { await api("DELETE", `/api/v1/tokens/${t.id}`); await show(); } catch (e) { say(e.message, true); }
+    }, "danger", { "aria-label": `Revoke ${t.name}` }))));
+  const name = text("name", ""), user = select("user_id", cache.users.filter((u) => u.active).map((u) => [u.id, u.display_name]), me);
+  const secretBox = el("div", { id: "secret", "aria-live": "polite" });
+  const add = form([el("div", { class: "grid2" }, field("Name", name, "What uses it, e.g. CRM sync."), field("Acts as", user, "The token has this user's roles."))],
+    "Create token", () => api("POST", "/api/v1/tokens", { name: name.value, user_id: user.value }),
+    async (made) => {
+      await show();
+      document.getElementById("secret").replaceChildren(el("div", { class: "card secret" },
+        el("strong", {}, `Token “${made.token.name}” created. Copy it now: it is not shown again.`),
+        el("pre", { class: "token-secret" }, made.secret)));
+    });
+  return [section("API tokens", el("p", { class: "muted" }, "Integrations send a token as Authorization: Bearer <token>."),
+    table(["Name", "Acts as", "Created", "State", ""], rows, "API tokens"), secretBox, el("h3", {}, "New token"), add)];
+}
+
+// ---------- audit log ----------
+
+async function auditArea() {
+  await load("users");
+  const action = text("action", ""), object = text("object_id", "");
+  const body = el("tbody", {});
+  const more = el("div", { class: "row" });
+  const who = (a) => (a.actor_user_id ? (nameOf("users", a.actor_user_id) || { display_name: a.actor_user_id }).display_name : a.actor_kind);
+  const fetchPage = async (cursor) => {
+    const q = new URLSearchParams({ order: "newest", limit: "50" });
+    if (action.value.trim()) q.set("action", action.value.trim());
+    if (object.value.trim()) q.set("object_id", object.value.trim());
+    if (cursor) q.set("cursor", cursor);
+    const page = await api("GET", `/api/v1/audit?${q}`);
+    if (!cursor) body.replaceChildren();
+    body.append(...page.items.map((a) => el("tr", {}, el("td", {}, when(a.at)), el("td", {}, who(a)), el("td", {}, a.action),
+      el("td", {}, `${a.object_type} ${a.object_id}`), el("td", { class: "details" }, JSON.stringify(a.details)), el("td", {}, a.source))));
+    if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "Nothing recorded that matches.")));
+    more.replaceChildren(page.next_cursor ? button("Older entries", () => fetchPage(page.next_cursor).catch((e) => say(e.message, true))) : "");
+  };
+  const filter = form([el("div", { class: "grid2" }, field("Action", action, "e.g. user.updated, queue.created"), field("Object id", object))],
+    "Filter", () => fetchPage(null));
+  await fetchPage(null);
+  return [section("Audit log", el("p", { class: "muted" }, "Who changed what, newest first."), filter,
+    el("table", { "aria-label": "Audit log" }, el("thead", {}, el("tr", {}, ...["When", "Who", "Action", "Object", "Details", "From"].map((h) => el("th", { scope: "col" }, h)))), body), more)];
+}
+
+// ---------- navigation ----------
+
+const AREAS = { users: usersArea, agents: agentsArea, queues: queuesArea, codes: codesArea, hours: hoursArea, tokens: tokensArea, audit: auditArea };
+
+async function show() {
+  const name = AREAS[location.hash.slice(1)] ? location.hash.slice(1) : "users";
+  for (const a of document.querySelectorAll("nav.tabs a")) {
+    if (a.getAttribute("href") === `#${name}`) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  try {
+    const parts = await AREAS[name]();
+    area.replaceChildren(...parts);
+    area.dataset.shown = name;
+  } catch (e) {
+    area.replaceChildren(el("p", { class: "error" }, `Could not load: ${e.message}`));
+  }
+}
+
+// A closed editor keeps nothing: the next one starts from what is saved.
+dialog.addEventListener("close", () => document.getElementById("editor-body").replaceChildren());
+window.addEventListener("hashchange", () => {
+  if (dialog.open) dialog.close();
+  say("");
+  show();
+});
+await show();

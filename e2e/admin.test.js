@@ -1,0 +1,178 @@
+// Administration in a real browser: every area's form is checked by the
+// server and its answer shown beside the field; what is saved is what the
+// API then returns.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, apiAs, launchBrowser, loggedIn, shot, textIs } from "./harness.js";
+
+let server, browser, admin, page;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  admin = await apiAs(server.base, "admin@demo.example");
+  page = await loggedIn(browser, server.base, "admin@demo.example");
+  page.on("dialog", (d) => d.accept());
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const editor = () => page.locator("#editor");
+/** The error shown right after the control labelled `label`. */
+const errorBeside = (scope, label) => scope.getByLabel(label, { exact: true }).locator("xpath=following-sibling::div[contains(@class,'field-error')]");
+
+async function open(area) {
+  await page.goto(`${server.base}/admin#${area}`);
+  await page.locator(`#area[data-shown="${area}"]`).waitFor({ timeout: 5000 });
+}
+
+test("an admin adds a user; a bad email is refused beside the field", async () => {
+  await open("users");
+  await page.getByRole("button", { name: "Add a user" }).click();
+  const d = editor();
+  await d.getByLabel("Name", { exact: true }).fill("Nina <b>New</b>");
+  await d.getByLabel("Email", { exact: true }).fill("not-an-email");
+  await d.getByLabel("Password", { exact: true }).fill("long-enough-secret");
+  await d.getByRole("button", { name: "Add user" }).click();
+  await textIs(errorBeside(d, "Email"), "must look like name@example.com");
+  assert.equal((await admin("GET", "/api/v1/users?limit=500")).items.some((u) => u.display_name.startsWith("Nina")), false);
+  await d.getByLabel("Email", { exact: true }).fill("nina@demo.example");
+  await d.getByLabel("team leader").check();
+  await d.getByRole("button", { name: "Add user" }).click();
+  const row = page.locator("tr", { hasText: "nina@demo.example" });
+  await row.waitFor({ timeout: 5000 });
+  // Markup in a name is shown as text.
+  await textIs(row.locator("th"), "Nina <b>New</b>");
+  await textIs(row.locator("td").nth(1), "agent, team leader");
+  await shot(page, "admin-users");
+});
+
+test("an admin makes a user an agent with skills; a proficiency of 11 is refused", async () => {
+  await open("agents");
+  await page.getByRole("button", { name: "Make a user an agent" }).click();
+  const d = editor();
+  await d.getByLabel("User").selectOption({ label: "Nina <b>New</b> (nina@demo.example)" });
+  await d.getByLabel("billing", { exact: true }).fill("11");
+  await d.getByLabel("Attributes").fill("languages=en,fr\nteam=blue");
+  await d.getByRole("button", { name: "Make agent" }).click();
+  await textIs(d.locator("fieldset[data-field='skills'] .field-error"), "skills[0].proficiency: must be from 1 to 10");
+  await d.getByLabel("billing", { exact: true }).fill("7");
+  await d.getByRole("button", { name: "Make agent" }).click();
+  await page.locator("tr", { hasText: "Nina <b>New</b>" }).waitFor({ timeout: 5000 });
+  const agent = (await admin("GET", "/api/v1/agents?limit=500")).items.find((a) => a.display_name === "Nina <b>New</b>");
+  const billing = (await admin("GET", "/api/v1/skills?limit=500")).items.find((s) => s.name === "billing");
+  assert.deepEqual(agent.skills, [{ skill_id: billing.id, proficiency: 7 }]);
+  assert.deepEqual(agent.attributes, { languages: "en,fr", team: "blue" });
+  await shot(page, "admin-agents");
+});
+
+test("an admin adds a queue with routing rules; a bad minimum and a bad condition are refused", async () => {
+  await open("queues");
+  await page.getByRole("button", { name: "Add a queue" }).click();
+  const d = editor();
+  await d.getByLabel("Name", { exact: true }).fill("Retentions");
+  await d.getByLabel("Agent selection").selectOption("most_skilled");
+  await d.getByLabel("billing minimum", { exact: true }).fill("12");
+  await d.getByRole("button", { name: "Add queue" }).click();
+  await textIs(d.locator("fieldset[data-field='routing_rules.required_skills'] .field-error"), /must be from 1 to 10/);
+  await d.getByLabel("billing minimum", { exact: true }).fill("5");
+  await d.getByLabel("Eligibility condition").fill("languages HAS");
+  await d.getByRole("button", { name: "Add queue" }).click();
+  await textIs(errorBeside(d, "Eligibility condition"), /./);
+  await d.getByLabel("Eligibility condition").fill("languages HAS 'fr'");
+  await d.getByRole("button", { name: "Add escalation step" }).click();
+  await d.getByLabel("Escalate after seconds").fill("60");
+  await d.getByLabel("billing minimum after escalation").fill("2");
+  await d.getByRole("button", { name: "Add queue" }).click();
+  const row = page.locator("tr", { hasText: "Retentions" });
+  await row.waitFor({ timeout: 5000 });
+  const q = (await admin("GET", "/api/v1/queues?limit=500")).items.find((x) => x.name === "Retentions");
+  const billing = (await admin("GET", "/api/v1/skills?limit=500")).items.find((s) => s.name === "billing");
+  assert.equal(q.strategy, "most_skilled");
+  assert.deepEqual(q.routing_rules.required_skills, [{ skill_id: billing.id, min_proficiency: 5 }]);
+  assert.deepEqual(q.routing_rules.escalation, [{ after_seconds: 60, required_skills: [{ skill_id: billing.id, min_proficiency: 2 }] }]);
+  assert.equal(q.routing_rules.condition, "languages HAS 'fr'");
+  // Editing shows what was saved.
+  await row.getByRole("button", { name: "Edit queue Retentions" }).click();
+  assert.equal(await d.getByLabel("billing minimum", { exact: true }).inputValue(), "5");
+  assert.equal(await d.getByLabel("Eligibility condition").inputValue(), "languages HAS 'fr'");
+  await shot(page, "admin-queue-editor");
+  await d.getByRole("button", { name: "Cancel" }).click();
+});
+
+test("an admin adds and retires a reason code; agents' desks then offer it", async () => {
+  await open("codes");
+  const add = page.getByRole("form", { name: "Add reason code" });
+  await add.getByLabel("Code").fill("Fire Drill");
+  await add.getByLabel("Label").fill("Fire drill");
+  await add.getByRole("button", { name: "Add reason code" }).click();
+  await textIs(errorBeside(add, "Code"), /lowercase letters/);
+  await page.getByRole("form", { name: "Add reason code" }).getByLabel("Code").fill("fire_drill");
+  await page.getByRole("form", { name: "Add reason code" }).getByRole("button", { name: "Add reason code" }).click();
+  await page.locator('tr[data-code="fire_drill"]').waitFor({ timeout: 5000 });
+  const codes = (await admin("GET", "/api/v1/codes?kind=reason")).items.map((c) => c.code);
+  assert.ok(codes.includes("fire_drill"), codes.join());
+  await page.getByRole("button", { name: "Retire lunch" }).click();
+  await textIs(page.locator('tr[data-code="lunch"] td').nth(1), "retired");
+  assert.ok(!(await admin("GET", "/api/v1/codes?kind=reason")).items.some((c) => c.code === "lunch"));
+  await shot(page, "admin-codes");
+
+  const agent = await loggedIn(browser, server.base, "agent2@demo.example");
+  await agent.goto(`${server.base}/desk`);
+  const reasons = agent.locator("#away-reason option");
+  await textIs(reasons.last(), /./);
+  const labels = await reasons.allTextContents();
+  assert.ok(labels.includes("Fire drill") && !labels.includes("Lunch"), labels.join());
+  await agent.context().close();
+});
+
+test("an admin keeps business hours with a holiday; a bad time is refused beside the day", async () => {
+  await open("hours");
+  await page.getByRole("button", { name: "Add business hours" }).click();
+  const d = editor();
+  await d.getByLabel("Name", { exact: true }).fill("Weekdays");
+  for (const day of ["monday", "tuesday", "wednesday", "thursday", "friday"]) await d.getByLabel(day, { exact: true }).fill("08:00–17:00");
+  await d.getByLabel("monday", { exact: true }).fill("25:00-17:00");
+  await d.getByRole("button", { name: "Add holiday" }).click();
+  await d.getByLabel("Holiday date").fill("2026-12-25");
+  await d.getByLabel("Holiday name").fill("Christmas Day");
+  await d.getByRole("button", { name: "Add hours" }).click();
+  await textIs(errorBeside(d, "monday"), "hours.monday[0].open: must be a time HH:MM from 00:00 to 23:59");
+  await d.getByLabel("monday", { exact: true }).fill("08:00-12:00, 13:00-17:00");
+  await d.getByRole("button", { name: "Add hours" }).click();
+  await page.locator("tr", { hasText: "Weekdays" }).waitFor({ timeout: 5000 });
+  const h = (await admin("GET", "/api/v1/business-hours")).items.find((x) => x.name === "Weekdays");
+  assert.deepEqual(h.hours.monday, [{ open: "08:00", close: "12:00" }, { open: "13:00", close: "17:00" }]);
+  assert.deepEqual(h.hours.saturday ?? [], []);
+  assert.equal(h.hours.holidays[0].date, "2026-12-25");
+  assert.equal(h.hours.holidays[0].name, "Christmas Day");
+  await shot(page, "admin-hours");
+});
+
+test("an admin creates an API token, sees its secret once, and revokes it", async () => {
+  await open("tokens");
+  await page.getByLabel("Name", { exact: true }).fill("CRM sync");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const secret = (await page.locator("pre.token-secret").textContent()).trim();
+  const me = (s) => fetch(`${server.base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${s}` } }).then((r) => r.status);
+  assert.equal(await me(secret), 200);
+  await shot(page, "admin-tokens");
+  await page.getByRole("button", { name: "Revoke CRM sync" }).click();
+  await textIs(page.locator("tr", { hasText: "CRM sync" }).locator("td").nth(2), /^revoked/);
+  assert.equal(await me(secret), 401);
+});
+
+test("the audit log shows who changed what, newest first, filtered by action", async () => {
+  await open("audit");
+  const first = page.locator("#area tbody tr").first();
+  await textIs(first.locator("td").nth(2), "api_token.revoked");
+  await textIs(first.locator("td").nth(1), "Ada Admin");
+  await page.getByLabel("Action").fill("code.created");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await textIs(page.locator("#area tbody tr").first().locator("td").nth(2), "code.created");
+  await textIs(page.locator("#area tbody tr").first().locator("td.details"), /fire_drill/);
+  await shot(page, "admin-audit");
+});
