@@ -151,7 +151,7 @@ test("a team leader's interval report shows the day's contacts and downloads as 
   const path = join(artifacts, "intervals.csv");
   await download.saveAs(path);
   const lines = (await readFile(path, "utf8")).trim().split("\r\n");
-  assert.equal(lines[0], "interval_start,queue,offered,answered,answered_within_threshold,abandoned,service_level_pct,asa_seconds,aht_seconds");
+  assert.equal(lines[0], "interval_start,queue,offered,answered,answered_within_threshold,abandoned,service_level_pct,asa_seconds,aht_seconds,occupancy_pct");
   const rows = lines.slice(1).map((l) => l.split(","));
   const desk = rows.filter((r) => r[1] === "E2E Desk");
   const wall = rows.filter((r) => r[1] === "E2E Wall");
@@ -160,6 +160,21 @@ test("a team leader's interval report shows the day's contacts and downloads as 
   assert.equal(sum(desk, 3), 1, "and answered");
   assert.equal(sum(wall, 3), 1, "one answered on E2E Wall");
   assert.match(desk[0][0], /^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+  // Agents were busy in that interval: the centre's occupancy is above 0.
+  assert.ok(Number(desk[0][9]) > 0, `occupancy ${desk[0][9]}`);
+
+  // The agent report: the agent who answered on E2E Desk handled one.
+  const [agentDownload] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByText("Download agent CSV").click(),
+  ]);
+  const agentPath = join(artifacts, "agents.csv");
+  await agentDownload.saveAs(agentPath);
+  const agentLines = (await readFile(agentPath, "utf8")).trim().split("\r\n");
+  assert.equal(agentLines[0], "agent,handled,aht_seconds,available_seconds,busy_seconds,wrap_up_seconds,away_seconds,occupancy_pct");
+  const handled = agentLines.slice(1).map((l) => Number(l.split(",")[1]));
+  assert.ok(handled.reduce((a, b) => a + b, 0) >= 2, agentLines.join("\n"));
+  assert.ok(await page.locator("#agents tbody tr").count() >= 6);
 
   // Bad input is answered beside the field.
   await page.locator("#to").fill("2020-01-01");

@@ -1,11 +1,16 @@
-// The interval report: a table, a bar chart of offered and answered per
-// interval (all queues shown added up), and the same report as CSV.
+// Reports: the interval report (a table, a bar chart of offered and
+// answered per interval with all queues added up) and the agent report,
+// each also as CSV.
 import { api, el, duration, showFieldErrors, ApiError } from "/assets/common.js";
 
 const form = document.getElementById("report-form");
 const body = document.querySelector("#report tbody");
 const chart = document.getElementById("chart");
 const csv = document.getElementById("csv");
+const agentsCsv = document.getElementById("agents-csv");
+const agentsBody = document.querySelector("#agents tbody");
+const pct = (v) => (v === null || v === undefined ? "—" : `${v.toFixed(0)}%`);
+const dur = (v) => (v === null || v === undefined ? "—" : duration(v));
 const error = document.getElementById("report-error");
 
 function params() {
@@ -58,16 +63,23 @@ function drawChart(items) {
 async function show() {
   const p = params();
   csv.href = `/api/v1/reports/intervals?${p}&format=csv`;
+  const range = new URLSearchParams({ from: p.get("from") || "", to: p.get("to") || "" });
+  agentsCsv.href = `/api/v1/reports/agents?${range}&format=csv`;
   error.textContent = "";
   try {
     const { items } = await api("GET", `/api/v1/reports/intervals?${p}`);
     body.replaceChildren(...items.map((r) => el("tr", {},
       el("td", {}, r.local_start), el("td", {}, r.queue), el("td", {}, r.offered), el("td", {}, r.answered),
       el("td", {}, r.abandoned),
-      el("td", {}, r.service_level_pct === null ? "—" : `${r.service_level_pct.toFixed(0)}%`),
-      el("td", {}, r.asa_ms === null ? "—" : duration(r.asa_ms)),
-      el("td", {}, r.aht_ms === null ? "—" : duration(r.aht_ms)))));
+      el("td", {}, pct(r.service_level_pct)), el("td", {}, dur(r.asa_ms)), el("td", {}, dur(r.aht_ms)),
+      el("td", {}, pct(r.occupancy_pct)))));
     drawChart(items);
+    const agents = (await api("GET", `/api/v1/reports/agents?${range}`)).items;
+    agentsBody.replaceChildren(...agents.map((a) => el("tr", { "data-agent": a.agent_id },
+      el("th", { scope: "row" }, a.agent), el("td", {}, a.handled), el("td", {}, dur(a.aht_ms)),
+      ...["available", "busy", "wrap_up", "away"].map((k) => el("td", {}, duration(a.time_in_state[k] || 0))),
+      el("td", {}, Object.entries(a.away_by_reason).map(([r, ms]) => `${r} ${duration(ms)}`).join(", ") || "—"),
+      el("td", {}, pct(a.occupancy_pct)))));
   } catch (e) {
     if (e instanceof ApiError && e.fields.length) showFieldErrors(form, e);
     else error.textContent = e.message;

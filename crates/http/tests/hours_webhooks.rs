@@ -18,15 +18,6 @@ fn all_week(open: &str, close: &str) -> Value {
            "friday": day, "saturday": day, "sunday": day})
 }
 
-/// Today's date in the test tenants' time zone.
-fn sydney_today() -> String {
-    jiff::Timestamp::now()
-        .in_tz("Australia/Sydney")
-        .unwrap()
-        .date()
-        .to_string()
-}
-
 async fn queue_status(s: &TestServer, token: &str, queue: &str) -> Value {
     s.get(&format!("/api/v1/queues/{queue}/status"), token)
         .await
@@ -94,7 +85,7 @@ async fn hours_case(s: TestServer) {
     assert_eq!(queue_status(&s, t, &f.queue).await["arrived_closed"], 1);
 
     // Open round the clock, but today is a holiday: still closed.
-    let today = sydney_today();
+    let today = tenant_today();
     s.patch(
         &format!("/api/v1/business-hours/{hours}"),
         t,

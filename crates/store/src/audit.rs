@@ -132,14 +132,15 @@ impl Store {
         .await?)
     }
 
-    /// The events of one subject at or after `since`, oldest first (at most
-    /// `limit`), preceded by the last one before `since`, if any (the state
-    /// it was in when the period began).
-    pub async fn events_of_since(
+    /// The events of one subject from `since` (inclusive) to `until`
+    /// (exclusive), oldest first, at most `limit`, led by the last event
+    /// before `since` (the state the range began in).
+    pub async fn events_between(
         &self,
         tenant: TenantId,
         subject: &str,
         since: UnixMs,
+        until: UnixMs,
         limit: i64,
     ) -> Result<Vec<Event>> {
         let mut out = sqlx::query_as::<Any, Event>(
@@ -152,11 +153,12 @@ impl Store {
         .await?;
         out.extend(
             sqlx::query_as::<Any, Event>(
-                "SELECT * FROM events WHERE tenant_id = $1 AND subject_id = $2 AND at >= $3 ORDER BY seq LIMIT $4",
+                "SELECT * FROM events WHERE tenant_id = $1 AND subject_id = $2 AND at >= $3 AND at < $4 ORDER BY seq LIMIT $5",
             )
             .bind(tenant.to_string())
             .bind(subject.to_owned())
             .bind(since)
+            .bind(until)
             .bind(limit)
             .fetch_all(self.read())
             .await?,

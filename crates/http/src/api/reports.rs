@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use sb_app::reports::{IntervalRow, interval_csv};
+use sb_app::reports::{AgentRow, IntervalRow, agent_csv, interval_csv};
 use sb_model::QueueId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,6 +18,7 @@ use crate::extract::{ApiQuery, Auth};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(intervals))
+        .routes(routes!(agents))
         .routes(routes!(agent_today))
 }
 
@@ -52,6 +53,9 @@ pub struct IntervalOut {
     pub service_level_pct: Option<f64>,
     pub asa_ms: Option<u64>,
     pub aht_ms: Option<u64>,
+    /// The centre's occupancy in the interval: of agents' time available,
+    /// busy or wrapping up, the share busy or wrapping up, percent.
+    pub occupancy_pct: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -73,6 +77,7 @@ impl From<IntervalRow> for IntervalOut {
             service_level_pct: r.service_level_pct,
             asa_ms: r.asa_ms,
             aht_ms: r.aht_ms,
+            occupancy_pct: r.occupancy_pct,
         }
     }
 }
@@ -87,30 +92,116 @@ async fn intervals(
     Auth(p): Auth,
     ApiQuery(q): ApiQuery<IntervalParams>,
 ) -> ApiResult<Response> {
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => {
-            return Err(sb_app::AppError::invalid("format", "must be json or csv").into());
-        }
-    };
+    let csv = wants_csv(q.format.as_deref())?;
     let rows = s
         .app
         .interval_report(&p, &q.from, &q.to, q.interval.unwrap_or(30), q.queue_id)
         .await?;
     if csv {
-        let name = format!("attachment; filename=\"intervals-{}-{}.csv\"", q.from, q.to);
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (header::CONTENT_DISPOSITION, name),
-            ],
+        return Ok(csv_download(
+            format!("intervals-{}-{}.csv", q.from, q.to),
             interval_csv(&rows),
-        )
-            .into_response());
+        ));
     }
     Ok(Json(IntervalReport {
         items: rows.into_iter().map(IntervalOut::from).collect(),
+    })
+    .into_response())
+}
+
+fn wants_csv(format: Option<&str>) -> Result<bool, sb_app::AppError> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => Err(sb_app::AppError::invalid("format", "must be json or csv")),
+    }
+}
+
+/// A CSV body offered as a download named `file` (a name made here from
+/// checked dates, so it needs no escaping).
+fn csv_download(file: String, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AgentReportParams {
+    /// First local date, `YYYY-MM-DD` (the tenant's time zone).
+    pub from: String,
+    /// Last local date, inclusive; at most 31 days after `from`.
+    pub to: String,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentRowOut {
+    pub agent_id: String,
+    pub agent: String,
+    /// Contacts the agent answered that arrived in the range.
+    pub handled: u64,
+    /// Average handle time (answered to the end of wrap-up) of those finished.
+    pub aht_ms: Option<u64>,
+    /// Milliseconds in each status within the range.
+    #[schema(value_type = Object)]
+    pub time_in_state: std::collections::BTreeMap<String, i64>,
+    /// Milliseconds away, by reason code.
+    #[schema(value_type = Object)]
+    pub away_by_reason: std::collections::BTreeMap<String, i64>,
+    /// Busy and wrap-up over available, busy and wrap-up, percent.
+    pub occupancy_pct: Option<f64>,
+}
+
+impl From<AgentRow> for AgentRowOut {
+    fn from(r: AgentRow) -> Self {
+        AgentRowOut {
+            agent_id: r.agent_id.to_string(),
+            agent: r.agent,
+            handled: r.handled,
+            aht_ms: r.aht_ms,
+            time_in_state: r.time_in_state,
+            away_by_reason: r.away_by_reason,
+            occupancy_pct: r.occupancy_pct,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentReport {
+    pub items: Vec<AgentRowOut>,
+}
+
+/// Every agent over a range of days: contacts handled, average handle
+/// time, time in each status (away by reason) and occupancy.
+/// `format=csv` downloads it as CSV.
+#[utoipa::path(get, path = "/reports/agents", tag = "reports", params(AgentReportParams),
+    responses((status = 200, body = AgentReport), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn agents(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<AgentReportParams>,
+) -> ApiResult<Response> {
+    let csv = wants_csv(q.format.as_deref())?;
+    let rows = s.app.agent_report(&p, &q.from, &q.to).await?;
+    if csv {
+        return Ok(csv_download(
+            format!("agents-{}-{}.csv", q.from, q.to),
+            agent_csv(&rows),
+        ));
+    }
+    Ok(Json(AgentReport {
+        items: rows.into_iter().map(AgentRowOut::from).collect(),
     })
     .into_response())
 }

@@ -314,3 +314,12 @@ pub async fn fixture(s: &TestServer, slug: &str) -> Fixture {
         token,
     }
 }
+
+/// Today's date in the test tenants' time zone (Australia/Sydney).
+pub fn tenant_today() -> String {
+    jiff::Timestamp::now()
+        .in_tz("Australia/Sydney")
+        .unwrap()
+        .date()
+        .to_string()
+}
