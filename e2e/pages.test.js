@@ -45,6 +45,24 @@ test("an agent is rung, accepts, writes a note and wraps up with a disposition",
   await card.waitFor({ timeout: 5000 });
   await textIs(card.locator(".customer-name"), "<script>window.pwned = 1</script> Ann Smith");
   await card.getByLabel("Notes").fill("Parcel is delayed; promised an update by Friday.");
+
+  // Book a callback for two hours from now (the centre's local time).
+  await card.getByText("Book a callback").click();
+  await card.getByRole("button", { name: "Book callback" }).click();
+  await textIs(card.locator(".callback-form .field-error"), /^must be a date and time/);
+  const local = new Intl.DateTimeFormat("sv-SE", { timeZone: "Australia/Sydney", year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(new Date(Date.now() + 2 * 3600_000)).replace(" ", "T");
+  await card.getByLabel("Call back at (local time)").fill(local);
+  await card.getByLabel("Callback note").fill("Confirm the parcel arrived");
+  await card.getByRole("button", { name: "Book callback" }).click();
+  const booked = page.locator("#callbacks li");
+  await textIs(booked.locator(".muted"), "Confirm the parcel arrived");
+  const [cb] = (await admin("GET", "/api/v1/callbacks?state=pending")).items.filter((c) => c.origin_contact_id === contact.id);
+  assert.ok(Math.abs(cb.due_at - (Date.now() + 2 * 3600_000)) < 90_000, `due ${new Date(cb.due_at).toISOString()}`);
+  assert.equal(cb.agent_id, await page.locator("#desk").getAttribute("data-agent"));
+  await booked.getByRole("button", { name: /^Cancel callback/ }).click();
+  await textIs(page.locator("#callbacks p"), "None booked.");
+  assert.equal((await admin("GET", "/api/v1/callbacks?state=cancelled")).items.filter((c) => c.id === cb.id).length, 1);
   await card.getByRole("button", { name: "Complete" }).click();
   await card.getByLabel("Disposition").waitFor({ timeout: 5000 });
   // The server checks the form; its answer is shown beside the field.

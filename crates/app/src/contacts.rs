@@ -78,7 +78,11 @@ impl App {
         }
     }
 
-    async fn customer_exists(&self, p: &Principal, id: CustomerId) -> Result<bool, AppError> {
+    pub(crate) async fn customer_exists(
+        &self,
+        p: &Principal,
+        id: CustomerId,
+    ) -> Result<bool, AppError> {
         match self.store().get_customer(p.tenant_id, id).await {
             Ok(_) => Ok(true),
             Err(StoreError::NotFound) => Ok(false),
@@ -89,6 +93,17 @@ impl App {
     /// A contact arrives: it is stored, queued, and its `contact.created`
     /// event appended, durably, before this returns.
     pub async fn create_contact(&self, p: &Principal, c: NewContact) -> Result<Contact, AppError> {
+        let id = ContactId::from_uuid(self.new_uuid());
+        self.create_contact_with_id(p, id, c).await
+    }
+
+    /// Creates a contact whose id was chosen beforehand (a booked callback's).
+    pub(crate) async fn create_contact_with_id(
+        &self,
+        p: &Principal,
+        id: ContactId,
+        c: NewContact,
+    ) -> Result<Contact, AppError> {
         p.require(Permission::ContactWrite)?;
         let mut errors = Vec::new();
         let queue_priority = self.queue_priority(p, c.queue_id).await?;
@@ -135,7 +150,7 @@ impl App {
         let priority = c.priority.or(queue_priority).unwrap_or_default();
         let now = self.now();
         let contact = Contact {
-            id: ContactId::from_uuid(self.new_uuid()),
+            id,
             tenant_id: p.tenant_id,
             channel: c.channel,
             direction: c.direction,

@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod callbacks;
 pub mod codes;
 pub mod contacts;
 pub mod customers;

@@ -1,7 +1,7 @@
 // The agent desktop: state, ringing reservations with a countdown, the
 // contacts in hand (customer card, notes, complete, wrap-up with a
 // disposition, transfer, callback), kept current by the live stream.
-import { api, el, duration, live, debounce, showFieldErrors, ApiError } from "/assets/common.js";
+import { api, el, duration, live, debounce, showFieldErrors, clearFieldErrors, ApiError } from "/assets/common.js";
 
 const root = document.getElementById("desk");
 const agentId = root.dataset.agent;
@@ -170,6 +170,7 @@ function workCard(id) {
     const question = el("input", { name: "question", "aria-label": "Question for a team leader", placeholder: "Ask a team leader…", style: "flex:1" });
     form.append(el("div", { class: "row" }, question,
       el("button", { type: "button", class: "secondary raise-hand", onclick: () => raiseHand(form, id, question) }, "Raise hand")));
+    card.append(callbackForm(id));
   } else {
     const disp = codeInput(dispositions, { name: "disposition", id: `disp-${id}`, required: true }, "dispositions");
     form.append(
@@ -179,6 +180,54 @@ function workCard(id) {
     form.addEventListener("submit", (ev) => { ev.preventDefault(); finish(form, id, disp.value, notes.value); });
   }
   return card;
+}
+
+/** Book a callback to this contact's customer for later, perhaps kept for me. */
+function callbackForm(contactId) {
+  const due = el("input", { type: "datetime-local", name: "due_at", id: `cb-due-${contactId}` });
+  const notes = el("input", { name: "notes", id: `cb-notes-${contactId}`, autocomplete: "off" });
+  const keep = el("input", { type: "checkbox", id: `cb-keep-${contactId}`, checked: true, style: "width:auto" });
+  const f = el("form", { class: "callback-form", novalidate: true, "aria-label": "Book a callback" },
+    el("label", { for: due.id }, "Call back at (local time)"), due,
+    el("label", { for: notes.id }, "Callback note"), notes,
+    el("label", { class: "check", for: keep.id, style: "font-weight:400" }, keep, " Keep it for me"),
+    el("div", { class: "row" }, el("button", { type: "submit", class: "secondary" }, "Book callback")));
+  f.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const body = { contact_id: contactId, due_at: due.value, notes: notes.value };
+      if (keep.checked) body.agent_id = agentId;
+      const c = await api("POST", "/api/v1/callbacks", body);
+      f.reset();
+      clearFieldErrors(f);
+      say(`Callback booked for ${new Date(c.due_at).toLocaleString()}.`);
+      await loadCallbacks();
+    } catch (e) {
+      if (e instanceof ApiError && e.fields.length) showFieldErrors(f, e);
+      else say(`Could not book the callback: ${e.message}`, true);
+    }
+  });
+  return el("details", { class: "callback" }, el("summary", {}, "Book a callback"), f);
+}
+
+async function loadCallbacks() {
+  const box = document.getElementById("callbacks");
+  try {
+    const { items } = await api("GET", "/api/v1/callbacks?state=pending");
+    box.replaceChildren(el("h2", {}, "My callbacks"),
+      items.length ? el("ul", {}, ...items.map((c) => el("li", { "data-callback": c.id },
+        el("div", {}, el("strong", {}, new Date(c.due_at).toLocaleString()), c.agent_id === agentId ? " · kept for me" : ""),
+        c.notes ? el("div", { class: "muted" }, c.notes) : null,
+        el("button", { type: "button", class: "secondary", "aria-label": `Cancel callback at ${new Date(c.due_at).toLocaleString()}`,
+          onclick: async () => {
+            try { await api("POST", `/api/v1/callbacks/${c.id}/cancel`, {}); say("Callback cancelled."); }
+            catch (e) { say(`Could not cancel: ${e.message}`, true); }
+            await loadCallbacks();
+          } }, "Cancel"))))
+        : el("p", { class: "muted" }, "None booked."));
+  } catch (e) {
+    box.replaceChildren(el("h2", {}, "My callbacks"), el("p", { class: "error" }, e.message));
+  }
 }
 
 async function raiseHand(form, contactId, input) {
@@ -306,3 +355,5 @@ async function loadToday() {
 setInterval(loadToday, 60_000);
 await loadToday();
 await loadHelp();
+await loadCallbacks();
+setInterval(loadCallbacks, 30_000);

@@ -17,6 +17,7 @@
 //! This crate knows nothing of HTTP, sessions or permissions.
 
 mod audit;
+mod callbacks;
 mod codes;
 mod contacts;
 mod customers;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use sqlx::AnyPool;
 
 pub use audit::{AuditEntry, AuditFilter};
+pub use callbacks::{CLAIM_MS, CallbackFilter};
 pub use contacts::ContactFilter;
 pub use customers::CustomerFilter;
 pub use directory::AgentFilter;

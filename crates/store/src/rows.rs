@@ -300,3 +300,29 @@ pub struct WorkCode {
     pub created_at: UnixMs,
     pub updated_at: UnixMs,
 }
+
+/// A callback booked for a later time.
+#[derive(Debug, Clone, FromRow)]
+pub struct ScheduledCallback {
+    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    /// The contact created when it is due (its id is fixed at booking).
+    pub contact_id: String,
+    /// The contact it was booked from.
+    pub origin_contact_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub queue_id: String,
+    /// Kept for this agent (a personal callback).
+    pub agent_id: Option<String>,
+    /// The number to call, when not the customer's own.
+    pub phone: Option<String>,
+    pub notes: String,
+    pub due_at: UnixMs,
+    /// `pending`, `releasing`, `released` or `cancelled`.
+    pub state: String,
+    pub booked_by: Option<String>,
+    pub claimed_at: Option<UnixMs>,
+    pub created_at: UnixMs,
+    pub updated_at: UnixMs,
+}

@@ -276,6 +276,7 @@ async fn serve(app: App, listen: &ListenArgs, store_args: &StoreArgs) -> Result<
     );
     let state = sb_http::AppState::new(app.clone(), secure);
     let webhooks = tokio::spawn(app.clone().run_webhook_delivery());
+    let callbacks = tokio::spawn(app.clone().run_callback_release());
     let purge = {
         let app = app.clone();
         tokio::spawn(async move {
@@ -293,6 +294,7 @@ async fn serve(app: App, listen: &ListenArgs, store_args: &StoreArgs) -> Result<
         .context("serving HTTP")?;
     purge.abort();
     webhooks.abort();
+    callbacks.abort();
     app.store().close().await;
     tracing::info!("stopped");
     Ok(())

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 pub(crate) use auth::session_cookie;
+mod callbacks;
 mod codes;
 mod crm;
 mod directory;
@@ -83,6 +84,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(directory::router())
         .merge(hours::router())
         .merge(codes::router())
+        .merge(callbacks::router())
         .merge(help::router())
         .merge(reports::router())
         .merge(webhooks::router())

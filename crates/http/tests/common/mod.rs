@@ -62,6 +62,7 @@ impl TestServer {
         };
         let app = App::new(store, config);
         tokio::spawn(app.clone().run_webhook_delivery());
+        tokio::spawn(app.clone().run_callback_release());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
