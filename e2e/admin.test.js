@@ -74,6 +74,7 @@ test("an admin adds a queue with routing rules; a bad minimum and a bad conditio
   await page.getByRole("button", { name: "Add a queue" }).click();
   const d = editor();
   await d.getByLabel("Name", { exact: true }).fill("Retentions");
+  await d.getByLabel("Department").fill("Customer care");
   await d.getByLabel("Agent selection").selectOption("most_skilled");
   await d.getByLabel("billing minimum", { exact: true }).fill("12");
   await d.getByRole("button", { name: "Add queue" }).click();
@@ -92,6 +93,7 @@ test("an admin adds a queue with routing rules; a bad minimum and a bad conditio
   const q = (await admin("GET", "/api/v1/queues?limit=500")).items.find((x) => x.name === "Retentions");
   const billing = (await admin("GET", "/api/v1/skills?limit=500")).items.find((s) => s.name === "billing");
   assert.equal(q.strategy, "most_skilled");
+  assert.equal(q.department, "Customer care");
   assert.deepEqual(q.routing_rules.required_skills, [{ skill_id: billing.id, min_proficiency: 5 }]);
   assert.deepEqual(q.routing_rules.escalation, [{ after_seconds: 60, required_skills: [{ skill_id: billing.id, min_proficiency: 2 }] }]);
   assert.equal(q.routing_rules.condition, "languages HAS 'fr'");

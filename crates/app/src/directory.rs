@@ -136,6 +136,8 @@ pub const MAX_SKILLS_PER_AGENT: usize = 200;
 pub struct NewQueue {
     pub name: Text,
     pub description: String,
+    /// The department the queue belongs to; empty for none.
+    pub department: String,
     pub strategy: Strategy,
     pub priority: i64,
     pub service_level_seconds: i64,
@@ -149,6 +151,7 @@ pub struct NewQueue {
 pub struct QueuePatch {
     pub name: Option<Text>,
     pub description: Option<String>,
+    pub department: Option<String>,
     pub strategy: Option<Strategy>,
     pub priority: Option<i64>,
     pub service_level_seconds: Option<i64>,
@@ -495,6 +498,7 @@ impl App {
             tenant_id: p.tenant_id,
             name: q.name.into_string(),
             description: q.description,
+            department: q.department,
             strategy: q.strategy,
             priority: q.priority,
             service_level_seconds: q.service_level_seconds,
@@ -549,6 +553,9 @@ impl App {
             .map_err(AppError::from_store("queue"))?;
         if let Some(v) = patch.name {
             q.name = v.into_string();
+        }
+        if let Some(v) = patch.department {
+            q.department = v;
         }
         if let Some(v) = patch.description {
             q.description = v;

@@ -251,6 +251,7 @@ function queueForm(q) {
   const others = [["", "—"], ...cache.queues.filter((x) => !q || x.id !== q.id).map((x) => [x.id, x.name])];
   const i = {
     name: text("name", q ? q.name : ""), description: text("description", q ? q.description : ""),
+    department: text("department", q ? q.department : "", { list: "departments" }),
     strategy: select("strategy", STRATEGIES.map((s) => [s, words(s)]), q ? q.strategy : "longest_idle"),
     priority: num("priority", q ? q.priority : 50, { min: 0, max: 100 }),
     sl: num("service_level_seconds", q ? q.service_level_seconds : 20, { min: 1 }),
@@ -273,7 +274,9 @@ function queueForm(q) {
     [["", "default"], ["callback", "call back"], ["voicemail", "voicemail"], ["close", "close"]], mw[c] || "")]));
   const steps = stepsEditor(r);
   const parts = [
-    el("div", { class: "grid2" }, field("Name", i.name), field("Description", i.description)),
+    el("div", { class: "grid2" }, field("Name", i.name), field("Department", i.department, "Transfers to another department's queue are referrals."),
+      field("Description", i.description)),
+    el("datalist", { id: "departments" }, ...[...new Set(cache.queues.map((x) => x.department).filter(Boolean))].map((d) => el("option", { value: d }))),
     el("div", { class: "grid4" }, field("Agent selection", i.strategy), field("Priority (0–100)", i.priority),
       field("Service level: answered within (s)", i.sl), field("Service level target %", i.slPct),
       field("Maximum wait (s)", i.maxWait, "Empty: no limit."), field("Wrap-up time (s)", i.wrap),
@@ -300,7 +303,7 @@ function queueForm(q) {
     const mwa = Object.fromEntries(CHANNELS.filter((c) => maxWaitActions[c].value).map((c) => [c, maxWaitActions[c].value]));
     if (Object.keys(mwa).length) rules.max_wait_action = mwa;
     const body = {
-      name: i.name.value, description: i.description.value, strategy: i.strategy.value, priority: numberOf(i.priority),
+      name: i.name.value, description: i.description.value, department: i.department.value, strategy: i.strategy.value, priority: numberOf(i.priority),
       service_level_seconds: numberOf(i.sl), service_level_target_pct: numberOf(i.slPct), max_wait_seconds: numberOf(i.maxWait),
       wrap_up_seconds: numberOf(i.wrap), routing_rules: rules,
     };
@@ -313,13 +316,13 @@ async function queuesArea() {
   const skillName = (id) => (nameOf("skills", id) || { name: "?" }).name;
   const rows = cache.queues.map((q) => {
     const r = q.routing_rules || {};
-    return el("tr", { "data-queue": q.id }, el("th", { scope: "row" }, q.name), el("td", {}, words(q.strategy)),
+    return el("tr", { "data-queue": q.id }, el("th", { scope: "row" }, q.name), el("td", {}, q.department || "—"), el("td", {}, words(q.strategy)),
       el("td", {}, (r.required_skills || []).map((s) => `${skillName(s.skill_id)} ≥ ${s.min_proficiency}`).join(", ") || "any agent"),
       el("td", {}, `${q.service_level_target_pct}% in ${q.service_level_seconds} s`),
       el("td", {}, r.business_hours_id ? (nameOf("hours", r.business_hours_id) || { name: "?" }).name : "always open"),
       el("td", {}, button("Edit", () => edit(`Edit queue ${q.name}`, () => queueForm(q)), "secondary", { "aria-label": `Edit queue ${q.name}` })));
   });
-  return [section("Queues", table(["Queue", "Agent selection", "Requires", "Service level", "Hours", ""], rows, "Queues"),
+  return [section("Queues", table(["Queue", "Department", "Agent selection", "Requires", "Service level", "Hours", ""], rows, "Queues"),
     el("div", { class: "row" }, button("Add a queue", () => edit("Add a queue", () => queueForm(null)), "")))];
 }
 

@@ -13,6 +13,7 @@ const notice = document.getElementById("notice");
 let status = null;                  // last /agents/{id}/status answer
 let statusSeenAt = Date.now();      // our clock when `since` was read
 let queues = new Map();             // queue id → name
+let departments = new Map();        // queue id → department
 const contacts = new Map();         // contact id → {contact, customer, recent}
 const wrapping = new Set();         // ended here, disposition not yet given
 
@@ -27,6 +28,7 @@ let reasons = [], dispositions = []; // the centre's codes; empty means free tex
 async function loadQueues() {
   const page = await api("GET", "/api/v1/queues?limit=500");
   queues = new Map(page.items.map((q) => [q.id, q.name]));
+  departments = new Map(page.items.map((q) => [q.id, q.department]));
   colleagues = (await api("GET", "/api/v1/agents?limit=500")).items;
   const codes = (await api("GET", "/api/v1/codes")).items;
   reasons = codes.filter((c) => c.kind === "reason");
@@ -156,8 +158,16 @@ function workCard(id) {
     form);
   form.append(el("label", { for: `notes-${id}` }, "Notes"), notes);
   if (!inWrap) {
+    // Queues grouped by department: another department's queue is a referral.
+    const groups = new Map();
+    for (const [q, n] of queues) {
+      if (q === contact.queue_id) continue;
+      const d = departments.get(q) || "Other queues";
+      if (!groups.has(d)) groups.set(d, []);
+      groups.get(d).push(el("option", { value: q }, n));
+    }
     const target = el("select", { name: "queue_id", "aria-label": "Transfer to queue" },
-      ...[...queues].filter(([q]) => q !== contact.queue_id).map(([q, n]) => el("option", { value: q }, n)));
+      ...[...groups].sort(([a], [b]) => a.localeCompare(b)).map(([d, options]) => el("optgroup", { label: d }, ...options)));
     const person = el("select", { name: "agent_id", "aria-label": "Transfer to agent" },
       el("option", { value: "" }, "anyone in that queue"),
       ...colleagues.filter((a) => a.id !== agentId).map((a) => el("option", { value: a.id }, a.display_name)));

@@ -527,6 +527,9 @@ pub struct QueueOut {
     pub id: QueueId,
     pub name: String,
     pub description: String,
+    /// The department the queue belongs to; empty for none. A transfer to
+    /// another department's queue is a referral.
+    pub department: String,
     /// One of `longest_idle`, `most_skilled`, `fewest_contacts`, `least_talk_time`,
     /// `round_robin`, `linear`, `weighted_random`, `ring_all`, `ring_progressive`.
     #[schema(value_type = String)]
@@ -550,6 +553,7 @@ impl From<sb_store::Queue> for QueueOut {
             id: q.id,
             name: q.name,
             description: q.description,
+            department: q.department,
             strategy: q.strategy,
             priority: q.priority,
             service_level_seconds: q.service_level_seconds,
@@ -572,6 +576,9 @@ pub struct QueueIn {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// Up to 80 characters; empty for none.
+    #[serde(default)]
+    pub department: String,
     #[serde(default = "default_strategy")]
     #[schema(value_type = String)]
     pub strategy: Strategy,
@@ -613,6 +620,7 @@ fn default_wrap() -> i64 {
 pub struct QueuePatchIn {
     pub name: Option<String>,
     pub description: Option<String>,
+    pub department: Option<String>,
     #[schema(value_type = Option<String>)]
     pub strategy: Option<Strategy>,
     pub priority: Option<i64>,

@@ -194,6 +194,13 @@ async fn malformed_and_invalid_bodies_name_the_field_and_write_nothing() {
         .await
         .problem_for(422, "routing_rules.escalation[0].after_seconds");
     s.post(
+        "/api/v1/queues",
+        t,
+        json!({"name": "Q", "department": "x".repeat(81)}),
+    )
+    .await
+    .problem_for(422, "department");
+    s.post(
         "/api/v1/users",
         t,
         json!({"email": "z@z.example", "display_name": "Z", "roles": []}),
@@ -236,6 +243,27 @@ async fn malformed_and_invalid_bodies_name_the_field_and_write_nothing() {
         .problem_for(400, "channel");
 
     assert_eq!(counts(&s, t).await, before, "no bad request wrote anything");
+    // A department is kept, changed and cleared.
+    let q = s
+        .post(
+            "/api/v1/queues",
+            t,
+            json!({"name": "Referrals", "department": " Accounts "}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(q.body["department"], "Accounts");
+    let path = format!("/api/v1/queues/{}", q.id());
+    let q = s
+        .patch(&path, t, json!({"department": "Care"}))
+        .await
+        .expect(200);
+    assert_eq!(q.body["department"], "Care");
+    let q = s
+        .patch(&path, t, json!({"department": ""}))
+        .await
+        .expect(200);
+    assert_eq!(q.body["department"], "");
     s.finish().await;
 }
 

@@ -313,7 +313,8 @@ impl Store {
         let mut tx = self.write().begin().await?;
         sqlx::query(
             "INSERT INTO queues (id, tenant_id, name, description, strategy, priority, service_level_seconds, service_level_target_pct, \
-             max_wait_seconds, wrap_up_seconds, routing_rules, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             max_wait_seconds, wrap_up_seconds, routing_rules, created_at, updated_at, department) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(q.id.to_string())
         .bind(q.tenant_id.to_string())
@@ -328,6 +329,7 @@ impl Store {
         .bind(&q.routing_rules)
         .bind(q.created_at)
         .bind(q.updated_at)
+        .bind(&q.department)
         .execute(&mut *tx)
         .await
         .map_err(name_conflict("queue"))?;
@@ -349,8 +351,8 @@ impl Store {
         let mut tx = self.write().begin().await?;
         let done = sqlx::query(
             "UPDATE queues SET name = $1, description = $2, strategy = $3, priority = $4, service_level_seconds = $5, \
-             service_level_target_pct = $6, max_wait_seconds = $7, wrap_up_seconds = $8, routing_rules = $9, updated_at = $10 \
-             WHERE tenant_id = $11 AND id = $12",
+             service_level_target_pct = $6, max_wait_seconds = $7, wrap_up_seconds = $8, routing_rules = $9, updated_at = $10, \
+             department = $11 WHERE tenant_id = $12 AND id = $13",
         )
         .bind(&q.name)
         .bind(&q.description)
@@ -362,6 +364,7 @@ impl Store {
         .bind(q.wrap_up_seconds)
         .bind(&q.routing_rules)
         .bind(q.updated_at)
+        .bind(&q.department)
         .bind(q.tenant_id.to_string())
         .bind(q.id.to_string())
         .execute(&mut *tx)
@@ -416,5 +419,5 @@ fn agent_details(a: &Agent) -> serde_json::Value {
 }
 
 fn queue_details(q: &Queue) -> serde_json::Value {
-    json!({"name": q.name, "strategy": q.strategy.as_str(), "priority": q.priority, "routing_rules": q.routing_rules})
+    json!({"name": q.name, "department": q.department, "strategy": q.strategy.as_str(), "priority": q.priority, "routing_rules": q.routing_rules})
 }

@@ -124,6 +124,8 @@ pub struct Queue {
     pub routing_rules: String,
     pub created_at: UnixMs,
     pub updated_at: UnixMs,
+    /// The department the queue belongs to (empty: none named).
+    pub department: String,
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -123,6 +123,7 @@ async fn queue(store: &Store, t: TenantId, name: &str) -> Queue {
         routing_rules: r#"{"required_skills":[]}"#.into(),
         created_at: now(),
         updated_at: now(),
+        department: "Care".into(),
     };
     store.insert_queue(&q, &who()).await.unwrap();
     q

@@ -239,6 +239,12 @@ pub async fn seed(app: &App) -> Result<bool> {
         Ok(NewQueue {
             name: text(name)?,
             description: String::new(),
+            department: match name {
+                "Billing" => "Accounts",
+                "Sales" => "Sales",
+                _ => "Customer care",
+            }
+            .into(),
             strategy,
             priority,
             service_level_seconds: 20,

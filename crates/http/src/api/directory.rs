@@ -14,6 +14,9 @@ use crate::dto::*;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, Auth};
 
+/// The longest department name.
+const MAX_DEPARTMENT: usize = 80;
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_skills, create_skill))
@@ -222,6 +225,7 @@ async fn create_queue(
     let mut ck = Check::default();
     let name = ck.text("name", &b.name, 100);
     let description = ck.long_text("description", &b.description, MAX_DESCRIPTION);
+    let department = ck.opt_text("department", Some(&b.department), MAX_DEPARTMENT);
     let pct = ck.percent("service_level_target_pct", b.service_level_target_pct);
     ck.finish()?;
     let q = s
@@ -231,6 +235,9 @@ async fn create_queue(
             NewQueue {
                 name: got(name)?,
                 description: got(description)?,
+                department: got(department)?
+                    .map(|d| d.into_string())
+                    .unwrap_or_default(),
                 strategy: b.strategy,
                 priority: b.priority,
                 service_level_seconds: b.service_level_seconds,
@@ -272,6 +279,10 @@ async fn update_queue(
         .description
         .as_deref()
         .map(|d| ck.long_text("description", d, MAX_DESCRIPTION));
+    let department = b
+        .department
+        .as_deref()
+        .map(|d| ck.opt_text("department", Some(d), MAX_DEPARTMENT));
     let pct = b
         .service_level_target_pct
         .map(|v| ck.percent("service_level_target_pct", v));
@@ -279,6 +290,10 @@ async fn update_queue(
     let patch = QueuePatch {
         name: name.map(got).transpose()?,
         description: description.map(got).transpose()?,
+        department: department
+            .map(got)
+            .transpose()?
+            .map(|d| d.map(|t| t.into_string()).unwrap_or_default()),
         strategy: b.strategy,
         priority: b.priority,
         service_level_seconds: b.service_level_seconds,
