@@ -69,6 +69,7 @@ test("an agent is rung, accepts, writes a note and wraps up with a disposition",
   await card.getByRole("button", { name: "Finish wrap-up" }).click();
   await textIs(card.locator(".field-error"), /^choose one of the centre's disposition codes: /);
   await card.getByLabel("Disposition").selectOption("resolved");
+  assert.match(await card.locator(".wrap-timer .countdown").textContent(), /^\d+:\d\d$/);
   await shot(page, "desk-wrap-up");
   await card.getByRole("button", { name: "Finish wrap-up" }).click();
   await card.waitFor({ state: "detached", timeout: 5000 });
@@ -80,6 +81,12 @@ test("an agent is rung, accepts, writes a note and wraps up with a disposition",
   assert.ok(stored.timeline.answered_at, "answered");
   // My day so far counts it.
   await textIs(page.locator("#today-handled"), "1");
+  // Away needs one of the centre's reasons: the server says so beside the list.
+  await page.getByRole("button", { name: "Away", exact: true }).click();
+  await textIs(page.locator("#state .field-error"), /./);
+  await page.getByLabel("Away because").selectOption("lunch");
+  await page.getByRole("button", { name: "Away", exact: true }).click();
+  await textIs(page.locator("#my-state"), "away (Lunch)");
   await page.getByRole("button", { name: "Offline" }).click();
   await textIs(page.locator("#my-state"), "offline");
   await page.context().close();

@@ -14,6 +14,7 @@ let status = null;                  // last /agents/{id}/status answer
 let statusSeenAt = Date.now();      // our clock when `since` was read
 let queues = new Map();             // queue id → name
 let departments = new Map();        // queue id → department
+let wrapSeconds = new Map();        // queue id → wrap-up time allowed
 const contacts = new Map();         // contact id → {contact, customer, recent}
 const wrapping = new Set();         // ended here, disposition not yet given
 
@@ -29,6 +30,7 @@ async function loadQueues() {
   const page = await api("GET", "/api/v1/queues?limit=500");
   queues = new Map(page.items.map((q) => [q.id, q.name]));
   departments = new Map(page.items.map((q) => [q.id, q.department]));
+  wrapSeconds = new Map(page.items.map((q) => [q.id, q.wrap_up_seconds]));
   colleagues = (await api("GET", "/api/v1/agents?limit=500")).items;
   const codes = (await api("GET", "/api/v1/codes")).items;
   reasons = codes.filter((c) => c.kind === "reason");
@@ -100,7 +102,8 @@ async function setState(body) {
     say("");
     await refresh();
   } catch (e) {
-    say(`Could not change state: ${e.message}`, true);
+    if (e instanceof ApiError && e.fields.length) showFieldErrors(stateBox, e);
+    else say(`Could not change state: ${e.message}`, true);
   }
 }
 
@@ -183,6 +186,12 @@ function workCard(id) {
     card.append(callbackForm(id));
   } else {
     const disp = codeInput(dispositions, { name: "disposition", id: `disp-${id}`, required: true }, "dispositions");
+    const started = contact.timeline.wrap_started_at;
+    const allowed = wrapSeconds.get(contact.queue_id);
+    if (started && allowed && contact.state === "wrap_up") {
+      form.append(el("p", { class: "muted wrap-timer" }, "Wrap-up time left: ",
+        el("span", { class: "countdown", "data-expires": started + allowed * 1000 }, duration(started + allowed * 1000 - Date.now()))));
+    }
     form.append(
       el("label", { for: `disp-${id}` }, "Disposition"), disp,
       el("div", { class: "row" },
