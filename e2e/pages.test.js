@@ -243,7 +243,20 @@ test("a team leader moves an agent to another queue from the floor view", async 
   const contact = await admin("POST", "/api/v1/contacts", { channel: "chat", queue_id: sales.id });
   const status = await admin("GET", `/api/v1/agents/${wally.id}/status`);
   assert.ok(status.reservations.some((r) => r.contact_id === contact.id), JSON.stringify(status));
-  await textIs(row.locator("td").nth(3), "1");
+  await textIs(row.locator("td").nth(2), "1");
+  // He still holds the wallboard test's chat; answered, this one shows too.
+  const reservation = status.reservations.find((r) => r.contact_id === contact.id);
+  await admin("POST", `/api/v1/reservations/${reservation.id}/accept`, {});
+  await textIs(row.locator(".in-hand"), /^Chat — E2E Wall, Chat — Sales$/);
+  // Away with one of the centre's reasons.
+  await row.getByLabel("State for Wally Agent").selectOption({ label: "away — Coaching" });
+  await row.getByRole("button", { name: "Set" }).click();
+  await textIs(page.locator("#notice"), "Wally Agent is now away (coaching).");
+  // Away, he is offered nothing new, though he keeps what he holds.
+  const next = await admin("POST", "/api/v1/contacts", { channel: "chat", queue_id: sales.id });
+  const after = await admin("GET", `/api/v1/agents/${wally.id}/status`);
+  assert.ok(!after.reservations.some((r) => r.contact_id === next.id), JSON.stringify(after));
+  assert.equal(after.contacts.length, 2);
   await page.context().close();
 });
 

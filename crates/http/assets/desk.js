@@ -76,6 +76,8 @@ const refreshSoon = debounce(refresh, 100);
 function channelName(c) { return { voice: "Call", email: "Email", chat: "Chat", sms: "Text message" }[c] || c; }
 
 function renderState() {
+  // Keep a reason the agent has chosen but not yet sent.
+  const chosen = document.getElementById("away-reason")?.value;
   const since = status.since ? Date.now() - status.since : Date.now() - statusSeenAt;
   const label = status.status.replace("_", "-");
   const known = reasons.find((c) => c.code === status.reason);
@@ -93,6 +95,7 @@ function renderState() {
       el("button", { type: "button", class: "secondary", id: "go-away",
         onclick: () => setState({ state: "away", reason: document.getElementById("away-reason").value }) }, "Away")),
   );
+  if (chosen) document.getElementById("away-reason").value = chosen;
 }
 
 async function setState(body) {

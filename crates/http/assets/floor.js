@@ -8,12 +8,26 @@ const notice = document.getElementById("notice");
 const dialog = document.getElementById("skills-dialog");
 const skillsForm = document.getElementById("skills-form");
 let agents = [], skills = [], statuses = new Map();
+let reasons = [], queueNames = new Map();
+const inHand = new Map();           // contact id → contact, for what agents hold
 
 function say(text, bad = false) { notice.textContent = text; notice.className = bad ? "error" : "muted"; }
 
 async function load() {
   agents = (await api("GET", "/api/v1/agents?limit=500")).items;
   skills = (await api("GET", "/api/v1/skills?limit=500")).items;
+  reasons = (await api("GET", "/api/v1/codes?kind=reason")).items;
+  queueNames = new Map((await api("GET", "/api/v1/queues?limit=500")).items.map((q) => [q.id, q.name]));
+}
+
+const CHANNEL = { voice: "Call", email: "Email", chat: "Chat", sms: "Text" };
+/** What an agent holds: "Chat — Billing" for each contact in hand. */
+function holding(s) {
+  if (!s || !s.contacts.length) return "—";
+  return s.contacts.map((id) => {
+    const c = inHand.get(id);
+    return c ? `${CHANNEL[c.channel] || c.channel} — ${queueNames.get(c.queue_id) || "?"}` : "…";
+  }).join(", ");
 }
 
 let today = new Map();              // agent id → handled today
@@ -21,6 +35,11 @@ let today = new Map();              // agent id → handled today
 async function refresh() {
   const all = await Promise.all(agents.map((a) => api("GET", `/api/v1/agents/${a.id}/status`).catch(() => null)));
   statuses = new Map(agents.map((a, i) => [a.id, all[i]]));
+  const held = new Set(all.flatMap((s) => (s ? s.contacts : [])));
+  for (const id of [...inHand.keys()]) if (!held.has(id)) inHand.delete(id);
+  const missing = [...held].filter((id) => !inHand.has(id));
+  const got = await Promise.all(missing.map((id) => api("GET", `/api/v1/contacts/${id}`).catch(() => null)));
+  for (const c of got) if (c) inHand.set(c.id, c);
   draw();
 }
 
@@ -40,14 +59,18 @@ function draw() {
   body.replaceChildren(...agents.map((a) => {
     const s = statuses.get(a.id);
     const state = s ? s.status : "unknown";
+    // Away with one of the centre's reasons (or plainly away while it keeps none).
+    const choices = [["available", "available"], ["offline", "offline"],
+      ...(reasons.length ? reasons.map((r) => [`away:${r.code}`, `away — ${r.label}`]) : [["away:", "away"]])];
+    const current = state === "away" ? `away:${reasons.length && s ? s.reason : ""}` : state;
     const select = el("select", { "aria-label": `State for ${a.display_name}`, style: "width:auto" },
-      ...["available", "away", "offline"].map((v) => el("option", { value: v, selected: v === state }, v)));
+      ...choices.map(([v, l]) => el("option", { value: v, selected: v === current }, l)));
     return el("tr", { "data-agent": a.id },
       el("th", { scope: "row" }, a.display_name),
       el("td", {}, el("span", { class: `pill ${state}` }, state.replace("_", "-"), s && s.reason ? ` (${s.reason})` : "")),
       el("td", { class: "since", "data-since": s && s.since ? s.since : "" }, s && s.since ? duration(Date.now() - s.since) : "—"),
       el("td", {}, s ? String(s.reservations.length) : "—"),
-      el("td", {}, s ? String(s.contacts.length) : "—"),
+      el("td", { class: "in-hand" }, holding(s)),
       el("td", { class: "handled" }, today.has(a.id) && today.get(a.id) !== null ? String(today.get(a.id)) : "—"),
       el("td", {}, el("div", { class: "row", style: "margin:0" }, select,
         el("button", { type: "button", class: "secondary", onclick: () => setState(a, select.value) }, "Set"))),
@@ -58,8 +81,10 @@ function draw() {
 
 async function setState(a, state) {
   try {
-    await api("PUT", `/api/v1/agents/${a.id}/state`, state === "away" ? { state, reason: "set by team leader" } : { state });
-    say(`${a.display_name} is now ${state}.`);
+    const [name, code] = state.split(":");
+    const body = name === "away" ? { state: name, reason: code || "set by team leader" } : { state: name };
+    await api("PUT", `/api/v1/agents/${a.id}/state`, body);
+    say(`${a.display_name} is now ${name}${code ? ` (${code})` : ""}.`);
   } catch (e) { say(`Could not change ${a.display_name}: ${e.message}`, true); }
   refreshSoon();
 }
