@@ -57,6 +57,48 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Workforce management: staffing from files, for planners' scripts.
+    #[command(subcommand)]
+    Wfm(WfmCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WfmCommand {
+    /// Agents needed per interval (Erlang C or A): reads CSV
+    /// `interval_start,contacts,aht_seconds`, writes it back with
+    /// `agents,positions,service_level,asa_seconds,occupancy` added.
+    Staff(StaffArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StaffArgs {
+    /// The intervals as CSV (`-` for standard input).
+    #[arg(long)]
+    pub input: String,
+    /// Service level target, percent answered within --sl-seconds.
+    #[arg(long)]
+    pub sl_target: Option<f64>,
+    /// Service level threshold, seconds.
+    #[arg(long)]
+    pub sl_seconds: Option<f64>,
+    /// Average speed of answer target, seconds.
+    #[arg(long)]
+    pub asa_seconds: Option<f64>,
+    /// Maximum occupancy, percent.
+    #[arg(long)]
+    pub max_occupancy: Option<f64>,
+    /// Shrinkage, percent of paid time agents cannot take contacts.
+    #[arg(long, default_value_t = 0.0)]
+    pub shrinkage: f64,
+    /// `erlang-c` (callers wait) or `erlang-a` (callers abandon; needs --patience-seconds).
+    #[arg(long, default_value = "erlang-c")]
+    pub model: String,
+    /// Callers' mean patience, seconds (Erlang A).
+    #[arg(long)]
+    pub patience_seconds: Option<f64>,
+    /// Interval length; inferred from consecutive rows when absent.
+    #[arg(long)]
+    pub interval_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -4,6 +4,7 @@
 
 mod cli;
 mod demo;
+mod wfm;
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
-use cli::{Cli, Command, ListenArgs, StoreArgs, TenantCommand, UserCommand};
+use cli::{Cli, Command, ListenArgs, StoreArgs, TenantCommand, UserCommand, WfmCommand};
 use sb_app::{App, AppConfig, Principal, Secret};
 use sb_model::{EmailAddress, RoleSet, Text};
 use sb_store::{Store, StoreConfig};
@@ -92,6 +93,11 @@ fn store_description(args: &StoreArgs) -> String {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Wfm(WfmCommand::Staff(a)) => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            wfm::staff_command(&a, &mut out)
+        }
         Command::Migrate => {
             let store = open_store(&cli.store).await?;
             // Opening applies pending migrations; report the state.

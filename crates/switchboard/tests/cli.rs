@@ -782,3 +782,157 @@ fn http_client() -> reqwest::Client {
     sb_app::install_tls_provider();
     reqwest::Client::new()
 }
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const DAY: &str = "interval_start,contacts,aht_seconds\n\
+                   2026-11-27T08:00,100,180\n\
+                   2026-11-27T08:30,0,0\n\
+                   2026-11-27T09:00,400,240\n";
+
+#[test]
+fn wfm_staff_adds_agents_positions_and_what_they_achieve() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = dir.path().join("day.csv");
+    std::fs::write(&day, DAY).unwrap();
+    let day = day.to_str().unwrap();
+    let o = run(
+        &[
+            "wfm",
+            "staff",
+            "--input",
+            day,
+            "--sl-target",
+            "80",
+            "--sl-seconds",
+            "20",
+            "--shrinkage",
+            "30",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "interval_start,contacts,aht_seconds,agents,positions,service_level,asa_seconds,occupancy"
+    );
+    // 100 calls × 180 s in 30 minutes = 10 Erlangs: 14 agents, 20 positions at 30 % shrinkage.
+    assert!(
+        lines[1].starts_with("2026-11-27T08:00,100,180,14,20,"),
+        "{out}"
+    );
+    // Nobody calling needs nobody, not an error.
+    assert_eq!(lines[2], "2026-11-27T08:30,0,0,0,0,1.0000,0.0,0.0000");
+    let agents = |line: &str| line.split(',').nth(3).unwrap().parse::<u64>().unwrap();
+    assert!(agents(lines[3]) > 53, "{out}");
+
+    // Erlang A: callers who give up need fewer agents; read from stdin.
+    let o = run(
+        &[
+            "wfm",
+            "staff",
+            "--input",
+            "-",
+            "--sl-target",
+            "80",
+            "--sl-seconds",
+            "20",
+            "--model",
+            "erlang-a",
+            "--patience-seconds",
+            "90",
+        ],
+        Some(DAY),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = stdout(&o);
+    let a: Vec<&str> = a.lines().collect();
+    assert!(
+        agents(a[1]) < 14 && agents(a[3]) < agents(lines[3]),
+        "{a:?}"
+    );
+
+    // Offsets tell the repeated hour of a daylight-saving change apart.
+    let dst = "interval_start,contacts,aht_seconds\n\
+               2026-04-05T02:00+11:00,20,180\n\
+               2026-04-05T02:30+11:00,20,180\n\
+               2026-04-05T02:00+10:00,20,180\n";
+    let o = run(
+        &["wfm", "staff", "--input", "-", "--asa-seconds", "30"],
+        Some(dst),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 4);
+}
+
+#[test]
+fn wfm_staff_refuses_bad_input_with_one_line_and_writes_nothing() {
+    let sl = ["--sl-target", "80", "--sl-seconds", "20"];
+    let cases: [(&str, &[&str], &str); 8] = [
+        (
+            "interval_start,contacts,aht_seconds\n2026-11-27T08:00,-3,180\n2026-11-27T08:30,1,180\n",
+            &sl,
+            "line 2: contacts must be a number of at least 0",
+        ),
+        (
+            "interval_start,contacts,aht_seconds\n2026-11-27T08:00,5,0\n2026-11-27T08:30,1,180\n",
+            &sl,
+            "line 2: the average handle time must be more than 0",
+        ),
+        (
+            "interval_start,contacts,aht_seconds\n2026-11-27T08:00,5,abc\n",
+            &sl,
+            "line 2: aht_seconds must be a number",
+        ),
+        (
+            "start,calls,aht\n2026-11-27T08:00,5,180\n",
+            &sl,
+            "the header must be interval_start,contacts,aht_seconds",
+        ),
+        (
+            "interval_start,contacts,aht_seconds\n2026-11-27T08:00,5,180\n",
+            &sl,
+            "give --interval-minutes",
+        ),
+        (
+            "interval_start,contacts,aht_seconds\n2026-11-27T09:00,5,180\n2026-11-27T08:30,5,180\n",
+            &sl,
+            "line 3: interval_start must increase",
+        ),
+        (
+            DAY,
+            &["--sl-target", "180", "--sl-seconds", "20"],
+            "--sl-target is a percentage from 0 to 100",
+        ),
+        (
+            DAY,
+            &[
+                "--sl-target",
+                "80",
+                "--sl-seconds",
+                "20",
+                "--model",
+                "erlang-a",
+            ],
+            "needs --patience-seconds",
+        ),
+    ];
+    for (input, flags, want) in cases {
+        let mut args = vec!["wfm", "staff", "--input", "-"];
+        args.extend_from_slice(flags);
+        let o = run(&args, Some(input));
+        assert!(!o.status.success(), "{want}: succeeded");
+        assert!(stderr(&o).contains(want), "{want}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "", "{want}: wrote output");
+    }
+    let o = run(&["wfm", "staff", "--input", "-"], Some(DAY));
+    assert!(
+        stderr(&o).contains("give a service level or an ASA target"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,0 +1,202 @@
+//! `switchboard wfm …`: workforce-management commands that read and write
+//! files, for planners to script against.
+//!
+//! `wfm staff` reads a day (or more) of intervals as CSV with the header
+//! `interval_start,contacts,aht_seconds` and writes the same rows with
+//! `agents,positions,service_level,asa_seconds,occupancy` added: agents
+//! taking contacts, positions to roster after shrinkage, and what that
+//! achieves (service level and occupancy as fractions, ASA in seconds).
+
+use std::io::{Read, Write};
+
+use anyhow::{Context, Result, bail};
+use sb_wfm::{Model, Target, staff};
+
+use crate::cli::StaffArgs;
+
+/// One interval as read.
+struct Row {
+    line: u64,
+    start_text: String,
+    /// Seconds on the row's own time line: local wall-clock time, or the
+    /// instant when the row gives an offset (so the repeated hour of a
+    /// daylight-saving change can be told apart).
+    start: i64,
+    with_offset: bool,
+    contacts_text: String,
+    contacts: f64,
+    aht_text: String,
+    aht: f64,
+}
+
+fn number(field: &str, text: &str, line: u64) -> Result<f64> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .with_context(|| format!("line {line}: {field} must be a number, not {text:?}"))?;
+    if !v.is_finite() {
+        bail!("line {line}: {field} must be a finite number, not {text:?}");
+    }
+    Ok(v)
+}
+
+fn read_rows(input: &str) -> Result<Vec<Row>> {
+    let text = if input == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading standard input")?;
+        s
+    } else {
+        std::fs::read_to_string(input).with_context(|| format!("reading {input}"))?
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader.headers().context("reading the header")?.clone();
+    let want = ["interval_start", "contacts", "aht_seconds"];
+    if headers.iter().collect::<Vec<_>>() != want {
+        bail!(
+            "the header must be {} (got {})",
+            want.join(","),
+            headers.iter().collect::<Vec<_>>().join(",")
+        );
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for record in reader.records() {
+        let record = record.context("reading a row")?;
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if record.len() != 3 {
+            bail!("line {line}: expected 3 fields, found {}", record.len());
+        }
+        let start_text = record[0].to_owned();
+        let iso = start_text.replace(' ', "T");
+        let (start, with_offset) = if let Ok(t) = iso.parse::<jiff::Timestamp>() {
+            (t.as_second(), true)
+        } else {
+            let local = iso.parse::<jiff::civil::DateTime>().with_context(|| {
+                format!(
+                    "line {line}: interval_start must be a date and time like 2026-11-27T08:00 \
+                     (local) or 2026-04-05T02:00+11:00, not {start_text:?}"
+                )
+            })?;
+            let as_utc = jiff::tz::TimeZone::UTC
+                .to_timestamp(local)
+                .map_err(|e| anyhow::anyhow!("line {line}: {e}"))?;
+            (as_utc.as_second(), false)
+        };
+        if let Some(first) = rows.first()
+            && first.with_offset != with_offset
+        {
+            bail!("line {line}: give every interval_start with an offset, or none");
+        }
+        rows.push(Row {
+            line,
+            contacts: number("contacts", &record[1], line)?,
+            contacts_text: record[1].to_owned(),
+            aht: number("aht_seconds", &record[2], line)?,
+            aht_text: record[2].to_owned(),
+            start_text,
+            start,
+            with_offset,
+        });
+    }
+    if rows.is_empty() {
+        bail!("the input has a header but no intervals");
+    }
+    Ok(rows)
+}
+
+/// The interval length in seconds: given, or the smallest step between
+/// consecutive rows (days may have gaps, such as closed nights).
+fn interval_seconds(rows: &[Row], given: Option<u32>) -> Result<f64> {
+    if let Some(m) = given {
+        if m == 0 || m > 1440 {
+            bail!("--interval-minutes must be from 1 to 1440");
+        }
+        return Ok(f64::from(m) * 60.0);
+    }
+    let mut step: Option<i64> = None;
+    for w in rows.windows(2) {
+        let d = w[1].start - w[0].start;
+        if d <= 0 {
+            bail!(
+                "line {}: interval_start must increase from one row to the next",
+                w[1].line
+            );
+        }
+        step = Some(step.map_or(d, |s| s.min(d)));
+    }
+    match step {
+        Some(s) => Ok(s as f64),
+        None => bail!("one interval alone does not say how long it is: give --interval-minutes"),
+    }
+}
+
+fn percent(flag: &str, v: f64) -> Result<f64> {
+    if !(0.0..=100.0).contains(&v) {
+        bail!("{flag} is a percentage from 0 to 100, not {v}");
+    }
+    Ok(v / 100.0)
+}
+
+pub fn staff_command(a: &StaffArgs, out: &mut dyn Write) -> Result<()> {
+    let model = match (a.model.as_str(), a.patience_seconds) {
+        ("erlang-c", None) => Model::ErlangC,
+        ("erlang-c", Some(_)) => bail!("--patience-seconds is for --model erlang-a"),
+        ("erlang-a", Some(p)) => Model::ErlangA { patience: p },
+        ("erlang-a", None) => {
+            bail!("--model erlang-a needs --patience-seconds (callers' mean patience)")
+        }
+        (m, _) => bail!("--model must be erlang-c or erlang-a, not {m}"),
+    };
+    let target = Target {
+        service_level: match (a.sl_target, a.sl_seconds) {
+            (Some(t), Some(s)) => Some((percent("--sl-target", t)?, s)),
+            (None, None) => None,
+            _ => bail!("give --sl-target and --sl-seconds together"),
+        },
+        asa: a.asa_seconds,
+        max_occupancy: a
+            .max_occupancy
+            .map(|o| percent("--max-occupancy", o))
+            .transpose()?,
+        shrinkage: percent("--shrinkage", a.shrinkage)?,
+    };
+    target.check()?;
+    let rows = read_rows(&a.input)?;
+    let interval = interval_seconds(&rows, a.interval_minutes)?;
+    // Every interval first, so a bad row leaves no half-written output.
+    let reqs = rows
+        .iter()
+        .map(|r| {
+            staff(r.contacts, r.aht, interval, model, &target)
+                .with_context(|| format!("line {}", r.line))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut w = csv::WriterBuilder::new().from_writer(out);
+    w.write_record([
+        "interval_start",
+        "contacts",
+        "aht_seconds",
+        "agents",
+        "positions",
+        "service_level",
+        "asa_seconds",
+        "occupancy",
+    ])?;
+    for (r, req) in rows.iter().zip(reqs) {
+        w.write_record([
+            r.start_text.clone(),
+            r.contacts_text.clone(),
+            r.aht_text.clone(),
+            req.agents.to_string(),
+            req.positions.to_string(),
+            format!("{:.4}", req.service_level),
+            format!("{:.1}", req.asa),
+            format!("{:.4}", req.occupancy),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
