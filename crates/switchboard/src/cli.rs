@@ -68,6 +68,26 @@ pub enum WfmCommand {
     /// `interval_start,contacts,aht_seconds`, writes it back with
     /// `agents,positions,service_level,asa_seconds,occupancy` added.
     Staff(StaffArgs),
+    /// Interval volumes and handle times for the days after a history CSV
+    /// (`interval_start,contacts,aht_seconds`, local times), in the same
+    /// shape; accuracy on the last week of history on standard error.
+    Forecast(ForecastArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ForecastArgs {
+    /// The history as CSV (`-` for standard input); at least two weeks.
+    #[arg(long)]
+    pub input: String,
+    /// Days to forecast.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Holiday dates (YYYY-MM-DD), in history or ahead, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub holidays: Vec<String>,
+    /// Interval length; inferred from consecutive rows when absent.
+    #[arg(long)]
+    pub interval_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -93,6 +93,11 @@ fn store_description(args: &StoreArgs) -> String {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Wfm(WfmCommand::Forecast(a)) => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            wfm::forecast_command(&a, &mut out)
+        }
         Command::Wfm(WfmCommand::Staff(a)) => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();

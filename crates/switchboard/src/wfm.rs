@@ -6,13 +6,18 @@
 //! `agents,positions,service_level,asa_seconds,occupancy` added: agents
 //! taking contacts, positions to roster after shrinkage, and what that
 //! achieves (service level and occupancy as fractions, ASA in seconds).
+//!
+//! `wfm forecast` reads history in the same shape and writes the days
+//! ahead in it (so its output feeds `wfm staff`), with the model's and the
+//! seasonal-naive baseline's accuracy on the last week of history on
+//! standard error.
 
 use std::io::{Read, Write};
 
 use anyhow::{Context, Result, bail};
 use sb_wfm::{Model, Target, staff};
 
-use crate::cli::StaffArgs;
+use crate::cli::{ForecastArgs, StaffArgs};
 
 /// One interval as read.
 struct Row {
@@ -195,6 +200,93 @@ pub fn staff_command(a: &StaffArgs, out: &mut dyn Write) -> Result<()> {
             format!("{:.4}", req.service_level),
             format!("{:.1}", req.asa),
             format!("{:.4}", req.occupancy),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+pub fn forecast_command(a: &ForecastArgs, out: &mut dyn Write) -> Result<()> {
+    if a.days == 0 || a.days > 62 {
+        bail!("--days must be from 1 to 62");
+    }
+    let rows = read_rows(&a.input)?;
+    if rows[0].with_offset {
+        bail!("give history in local time (2026-11-27T08:00), without offsets");
+    }
+    let step = interval_seconds(&rows, a.interval_minutes)? as i64;
+    if step % 60 != 0 || 86_400 % step != 0 {
+        bail!("the interval must divide a day into whole minutes (got {step} s)");
+    }
+    let per_day = (86_400 / step) as usize;
+    let holidays = a
+        .holidays
+        .iter()
+        .map(|d| {
+            d.parse::<jiff::civil::Date>()
+                .with_context(|| format!("--holidays: {d:?} is not a date like 2026-12-25"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // A continuous series; intervals not in the file (closed hours) had no
+    // contacts.
+    // Whole days: from the midnight before the first row to the last
+    // interval of the last row's day.
+    let first = rows[0].start.div_euclid(86_400) * 86_400;
+    let last = rows[rows.len() - 1].start.div_euclid(86_400) * 86_400 + 86_400 - step;
+    let len = ((last - first) / step + 1) as usize;
+    let mut volumes = vec![0.0; len];
+    let mut aht = vec![0.0; len];
+    for r in &rows {
+        if (r.start - first) % step != 0 {
+            bail!(
+                "line {}: interval_start is not on the {} minute grid",
+                r.line,
+                step / 60
+            );
+        }
+        let i = ((r.start - first) / step) as usize;
+        volumes[i] = r.contacts;
+        aht[i] = r.aht;
+    }
+    let date_of = |secs: i64| -> Result<jiff::civil::DateTime> {
+        Ok(jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::from_second(secs)?))
+    };
+    let is_holiday = |secs: i64| -> Result<bool> { Ok(holidays.contains(&date_of(secs)?.date())) };
+    let holiday_history = (0..len)
+        .map(|i| is_holiday(first + i as i64 * step))
+        .collect::<Result<Vec<_>>>()?;
+    let horizon = a.days as usize * per_day;
+    let ahead_start = last + step;
+    let holiday_ahead = (0..horizon)
+        .map(|i| is_holiday(ahead_start + i as i64 * step))
+        .collect::<Result<Vec<_>>>()?;
+    let f = sb_wfm::forecast::forecast_volumes(
+        &volumes,
+        &holiday_history,
+        &holiday_ahead,
+        per_day,
+        horizon,
+    )?;
+    let handle = sb_wfm::forecast::forecast_aht(&volumes, &aht, per_day, horizon);
+    let pct = |v: Option<f64>| {
+        v.map(|x| format!("{:.1} %", x * 100.0))
+            .unwrap_or_else(|| "—".into())
+    };
+    eprintln!(
+        "accuracy on the last week of history: WAPE {} (seasonal naive {}), MAPE {} (seasonal naive {})",
+        pct(f.accuracy.wape),
+        pct(f.accuracy.naive_wape),
+        pct(f.accuracy.mape),
+        pct(f.accuracy.naive_mape),
+    );
+    let mut w = csv::WriterBuilder::new().from_writer(out);
+    w.write_record(["interval_start", "contacts", "aht_seconds"])?;
+    for (i, (v, h)) in f.values.iter().zip(&handle).enumerate() {
+        let at = date_of(ahead_start + i as i64 * step)?;
+        w.write_record([
+            at.strftime("%Y-%m-%dT%H:%M").to_string(),
+            format!("{v:.1}"),
+            format!("{h:.1}"),
         ])?;
     }
     w.flush()?;

@@ -936,3 +936,122 @@ fn wfm_staff_refuses_bad_input_with_one_line_and_writes_nothing() {
         stderr(&o)
     );
 }
+
+/// Three weeks of 30-minute history with a daily and weekly shape; the
+/// quiet nights are left out of the file, as exports often do.
+fn three_weeks() -> String {
+    let mut out = String::from("interval_start,contacts,aht_seconds\n");
+    for day in 0..21u32 {
+        let weekday = [1.0, 0.95, 0.9, 0.9, 0.85, 0.45, 0.3][(day % 7) as usize];
+        for slot in 0..48u32 {
+            let h = f64::from(slot) / 2.0;
+            let m = ((-((h - 10.5) / 2.5).powi(2)).exp() * 60.0 + 2.0) * weekday;
+            let c = (m + f64::from((day * 7 + slot) % 5) - 2.0).round().max(0.0);
+            if h < 6.0 {
+                continue;
+            }
+            // 2026-11-02 is a Monday.
+            let date = jiff::civil::date(2026, 11, 2) + jiff::Span::new().days(i64::from(day));
+            out.push_str(&format!(
+                "{date}T{:02}:{:02},{c},{}\n",
+                slot / 2,
+                (slot % 2) * 30,
+                200 + slot
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn wfm_forecast_writes_the_days_ahead_in_the_shape_staff_reads() {
+    let history = three_weeks();
+    let o = run(
+        &[
+            "wfm",
+            "forecast",
+            "--input",
+            "-",
+            "--days",
+            "2",
+            "--holidays",
+            "2026-11-24",
+        ],
+        Some(&history),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("WAPE") && stderr(&o).contains("seasonal naive"),
+        "{}",
+        stderr(&o)
+    );
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "interval_start,contacts,aht_seconds");
+    assert_eq!(lines.len(), 1 + 2 * 48);
+    // The day after the history, from midnight; a Monday again.
+    assert!(lines[1].starts_with("2026-11-23T00:00,"), "{}", lines[1]);
+    let value = |l: &str, i: usize| l.split(',').nth(i).unwrap().parse::<f64>().unwrap();
+    assert!(lines[1..].iter().all(|l| value(l, 1) >= 0.0));
+    // Mid-morning is busier than the small hours; handle time follows the
+    // same interval in past weeks.
+    assert!(
+        value(lines[1 + 21], 1) > 10.0 * value(lines[1 + 4], 1).max(0.5),
+        "{}",
+        lines[1 + 21]
+    );
+    assert!(
+        (value(lines[1 + 21], 2) - 221.0).abs() < 1.0,
+        "{}",
+        lines[1 + 21]
+    );
+    // What it writes, staff reads.
+    let staffed = run(
+        &[
+            "wfm",
+            "staff",
+            "--input",
+            "-",
+            "--sl-target",
+            "80",
+            "--sl-seconds",
+            "20",
+        ],
+        Some(&out),
+    );
+    assert!(staffed.status.success(), "{}", stderr(&staffed));
+    assert_eq!(stdout(&staffed).lines().count(), 1 + 2 * 48);
+
+    for (input, args, want) in [
+        (
+            history.as_str(),
+            vec!["--days", "0"],
+            "--days must be from 1 to 62",
+        ),
+        (
+            "interval_start,contacts,aht_seconds\n2026-11-02T08:00,5,180\n2026-11-02T08:30,5,180\n",
+            vec![],
+            "at least 672 intervals",
+        ),
+        (
+            "interval_start,contacts,aht_seconds\n2026-11-02T08:00+11:00,5,180\n2026-11-02T08:30+11:00,5,180\n",
+            vec![],
+            "without offsets",
+        ),
+        (
+            history.as_str(),
+            vec!["--holidays", "Christmas"],
+            "is not a date",
+        ),
+    ] {
+        let mut a = vec!["wfm", "forecast", "--input", "-"];
+        a.extend(args);
+        let o = run(&a, Some(input));
+        assert!(
+            !o.status.success() && stderr(&o).contains(want),
+            "{want}: {}",
+            stderr(&o)
+        );
+        assert_eq!(stdout(&o), "");
+    }
+}

@@ -1,7 +1,8 @@
 //! Workforce-management maths for Switchboard: how many agents an interval
 //! needs to meet a service target, by Erlang C (callers wait as long as it
 //! takes) or Erlang A (callers abandon after an exponentially distributed
-//! patience). Pure functions of their inputs: no IO, no clock.
+//! patience), and what to expect: interval volumes and handle times
+//! forecast from history. Pure functions of their inputs: no IO, no clock.
 //!
 //! Everything is computed without factorials or powers that overflow:
 //! Erlang B by its recursion (each step divides, so it stays in `[0, 1]`),
@@ -10,6 +11,7 @@
 //! hundreds of thousands, and for traffic up to (at least) 100,000 Erlangs.
 
 pub mod erlang;
+pub mod forecast;
 pub mod staffing;
 
 pub use erlang::{ErlangA, ErlangC};
