@@ -22,6 +22,7 @@ pub mod reports;
 pub mod routing;
 pub mod tenants;
 pub mod webhooks;
+pub mod wfm;
 pub mod work;
 
 use std::collections::HashMap;

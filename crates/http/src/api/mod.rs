@@ -15,6 +15,7 @@ mod reports;
 mod tenants;
 mod users;
 mod webhooks;
+mod wfm;
 mod work;
 
 use axum::http::StatusCode;
@@ -51,7 +52,7 @@ pub(crate) const CREATED: StatusCode = StatusCode::CREATED;
         (name = "customers", description = "Customers and prospects"),
         (name = "contacts", description = "Interactions on every channel"),
         (name = "audit", description = "Who changed what"),
-        (name = "reports", description = "Queue performance by interval, as JSON or CSV"),
+        (name = "reports", description = "Queue and agent performance, as JSON or CSV; forecasts and staffing plans"),
         (name = "work", description = "Routing: agent state, reservations, completing, wrapping up and transferring contacts, live status")
     )
 )]
@@ -90,6 +91,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(webhooks::router())
         .merge(crm::router())
         .merge(audit::router())
+        .merge(wfm::router())
         .merge(work::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

@@ -1,0 +1,226 @@
+//! Planning: forecast contacts per interval and the agents they need.
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, State};
+use sb_app::wfm::{PlanRequest, PlannedInterval};
+use sb_model::QueueId;
+use sb_wfm::{Model, Target};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, Auth};
+
+/// Uploaded history can be months of intervals.
+const MAX_PLAN_BODY: usize = 4 * 1024 * 1024;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(plan))
+        .layer(DefaultBodyLimit::max(MAX_PLAN_BODY))
+}
+
+fn thirty() -> u32 {
+    30
+}
+fn seven() -> u32 {
+    7
+}
+fn eight() -> u32 {
+    8
+}
+fn erlang_c() -> String {
+    "erlang-c".into()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanIn {
+    /// One queue's contacts; all queues when absent.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub queue_id: Option<QueueId>,
+    /// The first local day to plan, `YYYY-MM-DD`.
+    pub from: String,
+    /// Days to plan, 1–31 (default 7).
+    #[serde(default = "seven")]
+    pub days: u32,
+    /// Minutes per interval: 15, 30 or 60 (default 30).
+    #[serde(default = "thirty")]
+    pub interval: u32,
+    /// Weeks of Switchboard's own contacts before `from` to learn from,
+    /// 2–26 (default 8); ignored when `history_csv` is given.
+    #[serde(default = "eight")]
+    pub history_weeks: u32,
+    /// History to learn from instead: CSV `interval_start,contacts,aht_seconds`
+    /// in local time, at least two weeks.
+    pub history_csv: Option<String>,
+    /// Holiday dates, in history or ahead.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    /// Handle time where history has none yet (default 300).
+    pub default_aht_seconds: Option<f64>,
+    /// `erlang-c` (default) or `erlang-a`.
+    #[serde(default = "erlang_c")]
+    pub model: String,
+    /// Callers' mean patience, seconds (Erlang A).
+    pub patience_seconds: Option<f64>,
+    /// Percent answered within `sl_seconds`.
+    pub sl_target: Option<f64>,
+    pub sl_seconds: Option<f64>,
+    pub asa_seconds: Option<f64>,
+    /// Percent.
+    pub max_occupancy: Option<f64>,
+    /// Percent of paid time agents cannot take contacts.
+    #[serde(default)]
+    pub shrinkage: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPoint {
+    pub local_start: String,
+    pub contacts: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlannedOut {
+    pub local_start: String,
+    /// Forecast contacts.
+    pub contacts: f64,
+    /// Forecast handle time.
+    pub aht_seconds: f64,
+    /// Agents taking contacts, and positions to roster after shrinkage.
+    pub agents: u64,
+    pub positions: u64,
+    pub service_level: f64,
+    pub asa_seconds: f64,
+    pub occupancy: f64,
+}
+
+impl From<PlannedInterval> for PlannedOut {
+    fn from(p: PlannedInterval) -> Self {
+        PlannedOut {
+            local_start: p.local_start,
+            contacts: p.contacts,
+            aht_seconds: p.aht_seconds,
+            agents: p.agents,
+            positions: p.positions,
+            service_level: p.service_level,
+            asa_seconds: p.asa_seconds,
+            occupancy: p.occupancy,
+        }
+    }
+}
+
+/// The forecast's errors on the last week of history, and the
+/// seasonal-naive baseline's (`null` with under three weeks of history).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccuracyOut {
+    pub wape: Option<f64>,
+    pub mape: Option<f64>,
+    pub naive_wape: Option<f64>,
+    pub naive_mape: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanOut {
+    /// The last week of history, for comparison.
+    pub history: Vec<HistoryPoint>,
+    pub intervals: Vec<PlannedOut>,
+    pub accuracy: AccuracyOut,
+    /// Days of history learnt from.
+    pub history_days: usize,
+}
+
+fn pct(field: &str, v: f64) -> Result<f64, sb_app::AppError> {
+    if (0.0..=100.0).contains(&v) {
+        Ok(v / 100.0)
+    } else {
+        Err(sb_app::AppError::invalid(
+            field,
+            "must be a percentage from 0 to 100",
+        ))
+    }
+}
+
+/// Forecasts contacts and handle time per interval for the days from
+/// `from` (learning from the store's contacts or from uploaded history)
+/// and the agents each interval needs.
+#[utoipa::path(post, path = "/wfm/plan", tag = "reports", request_body = PlanIn,
+    responses((status = 200, body = PlanOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn plan(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(b): ApiJson<PlanIn>,
+) -> ApiResult<Json<PlanOut>> {
+    let model = match (b.model.as_str(), b.patience_seconds) {
+        ("erlang-c", _) => Model::ErlangC,
+        ("erlang-a", Some(patience)) => Model::ErlangA { patience },
+        ("erlang-a", None) => {
+            return Err(sb_app::AppError::invalid(
+                "patience_seconds",
+                "Erlang A needs callers' mean patience",
+            )
+            .into());
+        }
+        _ => return Err(sb_app::AppError::invalid("model", "must be erlang-c or erlang-a").into()),
+    };
+    let service_level = match (b.sl_target, b.sl_seconds) {
+        (Some(t), Some(sec)) => Some((pct("sl_target", t)?, sec)),
+        (None, None) if b.asa_seconds.is_some() => None,
+        (None, None) => Some((0.8, 20.0)),
+        (None, Some(_)) => {
+            return Err(sb_app::AppError::invalid("sl_target", "give it with sl_seconds").into());
+        }
+        (Some(_), None) => {
+            return Err(sb_app::AppError::invalid("sl_seconds", "give it with sl_target").into());
+        }
+    };
+    let target = Target {
+        service_level,
+        asa: b.asa_seconds,
+        max_occupancy: b
+            .max_occupancy
+            .map(|o| pct("max_occupancy", o))
+            .transpose()?,
+        shrinkage: pct("shrinkage", b.shrinkage)?,
+    };
+    let plan = s
+        .app
+        .plan(
+            &p,
+            PlanRequest {
+                queue: b.queue_id,
+                from: b.from,
+                days: b.days,
+                interval_minutes: b.interval,
+                history_weeks: b.history_weeks,
+                history_csv: b.history_csv,
+                holidays: b.holidays,
+                default_aht: b.default_aht_seconds.unwrap_or(300.0),
+                model,
+                target,
+            },
+        )
+        .await?;
+    Ok(Json(PlanOut {
+        history: plan
+            .history
+            .into_iter()
+            .map(|(local_start, contacts)| HistoryPoint {
+                local_start,
+                contacts,
+            })
+            .collect(),
+        intervals: plan.intervals.into_iter().map(PlannedOut::from).collect(),
+        accuracy: AccuracyOut {
+            wape: plan.accuracy.wape,
+            mape: plan.accuracy.mape,
+            naive_wape: plan.accuracy.naive_wape,
+            naive_mape: plan.accuracy.naive_mape,
+        },
+        history_days: plan.history_days,
+    }))
+}

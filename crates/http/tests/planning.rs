@@ -1,0 +1,167 @@
+//! Planning through the API: a forecast and the agents it needs, learnt
+//! from uploaded history or from the store's own contacts; bad requests
+//! named and refused.
+
+mod common;
+
+use common::*;
+use sb_model::Role;
+use serde_json::json;
+
+/// Three weeks of 30-minute history from Monday 2026-11-02.
+fn three_weeks() -> String {
+    let mut out = String::from("interval_start,contacts,aht_seconds\n");
+    for day in 0..21i64 {
+        let weekday = [1.0, 0.95, 0.9, 0.9, 0.85, 0.45, 0.3][(day % 7) as usize];
+        let date = jiff::civil::date(2026, 11, 2) + jiff::Span::new().days(day);
+        for slot in 0..48i64 {
+            let h = slot as f64 / 2.0;
+            let m = ((-((h - 10.5) / 2.5).powi(2)).exp() * 80.0 + 1.0) * weekday;
+            let c = (m + ((day * 7 + slot) % 5) as f64 - 2.0).round().max(0.0);
+            out.push_str(&format!(
+                "{date}T{:02}:{:02},{c},240\n",
+                slot / 2,
+                (slot % 2) * 30
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_plan_forecasts_contacts_and_the_agents_they_need() {
+    let s = TestServer::start().await;
+    let f = fixture(&s, "plan").await;
+    let t = f.admin_token.as_str();
+
+    let plan = s
+        .post(
+            "/api/v1/wfm/plan",
+            t,
+            json!({"from": "2026-11-23", "days": 2, "interval": 30, "history_csv": three_weeks(),
+                   "sl_target": 80, "sl_seconds": 20, "shrinkage": 30}),
+        )
+        .await
+        .expect(200)
+        .body;
+    let iv = plan["intervals"].as_array().unwrap();
+    assert_eq!(iv.len(), 96);
+    assert_eq!(iv[0]["local_start"], "2026-11-23T00:00");
+    assert_eq!(iv[95]["local_start"], "2026-11-24T23:30");
+    assert_eq!(plan["history"].as_array().unwrap().len(), 7 * 48);
+    assert_eq!(plan["history_days"], 21);
+    assert!(
+        plan["accuracy"]["wape"].as_f64().unwrap()
+            < plan["accuracy"]["naive_wape"].as_f64().unwrap() + 0.05
+    );
+    // Monday 10:30 is the peak: more contacts and agents than 03:00.
+    let peak = &iv[21];
+    let night = &iv[6];
+    assert!(peak["contacts"].as_f64().unwrap() > 50.0, "{peak}");
+    assert!(
+        peak["agents"].as_u64().unwrap() > night["agents"].as_u64().unwrap() + 5,
+        "{peak} {night}"
+    );
+    // Positions allow for 30 % shrinkage; the target is met.
+    let (agents, positions) = (
+        peak["agents"].as_u64().unwrap(),
+        peak["positions"].as_u64().unwrap(),
+    );
+    assert_eq!(positions, ((agents as f64 / 0.7) - 1e-9).ceil() as u64);
+    assert!(peak["service_level"].as_f64().unwrap() >= 0.8);
+    assert!((peak["aht_seconds"].as_f64().unwrap() - 240.0).abs() < 1e-9);
+
+    // Erlang A needs no more agents than Erlang C.
+    let a = s
+        .post(
+            "/api/v1/wfm/plan",
+            t,
+            json!({"from": "2026-11-23", "days": 1, "history_csv": three_weeks(),
+                   "model": "erlang-a", "patience_seconds": 60}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert!(a["intervals"][21]["agents"].as_u64().unwrap() <= agents);
+
+    // From the store's own contacts: two weeks that hold only today's.
+    let today = tenant_today();
+    let tomorrow = today
+        .parse::<jiff::civil::Date>()
+        .unwrap()
+        .tomorrow()
+        .unwrap()
+        .to_string();
+    let own = s
+        .post(
+            "/api/v1/wfm/plan",
+            t,
+            json!({"from": tomorrow, "days": 1, "history_weeks": 2}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(own["intervals"].as_array().unwrap().len(), 48);
+    assert_eq!(own["history_days"], 14);
+    let seen: f64 = own["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["contacts"].as_f64().unwrap())
+        .sum();
+    assert_eq!(seen, 1.0, "the fixture's one contact today");
+
+    // Bad requests are named.
+    for (body, field) in [
+        (json!({"from": "2026-11-23", "interval": 20}), "interval"),
+        (json!({"from": "2026-11-23", "days": 0}), "days"),
+        (json!({"from": "23/11/2026"}), "from"),
+        (
+            json!({"from": "2026-11-23", "history_weeks": 1}),
+            "history_weeks",
+        ),
+        (
+            json!({"from": "2026-11-23", "history_csv": "interval_start,contacts,aht_seconds\n2026-11-02T08:00,5,240\n"}),
+            "history_csv",
+        ),
+        (
+            json!({"from": "2026-11-23", "history_csv": "interval_start,contacts,aht_seconds\n2026-11-02T08:00,-5,240\n"}),
+            "history_csv",
+        ),
+        (
+            json!({"from": "2026-11-23", "history_csv": "when,calls\n"}),
+            "history_csv",
+        ),
+        (
+            json!({"from": "2026-11-23", "sl_target": 150, "sl_seconds": 20}),
+            "sl_target",
+        ),
+        (
+            json!({"from": "2026-11-23", "model": "erlang-a"}),
+            "patience_seconds",
+        ),
+        (
+            json!({"from": "2026-11-23", "queue_id": uuid::Uuid::nil()}),
+            "queue_id",
+        ),
+    ] {
+        s.post("/api/v1/wfm/plan", t, body)
+            .await
+            .problem_for(422, field);
+    }
+    let (_, agent) = s.user_with_token(&f.tenant, &[Role::Agent]).await;
+    s.post("/api/v1/wfm/plan", &agent, json!({"from": "2026-11-23"}))
+        .await
+        .expect(403);
+    let (_, planner) = s
+        .user_with_token(&f.tenant, &[Role::WorkforcePlanner])
+        .await;
+    s.post(
+        "/api/v1/wfm/plan",
+        &planner,
+        json!({"from": "2026-11-23", "days": 1, "history_csv": three_weeks()}),
+    )
+    .await
+    .expect(200);
+    s.finish().await;
+}
