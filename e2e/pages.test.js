@@ -334,3 +334,53 @@ test("an agent raises a hand on a contact and a team leader's answer appears liv
   await desk.context().close();
   await floor.context().close();
 });
+
+test("a planner forecasts a day from uploaded history and sees the agents it needs", async () => {
+  // Three weeks of 30-minute history with a morning peak, from Monday 2026-11-02.
+  const lines = ["interval_start,contacts,aht_seconds"];
+  for (let day = 0; day < 21; day++) {
+    const date = new Date(Date.UTC(2026, 10, 2 + day)).toISOString().slice(0, 10);
+    const weekday = [1, 0.95, 0.9, 0.9, 0.85, 0.45, 0.3][day % 7];
+    for (let slot = 0; slot < 48; slot++) {
+      const h = slot / 2;
+      const m = (Math.exp(-(((h - 10.5) / 2.5) ** 2)) * 80 + 1) * weekday;
+      lines.push(`${date}T${String(Math.floor(slot / 2)).padStart(2, "0")}:${slot % 2 ? "30" : "00"},${Math.round(m)},240`);
+    }
+  }
+  const { writeFile } = await import("node:fs/promises");
+  const history = join(artifacts, "history.csv");
+  await writeFile(history, lines.join("\n") + "\n");
+
+  const page = await loggedIn(browser, server.base, "planner@demo.example");
+  await page.goto(`${server.base}/planning`);
+  await page.getByLabel("First day").fill("2026-11-23");
+  await page.getByLabel("Days", { exact: true }).fill("0");
+  await page.getByText("A CSV file").click();
+  await page.getByLabel("History CSV file").setInputFiles(history);
+  await page.getByRole("button", { name: "Plan" }).click();
+  // Refused by the server, beside the field.
+  await textIs(page.locator("#days + .field-error"), "must be from 1 to 31");
+  await page.getByLabel("Days", { exact: true }).fill("1");
+  await page.getByRole("button", { name: "Plan" }).click();
+  await countIs(page.locator("#plan tbody tr"), 48);
+  await textIs(page.locator("#accuracy"), /WAPE/);
+  await page.locator("#plan-chart svg").waitFor();
+  const positions = await page.locator("#plan tbody td.positions").allTextContents();
+  assert.ok(Number(positions[21]) > Number(positions[6]) + 5, `10:30 ${positions[21]} vs 03:00 ${positions[6]}`);
+  await shot(page, "planning");
+
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CSV" }).click()]);
+  const { readFile } = await import("node:fs/promises");
+  const path = join(artifacts, "plan.csv");
+  await download.saveAs(path);
+  const csv = (await readFile(path, "utf8")).trim().split("\r\n");
+  assert.equal(csv[0], "interval_start,contacts,aht_seconds,agents,positions,service_level,asa_seconds,occupancy");
+  assert.equal(csv.length, 49);
+  assert.match(csv[1], /^2026-11-23T00:00,/);
+  await page.context().close();
+
+  // Agents do not plan.
+  const agent = await loggedIn(browser, server.base, "agent5@demo.example");
+  assert.equal((await agent.goto(`${server.base}/planning`)).status(), 403);
+  await agent.context().close();
+});

@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/wallboard", get(web::wallboard))
         .route("/admin", get(web::admin))
         .route("/reports", get(web::reports))
+        .route("/planning", get(web::planning))
         .route("/floor", get(web::floor))
         .route("/contacts", get(web::contacts))
         .route("/assets/{name}", get(web::asset))

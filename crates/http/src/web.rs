@@ -78,6 +78,13 @@ struct ReportsPage {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "planning.html")]
+struct PlanningPage {
+    nav: Nav,
+    tomorrow: String,
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "admin.html")]
 struct AdminPage {
     nav: Nav,
@@ -364,7 +371,34 @@ pub async fn reports(
     .into_response()
 }
 
-/// The administration overview: users and queues.
+/// Planning: forecast contacts and the agents they need.
+pub async fn planning(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    ClientAddr(source): ClientAddr,
+) -> Response {
+    let v = match allowed(
+        &s,
+        &jar,
+        source,
+        Permission::ReportRead,
+        "planning (planners, team leaders, trainers and administrators)",
+    )
+    .await
+    {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let tz = jiff::tz::TimeZone::get(&v.tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = tz.to_datetime(jiff::Timestamp::now()).date();
+    PlanningPage {
+        nav: v.nav("planning"),
+        tomorrow: today.tomorrow().unwrap_or(today).to_string(),
+    }
+    .into_response()
+}
+
+/// Administration: users, agents, queues, codes, hours, tokens, audit.
 pub async fn admin(
     State(s): State<AppState>,
     jar: CookieJar,
@@ -382,10 +416,7 @@ pub async fn admin(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let time_zone = match s.app.get_tenant(&v.principal, v.principal.tenant_id).await {
-        Ok(t) => t.time_zone,
-        Err(_) => String::new(),
-    };
+    let time_zone = v.tenant.time_zone.clone();
     AdminPage {
         nav: v.nav("admin"),
         user_id: v
@@ -416,6 +447,10 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         ),
         "contacts.js" => (
             include_str!("../assets/contacts.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "planning.js" => (
+            include_str!("../assets/planning.js"),
             "text/javascript; charset=utf-8",
         ),
         "admin.js" => (

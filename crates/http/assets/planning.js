@@ -1,0 +1,122 @@
+// Planning: contacts forecast per interval from history (Switchboard's own
+// contacts or a CSV file) and the agents and positions each interval needs;
+// a chart of last week, the forecast and the positions; the plan as CSV.
+import { api, el, duration, showFieldErrors, clearFieldErrors, ApiError } from "/assets/common.js";
+
+const form = document.getElementById("plan-form");
+const status = form.querySelector(".form-status");
+const body = document.querySelector("#plan tbody");
+const chart = document.getElementById("plan-chart");
+const accuracy = document.getElementById("accuracy");
+const csvButton = document.getElementById("plan-csv");
+let last = null;
+
+const num = (id) => {
+  const v = document.getElementById(id).value.trim();
+  return v === "" ? undefined : Number(v);
+};
+const pct = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)} %`);
+
+async function request() {
+  const b = {
+    from: document.getElementById("from").value,
+    days: num("days"),
+    interval: num("interval"),
+    sl_target: num("sl_target"),
+    sl_seconds: num("sl_seconds"),
+    shrinkage: num("shrinkage") ?? 0,
+    model: document.getElementById("model").value,
+  };
+  const queue = document.getElementById("queue").value;
+  if (queue) b.queue_id = queue;
+  if (num("max_occupancy") !== undefined) b.max_occupancy = num("max_occupancy");
+  if (num("patience_seconds") !== undefined) b.patience_seconds = num("patience_seconds");
+  const holidays = document.getElementById("holidays").value.split(",").map((h) => h.trim()).filter(Boolean);
+  if (holidays.length) b.holidays = holidays;
+  if (form.querySelector('input[name="source"]:checked').value === "file") {
+    const file = document.getElementById("history_csv").files[0];
+    if (!file) throw new ApiError(422, { errors: [{ field: "history_csv", message: "choose a CSV file" }] });
+    b.history_csv = await file.text();
+  } else {
+    b.history_weeks = num("history_weeks");
+  }
+  return b;
+}
+
+function svg(tag, attrs) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+}
+
+/** Last week's contacts (grey), the forecast (blue) and positions (line, right scale). */
+function draw(plan) {
+  const hist = plan.history.map((h) => h.contacts);
+  const fc = plan.intervals.map((i) => i.contacts);
+  const pos = plan.intervals.map((i) => i.positions);
+  const n = hist.length + fc.length;
+  if (!n) { chart.replaceChildren(el("p", { class: "muted" }, "Nothing to show.")); return; }
+  const w = Math.max(600, Math.min(1200, n * 3)), h = 220, pad = 30;
+  const maxC = Math.max(1, ...hist, ...fc), maxP = Math.max(1, ...pos);
+  const x = (i) => pad + (i / n) * (w - 2 * pad);
+  const bw = Math.max(1, (w - 2 * pad) / n - 0.5);
+  const root = svg("svg", { viewBox: `0 0 ${w} ${h + 30}`, role: "img", width: w, height: h + 30,
+    "aria-label": "Contacts last week and forecast, with positions needed" });
+  root.style.maxWidth = "100%";
+  root.style.height = "auto";
+  const bar = (i, v, color) => root.append(svg("rect", { x: x(i), y: h - (v / maxC) * (h - pad), width: bw, height: (v / maxC) * (h - pad), fill: color }));
+  hist.forEach((v, i) => bar(i, v, "#c5cbd6"));
+  fc.forEach((v, i) => bar(hist.length + i, v, "#9db8ef"));
+  const line = pos.map((p, i) => `${x(hist.length + i + 0.5).toFixed(1)},${(h - (p / maxP) * (h - pad)).toFixed(1)}`).join(" ");
+  root.append(svg("polyline", { points: line, fill: "none", stroke: "#b3261e", "stroke-width": 2 }));
+  const label = (text, tx, ty, anchor = "start") => { const t = svg("text", { x: tx, y: ty, "font-size": 12, "text-anchor": anchor }); t.textContent = text; root.append(t); };
+  label(`${Math.round(maxC)} contacts`, pad, 14);
+  label(`${maxP} positions`, w - pad, 14, "end");
+  label(plan.history.length ? plan.history[0].local_start.slice(0, 10) : "", pad, h + 20);
+  label(plan.intervals[0].local_start.slice(0, 10), x(hist.length), h + 20);
+  chart.replaceChildren(root, el("p", { class: "muted" }, "Grey: last week's contacts. Blue: forecast contacts. Red: positions needed (right scale)."));
+}
+
+function show(plan) {
+  last = plan;
+  const a = plan.accuracy;
+  accuracy.textContent = a.wape === null
+    ? `Learnt from ${plan.history_days} days. Accuracy is measured once there are three weeks of history.`
+    : `Learnt from ${plan.history_days} days. Forecasting the last week of history: WAPE ${pct(a.wape)} (same week last week: ${pct(a.naive_wape)}), MAPE ${pct(a.mape)} (${pct(a.naive_mape)}).`;
+  body.replaceChildren(...plan.intervals.map((i) => el("tr", {},
+    el("td", {}, i.local_start.replace("T", " ")), el("td", {}, i.contacts.toFixed(1)), el("td", {}, duration(i.aht_seconds * 1000)),
+    el("td", {}, i.agents), el("td", { class: "positions" }, i.positions), el("td", {}, pct(i.service_level)),
+    el("td", {}, duration(i.asa_seconds * 1000)), el("td", {}, pct(i.occupancy)))));
+  draw(plan);
+  csvButton.disabled = false;
+}
+
+csvButton.addEventListener("click", () => {
+  if (!last) return;
+  const rows = [["interval_start", "contacts", "aht_seconds", "agents", "positions", "service_level", "asa_seconds", "occupancy"],
+    ...last.intervals.map((i) => [i.local_start, i.contacts.toFixed(1), i.aht_seconds.toFixed(1), i.agents, i.positions,
+      i.service_level.toFixed(4), i.asa_seconds.toFixed(1), i.occupancy.toFixed(4)])];
+  const blob = new Blob([rows.map((r) => r.join(",")).join("\r\n") + "\r\n"], { type: "text/csv" });
+  const a = el("a", { href: URL.createObjectURL(blob), download: `plan-${last.intervals[0].local_start.slice(0, 10)}.csv` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+});
+
+form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  clearFieldErrors(form);
+  status.textContent = "Planning…";
+  status.className = "form-status muted";
+  try {
+    show(await api("POST", "/api/v1/wfm/plan", await request()));
+    status.textContent = "";
+  } catch (e) {
+    status.textContent = "";
+    if (e instanceof ApiError && e.fields.length) showFieldErrors(form, e);
+    else { status.textContent = e.message; status.className = "form-status error"; }
+  }
+});
+
+const queues = await api("GET", "/api/v1/queues?limit=500");
+document.getElementById("queue").append(...queues.items.map((q) => el("option", { value: q.id }, q.name)));
