@@ -72,6 +72,22 @@ pub enum WfmCommand {
     /// (`interval_start,contacts,aht_seconds`, local times), in the same
     /// shape; accuracy on the last week of history on standard error.
     Forecast(ForecastArgs),
+    /// Shifts to start each day so that every interval's requirement is
+    /// covered: reads the requirement as CSV (`interval_start` and
+    /// `positions` or `agents`, as `wfm staff` writes) and shift templates
+    /// as JSON; writes the shifts as CSV and a summary on standard error.
+    Schedule(ScheduleArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ScheduleArgs {
+    /// The requirement as CSV (`-` for standard input).
+    #[arg(long)]
+    pub requirements: String,
+    /// Shift templates as JSON: `{"shifts": [{"name", "minutes", "starts": ["06:00", …],
+    /// "breaks": [{"minutes", "paid", "earliest_minutes", "latest_minutes"}]}]}`.
+    #[arg(long)]
+    pub shifts: String,
 }
 
 #[derive(Debug, Clone, Args)]

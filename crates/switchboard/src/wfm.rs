@@ -11,13 +11,16 @@
 //! ahead in it (so its output feeds `wfm staff`), with the model's and the
 //! seasonal-naive baseline's accuracy on the last week of history on
 //! standard error.
+//!
+//! `wfm schedule` reads a requirement per interval (what `wfm staff`
+//! writes) and shift templates, and writes the shifts to start.
 
 use std::io::{Read, Write};
 
 use anyhow::{Context, Result, bail};
 use sb_wfm::{Model, Target, staff};
 
-use crate::cli::{ForecastArgs, StaffArgs};
+use crate::cli::{ForecastArgs, ScheduleArgs, StaffArgs};
 
 /// One interval as read.
 struct Row {
@@ -290,5 +293,172 @@ pub fn forecast_command(a: &ForecastArgs, out: &mut dyn Write) -> Result<()> {
         ])?;
     }
     w.flush()?;
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShiftsFile {
+    shifts: Vec<ShiftIn>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShiftIn {
+    name: String,
+    minutes: u32,
+    starts: Vec<String>,
+    #[serde(default)]
+    breaks: Vec<BreakIn>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BreakIn {
+    minutes: u32,
+    #[serde(default)]
+    paid: bool,
+    earliest_minutes: u32,
+    latest_minutes: u32,
+}
+
+fn minute_of_day(name: &str, hhmm: &str) -> Result<u32> {
+    let t = hhmm
+        .parse::<jiff::civil::Time>()
+        .with_context(|| format!("shift {name}: start {hhmm:?} is not a time like 06:30"))?;
+    Ok(t.hour() as u32 * 60 + t.minute() as u32)
+}
+
+pub fn schedule_command(a: &ScheduleArgs, out: &mut dyn Write) -> Result<()> {
+    let text = if a.requirements == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(&a.requirements)
+            .with_context(|| format!("reading {}", a.requirements))?
+    };
+    let shifts_text =
+        std::fs::read_to_string(&a.shifts).with_context(|| format!("reading {}", a.shifts))?;
+    let file: ShiftsFile =
+        serde_json::from_str(&shifts_text).with_context(|| format!("{}", a.shifts))?;
+    let templates = file
+        .shifts
+        .iter()
+        .map(|s| {
+            Ok(sb_wfm::schedule::ShiftTemplate {
+                name: s.name.clone(),
+                minutes: s.minutes,
+                starts: s
+                    .starts
+                    .iter()
+                    .map(|t| minute_of_day(&s.name, t))
+                    .collect::<Result<_>>()?,
+                breaks: s
+                    .breaks
+                    .iter()
+                    .map(|b| sb_wfm::schedule::Break {
+                        minutes: b.minutes,
+                        paid: b.paid,
+                        earliest: b.earliest_minutes,
+                        latest: b.latest_minutes,
+                    })
+                    .collect(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader.headers().context("reading the header")?.clone();
+    let col = |n: &str| headers.iter().position(|h| h == n);
+    let at_col = col("interval_start").context("the requirement needs an interval_start column")?;
+    let need_col = col("positions")
+        .or_else(|| col("agents"))
+        .context("the requirement needs a positions or agents column")?;
+    let mut rows: Vec<(i64, u32, u64)> = Vec::new();
+    for rec in reader.records() {
+        let rec = rec.context("reading a row")?;
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let at = rec[at_col]
+            .replace(' ', "T")
+            .parse::<jiff::civil::DateTime>()
+            .with_context(|| {
+                format!("line {line}: interval_start must be a local date and time")
+            })?;
+        let need: u32 = rec[need_col].parse().with_context(|| {
+            format!("line {line}: the requirement must be a whole number of agents")
+        })?;
+        let secs = jiff::tz::TimeZone::UTC.to_timestamp(at)?.as_second();
+        rows.push((secs, need, line));
+    }
+    if rows.len() < 2 {
+        bail!("the requirement needs at least two intervals");
+    }
+    let step = rows
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .filter(|d| *d > 0)
+        .min()
+        .context("interval_start must increase")?;
+    if step % 60 != 0 || 86_400 % step != 0 {
+        bail!("the interval must divide a day into whole minutes");
+    }
+    let first = rows[0].0.div_euclid(86_400) * 86_400;
+    let last = rows[rows.len() - 1].0.div_euclid(86_400) * 86_400 + 86_400;
+    let mut req = vec![0u32; ((last - first) / step) as usize];
+    for (secs, need, line) in &rows {
+        if (secs - first) % step != 0 {
+            bail!("line {line}: not on the {} minute grid", step / 60);
+        }
+        req[((secs - first) / step) as usize] = *need;
+    }
+    let started = std::time::Instant::now();
+    let s = sb_wfm::schedule::schedule(&req, (step / 60) as u32, &templates)?;
+    let took = started.elapsed();
+    let day0 = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::from_second(first)?)
+        .date();
+    let mut w = csv::WriterBuilder::new().from_writer(out);
+    w.write_record(["date", "shift", "start", "end", "breaks", "agents"])?;
+    let hhmm = |m: u32| format!("{:02}:{:02}", (m / 60) % 24, m % 60);
+    let mut shifts = s.shifts.clone();
+    shifts.sort_by_key(|(p, _)| (p.day, p.start, p.template));
+    for (p, n) in &shifts {
+        let t = &templates[p.template];
+        let date = day0.checked_add(jiff::Span::new().days(p.day as i64))?;
+        let breaks: Vec<String> = p
+            .breaks
+            .iter()
+            .zip(&t.breaks)
+            .map(|(&at, b)| format!("{}-{}", hhmm(p.start + at), hhmm(p.start + at + b.minutes)))
+            .collect();
+        w.write_record([
+            date.to_string(),
+            t.name.clone(),
+            hhmm(p.start),
+            hhmm(p.start + t.minutes),
+            breaks.join(" "),
+            n.to_string(),
+        ])?;
+    }
+    w.flush()?;
+    let gap = if s.lower_bound > 0 {
+        format!(
+            "{:.1} %",
+            100.0 * (s.total - s.lower_bound) as f64 / s.lower_bound as f64
+        )
+    } else {
+        "0 %".into()
+    };
+    eprintln!(
+        "shifts: {} (lower bound {}, {gap} above); over-staffing {} agent-intervals; under-staffing {} in {} intervals no shift reaches; solved in {:.2} ms",
+        s.total,
+        s.lower_bound,
+        s.over,
+        s.under,
+        s.shortfall.len(),
+        took.as_secs_f64() * 1000.0
+    );
     Ok(())
 }

@@ -1055,3 +1055,83 @@ fn wfm_forecast_writes_the_days_ahead_in_the_shape_staff_reads() {
         assert_eq!(stdout(&o), "");
     }
 }
+
+#[test]
+fn wfm_schedule_covers_the_requirement_with_shifts_and_reports_what_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let shifts = dir.path().join("shifts.json");
+    std::fs::write(
+        &shifts,
+        r#"{"shifts": [{"name": "day", "minutes": 480, "starts": ["08:00", "09:00", "10:00"],
+            "breaks": [{"minutes": 60, "earliest_minutes": 180, "latest_minutes": 300}]}]}"#,
+    )
+    .unwrap();
+    // One day, hourly: 2 agents 09:00–17:00, and 1 at 03:00 that no shift reaches.
+    let mut req = String::from("interval_start,contacts,aht_seconds,agents,positions\n");
+    for h in 0..24 {
+        let need = if (9..17).contains(&h) {
+            2
+        } else {
+            u32::from(h == 3)
+        };
+        req.push_str(&format!("2026-11-30T{h:02}:00,0,0,0,{need}\n"));
+    }
+    let shifts = shifts.to_str().unwrap();
+    let o = run(
+        &["wfm", "schedule", "--requirements", "-", "--shifts", shifts],
+        Some(&req),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("date,shift,start,end,breaks,agents"));
+    let mut cover = [0u32; 24];
+    let mut total = 0;
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        assert_eq!((f[0], f[1]), ("2026-11-30", "day"));
+        let hour = |s: &str| s[..2].parse::<usize>().unwrap();
+        let n: u32 = f[5].parse().unwrap();
+        let (b0, b1) = f[4].split_once('-').unwrap();
+        for h in hour(f[2])..hour(f[3]) {
+            if !(hour(b0)..hour(b1)).contains(&h) {
+                cover[h] += n;
+            }
+        }
+        total += n;
+    }
+    for h in 9..17 {
+        assert!(cover[h] >= 2, "{h}:00 has {}", cover[h]);
+    }
+    // Each 8-hour shift works 7 hours; 16 agent-hours need at least 3 shifts.
+    assert!(total >= 3, "{out}");
+    assert!(
+        stderr(&o).contains("under-staffing 1 in 1 intervals no shift reaches"),
+        "{}",
+        stderr(&o)
+    );
+
+    std::fs::write(
+        dir.path().join("bad.json"),
+        r#"{"shifts": [{"name": "x", "minutes": 480, "starts": ["25:00"]}]}"#,
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.json");
+    let o = run(
+        &[
+            "wfm",
+            "schedule",
+            "--requirements",
+            "-",
+            "--shifts",
+            bad.to_str().unwrap(),
+        ],
+        Some(&req),
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("is not a time"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stdout(&o), "");
+}
