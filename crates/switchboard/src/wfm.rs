@@ -340,8 +340,7 @@ pub fn schedule_command(a: &ScheduleArgs, out: &mut dyn Write) -> Result<()> {
     };
     let shifts_text =
         std::fs::read_to_string(&a.shifts).with_context(|| format!("reading {}", a.shifts))?;
-    let file: ShiftsFile =
-        serde_json::from_str(&shifts_text).with_context(|| format!("{}", a.shifts))?;
+    let file: ShiftsFile = serde_json::from_str(&shifts_text).with_context(|| a.shifts.clone())?;
     let templates = file
         .shifts
         .iter()

@@ -1093,15 +1093,20 @@ fn wfm_schedule_covers_the_requirement_with_shifts_and_reports_what_it_cannot() 
         let hour = |s: &str| s[..2].parse::<usize>().unwrap();
         let n: u32 = f[5].parse().unwrap();
         let (b0, b1) = f[4].split_once('-').unwrap();
-        for h in hour(f[2])..hour(f[3]) {
+        for (h, c) in cover
+            .iter_mut()
+            .enumerate()
+            .take(hour(f[3]))
+            .skip(hour(f[2]))
+        {
             if !(hour(b0)..hour(b1)).contains(&h) {
-                cover[h] += n;
+                *c += n;
             }
         }
         total += n;
     }
-    for h in 9..17 {
-        assert!(cover[h] >= 2, "{h}:00 has {}", cover[h]);
+    for (h, c) in cover.iter().enumerate().take(17).skip(9) {
+        assert!(*c >= 2, "{h}:00 has {c}");
     }
     // Each 8-hour shift works 7 hours; 16 agent-hours need at least 3 shifts.
     assert!(total >= 3, "{out}");

@@ -177,7 +177,7 @@ pub fn schedule(
         return Err(ScheduleError::Interval(interval_minutes));
     }
     let per_day = (1440 / interval_minutes) as usize;
-    if required.is_empty() || required.len() % per_day != 0 {
+    if required.is_empty() || !required.len().is_multiple_of(per_day) {
         return Err(ScheduleError::Days(required.len(), per_day));
     }
     if templates.is_empty() {
