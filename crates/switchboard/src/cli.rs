@@ -77,6 +77,28 @@ pub enum WfmCommand {
     /// `positions` or `agents`, as `wfm staff` writes) and shift templates
     /// as JSON; writes the shifts as CSV and a summary on standard error.
     Schedule(ScheduleArgs),
+    /// Named agents onto the shifts `wfm schedule` wrote, keeping
+    /// availability, contracted hours, rest, consecutive days and fair
+    /// weekends; what cannot be filled is explained on standard error.
+    Roster(RosterArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RosterArgs {
+    /// Shifts as CSV: `date,shift,start,end,breaks,agents` (what `wfm schedule` writes).
+    #[arg(long)]
+    pub shifts: String,
+    /// Agents as JSON: `{"agents": [{"name", "skills", "min_hours_per_week",
+    /// "max_hours_per_week", "available": {"monday": ["06:00-22:00"], …}}]}`
+    /// (no `available`: any time).
+    #[arg(long)]
+    pub agents: String,
+    /// Minimum rest between shifts, hours.
+    #[arg(long, default_value_t = 10.0)]
+    pub min_rest_hours: f64,
+    /// Most days worked in a row.
+    #[arg(long, default_value_t = 6)]
+    pub max_consecutive_days: usize,
 }
 
 #[derive(Debug, Clone, Args)]

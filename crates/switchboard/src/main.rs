@@ -103,6 +103,11 @@ async fn run(cli: Cli) -> Result<()> {
             let mut out = stdout.lock();
             wfm::schedule_command(&a, &mut out)
         }
+        Command::Wfm(WfmCommand::Roster(a)) => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            wfm::roster_command(&a, &mut out)
+        }
         Command::Wfm(WfmCommand::Staff(a)) => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();

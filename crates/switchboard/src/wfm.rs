@@ -20,7 +20,7 @@ use std::io::{Read, Write};
 use anyhow::{Context, Result, bail};
 use sb_wfm::{Model, Target, staff};
 
-use crate::cli::{ForecastArgs, ScheduleArgs, StaffArgs};
+use crate::cli::{ForecastArgs, RosterArgs, ScheduleArgs, StaffArgs};
 
 /// One interval as read.
 struct Row {
@@ -459,5 +459,215 @@ pub fn schedule_command(a: &ScheduleArgs, out: &mut dyn Write) -> Result<()> {
         s.shortfall.len(),
         took.as_secs_f64() * 1000.0
     );
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentsFile {
+    agents: Vec<AgentIn>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentIn {
+    name: String,
+    #[serde(default)]
+    skills: Vec<String>,
+    #[serde(default)]
+    min_hours_per_week: f64,
+    max_hours_per_week: f64,
+    /// Weekday name → "HH:MM-HH:MM" spans; absent: any time.
+    available: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+fn span_minutes(who: &str, span: &str) -> Result<(i64, i64)> {
+    let (a, b) = span
+        .split_once('-')
+        .with_context(|| format!("{who}: availability {span:?} must look like 06:00-22:00"))?;
+    let m = |t: &str| -> Result<i64> {
+        if t.trim() == "24:00" {
+            return Ok(1440);
+        }
+        let t = t
+            .trim()
+            .parse::<jiff::civil::Time>()
+            .with_context(|| format!("{who}: {t:?} is not a time"))?;
+        Ok(i64::from(t.hour()) * 60 + i64::from(t.minute()))
+    };
+    Ok((m(a)?, m(b)?))
+}
+
+pub fn roster_command(a: &RosterArgs, out: &mut dyn Write) -> Result<()> {
+    use sb_wfm::roster::{Agent, Rules, Shift, roster};
+    let text =
+        std::fs::read_to_string(&a.shifts).with_context(|| format!("reading {}", a.shifts))?;
+    let agents_text =
+        std::fs::read_to_string(&a.agents).with_context(|| format!("reading {}", a.agents))?;
+    let file: AgentsFile = serde_json::from_str(&agents_text).with_context(|| a.agents.clone())?;
+    if !(a.min_rest_hours >= 0.0 && a.min_rest_hours < 48.0) {
+        bail!("--min-rest-hours must be from 0 to 48");
+    }
+    if a.max_consecutive_days == 0 {
+        bail!("--max-consecutive-days must be at least 1");
+    }
+    // Shifts: one per agent the schedule asks for.
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader.headers()?.clone();
+    if headers.iter().take(6).collect::<Vec<_>>()
+        != ["date", "shift", "start", "end", "breaks", "agents"]
+    {
+        bail!(
+            "the shifts need the header date,shift,start,end,breaks,agents (what wfm schedule writes)"
+        );
+    }
+    let mut raw = Vec::new();
+    for rec in reader.records() {
+        let rec = rec?;
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let date = rec[0]
+            .parse::<jiff::civil::Date>()
+            .with_context(|| format!("line {line}: date must be YYYY-MM-DD"))?;
+        let (start, _) = span_minutes(&format!("line {line}"), &format!("{}-00:00", &rec[2]))?;
+        let (end, _) = span_minutes(&format!("line {line}"), &format!("{}-00:00", &rec[3]))?;
+        let mut unpaid = 0;
+        for b in rec[4].split_whitespace() {
+            let (f, t) = span_minutes(&format!("line {line}"), b)?;
+            unpaid += (t - f).rem_euclid(1440);
+        }
+        let n: usize = rec[5]
+            .parse()
+            .with_context(|| format!("line {line}: agents must be a whole number"))?;
+        raw.push((date, rec[1].to_owned(), start, end, unpaid, n));
+    }
+    let first = raw
+        .iter()
+        .map(|r| r.0)
+        .min()
+        .context("no shifts to roster")?;
+    let days = raw
+        .iter()
+        .map(|r| (r.0 - first).get_days())
+        .max()
+        .unwrap_or(0) as i64
+        + 1;
+    let mut shifts = Vec::new();
+    for (date, name, start, end, unpaid, n) in &raw {
+        let day = (*date - first).get_days() as i64;
+        let s = day * 1440 + start;
+        let mut e = day * 1440 + end;
+        if e <= s {
+            e += 1440;
+        }
+        for _ in 0..*n {
+            shifts.push(Shift {
+                day: day as usize,
+                start: s,
+                end: e,
+                paid: e - s - unpaid,
+                skill: None,
+                label: format!("{date} {name}"),
+            });
+        }
+    }
+    let weeks = days as f64 / 7.0;
+    let agents = file
+        .agents
+        .iter()
+        .map(|g| {
+            let available = match &g.available {
+                None => vec![(0, (days + 1) * 1440)],
+                Some(map) => {
+                    for k in map.keys() {
+                        if !WEEKDAYS.contains(&k.as_str()) {
+                            bail!("{}: {k:?} is not a weekday name", g.name);
+                        }
+                    }
+                    let mut v = Vec::new();
+                    for d in 0..days + 1 {
+                        let date = first.checked_add(jiff::Span::new().days(d))?;
+                        let wd = WEEKDAYS[date.weekday().to_monday_zero_offset() as usize];
+                        for span in map.get(wd).into_iter().flatten() {
+                            let (f, t) = span_minutes(&g.name, span)?;
+                            let t = if t <= f { t + 1440 } else { t };
+                            v.push((d * 1440 + f, d * 1440 + t));
+                        }
+                    }
+                    v
+                }
+            };
+            if !(g.max_hours_per_week > 0.0
+                && g.min_hours_per_week >= 0.0
+                && g.min_hours_per_week <= g.max_hours_per_week)
+            {
+                bail!(
+                    "{}: hours per week must be 0 ≤ min ≤ max, max above 0",
+                    g.name
+                );
+            }
+            Ok(Agent {
+                name: g.name.clone(),
+                skills: g.skills.clone(),
+                available,
+                min_minutes: (g.min_hours_per_week * 60.0 * weeks).round() as i64,
+                max_minutes: (g.max_hours_per_week * 60.0 * weeks).round() as i64,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let rules = Rules {
+        min_rest_minutes: (a.min_rest_hours * 60.0).round() as i64,
+        max_consecutive_days: a.max_consecutive_days,
+        ..Rules::default()
+    };
+    let r = roster(&agents, &shifts, &rules);
+    let mut w = csv::WriterBuilder::new().from_writer(out);
+    w.write_record(["date", "shift", "start", "end", "agent"])?;
+    let hhmm = |m: i64| format!("{:02}:{:02}", m.rem_euclid(1440) / 60, m % 60);
+    for (s, who) in shifts.iter().zip(&r.assigned) {
+        let date = first.checked_add(jiff::Span::new().days(s.day as i64))?;
+        let name = s.label.split_once(' ').map(|x| x.1).unwrap_or("");
+        w.write_record([
+            date.to_string(),
+            name.to_owned(),
+            hhmm(s.start),
+            hhmm(s.end),
+            who.map(|k| agents[k].name.clone()).unwrap_or_default(),
+        ])?;
+    }
+    w.flush()?;
+    let filled = r.assigned.iter().filter(|x| x.is_some()).count();
+    eprintln!("rostered {filled} of {} shifts", shifts.len());
+    for (i, why) in &r.unfilled {
+        let reasons: Vec<String> = why
+            .iter()
+            .map(|(k, n)| format!("{n} {}", k.describe()))
+            .collect();
+        eprintln!(
+            "unfilled: {} {}–{}: {}",
+            shifts[*i].label,
+            hhmm(shifts[*i].start),
+            hhmm(shifts[*i].end),
+            reasons.join("; ")
+        );
+    }
+    for (ai, short) in &r.under_contract {
+        eprintln!(
+            "under contract: {} by {:.1} hours",
+            agents[*ai].name,
+            *short as f64 / 60.0
+        );
+    }
     Ok(())
 }

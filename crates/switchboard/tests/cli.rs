@@ -1140,3 +1140,86 @@ fn wfm_schedule_covers_the_requirement_with_shifts_and_reports_what_it_cannot() 
     );
     assert_eq!(stdout(&o), "");
 }
+
+#[test]
+fn wfm_roster_names_an_agent_for_each_shift_and_explains_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let shifts = dir.path().join("schedule.csv");
+    std::fs::write(
+        &shifts,
+        "date,shift,start,end,breaks,agents\n\
+         2026-11-30,late,22:00,06:00,,1\n\
+         2026-12-01,early,07:00,15:00,11:00-11:30,2\n\
+         2026-12-02,early,07:00,15:00,11:00-11:30,3\n",
+    )
+    .unwrap();
+    let agents = dir.path().join("agents.json");
+    std::fs::write(
+        &agents,
+        r#"{"agents": [
+            {"name": "Ana", "max_hours_per_week": 40},
+            {"name": "Ben", "max_hours_per_week": 40, "available": {"tuesday": ["06:00-18:00"]}}
+        ]}"#,
+    )
+    .unwrap();
+    let o = run(
+        &[
+            "wfm",
+            "roster",
+            "--shifts",
+            shifts.to_str().unwrap(),
+            "--agents",
+            agents.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 6);
+    // Ana works the late shift; she cannot start at 07:00 the next day
+    // (one hour's rest), so Ben takes one early shift and the other stays open.
+    assert_eq!(
+        (rows[0][0], rows[0][1], rows[0][4]),
+        ("2026-11-30", "late", "Ana")
+    );
+    let tuesday: Vec<&str> = rows[1..3].iter().map(|r| r[4]).collect();
+    assert!(tuesday.contains(&"Ben") && tuesday.contains(&""), "{out}");
+    // Wednesday: Ana can (rested), Ben is not available; one of three filled.
+    let wednesday: Vec<&str> = rows[3..].iter().map(|r| r[4]).collect();
+    assert_eq!(
+        wednesday.iter().filter(|n| !n.is_empty()).count(),
+        1,
+        "{out}"
+    );
+    let err = stderr(&o);
+    assert!(err.contains("rostered 3 of 6 shifts"), "{err}");
+    assert!(
+        err.contains("would rest too little between shifts"),
+        "{err}"
+    );
+    assert!(err.contains("not available for the whole shift"), "{err}");
+
+    std::fs::write(&agents, r#"{"agents": [{"name": "Cy", "max_hours_per_week": 40, "available": {"funday": ["09:00-17:00"]}}]}"#).unwrap();
+    let o = run(
+        &[
+            "wfm",
+            "roster",
+            "--shifts",
+            shifts.to_str().unwrap(),
+            "--agents",
+            agents.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("is not a weekday name"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stdout(&o), "");
+}

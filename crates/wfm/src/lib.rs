@@ -12,6 +12,7 @@
 
 pub mod erlang;
 pub mod forecast;
+pub mod roster;
 pub mod schedule;
 pub mod staffing;
 
