@@ -10,6 +10,7 @@
 //! series summed in log space. Results are correct from one agent to
 //! hundreds of thousands, and for traffic up to (at least) 100,000 Erlangs.
 
+pub mod adherence;
 pub mod erlang;
 pub mod forecast;
 pub mod roster;
