@@ -48,6 +48,10 @@ pub struct PlannedInterval {
     pub service_level: f64,
     pub asa_seconds: f64,
     pub occupancy: f64,
+    /// `skipped` when the clocks go forward over this local time (it does
+    /// not happen: nobody is needed), `repeated` when they go back over it
+    /// (it happens twice: the figures hold for each time).
+    pub clock_change: Option<&'static str>,
 }
 
 /// A plan: the last week of history (for the chart), the intervals ahead,
@@ -261,12 +265,26 @@ impl App {
             .into_iter()
             .map(|a| if a > 0.0 { a } else { r.default_aht })
             .collect();
+        let tenant = self.store().get_tenant(p.tenant_id).await?;
+        let tz = jiff::tz::TimeZone::get(&tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
         let mut intervals = Vec::with_capacity(horizon - gap);
-        for (i, (&contacts, &aht)) in f.values.iter().zip(&ahts).enumerate().skip(gap) {
+        for (i, (&forecast, &aht)) in f.values.iter().zip(&ahts).enumerate().skip(gap) {
+            let local = day_of(i, end_day)?;
+            let clock_change = match tz.to_ambiguous_timestamp(local).offset() {
+                jiff::tz::AmbiguousOffset::Gap { .. } => Some("skipped"),
+                jiff::tz::AmbiguousOffset::Fold { .. } => Some("repeated"),
+                jiff::tz::AmbiguousOffset::Unambiguous { .. } => None,
+            };
+            let contacts = if clock_change == Some("skipped") {
+                0.0
+            } else {
+                forecast
+            };
             let req = staff(contacts, aht, step as f64 * 60.0, r.model, &r.target)
                 .map_err(|e| bad("target", e.to_string()))?;
             intervals.push(PlannedInterval {
-                local_start: day_of(i, end_day)?.strftime("%Y-%m-%dT%H:%M").to_string(),
+                local_start: local.strftime("%Y-%m-%dT%H:%M").to_string(),
+                clock_change,
                 contacts,
                 aht_seconds: aht,
                 agents: req.agents,

@@ -84,7 +84,9 @@ function show(plan) {
     ? `Learnt from ${plan.history_days} days. Accuracy is measured once there are three weeks of history.`
     : `Learnt from ${plan.history_days} days. Forecasting the last week of history: WAPE ${pct(a.wape)} (same week last week: ${pct(a.naive_wape)}), MAPE ${pct(a.mape)} (${pct(a.naive_mape)}).`;
   body.replaceChildren(...plan.intervals.map((i) => el("tr", {},
-    el("td", {}, i.local_start.replace("T", " ")), el("td", {}, i.contacts.toFixed(1)), el("td", {}, duration(i.aht_seconds * 1000)),
+    el("td", {}, i.local_start.replace("T", " "),
+      i.clock_change ? el("span", { class: "muted" }, i.clock_change === "skipped" ? " (clocks go forward: does not happen)" : " (clocks go back: happens twice)") : ""),
+    el("td", {}, i.contacts.toFixed(1)), el("td", {}, duration(i.aht_seconds * 1000)),
     el("td", {}, i.agents), el("td", { class: "positions" }, i.positions), el("td", {}, pct(i.service_level)),
     el("td", {}, duration(i.asa_seconds * 1000)), el("td", {}, pct(i.occupancy)))));
   draw(plan);

@@ -10,10 +10,15 @@ use serde_json::json;
 
 /// Three weeks of 30-minute history from Monday 2026-11-02.
 fn three_weeks() -> String {
+    three_weeks_from(jiff::civil::date(2026, 11, 2))
+}
+
+/// Three weeks of 30-minute history from `first` (a Monday).
+fn three_weeks_from(first: jiff::civil::Date) -> String {
     let mut out = String::from("interval_start,contacts,aht_seconds\n");
     for day in 0..21i64 {
         let weekday = [1.0, 0.95, 0.9, 0.9, 0.85, 0.45, 0.3][(day % 7) as usize];
-        let date = jiff::civil::date(2026, 11, 2) + jiff::Span::new().days(day);
+        let date = first + jiff::Span::new().days(day);
         for slot in 0..48i64 {
             let h = slot as f64 / 2.0;
             let m = ((-((h - 10.5) / 2.5).powi(2)).exp() * 80.0 + 1.0) * weekday;
@@ -163,5 +168,90 @@ async fn a_plan_forecasts_contacts_and_the_agents_they_need() {
     )
     .await
     .expect(200);
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn plans_follow_the_local_clock_across_daylight_saving_changes() {
+    let s = TestServer::start().await;
+    let f = fixture(&s, "dst").await;
+    let t = f.admin_token.as_str();
+    let changed = |plan: &serde_json::Value| -> Vec<(String, String)> {
+        plan["intervals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| {
+                i["clock_change"].as_str().map(|c| {
+                    (
+                        i["local_start"].as_str().unwrap()[11..].to_owned(),
+                        c.to_owned(),
+                    )
+                })
+            })
+            .collect()
+    };
+    // Sydney: on Sunday 2026-10-04 the clocks go from 02:00 to 03:00.
+    let plan = s
+        .post(
+            "/api/v1/wfm/plan",
+            t,
+            json!({"from": "2026-10-04", "days": 2, "history_csv": three_weeks_from(jiff::civil::date(2026, 9, 7))}),
+        )
+        .await
+        .expect(200)
+        .body;
+    let iv = plan["intervals"].as_array().unwrap();
+    assert_eq!(iv.len(), 96, "every local day keeps its 48 intervals");
+    let skipped = changed(&plan);
+    assert_eq!(
+        skipped,
+        [
+            ("02:00".to_owned(), "skipped".to_owned()),
+            ("02:30".to_owned(), "skipped".to_owned())
+        ]
+    );
+    for i in iv.iter().filter(|i| i["clock_change"] == "skipped") {
+        assert_eq!(
+            (i["contacts"].as_f64(), i["agents"].as_u64()),
+            (Some(0.0), Some(0)),
+            "{i}"
+        );
+    }
+    assert!(
+        iv[48 + 4]["clock_change"].is_null(),
+        "the next day is ordinary"
+    );
+
+    // Auckland: on Sunday 2026-04-05 the clocks go back from 03:00 to 02:00.
+    s.patch(
+        &format!("/api/v1/tenants/{}", f.tenant.id),
+        t,
+        json!({"time_zone": "Pacific/Auckland"}),
+    )
+    .await
+    .expect(200);
+    let plan = s
+        .post(
+            "/api/v1/wfm/plan",
+            t,
+            json!({"from": "2026-04-05", "days": 1, "history_csv": three_weeks_from(jiff::civil::date(2026, 3, 9))}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(plan["intervals"].as_array().unwrap().len(), 48);
+    assert_eq!(
+        changed(&plan),
+        [
+            ("02:00".to_owned(), "repeated".to_owned()),
+            ("02:30".to_owned(), "repeated".to_owned())
+        ]
+    );
+    let repeated = &plan["intervals"][4];
+    assert!(
+        repeated["contacts"].as_f64().unwrap() > 0.0 && repeated["agents"].as_u64().unwrap() > 0,
+        "{repeated}"
+    );
     s.finish().await;
 }

@@ -97,6 +97,10 @@ pub struct PlannedOut {
     pub service_level: f64,
     pub asa_seconds: f64,
     pub occupancy: f64,
+    /// `skipped` (the clocks go forward over it: nobody is needed) or
+    /// `repeated` (they go back over it: it happens twice); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_change: Option<&'static str>,
 }
 
 impl From<PlannedInterval> for PlannedOut {
@@ -110,6 +114,7 @@ impl From<PlannedInterval> for PlannedOut {
             service_level: p.service_level,
             asa_seconds: p.asa_seconds,
             occupancy: p.occupancy,
+            clock_change: p.clock_change,
         }
     }
 }
