@@ -367,6 +367,16 @@ test("a planner forecasts a day from uploaded history and sees the agents it nee
   await page.locator("#plan-chart svg").waitFor();
   const positions = await page.locator("#plan tbody td.positions").allTextContents();
   assert.ok(Number(positions[21]) > Number(positions[6]) + 5, `10:30 ${positions[21]} vs 03:00 ${positions[6]}`);
+  // Shifts that cover the positions: a bad template is refused beside the field.
+  const templates = page.locator("#shift-templates");
+  const good = await templates.inputValue();
+  await templates.fill("[{\"name\": \"x\", \"minutes\": 480, \"starts\": [\"25:00\"]}]");
+  await page.getByRole("button", { name: "Schedule shifts" }).click();
+  await textIs(page.locator("#shifts-form .field-error"), "shifts[0].starts[0]: must be a time HH:MM");
+  await templates.fill(good);
+  await page.getByRole("button", { name: "Schedule shifts" }).click();
+  await textIs(page.locator("#schedule-summary"), /^\d+ shifts started \(no schedule can start fewer than \d+\)/);
+  assert.ok(await page.locator("#shifts tbody tr").count() > 0);
   await shot(page, "planning");
 
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CSV" }).click()]);

@@ -380,3 +380,33 @@ impl App {
             .collect())
     }
 }
+
+impl App {
+    /// Shifts to start so that `required` agents (per interval, whole
+    /// days from local midnight) are covered; see `sb_wfm::schedule`.
+    pub fn schedule_shifts(
+        &self,
+        p: &Principal,
+        required: &[u32],
+        interval_minutes: u32,
+        templates: &[sb_wfm::schedule::ShiftTemplate],
+    ) -> Result<sb_wfm::schedule::Schedule, AppError> {
+        p.require(Permission::ReportRead)?;
+        if required.len() > MAX_PLAN_DAYS as usize * 96 {
+            return Err(bad("required", "at most 31 days of intervals"));
+        }
+        if templates.len() > 50 {
+            return Err(bad("shifts", "at most 50 shift templates"));
+        }
+        sb_wfm::schedule::schedule(required, interval_minutes, templates).map_err(|e| {
+            use sb_wfm::schedule::ScheduleError as E;
+            let field = match &e {
+                E::Interval(_) => "interval",
+                E::Days(..) => "required",
+                E::Solver(_) => return AppError::Internal(e.to_string()),
+                _ => "shifts",
+            };
+            bad(field, e.to_string())
+        })
+    }
+}

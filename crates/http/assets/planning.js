@@ -1,6 +1,7 @@
 // Planning: contacts forecast per interval from history (Switchboard's own
 // contacts or a CSV file) and the agents and positions each interval needs;
-// a chart of last week, the forecast and the positions; the plan as CSV.
+// a chart of last week, the forecast and the positions; the plan as CSV;
+// then the shifts that cover the positions, with their coverage drawn.
 import { api, el, duration, showFieldErrors, clearFieldErrors, ApiError } from "/assets/common.js";
 
 const form = document.getElementById("plan-form");
@@ -10,6 +11,10 @@ const chart = document.getElementById("plan-chart");
 const accuracy = document.getElementById("accuracy");
 const csvButton = document.getElementById("plan-csv");
 let last = null;
+let lastInterval = 30;
+let coverage = null;
+const shiftsForm = document.getElementById("shifts-form");
+const shiftsStatus = shiftsForm.querySelector(".form-status");
 
 const num = (id) => {
   const v = document.getElementById(id).value.trim();
@@ -69,16 +74,25 @@ function draw(plan) {
   fc.forEach((v, i) => bar(hist.length + i, v, "#9db8ef"));
   const line = pos.map((p, i) => `${x(hist.length + i + 0.5).toFixed(1)},${(h - (p / maxP) * (h - pad)).toFixed(1)}`).join(" ");
   root.append(svg("polyline", { points: line, fill: "none", stroke: "#b3261e", "stroke-width": 2 }));
+  if (coverage && coverage.length === pos.length) {
+    const cov = coverage.map((c, i) => `${x(hist.length + i + 0.5).toFixed(1)},${(h - (Math.min(c, maxP * 1.2) / maxP) * (h - pad)).toFixed(1)}`).join(" ");
+    root.append(svg("polyline", { points: cov, fill: "none", stroke: "#1a7f37", "stroke-width": 2, "stroke-dasharray": "4 2" }));
+  }
   const label = (text, tx, ty, anchor = "start") => { const t = svg("text", { x: tx, y: ty, "font-size": 12, "text-anchor": anchor }); t.textContent = text; root.append(t); };
   label(`${Math.round(maxC)} contacts`, pad, 14);
   label(`${maxP} positions`, w - pad, 14, "end");
   label(plan.history.length ? plan.history[0].local_start.slice(0, 10) : "", pad, h + 20);
   label(plan.intervals[0].local_start.slice(0, 10), x(hist.length), h + 20);
-  chart.replaceChildren(root, el("p", { class: "muted" }, "Grey: last week's contacts. Blue: forecast contacts. Red: positions needed (right scale)."));
+  chart.replaceChildren(root, el("p", { class: "muted" }, "Grey: last week's contacts. Blue: forecast contacts. Red: positions needed (right scale).",
+    coverage ? " Green, dashed: agents the scheduled shifts put on duty." : ""));
 }
 
 function show(plan) {
   last = plan;
+  coverage = null;
+  document.getElementById("schedule").disabled = false;
+  document.querySelector("#shifts tbody").replaceChildren();
+  document.getElementById("schedule-summary").textContent = "";
   const a = plan.accuracy;
   accuracy.textContent = a.wape === null
     ? `Learnt from ${plan.history_days} days. Accuracy is measured once there are three weeks of history.`
@@ -111,7 +125,9 @@ form.addEventListener("submit", async (ev) => {
   status.textContent = "Planning…";
   status.className = "form-status muted";
   try {
-    show(await api("POST", "/api/v1/wfm/plan", await request()));
+    const req = await request();
+    lastInterval = req.interval;
+    show(await api("POST", "/api/v1/wfm/plan", req));
     status.textContent = "";
   } catch (e) {
     status.textContent = "";
@@ -122,3 +138,35 @@ form.addEventListener("submit", async (ev) => {
 
 const queues = await api("GET", "/api/v1/queues?limit=500");
 document.getElementById("queue").append(...queues.items.map((q) => el("option", { value: q.id }, q.name)));
+
+shiftsForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  if (!last) return;
+  clearFieldErrors(shiftsForm);
+  shiftsStatus.textContent = "";
+  let shifts;
+  try {
+    shifts = JSON.parse(document.getElementById("shift-templates").value);
+  } catch (e) {
+    showFieldErrors(shiftsForm, new ApiError(422, { errors: [{ field: "shifts", message: `not valid JSON: ${e.message}` }] }));
+    return;
+  }
+  try {
+    const out = await api("POST", "/api/v1/wfm/schedule", {
+      interval: lastInterval, required: last.intervals.map((i) => i.positions), shifts,
+    });
+    coverage = out.coverage;
+    const days = [...new Set(last.intervals.map((i) => i.local_start.slice(0, 10)))];
+    document.getElementById("schedule-summary").textContent =
+      `${out.total} shifts started (no schedule can start fewer than ${out.lower_bound}); ` +
+      `${out.over} agent-intervals above the requirement` +
+      (out.under ? `; ${out.under} agent-intervals in ${out.shortfall.length} intervals no shift reaches.` : ".");
+    document.querySelector("#shifts tbody").replaceChildren(...out.shifts.map((sh) => el("tr", {},
+      el("td", {}, days[sh.day] || `day ${sh.day + 1}`), el("td", {}, sh.shift), el("td", {}, sh.start), el("td", {}, sh.end),
+      el("td", {}, sh.breaks.join(", ") || "—"), el("td", {}, sh.agents))));
+    draw(last);
+  } catch (e) {
+    if (e instanceof ApiError && e.fields.length) showFieldErrors(shiftsForm, e);
+    else { shiftsStatus.textContent = e.message; shiftsStatus.className = "form-status error"; }
+  }
+});

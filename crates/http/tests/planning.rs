@@ -255,3 +255,77 @@ async fn plans_follow_the_local_clock_across_daylight_saving_changes() {
     );
     s.finish().await;
 }
+
+#[tokio::test]
+async fn shifts_are_scheduled_to_cover_a_requirement() {
+    let s = TestServer::start().await;
+    let f = fixture(&s, "shifts").await;
+    let t = f.admin_token.as_str();
+    let required: Vec<u32> = (0..24)
+        .map(|h| if (9..17).contains(&h) { 2 } else { 0 })
+        .collect();
+    let day = json!({"name": "day", "minutes": 480, "starts": ["08:00", "09:00"]});
+    let out = s
+        .post(
+            "/api/v1/wfm/schedule",
+            t,
+            json!({"interval": 60, "required": required, "shifts": [day]}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        (
+            out["total"].as_u64(),
+            out["lower_bound"].as_u64(),
+            out["over"].as_u64()
+        ),
+        (Some(2), Some(2), Some(0))
+    );
+    assert_eq!(
+        out["shifts"],
+        json!([{"day": 0, "shift": "day", "start": "09:00", "end": "17:00", "breaks": [], "agents": 2}])
+    );
+    let coverage: Vec<u64> = out["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        coverage,
+        required.iter().map(|&r| u64::from(r)).collect::<Vec<_>>()
+    );
+
+    for (body, field) in [
+        (
+            json!({"interval": 60, "required": required, "shifts": [{"name": "x", "minutes": 480, "starts": ["25:00"]}]}),
+            "shifts[0].starts[0]",
+        ),
+        (
+            json!({"interval": 7, "required": required, "shifts": [day]}),
+            "interval",
+        ),
+        (
+            json!({"interval": 60, "required": [1, 2, 3], "shifts": [day]}),
+            "required",
+        ),
+        (
+            json!({"interval": 60, "required": required, "shifts": [{"name": "x", "minutes": 1500, "starts": ["08:00"]}]}),
+            "shifts",
+        ),
+    ] {
+        s.post("/api/v1/wfm/schedule", t, body)
+            .await
+            .problem_for(422, field);
+    }
+    let (_, agent) = s.user_with_token(&f.tenant, &[Role::Agent]).await;
+    s.post(
+        "/api/v1/wfm/schedule",
+        &agent,
+        json!({"interval": 60, "required": required, "shifts": [day]}),
+    )
+    .await
+    .expect(403);
+    s.finish().await;
+}

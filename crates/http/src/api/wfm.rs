@@ -1,4 +1,5 @@
-//! Planning: forecast contacts per interval and the agents they need.
+//! Planning: forecast contacts per interval and the agents they need,
+//! and the shifts that cover them.
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
@@ -20,6 +21,7 @@ const MAX_PLAN_BODY: usize = 4 * 1024 * 1024;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(plan))
+        .routes(routes!(schedule_shifts))
         .layer(DefaultBodyLimit::max(MAX_PLAN_BODY))
 }
 
@@ -227,5 +229,144 @@ async fn plan(
             naive_mape: plan.accuracy.naive_mape,
         },
         history_days: plan.history_days,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakIn {
+    pub minutes: u32,
+    #[serde(default)]
+    pub paid: bool,
+    /// The break starts between these many minutes after the shift starts.
+    pub earliest_minutes: u32,
+    pub latest_minutes: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftTemplateIn {
+    pub name: String,
+    pub minutes: u32,
+    /// Allowed start times, `HH:MM`.
+    pub starts: Vec<String>,
+    #[serde(default)]
+    pub breaks: Vec<BreakIn>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleIn {
+    /// Minutes per interval: 15, 30 or 60.
+    pub interval: u32,
+    /// Agents needed per interval, whole days from local midnight (the
+    /// `positions` of a plan).
+    pub required: Vec<u32>,
+    pub shifts: Vec<ShiftTemplateIn>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduledShiftOut {
+    /// Day from the first, from 0.
+    pub day: usize,
+    pub shift: String,
+    pub start: String,
+    pub end: String,
+    /// Breaks as `HH:MM-HH:MM`.
+    pub breaks: Vec<String>,
+    pub agents: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleOut {
+    pub shifts: Vec<ScheduledShiftOut>,
+    /// Agents on duty per interval.
+    pub coverage: Vec<u32>,
+    /// Shifts started, and the fewest any schedule could start.
+    pub total: u64,
+    pub lower_bound: u64,
+    /// Agent-intervals above the requirement.
+    pub over: u64,
+    /// Agent-intervals no shift can reach, and which intervals.
+    pub under: u64,
+    pub shortfall: Vec<usize>,
+}
+
+/// Shifts to start each day so that every interval's requirement is met
+/// with as little over-staffing as possible.
+#[utoipa::path(post, path = "/wfm/schedule", tag = "reports", request_body = ScheduleIn,
+    responses((status = 200, body = ScheduleOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn schedule_shifts(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(b): ApiJson<ScheduleIn>,
+) -> ApiResult<Json<ScheduleOut>> {
+    let mut templates = Vec::with_capacity(b.shifts.len());
+    for (i, t) in b.shifts.iter().enumerate() {
+        let mut starts = Vec::with_capacity(t.starts.len());
+        for (k, st) in t.starts.iter().enumerate() {
+            let time = st.parse::<jiff::civil::Time>().map_err(|_| {
+                sb_app::AppError::invalid(
+                    format!("shifts[{i}].starts[{k}]"),
+                    "must be a time HH:MM",
+                )
+            })?;
+            starts.push(time.hour() as u32 * 60 + time.minute() as u32);
+        }
+        templates.push(sb_wfm::schedule::ShiftTemplate {
+            name: t.name.clone(),
+            minutes: t.minutes,
+            starts,
+            breaks: t
+                .breaks
+                .iter()
+                .map(|br| sb_wfm::schedule::Break {
+                    minutes: br.minutes,
+                    paid: br.paid,
+                    earliest: br.earliest_minutes,
+                    latest: br.latest_minutes,
+                })
+                .collect(),
+        });
+    }
+    let out = s
+        .app
+        .schedule_shifts(&p, &b.required, b.interval, &templates)?;
+    let hhmm = |m: u32| format!("{:02}:{:02}", (m / 60) % 24, m % 60);
+    let mut shifts: Vec<ScheduledShiftOut> = out
+        .shifts
+        .iter()
+        .map(|(pl, n)| {
+            let t = &templates[pl.template];
+            ScheduledShiftOut {
+                day: pl.day,
+                shift: t.name.clone(),
+                start: hhmm(pl.start),
+                end: hhmm(pl.start + t.minutes),
+                breaks: pl
+                    .breaks
+                    .iter()
+                    .zip(&t.breaks)
+                    .map(|(&at, br)| {
+                        format!(
+                            "{}-{}",
+                            hhmm(pl.start + at),
+                            hhmm(pl.start + at + br.minutes)
+                        )
+                    })
+                    .collect(),
+                agents: *n,
+            }
+        })
+        .collect();
+    shifts.sort_by(|a, b| (a.day, &a.start, &a.shift).cmp(&(b.day, &b.start, &b.shift)));
+    Ok(Json(ScheduleOut {
+        shifts,
+        coverage: out.coverage,
+        total: out.total,
+        lower_bound: out.lower_bound,
+        over: out.over,
+        under: out.under,
+        shortfall: out.shortfall,
     }))
 }
