@@ -157,7 +157,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "too-large",
                     "Request body too large",
-                    format!("the body is larger than {} bytes", crate::MAX_BODY_BYTES),
+                    // Most routes take 64 KiB; uploads such as planning
+                    // history take more, so name no single figure.
+                    "the body is larger than this request accepts".to_string(),
                 )
             } else {
                 ApiError::new(

@@ -154,6 +154,37 @@ async fn a_plan_forecasts_contacts_and_the_agents_they_need() {
             .await
             .problem_for(422, field);
     }
+    // Eight weeks of 15-minute history is over the API's usual 64 KiB; a
+    // plan accepts it.
+    let mut big = String::from("interval_start,contacts,aht_seconds\n");
+    for day in 0..56i64 {
+        let date = jiff::civil::date(2026, 9, 28) + jiff::Span::new().days(day);
+        for q in 0..96 {
+            big.push_str(&format!(
+                "{date}T{:02}:{:02},{},245.5\n",
+                q / 4,
+                (q % 4) * 15,
+                3 + q % 7
+            ));
+        }
+    }
+    assert!(big.len() > 64 * 1024);
+    let p = s
+        .post(
+            "/api/v1/wfm/plan",
+            t,
+            json!({"from": "2026-11-23", "days": 1, "interval": 15, "history_csv": big}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        (
+            p["intervals"].as_array().unwrap().len(),
+            p["history_days"].as_u64()
+        ),
+        (96, Some(56))
+    );
     let (_, agent) = s.user_with_token(&f.tenant, &[Role::Agent]).await;
     s.post("/api/v1/wfm/plan", &agent, json!({"from": "2026-11-23"}))
         .await
