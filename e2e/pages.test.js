@@ -227,6 +227,7 @@ test("a team leader moves an agent to another queue from the floor view", async 
   await row.waitFor();
   // Wally answered one contact on the wallboard test today.
   await textIs(row.locator(".handled"), "1");
+  await textIs(page.locator("#intraday"), /^This half hour: \d+ agents needed, \d+\.\d logged in on average; \d+ contacts expected\.$/);
   await shot(page, "floor");
   await row.getByRole("button", { name: "Edit skills of Wally Agent" }).click();
   await page.getByLabel("sales", { exact: true }).fill("11");
@@ -378,6 +379,11 @@ test("a planner forecasts a day from uploaded history and sees the agents it nee
   await textIs(page.locator("#schedule-summary"), /^\d+ shifts started \(no schedule can start fewer than \d+\)/);
   assert.ok(await page.locator("#shifts tbody tr").count() > 0);
   await shot(page, "planning");
+
+  // Today so far, from Switchboard's own contacts.
+  await page.getByRole("button", { name: "Show today" }).click();
+  await textIs(page.locator("#today-summary"), /^As of \d\d:\d\d: contacts so far are/, 30_000);
+  await countIs(page.locator("#today tbody tr"), 48);
 
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CSV" }).click()]);
   const { readFile } = await import("node:fs/promises");

@@ -238,6 +238,42 @@ impl App {
         Ok(out)
     }
 
+    /// Agents' time per local interval from `start` to `end` (epoch ms):
+    /// (busy or in wrap-up, logged in and not away), in milliseconds, by
+    /// the interval's start.
+    pub(crate) async fn agent_time_by_interval(
+        &self,
+        p: &Principal,
+        tz: &jiff::tz::TimeZone,
+        start: UnixMs,
+        end: UnixMs,
+        minutes: i64,
+    ) -> Result<BTreeMap<UnixMs, (i64, i64)>, AppError> {
+        let agents = self.all_agents(p).await?;
+        let range = Range {
+            tz: tz.clone(),
+            start,
+            end,
+        };
+        let mut occ: BTreeMap<UnixMs, (i64, i64)> = BTreeMap::new();
+        for spans in self.agent_spans(p, &agents, &range).await? {
+            for s in spans.iter().filter(|s| is_staffed(&s.status)) {
+                let mut at = s.start;
+                while at < s.end {
+                    let bucket = bucket_start(tz, at, minutes);
+                    let next = (bucket + minutes * 60_000).min(s.end).max(at + 1);
+                    let e = occ.entry(bucket).or_default();
+                    e.1 += next - at;
+                    if is_handling(&s.status) {
+                        e.0 += next - at;
+                    }
+                    at = next;
+                }
+            }
+        }
+        Ok(occ)
+    }
+
     /// The interval report from local date `from` to `to` (inclusive,
     /// `YYYY-MM-DD` in the tenant's time zone), optionally one queue.
     pub async fn interval_report(
@@ -316,23 +352,9 @@ impl App {
             }
         }
         // The centre's occupancy per interval, from every agent's statuses.
-        let agents = self.all_agents(p).await?;
-        let mut occ: BTreeMap<UnixMs, (i64, i64)> = BTreeMap::new();
-        for spans in self.agent_spans(p, &agents, &range).await? {
-            for s in spans.iter().filter(|s| is_staffed(&s.status)) {
-                let mut at = s.start;
-                while at < s.end {
-                    let bucket = bucket_start(tz, at, minutes);
-                    let next = (bucket + minutes * 60_000).min(s.end).max(at + 1);
-                    let e = occ.entry(bucket).or_default();
-                    e.1 += next - at;
-                    if is_handling(&s.status) {
-                        e.0 += next - at;
-                    }
-                    at = next;
-                }
-            }
-        }
+        let occ = self
+            .agent_time_by_interval(p, tz, range.start, range.end, minutes)
+            .await?;
         Ok(acc
             .into_iter()
             .map(|((start, queue_id), a)| IntervalRow {

@@ -410,3 +410,135 @@ impl App {
         })
     }
 }
+
+/// One interval of today as it goes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IntradayInterval {
+    pub local_start: String,
+    /// This morning's forecast.
+    pub forecast: f64,
+    /// Contacts that arrived, for intervals begun.
+    pub actual: Option<f64>,
+    /// What is expected now: the actual for intervals over, the forecast
+    /// scaled by how the day has run so far for the rest.
+    pub reforecast: f64,
+    /// Agents needed on the phones for the re-forecast (before shrinkage,
+    /// so it compares with `staffed`).
+    pub required: u64,
+    /// Agents logged in and not away, on average over the interval (for
+    /// intervals begun).
+    pub staffed: Option<f64>,
+}
+
+/// Today so far and the rest of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intraday {
+    pub now_local: String,
+    /// Actual over forecast for the intervals over (1 before any).
+    pub ratio: f64,
+    pub intervals: Vec<IntradayInterval>,
+}
+
+impl App {
+    /// Today's forecast against what has happened: contacts and agents
+    /// logged in per interval so far, and the rest of the day re-forecast
+    /// from how far actuals have run above or below the forecast.
+    pub async fn intraday(&self, p: &Principal, mut r: PlanRequest) -> Result<Intraday, AppError> {
+        let tenant = self.store().get_tenant(p.tenant_id).await?;
+        let tz = jiff::tz::TimeZone::get(&tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        let now = self.now();
+        let local_now = jiff::Timestamp::from_millisecond(now)
+            .map(|t| tz.to_datetime(t))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let today = local_now.date();
+        r.from = today.to_string();
+        r.days = 1;
+        r.history_csv = None;
+        let step = i64::from(r.interval_minutes);
+        let (model, target) = (r.model, r.target);
+        let queue = r.queue;
+        let plan = self.plan(p, r).await?;
+        let tomorrow = today
+            .tomorrow()
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        // Contacts so far, by interval of the day.
+        let per_day = (1440 / step) as usize;
+        let mut actual = vec![0.0; per_day];
+        for (at, n, _) in self.history_from_store(p, queue, today, tomorrow).await? {
+            let minute = i64::from(at.hour()) * 60 + i64::from(at.minute());
+            actual[(minute / step) as usize] += n;
+        }
+        let start_ms = |d: jiff::civil::Date| -> Result<UnixMs, AppError> {
+            tz.to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                .map(|t| t.as_millisecond())
+                .map_err(|e| AppError::Internal(e.to_string()))
+        };
+        let time = self
+            .agent_time_by_interval(p, &tz, start_ms(today)?, start_ms(tomorrow)?, step)
+            .await?;
+        let now_minute = i64::from(local_now.hour()) * 60 + i64::from(local_now.minute());
+        let current = (now_minute / step) as usize;
+        // How the day has run: actual over forecast for intervals over.
+        let (done_actual, done_forecast): (f64, f64) = plan.intervals
+            [..current.min(plan.intervals.len())]
+            .iter()
+            .zip(&actual)
+            .fold((0.0, 0.0), |(a, f), (i, x)| (a + x, f + i.contacts));
+        let ratio = if done_forecast > 0.0 {
+            done_actual / done_forecast
+        } else {
+            1.0
+        };
+        let mut intervals = Vec::with_capacity(plan.intervals.len());
+        for (k, i) in plan.intervals.iter().enumerate() {
+            let begun = k <= current;
+            let reforecast = if k < current {
+                actual[k]
+            } else {
+                i.contacts * ratio
+            };
+            let required = if i.clock_change == Some("skipped") {
+                0
+            } else {
+                sb_wfm::staff(
+                    reforecast,
+                    i.aht_seconds,
+                    step as f64 * 60.0,
+                    model,
+                    &target,
+                )
+                .map_err(|e| bad("target", e.to_string()))?
+                .agents
+            };
+            let local: jiff::civil::DateTime = i
+                .local_start
+                .parse()
+                .map_err(|_| AppError::Internal("a planned interval has a bad start".into()))?;
+            let staffed = if begun {
+                let key = tz.to_timestamp(local).map(|t| t.as_millisecond()).ok();
+                let ms = key.and_then(|k| time.get(&k)).map(|v| v.1).unwrap_or(0);
+                let elapsed = if k == current {
+                    ((now_minute - k as i64 * step) * 60_000).max(1)
+                } else {
+                    step * 60_000
+                };
+                Some(ms as f64 / elapsed as f64)
+            } else {
+                None
+            };
+            intervals.push(IntradayInterval {
+                local_start: i.local_start.clone(),
+                forecast: i.contacts,
+                actual: begun.then_some(actual[k]),
+                reforecast,
+                required,
+                staffed,
+            });
+        }
+        Ok(Intraday {
+            now_local: local_now.strftime("%Y-%m-%dT%H:%M").to_string(),
+            ratio,
+            intervals,
+        })
+    }
+}

@@ -158,7 +158,24 @@ live((kind) => {
   if (kind.startsWith("help.") || kind === "reconnected") loadHands();
   if (kind === "agent.status" || kind.startsWith("reservation") || kind === "reconnected") refreshSoon();
 });
+// This interval's agents needed against agents logged in (team leaders
+// and planners may read it; anyone else simply does not see the line).
+async function loadIntraday() {
+  const line = document.getElementById("intraday");
+  try {
+    const day = await api("GET", "/api/v1/wfm/intraday?interval=30&history_weeks=2");
+    const minute = Number(day.now_local.slice(11, 13)) * 60 + Number(day.now_local.slice(14, 16));
+    const now = day.intervals[Math.floor(minute / 30)];
+    const on = now.staffed === null ? 0 : now.staffed;
+    line.textContent = `This half hour: ${now.required} agents needed, ${on.toFixed(1)} logged in on average; ` +
+      `${now.reforecast.toFixed(0)} contacts expected.`;
+    line.className = on + 0.5 < now.required ? "error" : "muted";
+  } catch { line.textContent = ""; }
+}
+
 await load();
 await refresh();
+await loadIntraday();
+setInterval(loadIntraday, 60_000);
 await loadToday();
 await loadHands();

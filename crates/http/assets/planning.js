@@ -136,6 +136,34 @@ form.addEventListener("submit", async (ev) => {
   }
 });
 
+// Today so far: the forecast against actuals, the rest re-forecast, and
+// agents needed against agents logged in.
+document.getElementById("show-today").addEventListener("click", async () => {
+  const summary = document.getElementById("today-summary");
+  const q = new URLSearchParams({ interval: document.getElementById("interval").value,
+    history_weeks: document.getElementById("history_weeks").value });
+  const queue = document.getElementById("queue").value;
+  if (queue) q.set("queue_id", queue);
+  for (const id of ["sl_target", "sl_seconds", "max_occupancy", "patience_seconds"]) {
+    const v = document.getElementById(id).value.trim();
+    if (v) q.set(id, v);
+  }
+  q.set("model", document.getElementById("model").value);
+  try {
+    const day = await api("GET", `/api/v1/wfm/intraday?${q}`);
+    const fmt = (v) => (v === null || v === undefined ? "—" : v.toFixed(1));
+    summary.textContent = `As of ${day.now_local.slice(11)}: contacts so far are ${(day.ratio * 100).toFixed(0)} % of the forecast; the rest of the day is re-forecast accordingly.`;
+    summary.className = "muted";
+    document.querySelector("#today tbody").replaceChildren(...day.intervals.map((i) => el("tr",
+      { class: i.staffed !== null && i.staffed + 0.5 < i.required ? "short" : "" },
+      el("td", {}, i.local_start.slice(11)), el("td", {}, fmt(i.forecast)), el("td", {}, fmt(i.actual)),
+      el("td", {}, fmt(i.reforecast)), el("td", {}, i.required), el("td", { class: "staffed" }, fmt(i.staffed)))));
+  } catch (e) {
+    summary.textContent = e.message;
+    summary.className = "error";
+  }
+});
+
 const queues = await api("GET", "/api/v1/queues?limit=500");
 document.getElementById("queue").append(...queues.items.map((q) => el("option", { value: q.id }, q.name)));
 

@@ -360,3 +360,58 @@ async fn shifts_are_scheduled_to_cover_a_requirement() {
     .expect(403);
     s.finish().await;
 }
+
+#[tokio::test]
+async fn intraday_shows_today_so_far_against_the_forecast() {
+    let s = TestServer::start().await;
+    let f = fixture(&s, "intraday").await;
+    let t = f.admin_token.as_str();
+    s.call(
+        reqwest::Method::PUT,
+        &format!("/api/v1/agents/{}/state", f.agent),
+        t,
+        Some(json!({"state": "available"})),
+    )
+    .await
+    .expect(200);
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let day = s
+        .get("/api/v1/wfm/intraday?interval=30&history_weeks=2", t)
+        .await
+        .expect(200)
+        .body;
+    let iv = day["intervals"].as_array().unwrap();
+    assert_eq!(iv.len(), 48);
+    let now = day["now_local"].as_str().unwrap();
+    let minute: usize =
+        now[11..13].parse::<usize>().unwrap() * 60 + now[14..16].parse::<usize>().unwrap();
+    let current = minute / 30;
+    // The fixture's contact arrived in this interval; the agent is on now.
+    assert_eq!(iv[current]["actual"].as_f64(), Some(1.0), "{}", iv[current]);
+    assert!(
+        iv[current]["staffed"].as_f64().unwrap() > 0.0,
+        "{}",
+        iv[current]
+    );
+    for (k, i) in iv.iter().enumerate() {
+        if k < current {
+            assert_eq!(
+                (i["actual"].as_f64(), i["staffed"].as_f64()),
+                (Some(0.0), Some(0.0)),
+                "{k}: {i}"
+            );
+        } else if k > current {
+            assert!(i["actual"].is_null() && i["staffed"].is_null(), "{k}: {i}");
+        }
+        assert!(i["reforecast"].as_f64().unwrap() >= 0.0);
+    }
+    s.get("/api/v1/wfm/intraday?interval=20", t)
+        .await
+        .problem_for(422, "interval");
+    s.get("/api/v1/wfm/intraday?model=guess", t)
+        .await
+        .problem_for(422, "model");
+    let (_, agent) = s.user_with_token(&f.tenant, &[Role::Agent]).await;
+    s.get("/api/v1/wfm/intraday", &agent).await.expect(403);
+    s.finish().await;
+}

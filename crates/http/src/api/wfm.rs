@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, ApiQuery, Auth};
 
 /// Uploaded history can be months of intervals.
 const MAX_PLAN_BODY: usize = 4 * 1024 * 1024;
@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(plan))
         .routes(routes!(schedule_shifts))
+        .routes(routes!(intraday))
         .layer(DefaultBodyLimit::max(MAX_PLAN_BODY))
 }
 
@@ -152,6 +153,147 @@ fn pct(field: &str, v: f64) -> Result<f64, sb_app::AppError> {
     }
 }
 
+/// The queueing model and targets, as the API takes them (percentages).
+struct Targets {
+    model: String,
+    patience_seconds: Option<f64>,
+    sl_target: Option<f64>,
+    sl_seconds: Option<f64>,
+    asa_seconds: Option<f64>,
+    max_occupancy: Option<f64>,
+    shrinkage: f64,
+}
+
+fn model_and_target(b: &Targets) -> Result<(Model, Target), sb_app::AppError> {
+    use sb_app::AppError;
+    let model = match (b.model.as_str(), b.patience_seconds) {
+        ("erlang-c", _) => Model::ErlangC,
+        ("erlang-a", Some(patience)) => Model::ErlangA { patience },
+        ("erlang-a", None) => {
+            return Err(AppError::invalid(
+                "patience_seconds",
+                "Erlang A needs callers' mean patience",
+            ));
+        }
+        _ => return Err(AppError::invalid("model", "must be erlang-c or erlang-a")),
+    };
+    let service_level = match (b.sl_target, b.sl_seconds) {
+        (Some(t), Some(sec)) => Some((pct("sl_target", t)?, sec)),
+        (None, None) if b.asa_seconds.is_some() => None,
+        (None, None) => Some((0.8, 20.0)),
+        (None, Some(_)) => return Err(AppError::invalid("sl_target", "give it with sl_seconds")),
+        (Some(_), None) => return Err(AppError::invalid("sl_seconds", "give it with sl_target")),
+    };
+    Ok((
+        model,
+        Target {
+            service_level,
+            asa: b.asa_seconds,
+            max_occupancy: b
+                .max_occupancy
+                .map(|o| pct("max_occupancy", o))
+                .transpose()?,
+            shrinkage: pct("shrinkage", b.shrinkage)?,
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IntradayQuery {
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub queue_id: Option<QueueId>,
+    /// Minutes per interval: 15, 30 or 60 (default 30).
+    pub interval: Option<u32>,
+    /// Weeks of history behind today's forecast, 2–26 (default 8).
+    pub history_weeks: Option<u32>,
+    pub model: Option<String>,
+    pub patience_seconds: Option<f64>,
+    pub sl_target: Option<f64>,
+    pub sl_seconds: Option<f64>,
+    pub asa_seconds: Option<f64>,
+    pub max_occupancy: Option<f64>,
+    pub default_aht_seconds: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntradayIntervalOut {
+    pub local_start: String,
+    /// This morning's forecast.
+    pub forecast: f64,
+    /// Contacts that arrived (intervals begun).
+    pub actual: Option<f64>,
+    /// The actual for intervals over; the forecast scaled by how the day has run for the rest.
+    pub reforecast: f64,
+    /// Agents needed on the phones for the re-forecast (before shrinkage).
+    pub required: u64,
+    /// Agents logged in and not away, on average (intervals begun).
+    pub staffed: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntradayOut {
+    pub now_local: String,
+    /// Actual over forecast for the intervals over.
+    pub ratio: f64,
+    pub intervals: Vec<IntradayIntervalOut>,
+}
+
+/// Today as it goes: forecast, actual contacts, the re-forecast for the
+/// rest of the day, agents needed and agents logged in, per interval.
+#[utoipa::path(get, path = "/wfm/intraday", tag = "reports", params(IntradayQuery),
+    responses((status = 200, body = IntradayOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn intraday(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<IntradayQuery>,
+) -> ApiResult<Json<IntradayOut>> {
+    let (model, target) = model_and_target(&Targets {
+        model: q.model.unwrap_or_else(erlang_c),
+        patience_seconds: q.patience_seconds,
+        sl_target: q.sl_target,
+        sl_seconds: q.sl_seconds,
+        asa_seconds: q.asa_seconds,
+        max_occupancy: q.max_occupancy,
+        shrinkage: 0.0,
+    })?;
+    let day = s
+        .app
+        .intraday(
+            &p,
+            PlanRequest {
+                queue: q.queue_id,
+                from: String::new(),
+                days: 1,
+                interval_minutes: q.interval.unwrap_or(30),
+                history_weeks: q.history_weeks.unwrap_or(8),
+                history_csv: None,
+                holidays: Vec::new(),
+                default_aht: q.default_aht_seconds.unwrap_or(300.0),
+                model,
+                target,
+            },
+        )
+        .await?;
+    Ok(Json(IntradayOut {
+        now_local: day.now_local,
+        ratio: day.ratio,
+        intervals: day
+            .intervals
+            .into_iter()
+            .map(|i| IntradayIntervalOut {
+                local_start: i.local_start,
+                forecast: i.forecast,
+                actual: i.actual,
+                reforecast: i.reforecast,
+                required: i.required,
+                staffed: i.staffed,
+            })
+            .collect(),
+    }))
+}
+
 /// Forecasts contacts and handle time per interval for the days from
 /// `from` (learning from the store's contacts or from uploaded history)
 /// and the agents each interval needs.
@@ -162,38 +304,15 @@ async fn plan(
     Auth(p): Auth,
     ApiJson(b): ApiJson<PlanIn>,
 ) -> ApiResult<Json<PlanOut>> {
-    let model = match (b.model.as_str(), b.patience_seconds) {
-        ("erlang-c", _) => Model::ErlangC,
-        ("erlang-a", Some(patience)) => Model::ErlangA { patience },
-        ("erlang-a", None) => {
-            return Err(sb_app::AppError::invalid(
-                "patience_seconds",
-                "Erlang A needs callers' mean patience",
-            )
-            .into());
-        }
-        _ => return Err(sb_app::AppError::invalid("model", "must be erlang-c or erlang-a").into()),
-    };
-    let service_level = match (b.sl_target, b.sl_seconds) {
-        (Some(t), Some(sec)) => Some((pct("sl_target", t)?, sec)),
-        (None, None) if b.asa_seconds.is_some() => None,
-        (None, None) => Some((0.8, 20.0)),
-        (None, Some(_)) => {
-            return Err(sb_app::AppError::invalid("sl_target", "give it with sl_seconds").into());
-        }
-        (Some(_), None) => {
-            return Err(sb_app::AppError::invalid("sl_seconds", "give it with sl_target").into());
-        }
-    };
-    let target = Target {
-        service_level,
-        asa: b.asa_seconds,
-        max_occupancy: b
-            .max_occupancy
-            .map(|o| pct("max_occupancy", o))
-            .transpose()?,
-        shrinkage: pct("shrinkage", b.shrinkage)?,
-    };
+    let (model, target) = model_and_target(&Targets {
+        model: b.model.clone(),
+        patience_seconds: b.patience_seconds,
+        sl_target: b.sl_target,
+        sl_seconds: b.sl_seconds,
+        asa_seconds: b.asa_seconds,
+        max_occupancy: b.max_occupancy,
+        shrinkage: b.shrinkage,
+    })?;
     let plan = s
         .app
         .plan(
