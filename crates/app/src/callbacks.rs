@@ -126,8 +126,7 @@ impl App {
                 &format!("must be at most {MAX_CALLBACK_NOTES} characters"),
             );
         }
-        let tenant = self.store().get_tenant(p.tenant_id).await?;
-        let tz = jiff::tz::TimeZone::get(&tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        let tz = self.tenant_zone(p.tenant_id).await?;
         let now = self.now();
         let due = parse_due(b.due_at.trim(), &tz);
         match due {

@@ -131,6 +131,25 @@ impl App {
     pub fn new_uuid(&self) -> Uuid {
         Uuid::now_v7()
     }
+
+    /// The tenant's time zone (UTC should its name ever not resolve).
+    pub(crate) async fn tenant_zone(
+        &self,
+        tenant: sb_model::TenantId,
+    ) -> Result<jiff::tz::TimeZone, AppError> {
+        let t = self.store().get_tenant(tenant).await?;
+        Ok(jiff::tz::TimeZone::get(&t.time_zone).unwrap_or(jiff::tz::TimeZone::UTC))
+    }
+}
+
+/// The instant (epoch ms) local midnight begins `day` in `tz`.
+pub(crate) fn local_midnight(
+    tz: &jiff::tz::TimeZone,
+    day: jiff::civil::Date,
+) -> Result<UnixMs, AppError> {
+    tz.to_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+        .map(|t| t.as_millisecond())
+        .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// Makes ring the process's TLS provider. reqwest is built without one

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use sb_model::{AgentId, Permission, QueueId, UnixMs};
 use sb_store::{ContactFilter, Event};
 
-use crate::{App, AppError, FieldError, Principal};
+use crate::{App, AppError, FieldError, Principal, local_midnight};
 
 /// One queue in one interval.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -181,15 +181,10 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
-        let tenant = self.store().get_tenant(p.tenant_id).await?;
-        let tz = jiff::tz::TimeZone::get(&tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-        let instant = |d: jiff::civil::Date| {
-            tz.to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
-                .map(|t| t.as_millisecond())
-                .map_err(|e| AppError::Internal(e.to_string()))
-        };
-        let start = instant(from_d)?;
-        let end = instant(
+        let tz = self.tenant_zone(p.tenant_id).await?;
+        let start = local_midnight(&tz, from_d)?;
+        let end = local_midnight(
+            &tz,
             to_d.tomorrow()
                 .map_err(|e| AppError::invalid("to", e.to_string()))?,
         )?;
@@ -462,16 +457,12 @@ impl App {
             .get_agent(p.tenant_id, agent)
             .await
             .map_err(AppError::from_store("agent"))?;
-        let tenant = self.store().get_tenant(p.tenant_id).await?;
-        let tz = jiff::tz::TimeZone::get(&tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        let tz = self.tenant_zone(p.tenant_id).await?;
         let now = self.now();
         let today = jiff::Timestamp::from_millisecond(now)
             .map(|t| tz.to_datetime(t).date())
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        let midnight = tz
-            .to_timestamp(today.to_datetime(jiff::civil::Time::midnight()))
-            .map(|t| t.as_millisecond())
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let midnight = local_midnight(&tz, today)?;
         // Contacts: those this agent answered since midnight.
         let filter = ContactFilter {
             agent_id: Some(agent),

@@ -6,12 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use sb_model::{Permission, QueueId, UnixMs};
+use sb_model::{Permission, QueueId};
 use sb_store::ContactFilter;
 use sb_wfm::forecast::{Accuracy, forecast_aht, forecast_volumes};
 use sb_wfm::{Model, Target, staff};
 
-use crate::{App, AppError, FieldError, Principal};
+use crate::{App, AppError, FieldError, Principal, local_midnight};
 
 /// The most weeks of history one plan reads, and the most days it plans.
 pub const MAX_HISTORY_WEEKS: u32 = 26;
@@ -265,8 +265,7 @@ impl App {
             .into_iter()
             .map(|a| if a > 0.0 { a } else { r.default_aht })
             .collect();
-        let tenant = self.store().get_tenant(p.tenant_id).await?;
-        let tz = jiff::tz::TimeZone::get(&tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        let tz = self.tenant_zone(p.tenant_id).await?;
         let mut intervals = Vec::with_capacity(horizon - gap);
         for (i, (&forecast, &aht)) in f.values.iter().zip(&ahts).enumerate().skip(gap) {
             let local = day_of(i, end_day)?;
@@ -320,17 +319,11 @@ impl App {
         first: jiff::civil::Date,
         until: jiff::civil::Date,
     ) -> Result<Vec<(jiff::civil::DateTime, f64, f64)>, AppError> {
-        let tenant = self.store().get_tenant(p.tenant_id).await?;
-        let tz = jiff::tz::TimeZone::get(&tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-        let at = |d: jiff::civil::Date| -> Result<UnixMs, AppError> {
-            tz.to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
-                .map(|t| t.as_millisecond())
-                .map_err(|e| AppError::Internal(e.to_string()))
-        };
+        let tz = self.tenant_zone(p.tenant_id).await?;
         let filter = ContactFilter {
             queue_id: queue,
-            arrived_from: Some(at(first)?),
-            arrived_before: Some(at(until)?),
+            arrived_from: Some(local_midnight(&tz, first)?),
+            arrived_before: Some(local_midnight(&tz, until)?),
             ..Default::default()
         };
         // Minute of arrival (local) → (contacts, handled, handle ms).
@@ -444,8 +437,7 @@ impl App {
     /// logged in per interval so far, and the rest of the day re-forecast
     /// from how far actuals have run above or below the forecast.
     pub async fn intraday(&self, p: &Principal, mut r: PlanRequest) -> Result<Intraday, AppError> {
-        let tenant = self.store().get_tenant(p.tenant_id).await?;
-        let tz = jiff::tz::TimeZone::get(&tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        let tz = self.tenant_zone(p.tenant_id).await?;
         let now = self.now();
         let local_now = jiff::Timestamp::from_millisecond(now)
             .map(|t| tz.to_datetime(t))
@@ -468,13 +460,14 @@ impl App {
             let minute = i64::from(at.hour()) * 60 + i64::from(at.minute());
             actual[(minute / step) as usize] += n;
         }
-        let start_ms = |d: jiff::civil::Date| -> Result<UnixMs, AppError> {
-            tz.to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
-                .map(|t| t.as_millisecond())
-                .map_err(|e| AppError::Internal(e.to_string()))
-        };
         let time = self
-            .agent_time_by_interval(p, &tz, start_ms(today)?, start_ms(tomorrow)?, step)
+            .agent_time_by_interval(
+                p,
+                &tz,
+                local_midnight(&tz, today)?,
+                local_midnight(&tz, tomorrow)?,
+                step,
+            )
             .await?;
         let now_minute = i64::from(local_now.hour()) * 60 + i64::from(local_now.minute());
         let current = (now_minute / step) as usize;

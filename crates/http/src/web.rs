@@ -162,6 +162,12 @@ struct Visitor {
 }
 
 impl Visitor {
+    /// Today in the tenant's time zone.
+    fn today(&self) -> jiff::civil::Date {
+        let tz = jiff::tz::TimeZone::get(&self.tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        tz.to_datetime(jiff::Timestamp::now()).date()
+    }
+
     fn nav(&self, page: &'static str) -> Nav {
         let p = &self.principal;
         Nav {
@@ -362,11 +368,9 @@ pub async fn reports(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let tz = jiff::tz::TimeZone::get(&v.tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let today = tz.to_datetime(jiff::Timestamp::now()).date().to_string();
     ReportsPage {
         nav: v.nav("reports"),
-        today,
+        today: v.today().to_string(),
     }
     .into_response()
 }
@@ -389,8 +393,7 @@ pub async fn planning(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let tz = jiff::tz::TimeZone::get(&v.tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let today = tz.to_datetime(jiff::Timestamp::now()).date();
+    let today = v.today();
     PlanningPage {
         nav: v.nav("planning"),
         tomorrow: today.tomorrow().unwrap_or(today).to_string(),
