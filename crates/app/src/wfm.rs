@@ -73,51 +73,23 @@ fn bad(field: &str, message: impl Into<String>) -> AppError {
 
 /// History parsed from CSV: (local start, contacts, aht seconds).
 fn parse_history(text: &str) -> Result<Vec<(jiff::civil::DateTime, f64, f64)>, AppError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| bad("history_csv", e.to_string()))?
-        .clone();
-    if headers.iter().collect::<Vec<_>>() != ["interval_start", "contacts", "aht_seconds"] {
-        return Err(bad(
-            "history_csv",
-            "the header must be interval_start,contacts,aht_seconds",
-        ));
-    }
-    let mut out = Vec::new();
-    for rec in reader.records() {
-        let rec = rec.map_err(|e| bad("history_csv", e.to_string()))?;
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        let fail = |what: &str| bad("history_csv", format!("line {line}: {what}"));
-        if rec.len() != 3 {
-            return Err(fail("expected 3 fields"));
-        }
-        let at = rec[0]
-            .replace(' ', "T")
-            .parse::<jiff::civil::DateTime>()
-            .map_err(|_| {
-                fail("interval_start must be a local date and time like 2026-11-02T08:00")
+    let rows =
+        sb_wfm::intervals::read_intervals(text).map_err(|e| bad("history_csv", e.to_string()))?;
+    rows.into_iter()
+        .map(|r| {
+            let fail = |what: &str| bad("history_csv", format!("line {}: {what}", r.line));
+            let local = r.local.ok_or_else(|| {
+                fail("interval_start must be a local date and time, without an offset")
             })?;
-        let contacts: f64 = rec[1]
-            .parse()
-            .map_err(|_| fail("contacts must be a number"))?;
-        let aht: f64 = rec[2]
-            .parse()
-            .map_err(|_| fail("aht_seconds must be a number"))?;
-        if !(contacts.is_finite() && contacts >= 0.0) {
-            return Err(fail("contacts must be at least 0"));
-        }
-        if !(aht.is_finite() && aht >= 0.0) {
-            return Err(fail("aht_seconds must be at least 0"));
-        }
-        out.push((at, contacts, aht));
-    }
-    if out.is_empty() {
-        return Err(bad("history_csv", "the file has no intervals"));
-    }
-    Ok(out)
+            if r.contacts < 0.0 {
+                return Err(fail("contacts must be at least 0"));
+            }
+            if r.aht < 0.0 {
+                return Err(fail("aht_seconds must be at least 0"));
+            }
+            Ok((local, r.contacts, r.aht))
+        })
+        .collect()
 }
 
 impl App {

@@ -22,32 +22,9 @@ use sb_wfm::{Model, Target, staff};
 
 use crate::cli::{ForecastArgs, RosterArgs, ScheduleArgs, StaffArgs};
 
-/// One interval as read.
-struct Row {
-    line: u64,
-    start_text: String,
-    /// Seconds on the row's own time line: local wall-clock time, or the
-    /// instant when the row gives an offset (so the repeated hour of a
-    /// daylight-saving change can be told apart).
-    start: i64,
-    with_offset: bool,
-    contacts_text: String,
-    contacts: f64,
-    aht_text: String,
-    aht: f64,
-}
+type Row = sb_wfm::intervals::IntervalRow;
 
-fn number(field: &str, text: &str, line: u64) -> Result<f64> {
-    let v: f64 = text
-        .trim()
-        .parse()
-        .with_context(|| format!("line {line}: {field} must be a number, not {text:?}"))?;
-    if !v.is_finite() {
-        bail!("line {line}: {field} must be a finite number, not {text:?}");
-    }
-    Ok(v)
-}
-
+/// The intervals of a file (`-`: standard input).
 fn read_rows(input: &str) -> Result<Vec<Row>> {
     let text = if input == "-" {
         let mut s = String::new();
@@ -58,61 +35,7 @@ fn read_rows(input: &str) -> Result<Vec<Row>> {
     } else {
         std::fs::read_to_string(input).with_context(|| format!("reading {input}"))?
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader.headers().context("reading the header")?.clone();
-    let want = ["interval_start", "contacts", "aht_seconds"];
-    if headers.iter().collect::<Vec<_>>() != want {
-        bail!(
-            "the header must be {} (got {})",
-            want.join(","),
-            headers.iter().collect::<Vec<_>>().join(",")
-        );
-    }
-    let mut rows: Vec<Row> = Vec::new();
-    for record in reader.records() {
-        let record = record.context("reading a row")?;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if record.len() != 3 {
-            bail!("line {line}: expected 3 fields, found {}", record.len());
-        }
-        let start_text = record[0].to_owned();
-        let iso = start_text.replace(' ', "T");
-        let (start, with_offset) = if let Ok(t) = iso.parse::<jiff::Timestamp>() {
-            (t.as_second(), true)
-        } else {
-            let local = iso.parse::<jiff::civil::DateTime>().with_context(|| {
-                format!(
-                    "line {line}: interval_start must be a date and time like 2026-11-27T08:00 \
-                     (local) or 2026-04-05T02:00+11:00, not {start_text:?}"
-                )
-            })?;
-            let as_utc = jiff::tz::TimeZone::UTC
-                .to_timestamp(local)
-                .map_err(|e| anyhow::anyhow!("line {line}: {e}"))?;
-            (as_utc.as_second(), false)
-        };
-        if let Some(first) = rows.first()
-            && first.with_offset != with_offset
-        {
-            bail!("line {line}: give every interval_start with an offset, or none");
-        }
-        rows.push(Row {
-            line,
-            contacts: number("contacts", &record[1], line)?,
-            contacts_text: record[1].to_owned(),
-            aht: number("aht_seconds", &record[2], line)?,
-            aht_text: record[2].to_owned(),
-            start_text,
-            start,
-            with_offset,
-        });
-    }
-    if rows.is_empty() {
-        bail!("the input has a header but no intervals");
-    }
-    Ok(rows)
+    Ok(sb_wfm::intervals::read_intervals(&text)?)
 }
 
 /// The interval length in seconds: given, or the smallest step between
@@ -214,7 +137,7 @@ pub fn forecast_command(a: &ForecastArgs, out: &mut dyn Write) -> Result<()> {
         bail!("--days must be from 1 to 62");
     }
     let rows = read_rows(&a.input)?;
-    if rows[0].with_offset {
+    if rows[0].local.is_none() {
         bail!("give history in local time (2026-11-27T08:00), without offsets");
     }
     let step = interval_seconds(&rows, a.interval_minutes)? as i64;

@@ -13,6 +13,7 @@
 pub mod adherence;
 pub mod erlang;
 pub mod forecast;
+pub mod intervals;
 pub mod roster;
 pub mod schedule;
 pub mod staffing;
