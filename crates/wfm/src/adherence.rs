@@ -12,7 +12,8 @@ pub type Ms = i64;
 pub struct Planned {
     pub start: Ms,
     pub end: Ms,
-    /// `work` (taking contacts) or an away reason code (`lunch`, `training`, …).
+    /// `work` (taking contacts), `break` (not taking them, for any reason,
+    /// or logged out) or an away reason code (`lunch`, `training`, …).
     pub activity: String,
 }
 
@@ -56,6 +57,9 @@ fn working(status: &str) -> bool {
 fn matches(planned: &str, a: &Actual) -> bool {
     if planned == "work" {
         working(&a.status)
+    } else if planned == "break" {
+        // A break is kept by not taking contacts, whatever the reason.
+        !working(&a.status)
     } else {
         a.status == "away" && a.reason.as_deref() == Some(planned)
     }

@@ -92,3 +92,35 @@ fn the_wrong_reason_is_out_of_adherence_and_short_slips_are_not_exceptions() {
     let none = adherence(&[], &actual, 0);
     assert_eq!((none.adherence_pct, none.conformance_pct), (None, None));
 }
+
+#[test]
+fn a_break_is_kept_by_not_taking_contacts_for_any_reason() {
+    // Work 09:00–10:00, break 10:00–10:15, work 10:15–11:00.
+    let planned = [
+        plan(540, 600, "work"),
+        plan(600, 615, "break"),
+        plan(615, 660, "work"),
+    ];
+    // Away for coffee 10:00–10:05, logged out 10:05–10:15: both keep the
+    // break. Staying available through it does not.
+    let actual = [
+        did(540, 600, "available", None),
+        did(600, 605, "away", Some("coffee")),
+        did(605, 615, "offline", None),
+        did(615, 660, "busy", None),
+    ];
+    let a = adherence(&planned, &actual, 0);
+    assert_eq!(a.adherent_ms, 120 * MIN);
+    assert!(a.exceptions.is_empty(), "{:?}", a.exceptions);
+    let worked_through = [did(540, 660, "available", None)];
+    let b = adherence(&planned, &worked_through, 0);
+    assert_eq!(b.adherent_ms, 105 * MIN);
+    assert_eq!(b.exceptions.len(), 1);
+    assert_eq!(
+        (
+            b.exceptions[0].planned.as_str(),
+            b.exceptions[0].actual.as_str()
+        ),
+        ("break", "available")
+    );
+}
