@@ -41,6 +41,8 @@ pub enum Permission {
     AuditRead,
     /// Queue and agent performance reports.
     ReportRead,
+    /// Agents' contracts, and building and publishing rosters.
+    RosterManage,
 }
 
 impl Permission {
@@ -63,6 +65,7 @@ impl Permission {
         Permission::ContactWrite,
         Permission::AuditRead,
         Permission::ReportRead,
+        Permission::RosterManage,
     ];
 }
 
@@ -99,8 +102,21 @@ impl Role {
                     | P::ContactRead
                     | P::ContactWrite
                     | P::ReportRead
+                    | P::RosterManage
             ),
-            Role::Trainer | Role::WorkforcePlanner => matches!(
+            Role::WorkforcePlanner => matches!(
+                p,
+                P::TenantRead
+                    | P::UserRead
+                    | P::SkillRead
+                    | P::AgentRead
+                    | P::QueueRead
+                    | P::CustomerRead
+                    | P::ContactRead
+                    | P::ReportRead
+                    | P::RosterManage
+            ),
+            Role::Trainer => matches!(
                 p,
                 P::TenantRead
                     | P::UserRead

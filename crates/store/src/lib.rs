@@ -25,6 +25,7 @@ mod directory;
 mod help;
 mod hooks;
 mod open;
+mod rosters;
 mod routing;
 pub mod rows;
 mod sql;

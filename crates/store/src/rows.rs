@@ -328,3 +328,56 @@ pub struct ScheduledCallback {
     pub created_at: UnixMs,
     pub updated_at: UnixMs,
 }
+
+/// What an agent is contracted to work.
+#[derive(Debug, Clone, FromRow)]
+pub struct AgentContract {
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub agent_id: String,
+    /// Paid minutes per week: at least, at most.
+    pub min_minutes: i64,
+    pub max_minutes: i64,
+    /// JSON `{"monday": [["08:00", "18:00"]], ...}`, local times.
+    pub availability: String,
+    pub updated_at: UnixMs,
+}
+
+/// A roster of named agents on shifts.
+#[derive(Debug, Clone, FromRow)]
+pub struct Roster {
+    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub name: String,
+    /// The first local day, `YYYY-MM-DD`.
+    pub first_day: String,
+    /// The day after the last.
+    pub end_day: String,
+    pub days: i64,
+    /// `draft`, `published` or `superseded`.
+    pub state: String,
+    /// JSON: the shifts no one could take, with why.
+    pub unfilled: String,
+    pub created_by: Option<String>,
+    pub created_at: UnixMs,
+    pub published_at: Option<UnixMs>,
+    pub updated_at: UnixMs,
+}
+
+/// One shift of a roster.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct RosterShift {
+    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub roster_id: String,
+    /// `None` while no agent could take it.
+    pub agent_id: Option<String>,
+    pub label: String,
+    pub skill: Option<String>,
+    pub starts_at: UnixMs,
+    pub ends_at: UnixMs,
+    /// JSON `[[start_ms, end_ms, paid], ...]`.
+    pub breaks: String,
+}
