@@ -19,6 +19,7 @@ mod error;
 pub mod help;
 pub mod hours;
 pub mod reports;
+pub mod rosters;
 pub mod routing;
 pub mod tenants;
 pub mod webhooks;

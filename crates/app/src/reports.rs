@@ -121,10 +121,10 @@ pub const MAX_REPORT_DAYS: i64 = 31;
 
 /// A report's range: from local midnight of `from` to local midnight after
 /// `to`, in the tenant's time zone.
-struct Range {
-    tz: jiff::tz::TimeZone,
-    start: UnixMs,
-    end: UnixMs,
+pub(crate) struct Range {
+    pub(crate) tz: jiff::tz::TimeZone,
+    pub(crate) start: UnixMs,
+    pub(crate) end: UnixMs,
 }
 
 #[derive(Default)]
@@ -192,7 +192,7 @@ impl App {
     }
 
     /// Every agent of the tenant, by id.
-    async fn all_agents(&self, p: &Principal) -> Result<Vec<sb_store::Agent>, AppError> {
+    pub(crate) async fn all_agents(&self, p: &Principal) -> Result<Vec<sb_store::Agent>, AppError> {
         let mut out = Vec::new();
         let mut after = None;
         loop {
@@ -210,7 +210,7 @@ impl App {
     }
 
     /// Each agent's status spans within the range.
-    async fn agent_spans(
+    pub(crate) async fn agent_spans(
         &self,
         p: &Principal,
         agents: &[sb_store::Agent],

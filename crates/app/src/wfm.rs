@@ -390,6 +390,9 @@ pub struct IntradayInterval {
     /// Agents needed on the phones for the re-forecast (before shrinkage,
     /// so it compares with `staffed`).
     pub required: u64,
+    /// Agents on published shifts and not on a break, on average over
+    /// the interval.
+    pub scheduled: f64,
     /// Agents logged in and not away, on average over the interval (for
     /// intervals begun).
     pub staffed: Option<f64>,
@@ -454,6 +457,19 @@ impl App {
         } else {
             1.0
         };
+        let mut starts = Vec::with_capacity(plan.intervals.len());
+        for i in &plan.intervals {
+            let local: jiff::civil::DateTime = i
+                .local_start
+                .parse()
+                .map_err(|_| AppError::Internal("a planned interval has a bad start".into()))?;
+            starts.push(
+                tz.to_timestamp(local)
+                    .map(|t| t.as_millisecond())
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+            );
+        }
+        let scheduled = self.scheduled_by_interval(p, &starts, step).await?;
         let mut intervals = Vec::with_capacity(plan.intervals.len());
         for (k, i) in plan.intervals.iter().enumerate() {
             let begun = k <= current;
@@ -475,13 +491,8 @@ impl App {
                 .map_err(|e| bad("target", e.to_string()))?
                 .agents
             };
-            let local: jiff::civil::DateTime = i
-                .local_start
-                .parse()
-                .map_err(|_| AppError::Internal("a planned interval has a bad start".into()))?;
             let staffed = if begun {
-                let key = tz.to_timestamp(local).map(|t| t.as_millisecond()).ok();
-                let ms = key.and_then(|k| time.get(&k)).map(|v| v.1).unwrap_or(0);
+                let ms = time.get(&starts[k]).map(|v| v.1).unwrap_or(0);
                 let elapsed = if k == current {
                     ((now_minute - k as i64 * step) * 60_000).max(1)
                 } else {
@@ -497,6 +508,7 @@ impl App {
                 actual: begun.then_some(actual[k]),
                 reforecast,
                 required,
+                scheduled: scheduled[k],
                 staffed,
             });
         }

@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route("/floor", get(web::floor))
         .route("/contacts", get(web::contacts))
         .route("/assets/{name}", get(web::asset))
+        .route("/calendar/{file}", get(api::rosters::calendar_feed))
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(track))

@@ -82,6 +82,7 @@ struct ReportsPage {
 struct PlanningPage {
     nav: Nav,
     tomorrow: String,
+    weekdays: &'static [&'static str],
 }
 
 #[derive(Template, WebTemplate)]
@@ -397,6 +398,7 @@ pub async fn planning(
     PlanningPage {
         nav: v.nav("planning"),
         tomorrow: today.tomorrow().unwrap_or(today).to_string(),
+        weekdays: &sb_app::rosters::WEEKDAYS,
     }
     .into_response()
 }

@@ -315,7 +315,7 @@ async fn shifts_are_scheduled_to_cover_a_requirement() {
     );
     assert_eq!(
         out["shifts"],
-        json!([{"day": 0, "shift": "day", "start": "09:00", "end": "17:00", "breaks": [], "agents": 2}])
+        json!([{"day": 0, "shift": "day", "start": "09:00", "end": "17:00", "minutes": 480, "breaks": [], "agents": 2}])
     );
     let coverage: Vec<u64> = out["coverage"]
         .as_array()

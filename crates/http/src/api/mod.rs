@@ -12,6 +12,7 @@ mod help;
 mod hours;
 pub(crate) mod live;
 mod reports;
+pub mod rosters;
 mod tenants;
 mod users;
 mod webhooks;
@@ -92,6 +93,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(crm::router())
         .merge(audit::router())
         .merge(wfm::router())
+        .merge(rosters::router())
         .merge(work::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

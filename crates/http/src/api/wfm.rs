@@ -228,6 +228,8 @@ pub struct IntradayIntervalOut {
     pub reforecast: f64,
     /// Agents needed on the phones for the re-forecast (before shrinkage).
     pub required: u64,
+    /// Agents on published shifts and not on a break, on average.
+    pub scheduled: f64,
     /// Agents logged in and not away, on average (intervals begun).
     pub staffed: Option<f64>,
 }
@@ -288,6 +290,7 @@ async fn intraday(
                 actual: i.actual,
                 reforecast: i.reforecast,
                 required: i.required,
+                scheduled: i.scheduled,
                 staffed: i.staffed,
             })
             .collect(),
@@ -391,9 +394,19 @@ pub struct ScheduledShiftOut {
     pub shift: String,
     pub start: String,
     pub end: String,
-    /// Breaks as `HH:MM-HH:MM`.
-    pub breaks: Vec<String>,
+    /// Its length, breaks included.
+    pub minutes: u32,
+    pub breaks: Vec<ScheduledBreakOut>,
     pub agents: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduledBreakOut {
+    /// `HH:MM`.
+    pub start: String,
+    pub end: String,
+    pub minutes: u32,
+    pub paid: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -462,16 +475,16 @@ async fn schedule_shifts(
                 shift: t.name.clone(),
                 start: hhmm(pl.start),
                 end: hhmm(pl.start + t.minutes),
+                minutes: t.minutes,
                 breaks: pl
                     .breaks
                     .iter()
                     .zip(&t.breaks)
-                    .map(|(&at, br)| {
-                        format!(
-                            "{}-{}",
-                            hhmm(pl.start + at),
-                            hhmm(pl.start + at + br.minutes)
-                        )
+                    .map(|(&at, br)| ScheduledBreakOut {
+                        start: hhmm(pl.start + at),
+                        end: hhmm(pl.start + at + br.minutes),
+                        minutes: br.minutes,
+                        paid: br.paid,
                     })
                     .collect(),
                 agents: *n,

@@ -1,0 +1,652 @@
+//! Rosters through the API: agents' contracts, named agents put on
+//! shifts under the rules with what could not be filled explained,
+//! publishing, agents' own shifts and calendar feeds, adherence to the
+//! published roster, DST in the tenant's zone, and bad input refused.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use sb_model::Role;
+use serde_json::{Value, json};
+
+/// An agent record for the fixture's spare user ("Vic"), with no skills.
+async fn second_agent(s: &TestServer, f: &Fixture) -> String {
+    s.post(
+        "/api/v1/agents",
+        &f.admin_token,
+        json!({"user_id": f.spare_user, "skills": []}),
+    )
+    .await
+    .expect(201)
+    .id()
+}
+
+/// A token acting as the fixture's agent ("Una").
+async fn agent_token(s: &TestServer, f: &Fixture) -> String {
+    s.post(
+        "/api/v1/tokens",
+        &f.admin_token,
+        json!({"name": "una", "user_id": f.user}),
+    )
+    .await
+    .expect(201)
+    .body["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn by_label<'a>(r: &'a Value, label: &str) -> Vec<&'a Value> {
+    r["shifts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["shift"] == label)
+        .collect()
+}
+
+fn week() -> Value {
+    json!({
+        "name": "Week 50",
+        "first_day": "2026-12-07",
+        "days": 7,
+        "shifts": [
+            {"day": 0, "shift": "Early", "start": "09:00", "minutes": 480, "agents": 2,
+             "breaks": [{"start": "13:00", "minutes": 30}]},
+            {"day": 0, "shift": "Late", "start": "20:00", "minutes": 180, "agents": 1},
+            {"day": 5, "shift": "Weekend", "start": "09:00", "minutes": 480, "agents": 1, "skill": "billing"}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn rosters_are_built_published_and_seen_by_agents() {
+    rosters_case(TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn rosters_on_postgres() {
+    match TestServer::start_postgres().await {
+        Some(s) => rosters_case(s).await,
+        None => eprintln!("SWITCHBOARD_TEST_DATABASE_URL is not set: PostgreSQL half skipped"),
+    }
+}
+
+async fn rosters_case(s: TestServer) {
+    let f = fixture(&s, "roster").await;
+    let other = fixture(&s, "roster-other").await;
+    let t = f.admin_token.as_str();
+    let vic = second_agent(&s, &f).await;
+    let una_token = agent_token(&s, &f).await;
+
+    // Vic works weekdays 08:00–18:00, at most 16 hours a week.
+    let c = s
+        .call(
+            Method::PUT,
+            &format!("/api/v1/wfm/contracts/{vic}"),
+            t,
+            Some(json!({"min_hours": 0, "max_hours": 16, "availability": {
+                "monday": [["08:00", "18:00"]], "tuesday": [["08:00", "18:00"]],
+                "wednesday": [["08:00", "18:00"]], "thursday": [["08:00", "18:00"]],
+                "friday": [["08:00", "18:00"]]}})),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(c["set"], true);
+    assert_eq!(c["availability"]["monday"], json!([["08:00", "18:00"]]));
+    let listed = s.get("/api/v1/wfm/contracts", t).await.expect(200).body;
+    let una = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["agent_id"] == f.agent.as_str())
+        .unwrap();
+    assert_eq!(
+        (una["set"].as_bool(), una["max_hours"].as_f64()),
+        (Some(false), Some(40.0))
+    );
+
+    let r = s
+        .post("/api/v1/wfm/rosters", t, week())
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(r["state"], "draft");
+    assert_eq!(r["shifts"].as_array().unwrap().len(), 4);
+    // Only Una has billing and works weekends; only she is free at 20:00.
+    let weekend = by_label(&r, "Weekend");
+    assert_eq!(weekend[0]["agent_id"], f.agent.as_str());
+    assert_eq!(weekend[0]["local_start"], "2026-12-12T09:00");
+    let late = by_label(&r, "Late");
+    assert_eq!(late[0]["agent_id"], f.agent.as_str());
+    // So Vic takes an early shift and the other has no one: both already
+    // work that Monday.
+    let early = by_label(&r, "Early");
+    let holders: Vec<&Value> = early.iter().map(|s| &s["agent_id"]).collect();
+    assert!(holders.contains(&&json!(vic)), "{holders:?}");
+    assert!(holders.contains(&&Value::Null), "{holders:?}");
+    let unfilled = r["explanation"]["unfilled"].as_array().unwrap();
+    assert_eq!(unfilled.len(), 1, "{unfilled:?}");
+    assert_eq!(unfilled[0]["shift"], "Early");
+    assert_eq!(
+        unfilled[0]["reasons"],
+        json!([{"reason": "already works that day", "agents": 2}])
+    );
+    // Local times are the tenant's (Sydney, +11 in December); breaks kept.
+    let vics = early
+        .iter()
+        .find(|s| s["agent_id"] == vic.as_str())
+        .unwrap();
+    assert_eq!(vics["local_start"], "2026-12-07T09:00");
+    assert_eq!(vics["local_end"], "2026-12-07T17:00");
+    let start = jiff::civil::date(2026, 12, 7)
+        .at(9, 0, 0, 0)
+        .in_tz("Australia/Sydney")
+        .unwrap()
+        .timestamp()
+        .as_millisecond();
+    assert_eq!(vics["starts_at"].as_i64(), Some(start));
+    assert_eq!(vics["breaks"][0]["local_start"], "2026-12-07T13:00");
+    assert_eq!(vics["breaks"][0]["local_end"], "2026-12-07T13:30");
+    let id = r["id"].as_str().unwrap().to_owned();
+
+    // Not published yet: Una sees nothing.
+    let mine = |tok: String| {
+        let s = &s;
+        async move {
+            s.get("/api/v1/me/shifts?from=2026-12-07&days=7", &tok)
+                .await
+                .expect(200)
+                .body["items"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    assert!(mine(una_token.clone()).await.is_empty());
+    // Another tenant can neither see nor publish it.
+    s.get(&format!("/api/v1/wfm/rosters/{id}"), &other.admin_token)
+        .await
+        .expect(404);
+    s.post(
+        &format!("/api/v1/wfm/rosters/{id}/publish"),
+        &other.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(404);
+    // Agents may not publish.
+    s.post(
+        &format!("/api/v1/wfm/rosters/{id}/publish"),
+        &una_token,
+        json!({}),
+    )
+    .await
+    .expect(403);
+
+    let out = s
+        .post(&format!("/api/v1/wfm/rosters/{id}/publish"), t, json!({}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(out["superseded"], json!([]));
+    s.post(&format!("/api/v1/wfm/rosters/{id}/publish"), t, json!({}))
+        .await
+        .expect(409);
+    s.call(
+        Method::DELETE,
+        &format!("/api/v1/wfm/rosters/{id}"),
+        t,
+        None,
+    )
+    .await
+    .expect(409);
+    let shifts = mine(una_token.clone()).await;
+    let labels: Vec<&str> = shifts
+        .iter()
+        .map(|s| s["shift"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["Late", "Weekend"]);
+
+    // The calendar feed: no login, UTC times, one event per shift.
+    let feed = s
+        .post("/api/v1/me/calendar", &una_token, json!({}))
+        .await
+        .expect(201)
+        .body;
+    let path = feed["path"].as_str().unwrap().to_owned();
+    assert!(path.starts_with("/calendar/sbc_") && path.ends_with(".ics"));
+    let res = s.client.get(s.url(&path)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let text = res.text().await.unwrap();
+    let cal: icalendar::Calendar = text.parse().unwrap();
+    let mut starts: Vec<String> = cal
+        .components
+        .iter()
+        .filter_map(|c| c.as_event())
+        .map(|e| {
+            icalendar::Component::property_value(e, "DTSTART")
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    starts.sort();
+    // Monday 20:00 and Saturday 09:00 in Sydney (+11).
+    assert_eq!(starts, ["20261207T090000Z", "20261211T220000Z"]);
+    assert!(text.contains("SUMMARY:Shift: Weekend"), "{text}");
+    // A new address replaces the old one.
+    let again = s
+        .post("/api/v1/me/calendar", &una_token, json!({}))
+        .await
+        .expect(201)
+        .body;
+    assert_ne!(again["path"], feed["path"]);
+    let old = s.client.get(s.url(&path)).send().await.unwrap();
+    assert_eq!(old.status(), 404);
+    let bogus = s
+        .client
+        .get(s.url("/calendar/sbc_nothing.ics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bogus.status(), 404);
+
+    // A second roster over the same week supersedes the first on publishing.
+    let mut second = week();
+    second["name"] = json!("Week 50, revised");
+    second["shifts"] = json!([{"day": 1, "shift": "Tuesday", "start": "10:00", "minutes": 360, "agents": 1, "skill": "billing"}]);
+    let r2 = s
+        .post("/api/v1/wfm/rosters", t, second)
+        .await
+        .expect(201)
+        .body;
+    let id2 = r2["id"].as_str().unwrap();
+    let out = s
+        .post(&format!("/api/v1/wfm/rosters/{id2}/publish"), t, json!({}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(out["superseded"], json!([id]));
+    let labels: Vec<String> = mine(una_token.clone())
+        .await
+        .iter()
+        .map(|s| s["shift"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(labels, ["Tuesday"]);
+    let list = s.get("/api/v1/wfm/rosters", t).await.expect(200).body;
+    let states: Vec<(&str, &str)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [("Week 50, revised", "published"), ("Week 50", "superseded")]
+    );
+    assert!(
+        s.get("/api/v1/wfm/rosters", &other.admin_token)
+            .await
+            .expect(200)
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Drafts can be deleted; the audit log has the whole story.
+    let r3 = s
+        .post("/api/v1/wfm/rosters", t, week())
+        .await
+        .expect(201)
+        .body;
+    let id3 = r3["id"].as_str().unwrap();
+    s.call(
+        Method::DELETE,
+        &format!("/api/v1/wfm/rosters/{id3}"),
+        t,
+        None,
+    )
+    .await
+    .expect(204);
+    s.get(&format!("/api/v1/wfm/rosters/{id3}"), t)
+        .await
+        .expect(404);
+    let audit = s
+        .get("/api/v1/audit?order=newest&limit=50", t)
+        .await
+        .expect(200)
+        .text;
+    for action in ["roster.created", "roster.published", "roster.deleted"] {
+        assert!(audit.contains(action), "{action}: {audit}");
+    }
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn shifts_across_a_dst_change_last_their_length_in_real_time() {
+    let s = TestServer::start().await;
+    let f = fixture(&s, "roster-dst").await;
+    let t = f.admin_token.as_str();
+    let hours = |a: &Value| {
+        (a["ends_at"].as_i64().unwrap() - a["starts_at"].as_i64().unwrap()) as f64 / 3_600_000.0
+    };
+
+    // Sydney: clocks go forward at 02:00 on Sunday 4 October 2026.
+    let r = s
+        .post(
+            "/api/v1/wfm/rosters",
+            t,
+            json!({"name": "Sydney", "first_day": "2026-10-03", "days": 2, "shifts": [
+                {"day": 0, "shift": "Night", "start": "22:00", "minutes": 480, "agents": 1},
+                {"day": 1, "shift": "Day", "start": "09:00", "minutes": 480, "agents": 1}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let night = by_label(&r, "Night")[0];
+    assert_eq!(night["local_start"], "2026-10-03T22:00");
+    assert_eq!(night["local_end"], "2026-10-04T07:00");
+    assert_eq!(hours(night), 8.0);
+    // 07:00 to 09:00 is two hours of rest: the one agent cannot take both.
+    let day = by_label(&r, "Day")[0];
+    assert_eq!(night["agent_id"], f.agent.as_str());
+    assert_eq!(day["agent_id"], Value::Null);
+    assert_eq!(
+        r["explanation"]["unfilled"][0]["reasons"],
+        json!([{"reason": "would rest too little between shifts", "agents": 1}])
+    );
+
+    // Auckland: clocks go back at 03:00 on Sunday 4 April 2027. Una is
+    // available Saturday evening into Sunday morning only.
+    let tenant = f.tenant.id.to_string();
+    s.patch(
+        &format!("/api/v1/tenants/{tenant}"),
+        t,
+        json!({"time_zone": "Pacific/Auckland"}),
+    )
+    .await
+    .expect(200);
+    s.call(
+        Method::PUT,
+        &format!("/api/v1/wfm/contracts/{}", f.agent),
+        t,
+        Some(json!({"min_hours": 0, "max_hours": 40, "availability": {
+            "saturday": [["20:00", "24:00"]], "sunday": [["00:00", "06:00"]]}})),
+    )
+    .await
+    .expect(200);
+    let r = s
+        .post(
+            "/api/v1/wfm/rosters",
+            t,
+            json!({"name": "Auckland", "first_day": "2027-04-03", "days": 2, "shifts": [
+                {"day": 0, "shift": "Night", "start": "22:00", "minutes": 480, "agents": 1,
+                 "breaks": [{"start": "02:30", "minutes": 60}]},
+                {"day": 1, "shift": "Day", "start": "09:00", "minutes": 480, "agents": 1}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let night = by_label(&r, "Night")[0];
+    assert_eq!(night["local_start"], "2027-04-03T22:00");
+    assert_eq!(night["local_end"], "2027-04-04T05:00");
+    assert_eq!(hours(night), 8.0);
+    // The break starts 4½ hours in; 02:30 comes twice that night, and the
+    // break is placed by time into the shift.
+    assert_eq!(
+        night["breaks"][0]["starts_at"].as_i64().unwrap() - night["starts_at"].as_i64().unwrap(),
+        (4 * 60 + 30) * 60_000
+    );
+    assert_eq!(night["agent_id"], f.agent.as_str(), "{r}");
+    assert_eq!(
+        r["explanation"]["unfilled"][0]["reasons"],
+        json!([{"reason": "not available for the whole shift", "agents": 1}])
+    );
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn adherence_flags_agents_out_of_their_published_shift() {
+    let s = TestServer::start().await;
+    let f = fixture(&s, "adherence").await;
+    let t = f.admin_token.as_str();
+    // A shift for Una from an hour ago (or midnight) for three hours.
+    let now = jiff::Timestamp::now().in_tz("Australia/Sydney").unwrap();
+    let minute = i64::from(now.hour()) * 60 + i64::from(now.minute());
+    let start = (minute - 60).max(0);
+    let start_hhmm = format!("{:02}:{:02}", start / 60, start % 60);
+    let today = now.date().to_string();
+    let r = s
+        .post(
+            "/api/v1/wfm/rosters",
+            t,
+            json!({"name": "Today", "first_day": today, "days": 1, "shifts": [
+                {"day": 0, "shift": "Now", "start": start_hhmm, "minutes": 180, "agents": 1}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let id = r["id"].as_str().unwrap();
+    // Nothing is published yet: no one is rostered.
+    let a = s
+        .get("/api/v1/wfm/adherence?grace=0", t)
+        .await
+        .expect(200)
+        .body;
+    assert!(a["items"].as_array().unwrap().is_empty(), "{a}");
+    s.post(&format!("/api/v1/wfm/rosters/{id}/publish"), t, json!({}))
+        .await
+        .expect(200);
+
+    // Una has not logged in: out of adherence since the shift began.
+    let a = s
+        .get("/api/v1/wfm/adherence?grace=0", t)
+        .await
+        .expect(200)
+        .body;
+    let una = &a["items"][0];
+    assert_eq!(una["agent_id"], f.agent.as_str());
+    assert_eq!(una["planned_now"], "work");
+    assert_eq!(una["actual_now"], "offline");
+    assert_eq!(una["out_since"], format!("{today}T{start_hhmm}"));
+    assert_eq!(una["adherence_pct"].as_f64(), Some(0.0));
+
+    // Logged in (and offered the fixture's waiting call at once), she is
+    // in adherence again; the time out is an exception.
+    s.call(
+        Method::PUT,
+        &format!("/api/v1/agents/{}/state", f.agent),
+        t,
+        Some(json!({"state": "available"})),
+    )
+    .await
+    .expect(200);
+    let a = s
+        .get("/api/v1/wfm/adherence?grace=0", t)
+        .await
+        .expect(200)
+        .body;
+    let una = &a["items"][0];
+    assert!(
+        ["available", "busy"].contains(&una["actual_now"].as_str().unwrap()),
+        "{una}"
+    );
+    assert_eq!(una["out_since"], Value::Null);
+    let ex = una["exceptions"].as_array().unwrap();
+    assert_eq!(ex.len(), 1, "{una}");
+    assert_eq!(ex[0]["planned"], "work");
+    assert_eq!(ex[0]["actual"], "offline");
+    assert_eq!(ex[0]["local_start"], format!("{today}T{start_hhmm}"));
+
+    // The intraday view counts her as scheduled for this interval.
+    let day = s
+        .get("/api/v1/wfm/intraday?interval=30&history_weeks=2", t)
+        .await
+        .expect(200)
+        .body;
+    let current = (minute / 30) as usize;
+    assert_eq!(day["intervals"][current]["scheduled"].as_f64(), Some(1.0));
+    assert_eq!(
+        day["intervals"][(current + 6) % 48]["scheduled"].as_f64(),
+        Some(0.0)
+    );
+
+    // Team leaders read it; agents do not.
+    let (_, lead) = s.user_with_token(&f.tenant, &[Role::TeamLeader]).await;
+    s.get("/api/v1/wfm/adherence", &lead).await.expect(200);
+    let (_, agent) = s.user_with_token(&f.tenant, &[Role::Agent]).await;
+    s.get("/api/v1/wfm/adherence", &agent).await.expect(403);
+    s.get("/api/v1/wfm/adherence?date=today", t)
+        .await
+        .problem_for(422, "date");
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn bad_contracts_and_rosters_are_refused_and_change_nothing() {
+    let s = TestServer::start().await;
+    let f = fixture(&s, "roster-bad").await;
+    let other = fixture(&s, "roster-bad-other").await;
+    let t = f.admin_token.as_str();
+    let put = |agent: String, body: Value| {
+        let s = &s;
+        async move {
+            s.call(
+                Method::PUT,
+                &format!("/api/v1/wfm/contracts/{agent}"),
+                t,
+                Some(body),
+            )
+            .await
+        }
+    };
+    for (body, field) in [
+        (
+            json!({"min_hours": 0, "max_hours": 40, "availability": {"monday": [["08:00", "12:00"], ["11:00", "15:00"]]}}),
+            "availability.monday",
+        ),
+        (
+            json!({"min_hours": 0, "max_hours": 40, "availability": {"funday": [["08:00", "12:00"]]}}),
+            "availability.funday",
+        ),
+        (
+            json!({"min_hours": 0, "max_hours": 40, "availability": {"monday": [["12:00", "08:00"]]}}),
+            "availability.monday[0]",
+        ),
+        (
+            json!({"min_hours": 0, "max_hours": 40, "availability": {"monday": [["8am", "12:00"]]}}),
+            "availability.monday[0]",
+        ),
+        (json!({"min_hours": 30, "max_hours": 20}), "max_hours"),
+        (json!({"min_hours": -1, "max_hours": 20}), "min_hours"),
+        (json!({"min_hours": 0, "max_hours": 200}), "max_hours"),
+    ] {
+        put(f.agent.clone(), body).await.problem_for(422, field);
+    }
+    // Another tenant's agent is not found.
+    put(
+        other.agent.clone(),
+        json!({"min_hours": 0, "max_hours": 20}),
+    )
+    .await
+    .expect(404);
+    let listed = s.get("/api/v1/wfm/contracts", t).await.expect(200).body;
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["set"] == false)
+    );
+
+    let shift = json!({"day": 0, "shift": "Early", "start": "09:00", "minutes": 480, "agents": 1});
+    let roster = |shifts: Value| json!({"name": "x", "first_day": "2026-12-07", "days": 7, "shifts": shifts});
+    for (body, field) in [
+        (
+            roster(
+                json!([{"day": 0, "shift": "Long", "start": "09:00", "minutes": 1500, "agents": 1}]),
+            ),
+            "shifts[0].minutes",
+        ),
+        (
+            roster(
+                json!([{"day": 7, "shift": "Late", "start": "09:00", "minutes": 480, "agents": 1}]),
+            ),
+            "shifts[0].day",
+        ),
+        (
+            roster(
+                json!([{"day": 0, "shift": "Odd", "start": "25:00", "minutes": 480, "agents": 1}]),
+            ),
+            "shifts[0].start",
+        ),
+        (
+            roster(
+                json!([{"day": 0, "shift": "Skilled", "start": "09:00", "minutes": 480, "agents": 1, "skill": "juggling"}]),
+            ),
+            "shifts[0].skill",
+        ),
+        (
+            roster(
+                json!([{"day": 0, "shift": "Brk", "start": "09:00", "minutes": 480, "agents": 1,
+                           "breaks": [{"start": "16:45", "minutes": 30}]}]),
+            ),
+            "shifts[0].breaks[0]",
+        ),
+        (roster(json!([])), "shifts"),
+        (
+            json!({"name": "x", "first_day": "7 Dec", "days": 7, "shifts": [shift]}),
+            "first_day",
+        ),
+        (
+            json!({"name": "x", "first_day": "2026-12-07", "days": 40, "shifts": [shift]}),
+            "days",
+        ),
+        (
+            json!({"name": "x", "first_day": "2026-12-07", "days": 7, "shifts": [shift], "min_rest_hours": -3}),
+            "min_rest_hours",
+        ),
+        (
+            json!({"name": " ", "first_day": "2026-12-07", "days": 7, "shifts": [shift]}),
+            "name",
+        ),
+    ] {
+        s.post("/api/v1/wfm/rosters", t, body)
+            .await
+            .problem_for(422, field);
+    }
+    assert!(
+        s.get("/api/v1/wfm/rosters", t).await.expect(200).body["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Planners and team leaders build rosters; trainers and agents do not.
+    let ok = roster(json!([shift]));
+    for (role, status) in [
+        (Role::WorkforcePlanner, 201),
+        (Role::TeamLeader, 201),
+        (Role::Trainer, 403),
+        (Role::Agent, 403),
+    ] {
+        let (_, tok) = s.user_with_token(&f.tenant, &[role]).await;
+        s.post("/api/v1/wfm/rosters", &tok, ok.clone())
+            .await
+            .expect(status);
+    }
+    // Someone who is not an agent has no shifts or feed of their own.
+    s.get("/api/v1/me/shifts", t).await.expect(404);
+    s.post("/api/v1/me/calendar", t, json!({}))
+        .await
+        .expect(404);
+    s.finish().await;
+}
