@@ -400,3 +400,64 @@ test("a planner forecasts a day from uploaded history and sees the agents it nee
   assert.equal((await agent.goto(`${server.base}/planning`)).status(), 403);
   await agent.context().close();
 });
+
+test("a planner publishes a roster; the agent sees the shift and subscribes; the floor flags who is out of adherence", async () => {
+  // A shift for every agent, from an hour ago for four hours (Sydney time).
+  const agents = (await admin("GET", "/api/v1/agents?limit=500")).items;
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
+    timeZone: "Australia/Sydney", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(Date.now() - 3_600_000)).map((p) => [p.type, p.value]));
+  const firstDay = `${parts.year}-${parts.month}-${parts.day}`;
+  const start = `${parts.hour}:${parts.minute}`;
+  const built = await admin("POST", "/api/v1/wfm/rosters", {
+    name: "On now", first_day: firstDay, days: 2,
+    shifts: [{ day: 0, shift: "Floor", start, minutes: 240, agents: agents.length }],
+  });
+  assert.equal(built.explanation.unfilled.length, 0);
+
+  const page = await loggedIn(browser, server.base, "planner@demo.example");
+  await page.goto(`${server.base}/planning`);
+  // A contract with overlapping hours is refused beside the day.
+  await page.getByRole("button", { name: "Edit contract of Farid Haddad" }).click();
+  await page.getByLabel("monday").fill("08:00-12:00, 11:00-15:00");
+  await page.getByRole("button", { name: "Save contract" }).click();
+  await textIs(page.locator("#contract-form .field-error"), "spans overlap");
+  await page.getByLabel("monday").fill("08:00-18:00");
+  await page.getByLabel("At most (hours a week)").fill("30");
+  await page.getByRole("button", { name: "Save contract" }).click();
+  const farid = page.locator("#contracts tr", { hasText: "Farid Haddad" });
+  await textIs(farid.locator("td").first(), "0–30");
+  await textIs(farid.locator("td.available"), /^mon 08:00-18:00; tue 00:00-24:00/);
+  // The draft on a timeline, a row per agent, then published.
+  await page.getByRole("button", { name: "Open On now" }).click();
+  await countIs(page.locator("#timeline tbody tr"), agents.length);
+  await countIs(page.locator("#timeline .bar"), agents.length);
+  await textIs(page.locator("#roster-summary"), `${agents.length} of ${agents.length} shifts have an agent, from ${firstDay} for 2 days.`);
+  await page.getByRole("button", { name: "Publish" }).click();
+  await textIs(page.locator("#roster-status"), /^Published: agents now see these shifts/);
+  await textIs(page.locator("#rosters tr", { hasText: "On now" }).locator(".pill"), "published");
+  await shot(page, "roster");
+  await page.context().close();
+
+  // The agent sees the shift on the desk and subscribes to the feed.
+  const desk = await loggedIn(browser, server.base, "agent6@demo.example");
+  await desk.goto(`${server.base}/desk`);
+  await countIs(desk.locator("#shifts li"), 1);
+  await textIs(desk.locator("#shifts li strong"), new RegExp(`^${firstDay} ${start}–`));
+  await desk.getByRole("button", { name: "Subscribe in my calendar" }).click();
+  const url = await desk.getByLabel("Calendar address").inputValue();
+  const feed = await fetch(url);
+  assert.match(feed.headers.get("content-type"), /^text\/calendar/);
+  const ics = await feed.text();
+  assert.match(ics, /BEGIN:VEVENT/);
+  assert.match(ics, /SUMMARY:Shift: Floor/);
+  await desk.context().close();
+
+  // Farid has not logged in: the floor flags him out of adherence.
+  const lead = await loggedIn(browser, server.base, "lead@demo.example");
+  await lead.goto(`${server.base}/floor`);
+  const row = lead.locator("#floor tr", { hasText: "Farid Haddad" });
+  await textIs(row.locator(".adherence .pill.alert"), /^Out since \d\d:\d\d: scheduled work, is offline$/);
+  await shot(lead, "floor-adherence");
+  await lead.context().close();
+});

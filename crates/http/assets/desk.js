@@ -252,6 +252,35 @@ async function loadCallbacks() {
   }
 }
 
+// My published shifts for the next two weeks, and an address to
+// subscribe to them from a calendar.
+async function loadShifts() {
+  const box = document.getElementById("shifts");
+  const subscribe = el("button", { type: "button", class: "secondary", id: "subscribe" }, "Subscribe in my calendar");
+  const feed = el("p", { id: "feed", class: "muted" });
+  subscribe.addEventListener("click", async () => {
+    try {
+      const f = await api("POST", "/api/v1/me/calendar", {});
+      const url = new URL(f.path, location.href).href;
+      feed.replaceChildren("Add this address to your calendar (it replaces any given before): ",
+        el("input", { readonly: true, value: url, "aria-label": "Calendar address", onclick: (ev) => ev.target.select() }));
+    } catch (e) { feed.textContent = e.message; feed.className = "error"; }
+  });
+  try {
+    const { items } = await api("GET", "/api/v1/me/shifts?days=14");
+    const when = (s) => `${s.local_start.slice(0, 10)} ${s.local_start.slice(11)}–${s.local_end.slice(11)}`;
+    box.replaceChildren(el("h2", {}, "My shifts"),
+      items.length ? el("ul", {}, ...items.map((s) => el("li", { "data-shift": s.id },
+        el("strong", {}, when(s)), ` · ${s.shift}`,
+        s.breaks.length ? el("div", { class: "muted" }, "Breaks ",
+          s.breaks.map((b) => `${b.local_start.slice(11)}–${b.local_end.slice(11)}`).join(", ")) : null)))
+        : el("p", { class: "muted" }, "No published shifts in the next two weeks."),
+      el("div", { class: "row" }, subscribe), feed);
+  } catch (e) {
+    box.replaceChildren(el("h2", {}, "My shifts"), el("p", { class: "error" }, e.message));
+  }
+}
+
 async function raiseHand(form, contactId, input) {
   try {
     await api("POST", "/api/v1/help-requests", { question: input.value, contact_id: contactId });
@@ -379,3 +408,4 @@ await loadToday();
 await loadHelp();
 await loadCallbacks();
 setInterval(loadCallbacks, 30_000);
+await loadShifts();

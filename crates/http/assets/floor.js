@@ -1,6 +1,7 @@
 // The floor view: every agent with state, time in it, what is ringing and
 // in hand; a team leader changes an agent's state and skills (allocating
 // duties: queues are served by skill). Redrawn from the live stream.
+// Agents out of adherence to the published roster are flagged.
 import { api, el, duration, live, debounce, showFieldErrors, ApiError } from "/assets/common.js";
 
 const body = document.querySelector("#floor tbody");
@@ -10,6 +11,7 @@ const skillsForm = document.getElementById("skills-form");
 let agents = [], skills = [], statuses = new Map();
 let reasons = [], queueNames = new Map();
 const inHand = new Map();           // contact id → contact, for what agents hold
+let adherence = new Map();          // agent id → today's adherence
 
 function say(text, bad = false) { notice.textContent = text; notice.className = bad ? "error" : "muted"; }
 
@@ -72,12 +74,33 @@ function draw() {
       el("td", {}, s ? String(s.reservations.length) : "—"),
       el("td", { class: "in-hand" }, holding(s)),
       el("td", { class: "handled" }, today.has(a.id) && today.get(a.id) !== null ? String(today.get(a.id)) : "—"),
+      adherenceCell(adherence.get(a.id)),
       el("td", {}, el("div", { class: "row", style: "margin:0" }, select,
         el("button", { type: "button", class: "secondary", onclick: () => setState(a, select.value) }, "Set"))),
       el("td", {}, el("span", { class: "skills" }, skillNames(a)), " ",
         el("button", { type: "button", class: "secondary", "aria-label": `Edit skills of ${a.display_name}`, onclick: () => editSkills(a) }, "Edit")));
   }));
 }
+
+// Scheduled now, adherence so far, and an alert while out of adherence.
+function adherenceCell(x) {
+  if (!x) return el("td", { class: "adherence muted" }, "not rostered");
+  const pct = x.adherence_pct === null ? "" : ` · ${x.adherence_pct.toFixed(0)} %`;
+  if (x.out_since) {
+    return el("td", { class: "adherence" }, el("span", { class: "pill alert", role: "alert" },
+      `Out since ${x.out_since.slice(11)}: scheduled ${x.planned_now}, is ${x.actual_now}`), pct);
+  }
+  return el("td", { class: "adherence" }, `${x.planned_now}${pct}`);
+}
+
+async function loadAdherence() {
+  try {
+    const { items } = await api("GET", "/api/v1/wfm/adherence?grace=5");
+    adherence = new Map(items.map((x) => [x.agent_id, x]));
+    draw();
+  } catch { /* roles without reports see no adherence */ }
+}
+const adherenceSoon = debounce(() => loadAdherence(), 2000);
 
 async function setState(a, state) {
   try {
@@ -157,6 +180,7 @@ live((kind) => {
   if (kind === "contact.ended" || kind === "reconnected") todaySoon();
   if (kind.startsWith("help.") || kind === "reconnected") loadHands();
   if (kind === "agent.status" || kind.startsWith("reservation") || kind === "reconnected") refreshSoon();
+  if (kind === "agent.status" || kind === "reconnected") adherenceSoon();
 });
 // This interval's agents needed against agents logged in (team leaders
 // and planners may read it; anyone else simply does not see the line).
@@ -167,7 +191,8 @@ async function loadIntraday() {
     const minute = Number(day.now_local.slice(11, 13)) * 60 + Number(day.now_local.slice(14, 16));
     const now = day.intervals[Math.floor(minute / 30)];
     const on = now.staffed === null ? 0 : now.staffed;
-    line.textContent = `This half hour: ${now.required} agents needed, ${on.toFixed(1)} logged in on average; ` +
+    line.textContent = `This half hour: ${now.required} agents needed, ${now.scheduled.toFixed(1)} scheduled, ` +
+      `${on.toFixed(1)} logged in on average; ` +
       `${now.reforecast.toFixed(0)} contacts expected.`;
     line.className = on + 0.5 < now.required ? "error" : "muted";
   } catch { line.textContent = ""; }
@@ -178,4 +203,6 @@ await refresh();
 await loadIntraday();
 setInterval(loadIntraday, 60_000);
 await loadToday();
+await loadAdherence();
+setInterval(loadAdherence, 30_000);
 await loadHands();

@@ -1,7 +1,9 @@
 // Planning: contacts forecast per interval from history (Switchboard's own
 // contacts or a CSV file) and the agents and positions each interval needs;
 // a chart of last week, the forecast and the positions; the plan as CSV;
-// then the shifts that cover the positions, with their coverage drawn.
+// then the shifts that cover the positions, with their coverage drawn;
+// named agents put on those shifts as a roster (drawn agents × days),
+// published for agents to see; agents' contracted hours and availability.
 import { api, el, duration, showFieldErrors, clearFieldErrors, ApiError } from "/assets/common.js";
 
 const form = document.getElementById("plan-form");
@@ -15,6 +17,8 @@ let lastInterval = 30;
 let coverage = null;
 const shiftsForm = document.getElementById("shifts-form");
 const shiftsStatus = shiftsForm.querySelector(".form-status");
+const rosterForm = document.getElementById("roster-form");
+let scheduled = null;   // the last schedule: first day, days, shifts
 
 const num = (id) => {
   const v = document.getElementById(id).value.trim();
@@ -157,7 +161,8 @@ document.getElementById("show-today").addEventListener("click", async () => {
     document.querySelector("#today tbody").replaceChildren(...day.intervals.map((i) => el("tr",
       { class: i.staffed !== null && i.staffed + 0.5 < i.required ? "short" : "" },
       el("td", {}, i.local_start.slice(11)), el("td", {}, fmt(i.forecast)), el("td", {}, fmt(i.actual)),
-      el("td", {}, fmt(i.reforecast)), el("td", {}, i.required), el("td", { class: "staffed" }, fmt(i.staffed)))));
+      el("td", {}, fmt(i.reforecast)), el("td", {}, i.required), el("td", { class: "scheduled" }, fmt(i.scheduled)),
+      el("td", { class: "staffed" }, fmt(i.staffed)))));
   } catch (e) {
     summary.textContent = e.message;
     summary.className = "error";
@@ -191,10 +196,180 @@ shiftsForm.addEventListener("submit", async (ev) => {
       (out.under ? `; ${out.under} agent-intervals in ${out.shortfall.length} intervals no shift reaches.` : ".");
     document.querySelector("#shifts tbody").replaceChildren(...out.shifts.map((sh) => el("tr", {},
       el("td", {}, days[sh.day] || `day ${sh.day + 1}`), el("td", {}, sh.shift), el("td", {}, sh.start), el("td", {}, sh.end),
-      el("td", {}, sh.breaks.join(", ") || "—"), el("td", {}, sh.agents))));
+      el("td", {}, sh.breaks.map((b) => `${b.start}-${b.end}`).join(", ") || "—"), el("td", {}, sh.agents))));
+    scheduled = { first_day: days[0], days: days.length, shifts: out.shifts };
+    rosterForm.hidden = false;
+    if (!document.getElementById("roster-name").value) {
+      document.getElementById("roster-name").value = `Week of ${days[0]}`;
+    }
     draw(last);
   } catch (e) {
     if (e instanceof ApiError && e.fields.length) showFieldErrors(shiftsForm, e);
     else { shiftsStatus.textContent = e.message; shiftsStatus.className = "form-status error"; }
   }
 });
+
+// ---- Rosters ----
+const rosterView = document.getElementById("roster-view");
+const rosterStatus = document.getElementById("roster-status");
+let shown = null;       // the roster on screen
+
+function addDays(day, n) {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+const minuteOfDay = (local) => Number(local.slice(11, 13)) * 60 + Number(local.slice(14, 16));
+
+rosterForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  if (!scheduled) return;
+  clearFieldErrors(rosterForm);
+  const st = rosterForm.querySelector(".form-status");
+  st.textContent = "Building…";
+  st.className = "form-status muted";
+  try {
+    const r = await api("POST", "/api/v1/wfm/rosters", {
+      name: document.getElementById("roster-name").value,
+      first_day: scheduled.first_day,
+      days: scheduled.days,
+      min_rest_hours: num("min_rest_hours"),
+      max_consecutive_days: num("max_consecutive_days"),
+      shifts: scheduled.shifts.map((sh) => ({
+        day: sh.day, shift: sh.shift, start: sh.start, minutes: sh.minutes, agents: sh.agents,
+        breaks: sh.breaks.map((b) => ({ start: b.start, minutes: b.minutes, paid: b.paid })),
+      })),
+    });
+    st.textContent = "";
+    await loadRosters();
+    showRoster(r);
+  } catch (e) {
+    st.textContent = "";
+    if (e instanceof ApiError && e.fields.length) showFieldErrors(rosterForm, e);
+    else { st.textContent = e.message; st.className = "form-status error"; }
+  }
+});
+
+async function loadRosters() {
+  const { items } = await api("GET", "/api/v1/wfm/rosters");
+  document.querySelector("#rosters tbody").replaceChildren(...items.map((r) => el("tr", { "data-roster": r.id },
+    el("td", {}, r.name), el("td", {}, r.first_day), el("td", {}, String(r.days)),
+    el("td", {}, el("span", { class: `pill ${r.state === "published" ? "available" : "away"}` }, r.state)),
+    el("td", {}, el("button", { type: "button", class: "secondary", "aria-label": `Open ${r.name}`,
+      onclick: async () => showRoster(await api("GET", `/api/v1/wfm/rosters/${r.id}`)) }, "Open")))));
+}
+
+// The roster as a timeline: a row per agent (and one for shifts no one
+// could take), a column per day, each shift a bar placed by its hours.
+function showRoster(r) {
+  shown = r;
+  rosterView.hidden = false;
+  rosterStatus.textContent = "";
+  document.getElementById("roster-title").textContent = `${r.name} (${r.state})`;
+  const filled = r.shifts.filter((s) => s.agent_id).length;
+  document.getElementById("roster-summary").textContent =
+    `${filled} of ${r.shifts.length} shifts have an agent, from ${r.first_day} for ${r.days} days.`;
+  document.getElementById("publish-roster").hidden = r.state !== "draft";
+  document.getElementById("delete-roster").hidden = r.state !== "draft";
+  const problems = [
+    ...r.explanation.unfilled.map((u) => `No one for ${u.shift} at ${u.local_start.replace("T", " ")}: ` +
+      u.reasons.map((x) => `${x.agents} ${x.reason}`).join("; ")),
+    ...r.explanation.under_contract.map((u) => `${u.agent_name} is ${u.short_hours.toFixed(1)} hours below contract`),
+  ];
+  document.getElementById("roster-problems").replaceChildren(...problems.map((t) => el("li", { class: "error" }, t)));
+  const days = Array.from({ length: r.days }, (_, i) => addDays(r.first_day, i));
+  const names = [...new Set(r.shifts.filter((s) => s.agent_name).map((s) => s.agent_name))].sort();
+  const rows = names.map((n) => [n, r.shifts.filter((s) => s.agent_name === n)]);
+  const open = r.shifts.filter((s) => !s.agent_id);
+  if (open.length) rows.push(["Unfilled", open]);
+  const timeline = document.getElementById("timeline");
+  timeline.querySelector("thead").replaceChildren(el("tr", {}, el("th", { scope: "col" }, "Agent"),
+    ...days.map((d) => el("th", { scope: "col" }, d.slice(5)))));
+  timeline.querySelector("tbody").replaceChildren(...rows.map(([name, shifts]) => el("tr", { "data-agent-name": name },
+    el("th", { scope: "row" }, name),
+    ...days.map((d) => el("td", { class: "lane" }, ...shifts.filter((s) => s.local_start.slice(0, 10) === d).map((s) => {
+      const left = (minuteOfDay(s.local_start) / 1440) * 100;
+      const width = Math.min(((s.ends_at - s.starts_at) / 86_400_000) * 100, 100 - left);
+      const title = `${s.shift}: ${s.local_start.slice(11)}–${s.local_end.slice(11)}` +
+        (s.breaks.length ? `, breaks ${s.breaks.map((b) => `${b.local_start.slice(11)}–${b.local_end.slice(11)}`).join(", ")}` : "");
+      return el("div", { class: `bar${s.agent_id ? "" : " unfilled"}`, title, style: `left:${left}%;width:${width}%` },
+        ...s.breaks.map((b) => el("div", { class: "brk", style:
+          `left:${((b.starts_at - s.starts_at) / (s.ends_at - s.starts_at)) * 100}%;width:${((b.ends_at - b.starts_at) / (s.ends_at - s.starts_at)) * 100}%` })));
+    }))))));
+}
+
+document.getElementById("publish-roster").addEventListener("click", async () => {
+  if (!shown) return;
+  try {
+    const out = await api("POST", `/api/v1/wfm/rosters/${shown.id}/publish`);
+    await loadRosters();
+    showRoster(await api("GET", `/api/v1/wfm/rosters/${shown.id}`));
+    rosterStatus.textContent = "Published: agents now see these shifts" +
+      (out.superseded.length ? `; ${out.superseded.length} earlier roster(s) over these days superseded.` : ".");
+    rosterStatus.className = "form-status";
+  } catch (e) { rosterStatus.textContent = e.message; rosterStatus.className = "form-status error"; }
+});
+document.getElementById("delete-roster").addEventListener("click", async () => {
+  if (!shown) return;
+  try {
+    await api("DELETE", `/api/v1/wfm/rosters/${shown.id}`);
+    rosterView.hidden = true;
+    shown = null;
+    await loadRosters();
+  } catch (e) { rosterStatus.textContent = e.message; rosterStatus.className = "form-status error"; }
+});
+
+// ---- Contracts ----
+const contractDialog = document.getElementById("contract-dialog");
+const contractForm = document.getElementById("contract-form");
+let editing = null;
+
+async function loadContracts() {
+  const { items } = await api("GET", "/api/v1/wfm/contracts");
+  const week = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+  const spans = (c) => week.every((d) => JSON.stringify(c.availability[d]) === '[["00:00","24:00"]]') ? "any time" : week.filter((d) => c.availability[d]).map((d) =>
+    `${d.slice(0, 3)} ${c.availability[d].map(([a, b]) => `${a}-${b}`).join(", ")}`).join("; ") || "never";
+  document.querySelector("#contracts tbody").replaceChildren(...items.map((c) => el("tr", { "data-agent": c.agent_id },
+    el("th", { scope: "row" }, c.agent_name),
+    el("td", {}, `${c.min_hours}–${c.max_hours}${c.set ? "" : " (default)"}`),
+    el("td", { class: "available" }, spans(c)),
+    el("td", {}, el("button", { type: "button", class: "secondary", "aria-label": `Edit contract of ${c.agent_name}`,
+      onclick: () => editContract(c) }, "Edit")))));
+}
+
+function editContract(c) {
+  editing = c;
+  clearFieldErrors(contractForm);
+  contractForm.querySelector(".form-status").textContent = "";
+  document.getElementById("contract-title").textContent = `Contract: ${c.agent_name}`;
+  document.getElementById("min_hours").value = c.min_hours;
+  document.getElementById("max_hours").value = c.max_hours;
+  for (const input of contractForm.querySelectorAll("[data-day]")) {
+    input.value = (c.availability[input.dataset.day] || []).map(([a, b]) => `${a}-${b}`).join(", ");
+  }
+  contractDialog.showModal();
+}
+
+contractForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  clearFieldErrors(contractForm);
+  const availability = {};
+  for (const input of contractForm.querySelectorAll("[data-day]")) {
+    const spans = input.value.split(",").map((x) => x.trim()).filter(Boolean).map((x) => x.split("-").map((t) => t.trim()));
+    if (spans.length) availability[input.dataset.day] = spans.map((s) => (s.length === 2 ? s : [s[0] || "", ""]));
+  }
+  try {
+    await api("PUT", `/api/v1/wfm/contracts/${editing.agent_id}`, {
+      min_hours: num("min_hours"), max_hours: num("max_hours"), availability,
+    });
+    contractDialog.close();
+    await loadContracts();
+  } catch (e) {
+    if (e instanceof ApiError && e.fields.length) showFieldErrors(contractForm, e);
+    else { const st = contractForm.querySelector(".form-status"); st.textContent = e.message; st.className = "form-status error"; }
+  }
+});
+document.getElementById("contract-cancel").addEventListener("click", () => contractDialog.close());
+
+await loadRosters();
+await loadContracts();
