@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use jiff::civil::{Date, Time, Weekday};
+use jiff::civil::{Date, Time};
 use sb_model::{AgentId, Permission, UnixMs};
 use sb_store::{AgentContract, Roster, RosterShift, StoreError};
 use serde::{Deserialize, Serialize};
@@ -18,16 +18,7 @@ use utoipa::ToSchema;
 use crate::auth::{new_secret, secret_hash};
 use crate::{App, AppError, FieldError, Principal, Secret, local_midnight};
 
-/// The days of the week as contracts name them, Monday first.
-pub const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
+pub use sb_model::hours::WEEKDAYS;
 
 /// The most shifts one roster holds, and the most days it covers.
 pub const MAX_ROSTER_SHIFTS: usize = 20_000;
@@ -244,16 +235,39 @@ pub struct Explanation {
     pub under_contract: Vec<UnderContract>,
 }
 
-/// A roster with its shifts.
+/// A roster without its shifts.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct RosterView {
+pub struct RosterSummary {
     pub id: String,
     pub name: String,
+    /// The first local day, `YYYY-MM-DD`.
     pub first_day: String,
     pub days: i64,
+    /// `draft`, `published` or `superseded`.
     pub state: String,
     pub created_at: UnixMs,
     pub published_at: Option<UnixMs>,
+}
+
+impl From<Roster> for RosterSummary {
+    fn from(r: Roster) -> Self {
+        RosterSummary {
+            id: r.id,
+            name: r.name,
+            first_day: r.first_day,
+            days: r.days,
+            state: r.state,
+            created_at: r.created_at,
+            published_at: r.published_at,
+        }
+    }
+}
+
+/// A roster with its shifts.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct RosterView {
+    #[serde(flatten)]
+    pub roster: RosterSummary,
     pub shifts: Vec<ShiftView>,
     pub explanation: Explanation,
 }
@@ -309,15 +323,7 @@ fn at_local(tz: &jiff::tz::TimeZone, day: Date, minute: u32) -> Result<UnixMs, A
 }
 
 fn weekday_index(d: Date) -> usize {
-    match d.weekday() {
-        Weekday::Monday => 0,
-        Weekday::Tuesday => 1,
-        Weekday::Wednesday => 2,
-        Weekday::Thursday => 3,
-        Weekday::Friday => 4,
-        Weekday::Saturday => 5,
-        Weekday::Sunday => 6,
-    }
+    d.weekday().to_monday_zero_offset() as usize
 }
 
 /// A shift's breaks: start, end, paid.
@@ -344,16 +350,24 @@ impl App {
         Ok(out)
     }
 
-    /// Every agent's contract (defaults where none is set).
-    pub async fn contracts(&self, p: &Principal) -> Result<Vec<ContractView>, AppError> {
-        p.require(Permission::ReportRead)?;
-        let set: HashMap<String, AgentContract> = self
+    /// The contracts set, by agent id.
+    async fn contracts_by_agent(
+        &self,
+        p: &Principal,
+    ) -> Result<HashMap<String, AgentContract>, AppError> {
+        Ok(self
             .store()
             .list_contracts(p.tenant_id)
             .await?
             .into_iter()
             .map(|c| (c.agent_id.clone(), c))
-            .collect();
+            .collect())
+    }
+
+    /// Every agent's contract (defaults where none is set).
+    pub async fn contracts(&self, p: &Principal) -> Result<Vec<ContractView>, AppError> {
+        p.require(Permission::ReportRead)?;
+        let set = self.contracts_by_agent(p).await?;
         let mut out = Vec::new();
         for a in self.all_agents(p).await? {
             let id = a.id.to_string();
@@ -583,13 +597,7 @@ impl App {
             }
         }
         // Agents, with their contracts in this roster's terms.
-        let contracts: HashMap<String, AgentContract> = self
-            .store()
-            .list_contracts(p.tenant_id)
-            .await?
-            .into_iter()
-            .map(|c| (c.agent_id.clone(), c))
-            .collect();
+        let contracts = self.contracts_by_agent(p).await?;
         let agents = self.all_agents(p).await?;
         let scale = f64::from(r.days) / 7.0;
         let mut ros_agents = Vec::with_capacity(agents.len());
@@ -777,20 +785,20 @@ impl App {
         Ok(RosterView {
             shifts: Self::shift_views(&tz, &names, rows),
             explanation: serde_json::from_str(&r.unfilled).unwrap_or_default(),
-            id: r.id,
-            name: r.name,
-            first_day: r.first_day,
-            days: r.days,
-            state: r.state,
-            created_at: r.created_at,
-            published_at: r.published_at,
+            roster: r.into(),
         })
     }
 
     /// The tenant's rosters, newest first (without their shifts).
-    pub async fn list_rosters(&self, p: &Principal) -> Result<Vec<Roster>, AppError> {
+    pub async fn list_rosters(&self, p: &Principal) -> Result<Vec<RosterSummary>, AppError> {
         p.require(Permission::ReportRead)?;
-        Ok(self.store().list_rosters(p.tenant_id, 200).await?)
+        Ok(self
+            .store()
+            .list_rosters(p.tenant_id, 200)
+            .await?
+            .into_iter()
+            .map(RosterSummary::from)
+            .collect())
     }
 
     /// Publishes a draft; returns the rosters it superseded.

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use jiff::civil::{Date, DateTime, Time, Weekday};
+use jiff::civil::{Date, DateTime, Time};
 use serde::{Deserialize, Serialize};
 
 /// One opening: from `open` up to (not including) `close`, `"HH:MM"`.
@@ -57,7 +57,8 @@ pub struct BusinessHours {
 
 pub const MAX_OPENINGS_PER_DAY: usize = 8;
 pub const MAX_HOLIDAYS: usize = 400;
-const DAY_NAMES: [&str; 7] = [
+/// The days of the week as the API names them, Monday first.
+pub const WEEKDAYS: [&str; 7] = [
     "monday",
     "tuesday",
     "wednesday",
@@ -160,7 +161,7 @@ impl BusinessHours {
         let mut out = Vec::new();
         let mut weekly: [Vec<(u16, u16)>; 7] = Default::default();
         for (d, openings) in self.days().into_iter().enumerate() {
-            weekly[d] = day_ranges(DAY_NAMES[d], openings, &mut out);
+            weekly[d] = day_ranges(WEEKDAYS[d], openings, &mut out);
         }
         if self.holidays.len() > MAX_HOLIDAYS {
             out.push(("holidays".into(), format!("at most {MAX_HOLIDAYS} dates")));
@@ -219,16 +220,7 @@ impl OpenHours {
         if let Some(r) = self.holidays.get(&date) {
             return r;
         }
-        let d = match date.weekday() {
-            Weekday::Monday => 0,
-            Weekday::Tuesday => 1,
-            Weekday::Wednesday => 2,
-            Weekday::Thursday => 3,
-            Weekday::Friday => 4,
-            Weekday::Saturday => 5,
-            Weekday::Sunday => 6,
-        };
-        &self.weekly[d]
+        &self.weekly[date.weekday().to_monday_zero_offset() as usize]
     }
 
     fn open_at(&self, date: Date, minute: u16) -> bool {

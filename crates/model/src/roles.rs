@@ -104,18 +104,8 @@ impl Role {
                     | P::ReportRead
                     | P::RosterManage
             ),
-            Role::WorkforcePlanner => matches!(
-                p,
-                P::TenantRead
-                    | P::UserRead
-                    | P::SkillRead
-                    | P::AgentRead
-                    | P::QueueRead
-                    | P::CustomerRead
-                    | P::ContactRead
-                    | P::ReportRead
-                    | P::RosterManage
-            ),
+            // Planners read what trainers read, and keep contracts and rosters.
+            Role::WorkforcePlanner => p == P::RosterManage || Role::Trainer.allows(p),
             Role::Trainer => matches!(
                 p,
                 P::TenantRead

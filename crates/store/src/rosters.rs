@@ -9,6 +9,27 @@ use sqlx::Any;
 use crate::audit::write_audit;
 use crate::{AgentContract, AuditEntry, Result, Roster, RosterShift, Store, StoreError};
 
+/// The roster `id`, which must still be a draft for it to be `done`.
+async fn draft_in(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    tenant: TenantId,
+    id: &str,
+    done: &str,
+) -> Result<Roster> {
+    let r = sqlx::query_as::<Any, Roster>("SELECT * FROM rosters WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_owned())
+        .fetch_one(&mut **tx)
+        .await?;
+    if r.state != "draft" {
+        return Err(StoreError::Conflict(format!(
+            "the roster is {}; only a draft can be {done}",
+            r.state
+        )));
+    }
+    Ok(r)
+}
+
 impl Store {
     /// Sets an agent's contract, replacing any before.
     pub async fn put_contract(&self, c: &AgentContract, who: &AuditEntry) -> Result<()> {
@@ -152,18 +173,7 @@ impl Store {
         who: &AuditEntry,
     ) -> Result<Vec<String>> {
         let mut tx = self.write().begin().await?;
-        let r =
-            sqlx::query_as::<Any, Roster>("SELECT * FROM rosters WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.to_string())
-                .bind(id.to_owned())
-                .fetch_one(&mut *tx)
-                .await?;
-        if r.state != "draft" {
-            return Err(StoreError::Conflict(format!(
-                "the roster is {}; only a draft can be published",
-                r.state
-            )));
-        }
+        let r = draft_in(&mut tx, tenant, id, "published").await?;
         let superseded: Vec<(String,)> = sqlx::query_as(
             "SELECT id FROM rosters WHERE tenant_id = $1 AND state = 'published' \
              AND first_day < $2 AND end_day > $3 ORDER BY id",
@@ -215,18 +225,7 @@ impl Store {
         who: &AuditEntry,
     ) -> Result<()> {
         let mut tx = self.write().begin().await?;
-        let r =
-            sqlx::query_as::<Any, Roster>("SELECT * FROM rosters WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.to_string())
-                .bind(id.to_owned())
-                .fetch_one(&mut *tx)
-                .await?;
-        if r.state != "draft" {
-            return Err(StoreError::Conflict(format!(
-                "the roster is {}; only a draft can be deleted",
-                r.state
-            )));
-        }
+        let r = draft_in(&mut tx, tenant, id, "deleted").await?;
         for table in [
             "DELETE FROM roster_shifts WHERE tenant_id = $1 AND roster_id = $2",
             "DELETE FROM rosters WHERE tenant_id = $1 AND id = $2",

@@ -404,15 +404,7 @@ struct AgentIn {
     available: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
-const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
+use sb_model::hours::WEEKDAYS;
 
 fn span_minutes(who: &str, span: &str) -> Result<(i64, i64)> {
     let (a, b) = span

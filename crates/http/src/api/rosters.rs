@@ -7,7 +7,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use icalendar::{Calendar, Component, EventLike};
 use sb_app::rosters::{
-    AgentAdherence, ContractSpec, ContractView, RosterRequest, RosterView, ShiftSpec, ShiftView,
+    AgentAdherence, ContractSpec, ContractView, RosterRequest, RosterSummary, RosterView,
+    ShiftSpec, ShiftView,
 };
 use sb_model::AgentId;
 use serde::{Deserialize, Serialize};
@@ -114,18 +115,6 @@ async fn build_roster(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RosterSummary {
-    pub id: String,
-    pub name: String,
-    pub first_day: String,
-    pub days: i64,
-    /// `draft`, `published` or `superseded`.
-    pub state: String,
-    pub created_at: i64,
-    pub published_at: Option<i64>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct RosterList {
     pub items: Vec<RosterSummary>,
 }
@@ -135,21 +124,7 @@ pub struct RosterList {
     responses((status = 200, body = RosterList)))]
 async fn list_rosters(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<RosterList>> {
     Ok(Json(RosterList {
-        items: s
-            .app
-            .list_rosters(&p)
-            .await?
-            .into_iter()
-            .map(|r| RosterSummary {
-                id: r.id,
-                name: r.name,
-                first_day: r.first_day,
-                days: r.days,
-                state: r.state,
-                created_at: r.created_at,
-                published_at: r.published_at,
-            })
-            .collect(),
+        items: s.app.list_rosters(&p).await?,
     }))
 }
 
