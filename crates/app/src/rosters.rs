@@ -18,100 +18,22 @@ use utoipa::ToSchema;
 use crate::auth::{new_secret, secret_hash};
 use crate::{App, AppError, FieldError, Principal, Secret, local_midnight};
 
-pub use sb_model::hours::WEEKDAYS;
+pub use sb_wfm::availability::WEEKDAYS;
+use sb_wfm::availability::Weekly;
 
 /// The most shifts one roster holds, and the most days it covers.
 pub const MAX_ROSTER_SHIFTS: usize = 20_000;
 pub const MAX_ROSTER_DAYS: u32 = 31;
 
-/// Minutes from midnight: `HH:MM`, or `24:00` for the end of the day.
+/// Minutes from midnight of a time of day `HH:MM`.
 fn day_minute(s: &str) -> Option<u32> {
-    if s == "24:00" {
-        return Some(1440);
-    }
-    let (h, m) = s.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60).then_some(h * 60 + m)
+    sb_model::hours::minutes(s, false).map(u32::from)
 }
 
-fn hhmm(m: u32) -> String {
-    format!("{:02}:{:02}", m / 60, m % 60)
-}
-
-/// When in the week an agent can work: per weekday, spans of minutes from
-/// local midnight, sorted and not overlapping.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Availability(pub [Vec<(u32, u32)>; 7]);
-
-impl Availability {
-    /// Every hour of every day.
-    pub fn always() -> Self {
-        Availability(std::array::from_fn(|_| vec![(0, 1440)]))
-    }
-
-    /// Reads `{"monday": [["08:00", "18:00"]], ...}`; a day left out is a
-    /// day off. Errors name the field (under `field`).
-    pub fn parse(
-        field: &str,
-        days: &BTreeMap<String, Vec<[String; 2]>>,
-    ) -> Result<Self, Vec<FieldError>> {
-        let mut out = Availability::default();
-        let mut errors = Vec::new();
-        for (day, spans) in days {
-            let Some(i) = WEEKDAYS.iter().position(|d| d == day) else {
-                errors.push(FieldError {
-                    field: format!("{field}.{day}"),
-                    message: "is not a day of the week (monday … sunday)".into(),
-                });
-                continue;
-            };
-            let mut parsed = Vec::new();
-            for (k, [from, to]) in spans.iter().enumerate() {
-                let f = format!("{field}.{day}[{k}]");
-                match (day_minute(from), day_minute(to)) {
-                    (Some(a), Some(b)) if a < b && a < 1440 => parsed.push((a, b)),
-                    (Some(_), Some(_)) => errors.push(FieldError {
-                        field: f,
-                        message: "must end after it starts".into(),
-                    }),
-                    _ => errors.push(FieldError {
-                        field: f,
-                        message: "times must be HH:MM (24:00 for the end of the day)".into(),
-                    }),
-                }
-            }
-            parsed.sort_unstable();
-            if parsed.windows(2).any(|w| w[1].0 < w[0].1) {
-                errors.push(FieldError {
-                    field: format!("{field}.{day}"),
-                    message: "spans overlap".into(),
-                });
-            }
-            out.0[i] = parsed;
-        }
-        if errors.is_empty() {
-            Ok(out)
-        } else {
-            Err(errors)
-        }
-    }
-
-    pub fn to_map(&self) -> BTreeMap<String, Vec<[String; 2]>> {
-        WEEKDAYS
-            .iter()
-            .zip(&self.0)
-            .filter(|(_, s)| !s.is_empty())
-            .map(|(d, s)| {
-                (
-                    (*d).to_owned(),
-                    s.iter().map(|&(a, b)| [hhmm(a), hhmm(b)]).collect(),
-                )
-            })
-            .collect()
-    }
+fn problems(v: Vec<sb_wfm::availability::Problem>) -> Vec<FieldError> {
+    v.into_iter()
+        .map(|(field, message)| FieldError { field, message })
+        .collect()
 }
 
 /// An agent's contract as the planner sees it; agents without one may
@@ -385,7 +307,7 @@ impl App {
                     agent_name: a.display_name,
                     min_hours: 0.0,
                     max_hours: DEFAULT_MAX_MINUTES as f64 / 60.0,
-                    availability: Availability::always().to_map(),
+                    availability: Weekly::always().to_map(),
                     set: false,
                 },
             });
@@ -424,10 +346,10 @@ impl App {
                 message: "must be at least min_hours".into(),
             });
         }
-        let avail = match Availability::parse("availability", &c.availability) {
+        let avail = match Weekly::parse("availability", &c.availability) {
             Ok(a) => Some(a),
             Err(e) => {
-                errors.extend(e);
+                errors.extend(problems(e));
                 None
             }
         };
@@ -610,31 +532,19 @@ impl App {
                     (
                         c.min_minutes,
                         c.max_minutes,
-                        Availability::parse("availability", &map)
-                            .unwrap_or_else(|_| Availability::always()),
+                        Weekly::parse("availability", &map).unwrap_or_else(|_| Weekly::always()),
                     )
                 }
-                None => (0, DEFAULT_MAX_MINUTES, Availability::always()),
+                None => (0, DEFAULT_MAX_MINUTES, Weekly::always()),
             };
-            // Windows over the roster's days (and the day after, for night
-            // shifts), as minutes from the first midnight, joined where one
-            // ends as the next begins.
-            let mut windows: Vec<(i64, i64)> = Vec::new();
-            for d in 0..=r.days {
+            // Windows as minutes from the first midnight, each end placed
+            // in the tenant's zone.
+            let windows = avail.windows(weekday_index(first), r.days as usize, |d, m| {
                 let date = first
-                    .checked_add(jiff::Span::new().days(i64::from(d)))
+                    .checked_add(jiff::Span::new().days(d as i64))
                     .map_err(|e| AppError::Internal(e.to_string()))?;
-                for &(f, t) in &avail.0[weekday_index(date)] {
-                    let (f, t) = (
-                        minute_of(at_local(&tz, date, f)?),
-                        minute_of(at_local(&tz, date, t)?),
-                    );
-                    match windows.last_mut() {
-                        Some(last) if last.1 >= f => last.1 = last.1.max(t),
-                        _ => windows.push((f, t)),
-                    }
-                }
-            }
+                Ok::<_, AppError>(minute_of(at_local(&tz, date, m)?))
+            })?;
             ros_agents.push(sb_wfm::roster::Agent {
                 name: a.display_name.clone(),
                 skills: a

@@ -69,7 +69,7 @@ pub const WEEKDAYS: [&str; 7] = [
 ];
 
 /// Minutes since midnight, `"HH:MM"`; `"24:00"` only where `end_of_day`.
-fn minutes(s: &str, end_of_day: bool) -> Option<u16> {
+pub fn minutes(s: &str, end_of_day: bool) -> Option<u16> {
     let (h, m) = s.split_once(':')?;
     if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
         return None;

@@ -25,6 +25,19 @@ use crate::cli::{ForecastArgs, RosterArgs, ScheduleArgs, StaffArgs};
 type Row = sb_wfm::intervals::IntervalRow;
 
 /// The intervals of a file (`-`: standard input).
+/// A spinner on stderr naming the step under way, with the time it has
+/// taken; drawn only when stderr is a terminal, so scripts see nothing.
+fn working_on(message: &'static str) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.set_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 fn read_rows(input: &str) -> Result<Vec<Row>> {
     let text = if input == "-" {
         let mut s = String::new();
@@ -186,14 +199,18 @@ pub fn forecast_command(a: &ForecastArgs, out: &mut dyn Write) -> Result<()> {
     let holiday_ahead = (0..horizon)
         .map(|i| is_holiday(ahead_start + i as i64 * step))
         .collect::<Result<Vec<_>>>()?;
+    let bar = working_on("forecasting contacts (MSTL + ETS, backtested on the last week)");
     let f = sb_wfm::forecast::forecast_volumes(
         &volumes,
         &holiday_history,
         &holiday_ahead,
         per_day,
         horizon,
-    )?;
+    );
+    bar.set_message("forecasting handle times");
     let handle = sb_wfm::forecast::forecast_aht(&volumes, &aht, per_day, horizon);
+    bar.finish_and_clear();
+    let f = f?;
     let pct = |v: Option<f64>| {
         v.map(|x| format!("{:.1} %", x * 100.0))
             .unwrap_or_else(|| "—".into())
@@ -336,7 +353,10 @@ pub fn schedule_command(a: &ScheduleArgs, out: &mut dyn Write) -> Result<()> {
         req[((secs - first) / step) as usize] = *need;
     }
     let started = std::time::Instant::now();
-    let s = sb_wfm::schedule::schedule(&req, (step / 60) as u32, &templates)?;
+    let bar = working_on("scheduling shifts (LP relaxation, rounding, local search)");
+    let s = sb_wfm::schedule::schedule(&req, (step / 60) as u32, &templates);
+    bar.finish_and_clear();
+    let s = s?;
     let took = started.elapsed();
     let day0 = jiff::tz::TimeZone::UTC
         .to_datetime(jiff::Timestamp::from_second(first)?)
@@ -403,8 +423,6 @@ struct AgentIn {
     /// Weekday name → "HH:MM-HH:MM" spans; absent: any time.
     available: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
-
-use sb_model::hours::WEEKDAYS;
 
 fn span_minutes(who: &str, span: &str) -> Result<(i64, i64)> {
     let (a, b) = span
@@ -502,27 +520,35 @@ pub fn roster_command(a: &RosterArgs, out: &mut dyn Write) -> Result<()> {
         .agents
         .iter()
         .map(|g| {
-            let available = match &g.available {
-                None => vec![(0, (days + 1) * 1440)],
+            let weekly = match &g.available {
+                None => sb_wfm::availability::Weekly::always(),
                 Some(map) => {
-                    for k in map.keys() {
-                        if !WEEKDAYS.contains(&k.as_str()) {
-                            bail!("{}: {k:?} is not a weekday name", g.name);
+                    let mut pairs = std::collections::BTreeMap::new();
+                    for (day, spans) in map {
+                        let mut v = Vec::new();
+                        for span in spans {
+                            let (a, b) = span.split_once('-').with_context(|| {
+                                format!(
+                                    "{}: availability {span:?} must look like 06:00-22:00",
+                                    g.name
+                                )
+                            })?;
+                            v.push([a.trim().to_owned(), b.trim().to_owned()]);
                         }
+                        pairs.insert(day.clone(), v);
                     }
-                    let mut v = Vec::new();
-                    for d in 0..days + 1 {
-                        let date = first.checked_add(jiff::Span::new().days(d))?;
-                        let wd = WEEKDAYS[date.weekday().to_monday_zero_offset() as usize];
-                        for span in map.get(wd).into_iter().flatten() {
-                            let (f, t) = span_minutes(&g.name, span)?;
-                            let t = if t <= f { t + 1440 } else { t };
-                            v.push((d * 1440 + f, d * 1440 + t));
-                        }
-                    }
-                    v
+                    sb_wfm::availability::Weekly::parse("available", &pairs).map_err(|p| {
+                        let all: Vec<String> = p.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+                        anyhow::anyhow!("{}: {}", g.name, all.join("; "))
+                    })?
                 }
             };
+            let first_weekday = first.weekday().to_monday_zero_offset() as usize;
+            let available = weekly
+                .windows(first_weekday, days as usize, |d, m| {
+                    Ok::<_, std::convert::Infallible>(d as i64 * 1440 + i64::from(m))
+                })
+                .unwrap_or_else(|never| match never {});
             if !(g.max_hours_per_week > 0.0
                 && g.min_hours_per_week >= 0.0
                 && g.min_hours_per_week <= g.max_hours_per_week)
@@ -546,7 +572,9 @@ pub fn roster_command(a: &RosterArgs, out: &mut dyn Write) -> Result<()> {
         max_consecutive_days: a.max_consecutive_days,
         ..Rules::default()
     };
+    let bar = working_on("putting agents on shifts");
     let r = roster(&agents, &shifts, &rules);
+    bar.finish_and_clear();
     let mut w = csv::WriterBuilder::new().from_writer(out);
     w.write_record(["date", "shift", "start", "end", "agent"])?;
     let hhmm = |m: i64| format!("{:02}:{:02}", m.rem_euclid(1440) / 60, m % 60);

@@ -1204,22 +1204,42 @@ fn wfm_roster_names_an_agent_for_each_shift_and_explains_the_rest() {
     );
     assert!(err.contains("not available for the whole shift"), "{err}");
 
-    std::fs::write(&agents, r#"{"agents": [{"name": "Cy", "max_hours_per_week": 40, "available": {"funday": ["09:00-17:00"]}}]}"#).unwrap();
-    let o = run(
-        &[
-            "wfm",
-            "roster",
-            "--shifts",
-            shifts.to_str().unwrap(),
-            "--agents",
-            agents.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert!(
-        !o.status.success() && stderr(&o).contains("is not a weekday name"),
-        "{}",
-        stderr(&o)
-    );
-    assert_eq!(stdout(&o), "");
+    // Bad availability: one line naming the agent and the field, no output.
+    for (available, says) in [
+        (
+            r#"{"funday": ["09:00-17:00"]}"#,
+            "Cy: available.funday: is not a day of the week",
+        ),
+        (
+            r#"{"monday": ["08:00-12:00", "11:00-15:00"]}"#,
+            "Cy: available.monday: spans overlap",
+        ),
+        (
+            r#"{"monday": ["22:00-06:00"]}"#,
+            "Cy: available.monday[0]: must end after it starts",
+        ),
+    ] {
+        std::fs::write(
+            &agents,
+            format!(r#"{{"agents": [{{"name": "Cy", "max_hours_per_week": 40, "available": {available}}}]}}"#),
+        )
+        .unwrap();
+        let o = run(
+            &[
+                "wfm",
+                "roster",
+                "--shifts",
+                shifts.to_str().unwrap(),
+                "--agents",
+                agents.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert!(
+            !o.status.success() && stderr(&o).contains(says),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(stdout(&o), "");
+    }
 }

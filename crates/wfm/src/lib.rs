@@ -11,6 +11,7 @@
 //! hundreds of thousands, and for traffic up to (at least) 100,000 Erlangs.
 
 pub mod adherence;
+pub mod availability;
 pub mod erlang;
 pub mod forecast;
 pub mod intervals;
