@@ -227,7 +227,7 @@ test("a team leader moves an agent to another queue from the floor view", async 
   await row.waitFor();
   // Wally answered one contact on the wallboard test today.
   await textIs(row.locator(".handled"), "1");
-  await textIs(page.locator("#intraday"), /^This half hour: \d+ agents needed, \d+\.\d logged in on average; \d+ contacts expected\.$/);
+  await textIs(page.locator("#intraday"), /^This half hour: \d+ agents needed, \d+\.\d scheduled, \d+\.\d logged in on average; \d+ contacts expected\.$/);
   await shot(page, "floor");
   await row.getByRole("button", { name: "Edit skills of Wally Agent" }).click();
   await page.getByLabel("sales", { exact: true }).fill("11");
