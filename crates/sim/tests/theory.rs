@@ -1,0 +1,123 @@
+//! The simulator, driving the real routing engine, against queueing
+//! theory: a single-skill M/M/c queue agrees with Erlang C, and with
+//! exponential patience (M/M/c+M) with Erlang A, within the confidence
+//! interval over replications. Fixed seeds and enough replications keep
+//! these stable.
+
+use sb_model::{AgentId, Channel, QueueId};
+use sb_routing::{AgentConfig, QueueConfig};
+use sb_sim::{HandleTime, Scenario, SimAgent, SimQueue, SimShift, simulate};
+use sb_wfm::{ErlangA, ErlangC};
+use uuid::Uuid;
+
+const HALF_HOUR: u64 = 30 * 60_000;
+
+/// `agents` agents on one queue all day; `per_interval` arrivals each half
+/// hour, exponential handle times of `aht_s`, optionally patience.
+fn mmc(agents: u32, per_interval: f64, aht_s: f64, patience_s: Option<f64>, seed: u64) -> Scenario {
+    let qid = QueueId::from_uuid(Uuid::from_u128(1));
+    let mut config = QueueConfig::simple(qid);
+    config.service_level_ms = 20_000;
+    config.ring_timeout_ms = 60_000;
+    let intervals = 20;
+    Scenario {
+        seed,
+        replications: 30,
+        interval_ms: HALF_HOUR,
+        intervals,
+        warm_up_intervals: 2,
+        queues: vec![SimQueue {
+            name: "support".into(),
+            config,
+            channel: Channel::Voice,
+            arrivals: vec![per_interval],
+            handle: HandleTime::Exponential {
+                mean_ms: aht_s * 1000.0,
+            },
+            patience_mean_ms: patience_s.map(|p| p * 1000.0),
+            retrial: None,
+        }],
+        agents: (0..agents)
+            .map(|i| SimAgent {
+                name: format!("agent {i}"),
+                config: AgentConfig {
+                    id: AgentId::from_uuid(Uuid::from_u128(1000 + u128::from(i))),
+                    skills: Vec::new(),
+                    capacity: [1, 0, 0, 0],
+                    voice_blocks_others: true,
+                    attributes: Default::default(),
+                },
+                shifts: vec![SimShift {
+                    start_ms: 0,
+                    end_ms: intervals as u64 * HALF_HOUR + 1,
+                    breaks: Vec::new(),
+                }],
+            })
+            .collect(),
+        answer_delay_ms: 0,
+    }
+}
+
+#[test]
+fn an_mmc_queue_agrees_with_erlang_c() {
+    // 80 calls a half hour, 3 minutes each: 8 Erlangs on 10 agents.
+    let s = mmc(10, 80.0, 180.0, None, 7);
+    let r = simulate(&s, |_| {}).unwrap();
+    assert_eq!(r.refused, 0);
+    let t = &r.totals[0];
+    let theory = ErlangC::new(8.0, 180.0, 10);
+    let sl = t.service_level.unwrap();
+    let asa = t.asa_s.unwrap();
+    eprintln!(
+        "SL {:.4} ± {:.4} vs {:.4}; ASA {:.2} ± {:.2} vs {:.2}; occupancy {:.3} vs {:.3}",
+        sl.mean,
+        sl.half_width.unwrap(),
+        theory.service_level(20.0),
+        asa.mean,
+        asa.half_width.unwrap(),
+        theory.asa(),
+        r.occupancy.unwrap().mean,
+        theory.occupancy()
+    );
+    assert!(sl.contains(theory.service_level(20.0), 0.0), "{sl:?}");
+    assert!(asa.contains(theory.asa(), 0.0), "{asa:?}");
+    assert!(r.occupancy.unwrap().contains(theory.occupancy(), 0.01));
+    // Nobody abandons without patience; the AHT is what was asked for.
+    assert_eq!(t.abandoned.unwrap().mean, 0.0);
+    assert!(t.aht_s.unwrap().contains(180.0, 0.0), "{:?}", t.aht_s);
+}
+
+#[test]
+fn with_patience_it_agrees_with_erlang_a() {
+    // 100 calls a half hour, 3 minutes each (10 Erlangs) on 10 agents:
+    // overloaded without abandonment; 2 minutes' mean patience.
+    let s = mmc(10, 100.0, 180.0, Some(120.0), 11);
+    let r = simulate(&s, |_| {}).unwrap();
+    let t = &r.totals[0];
+    let theory = ErlangA::new(10.0, 180.0, 120.0, 10);
+    let ab = t.abandon_rate.unwrap();
+    let wait = t.mean_wait_s.unwrap();
+    eprintln!(
+        "P(ab) {:.4} ± {:.4} vs {:.4}; wait {:.2} ± {:.2} vs {:.2}",
+        ab.mean,
+        ab.half_width.unwrap(),
+        theory.p_abandon,
+        wait.mean,
+        wait.half_width.unwrap(),
+        theory.asa()
+    );
+    assert!(ab.contains(theory.p_abandon, 0.0), "{ab:?}");
+    assert!(wait.contains(theory.asa(), 0.0), "{wait:?}");
+    assert!(r.occupancy.unwrap().contains(theory.occupancy(), 0.01));
+}
+
+#[test]
+fn the_same_seed_gives_the_same_result() {
+    let s = mmc(5, 40.0, 180.0, Some(90.0), 3);
+    let a = simulate(&s, |_| {}).unwrap();
+    let b = simulate(&s, |_| {}).unwrap();
+    assert_eq!(a, b);
+    let mut other = s.clone();
+    other.seed = 4;
+    assert_ne!(simulate(&other, |_| {}).unwrap(), a);
+}
