@@ -60,6 +60,17 @@ pub enum Command {
     /// Workforce management: staffing from files, for planners' scripts.
     #[command(subcommand)]
     Wfm(WfmCommand),
+    /// Simulate a contact centre on the real routing engine: a scenario file
+    /// (TOML or JSON) of queues with their forecast and customers, and agents
+    /// with skills and shifts; writes per interval and queue results as CSV
+    /// with 95 % confidence intervals, and a summary on standard error.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// The scenario file (`.toml`, or JSON).
+    pub scenario: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 
 mod cli;
 mod demo;
+mod simulate;
 mod wfm;
 
 use std::io::{BufRead, IsTerminal};
@@ -107,6 +108,11 @@ async fn run(cli: Cli) -> Result<()> {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             wfm::roster_command(&a, &mut out)
+        }
+        Command::Simulate(a) => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            simulate::simulate_command(&a, &mut out)
         }
         Command::Wfm(WfmCommand::Staff(a)) => {
             let stdout = std::io::stdout();

@@ -1243,3 +1243,80 @@ fn wfm_roster_names_an_agent_for_each_shift_and_explains_the_rest() {
         assert_eq!(stdout(&o), "");
     }
 }
+
+#[test]
+fn simulate_runs_the_example_scenario_and_refuses_bad_ones() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/scenario.toml")
+        .canonicalize()
+        .unwrap();
+    let o = run(&["simulate", example.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "interval,start,queue,offered,answered,abandoned,service_level,service_level_ci,asa_seconds,asa_ci,aht_seconds,abandon_rate,occupancy,occupancy_ci,agents_staffed"
+    );
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows.len(), 48 * 2);
+    // 10:30 is the calls' peak: 12 agents on the phones (6 early, 6 middle).
+    let peak = rows
+        .iter()
+        .find(|r| r[1] == "day 0 10:30" && r[2] == "Support")
+        .unwrap();
+    assert!(peak[3].parse::<f64>().unwrap() > 50.0, "{peak:?}");
+    assert_eq!(peak[14], "12.0", "{peak:?}");
+    // At 11:00 the early agents go to lunch (those on a call finish it
+    // first): six agents and a little.
+    let lunch = rows
+        .iter()
+        .find(|r| r[1] == "day 0 11:00" && r[2] == "Support")
+        .unwrap();
+    let staffed: f64 = lunch[14].parse().unwrap();
+    assert!((6.0..7.0).contains(&staffed), "{lunch:?}");
+    let night = rows
+        .iter()
+        .find(|r| r[1] == "day 0 03:00" && r[2] == "Support")
+        .unwrap();
+    assert_eq!(night[3], "0.0");
+    let err = stderr(&o);
+    assert!(err.contains("10 replications of 48 intervals"), "{err}");
+    assert!(err.contains("Support: offered"), "{err}");
+    assert!(!err.contains("refused"), "{err}");
+    // The same seed gives the same output.
+    let again = run(&["simulate", example.to_str().unwrap()], None);
+    assert_eq!(stdout(&again), out);
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&example).unwrap();
+    for (from, to, says) in [
+        (
+            "replications = 10",
+            "replications = 0",
+            "replications must be from 1 to 1000",
+        ),
+        (
+            "patience_seconds = 90",
+            "patience_seconds = -5",
+            "queue Support: patience must be above 0",
+        ),
+        ("channel = \"chat\"", "channel = \"fax\"", "queue Chat:"),
+        (
+            "end = \"11:30\"",
+            "end = \"16:30\"",
+            "agent Early 1: a break must lie within its shift",
+        ),
+        ("seed = 42", "seed = 42\nspeed = 2", "unknown field `speed`"),
+    ] {
+        let bad = dir.path().join("bad.toml");
+        assert!(text.contains(from), "{from}");
+        std::fs::write(&bad, text.replacen(from, to, 1)).unwrap();
+        let o = run(&["simulate", bad.to_str().unwrap()], None);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(says), "{says}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "");
+    }
+}
