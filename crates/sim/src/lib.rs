@@ -29,8 +29,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use rand_distr::{Distribution, Exp, LogNormal, Open01};
-use rustc_hash::FxHashMap;
 use rand_pcg::Pcg64Mcg;
+use rustc_hash::FxHashMap;
 use sb_model::{AgentId, Channel, ContactId};
 use sb_routing::{
     AgentConfig, Engine, EngineConfig, Input, Output, Presence, QueueConfig, ReservationId,

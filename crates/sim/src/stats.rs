@@ -80,6 +80,8 @@ pub struct QueueResult {
 pub struct IntervalResult {
     pub interval: usize,
     pub queues: Vec<QueueResult>,
+    /// Every queue together.
+    pub all: QueueResult,
     /// Busy over logged in and not away.
     pub occupancy: Option<Estimate>,
     /// Agents logged in and not away, on average.
@@ -92,6 +94,8 @@ pub struct Report {
     pub intervals: Vec<IntervalResult>,
     /// Each queue over the run after the warm-up.
     pub totals: Vec<QueueResult>,
+    /// Every queue together over the run after the warm-up.
+    pub total: QueueResult,
     pub occupancy: Option<Estimate>,
     /// Simulation events handled, over all replications.
     pub events: u64,
@@ -103,26 +107,33 @@ fn ratio(n: f64, d: f64) -> Option<f64> {
     (d > 0.0).then(|| n / d)
 }
 
-/// A queue's figures over the intervals in `range` of each replication.
+/// The figures of queues `qs` together over the intervals in `range` of
+/// each replication.
 fn queue_result(
     name: &str,
-    q: usize,
+    qs: &[usize],
     runs: &[Counts],
     range: std::ops::Range<usize>,
 ) -> QueueResult {
-    let sum = |f: &dyn Fn(&Counts, usize) -> f64| -> Vec<f64> {
+    let sum = |f: &dyn Fn(&Counts, usize, usize) -> f64| -> Vec<f64> {
         runs.iter()
-            .map(|c| range.clone().map(|k| f(c, k)).sum())
+            .map(|c| {
+                range
+                    .clone()
+                    .flat_map(|k| qs.iter().map(move |&q| (q, k)))
+                    .map(|(q, k)| f(c, q, k))
+                    .sum()
+            })
             .collect()
     };
-    let offered = sum(&|c, k| f64::from(c.offered[q][k]));
-    let answered = sum(&|c, k| f64::from(c.answered[q][k]));
-    let abandoned = sum(&|c, k| f64::from(c.abandoned[q][k]));
-    let within = sum(&|c, k| f64::from(c.within[q][k]));
-    let wait_answered = sum(&|c, k| c.wait_answered_ms[q][k]);
-    let wait_all = sum(&|c, k| c.wait_all_ms[q][k]);
-    let handle = sum(&|c, k| c.handle_ms[q][k]);
-    let handled = sum(&|c, k| f64::from(c.handled[q][k]));
+    let offered = sum(&|c, q, k| f64::from(c.offered[q][k]));
+    let answered = sum(&|c, q, k| f64::from(c.answered[q][k]));
+    let abandoned = sum(&|c, q, k| f64::from(c.abandoned[q][k]));
+    let within = sum(&|c, q, k| f64::from(c.within[q][k]));
+    let wait_answered = sum(&|c, q, k| c.wait_answered_ms[q][k]);
+    let wait_all = sum(&|c, q, k| c.wait_all_ms[q][k]);
+    let handle = sum(&|c, q, k| c.handle_ms[q][k]);
+    let handled = sum(&|c, q, k| f64::from(c.handled[q][k]));
     let per = |n: &[f64], d: &[f64], scale: f64| -> Option<Estimate> {
         let v: Vec<f64> = n
             .iter()
@@ -151,6 +162,7 @@ fn queue_result(
 
 pub(crate) fn summarise(s: &Scenario, runs: &[Counts]) -> Report {
     let n = s.intervals;
+    let every: Vec<usize> = (0..s.queues.len()).collect();
     let occupancy = |range: std::ops::Range<usize>| {
         let v: Vec<f64> = runs
             .iter()
@@ -169,8 +181,9 @@ pub(crate) fn summarise(s: &Scenario, runs: &[Counts]) -> Report {
                 .queues
                 .iter()
                 .enumerate()
-                .map(|(q, sq)| queue_result(&sq.name, q, runs, k..k + 1))
+                .map(|(q, sq)| queue_result(&sq.name, &[q], runs, k..k + 1))
                 .collect(),
+            all: queue_result("all", &every, runs, k..k + 1),
             occupancy: occupancy(k..k + 1),
             staffed: Estimate::of(
                 &runs
@@ -187,8 +200,9 @@ pub(crate) fn summarise(s: &Scenario, runs: &[Counts]) -> Report {
             .queues
             .iter()
             .enumerate()
-            .map(|(q, sq)| queue_result(&sq.name, q, runs, s.warm_up_intervals..n))
+            .map(|(q, sq)| queue_result(&sq.name, &[q], runs, s.warm_up_intervals..n))
             .collect(),
+        total: queue_result("all", &every, runs, s.warm_up_intervals..n),
         occupancy: occupancy(s.warm_up_intervals..n),
         events: runs.iter().map(|c| c.events).sum(),
         refused: runs.iter().map(|c| c.refused).sum(),
