@@ -521,7 +521,10 @@ impl App {
         // Agents, with their contracts in this roster's terms.
         let contracts = self.contracts_by_agent(p).await?;
         let agents = self.all_agents(p).await?;
-        let scale = f64::from(r.days) / 7.0;
+        // Contracted hours are weekly: a roster holds its whole weeks of the
+        // minimum, and the maximum of every week it touches (so a roster
+        // shorter than a week has no minimum and the weekly maximum).
+        let (whole_weeks, weeks_touched) = (i64::from(r.days / 7), i64::from(r.days.div_ceil(7)));
         let mut ros_agents = Vec::with_capacity(agents.len());
         for a in &agents {
             let id = a.id.to_string();
@@ -553,8 +556,8 @@ impl App {
                     .filter_map(|s| skills.get(&s.skill_id.to_string()).cloned())
                     .collect(),
                 available: windows,
-                min_minutes: (min as f64 * scale).floor() as i64,
-                max_minutes: (max as f64 * scale).ceil() as i64,
+                min_minutes: min * whole_weeks,
+                max_minutes: max * weeks_touched,
             });
         }
         let rules = sb_wfm::roster::Rules {
