@@ -436,6 +436,11 @@ test("a planner publishes a roster; the agent sees the shift and subscribes; the
   await page.getByRole("button", { name: "Publish" }).click();
   await textIs(page.locator("#roster-status"), /^Published: agents now see these shifts/);
   await textIs(page.locator("#rosters tr", { hasText: "On now" }).locator(".pill"), "published");
+  // What if: the roster on the simulator against the forecast.
+  await page.getByRole("button", { name: "Predict service level" }).click();
+  await textIs(page.locator("#predict-summary"), /^Predicted over 10 runs: service level /, 60_000);
+  await page.locator("#predict-chart svg").waitFor();
+  assert.ok(await page.locator("#predict-queues tbody tr").count() >= 1);
   await shot(page, "roster");
   await page.context().close();
 

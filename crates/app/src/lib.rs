@@ -24,6 +24,7 @@ pub mod routing;
 pub mod tenants;
 pub mod webhooks;
 pub mod wfm;
+pub mod whatif;
 pub mod work;
 
 use std::collections::HashMap;

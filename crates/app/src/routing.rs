@@ -357,7 +357,7 @@ fn to_mono(ms: UnixMs) -> Mono {
 
 /// The tenant's queues as the engine takes them, with the business hours
 /// each follows.
-async fn queue_configs(
+pub(crate) async fn queue_configs(
     store: &Store,
     tenant: TenantId,
 ) -> Result<(Vec<QueueConfig>, Vec<(QueueId, BusinessHoursId)>), AppError> {
@@ -535,7 +535,7 @@ fn agent_config(a: &sb_store::Agent, skill_names: &BTreeMap<SkillId, String>) ->
 }
 
 /// Skill names by id, for agents' `skills` attribute.
-async fn skill_names(
+pub(crate) async fn skill_names(
     store: &Store,
     tenant: TenantId,
 ) -> Result<BTreeMap<SkillId, String>, AppError> {
@@ -552,7 +552,7 @@ async fn skill_names(
     Ok(out)
 }
 
-async fn agent_configs(
+pub(crate) async fn agent_configs(
     store: &Store,
     tenant: TenantId,
     skill_names: &BTreeMap<SkillId, String>,

@@ -263,6 +263,9 @@ async function loadRosters() {
 // could take), a column per day, each shift a bar placed by its hours.
 function showRoster(r) {
   shown = r;
+  document.getElementById("predict-summary").textContent = "";
+  document.getElementById("predict-chart").replaceChildren();
+  document.getElementById("predict-queues").hidden = true;
   rosterView.hidden = false;
   rosterStatus.textContent = "";
   document.getElementById("roster-title").textContent = `${r.name} (${r.state})`;
@@ -296,6 +299,57 @@ function showRoster(r) {
         ...s.breaks.map((b) => el("div", { class: "brk", style:
           `left:${((b.starts_at - s.starts_at) / (s.ends_at - s.starts_at)) * 100}%;width:${((b.ends_at - b.starts_at) / (s.ends_at - s.starts_at)) * 100}%` })));
     }))))));
+}
+
+// What if: the roster on the simulator, the predicted service level per
+// interval drawn with its 95 % confidence band and the 80 % line.
+const pm = (e, scale = 100, unit = " %") => (e ? `${(e.mean * scale).toFixed(1)}${unit}` +
+  (e.half_width === null ? "" : ` ± ${(e.half_width * scale).toFixed(1)}`) : "—");
+document.getElementById("predict-roster").addEventListener("click", async () => {
+  if (!shown) return;
+  const summary = document.getElementById("predict-summary");
+  summary.textContent = "Simulating…";
+  summary.className = "muted";
+  const patience = document.getElementById("predict-patience").value.trim();
+  try {
+    const p = await api("POST", `/api/v1/wfm/rosters/${shown.id}/predict`, {
+      patience_seconds: patience === "" ? null : Number(patience),
+    });
+    summary.textContent = `Predicted over ${p.replications} runs: service level ${pm(p.service_level)}, ` +
+      `abandoned ${pm(p.abandon_rate)}, occupancy ${pm(p.occupancy)}.`;
+    drawPrediction(p);
+    const table = document.getElementById("predict-queues");
+    table.hidden = false;
+    table.querySelector("tbody").replaceChildren(...p.queues.map((q) => el("tr", {},
+      el("th", { scope: "row" }, q.name), el("td", {}, q.channel), el("td", {}, pm(q.offered, 1, "")),
+      el("td", { class: "sl" }, `${pm(q.service_level)} in ${q.service_level_seconds} s`),
+      el("td", {}, pm(q.abandon_rate)), el("td", {}, pm(q.asa_seconds, 1, " s")))));
+  } catch (e) { summary.textContent = e.message; summary.className = "error"; }
+});
+
+function drawPrediction(p) {
+  const n = p.intervals.length, w = Math.max(600, Math.min(1200, n * 8)), h = 200, pad = 30;
+  const x = (i) => pad + ((i + 0.5) / n) * (w - 2 * pad);
+  const y = (v) => h - v * (h - pad);
+  const root = svg("svg", { viewBox: `0 0 ${w} ${h + 30}`, role: "img", width: w, height: h + 30,
+    "aria-label": "Predicted service level per interval" });
+  root.style.maxWidth = "100%";
+  root.style.height = "auto";
+  const pts = p.intervals.map((iv, i) => [i, iv.service_level]).filter(([, e]) => e);
+  const band = [...pts.map(([i, e]) => `${x(i)},${y(Math.min(1, e.mean + (e.half_width || 0)))}`),
+    ...pts.reverse().map(([i, e]) => `${x(i)},${y(Math.max(0, e.mean - (e.half_width || 0)))}`)].join(" ");
+  pts.reverse();
+  root.append(svg("polygon", { points: band, fill: "#9db8ef", opacity: 0.5 }));
+  root.append(svg("polyline", { class: "predicted", points: pts.map(([i, e]) => `${x(i)},${y(e.mean)}`).join(" "),
+    fill: "none", stroke: "#2457c5", "stroke-width": 2 }));
+  root.append(svg("line", { x1: pad, x2: w - pad, y1: y(0.8), y2: y(0.8), stroke: "#b3261e", "stroke-dasharray": "4 3" }));
+  const label = (text, tx, ty, anchor = "start") => { const t = svg("text", { x: tx, y: ty, "font-size": 12, "text-anchor": anchor }); t.textContent = text; root.append(t); };
+  label("100 %", pad, 14);
+  label("80 %", w - pad, y(0.8) - 4, "end");
+  label(p.intervals[0].local_start.replace("T", " "), pad, h + 20);
+  label(p.intervals[n - 1].local_start.replace("T", " "), w - pad, h + 20, "end");
+  document.getElementById("predict-chart").replaceChildren(root, el("p", { class: "muted" },
+    "Blue: predicted service level per interval (intervals with contacts), with its 95 % confidence band. Red, dashed: 80 %."));
 }
 
 document.getElementById("publish-roster").addEventListener("click", async () => {

@@ -650,3 +650,60 @@ async fn bad_contracts_and_rosters_are_refused_and_change_nothing() {
         .expect(404);
     s.finish().await;
 }
+
+#[tokio::test]
+async fn a_roster_is_run_against_the_forecast_on_the_simulator() {
+    let s = TestServer::start().await;
+    let f = fixture(&s, "predict").await;
+    let other = fixture(&s, "predict-other").await;
+    let t = f.admin_token.as_str();
+    let r = s
+        .post(
+            "/api/v1/wfm/rosters",
+            t,
+            json!({"name": "Tomorrow", "first_day": "2026-12-08", "days": 1, "shifts": [
+                {"day": 0, "shift": "Day", "start": "09:00", "minutes": 480, "agents": 1,
+                 "breaks": [{"start": "12:00", "minutes": 60}]}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let id = r["id"].as_str().unwrap();
+    let path = format!("/api/v1/wfm/rosters/{id}/predict");
+    let out = s
+        .post(&path, t, json!({"replications": 4}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(out["replications"], 4);
+    let iv = out["intervals"].as_array().unwrap();
+    assert_eq!(iv.len(), 48);
+    assert_eq!(iv[0]["local_start"], "2026-12-08T00:00");
+    // Una works 09:00–17:00 with an hour's break at noon.
+    let staffed = |k: usize| iv[k]["staffed"]["mean"].as_f64().unwrap();
+    assert_eq!(staffed(6), 0.0);
+    assert_eq!(staffed(20), 1.0);
+    assert_eq!(staffed(24), 0.0);
+    assert_eq!(staffed(30), 1.0);
+    assert_eq!(staffed(36), 0.0);
+    let q = &out["queues"][0];
+    assert_eq!(q["name"], "Support");
+    assert_eq!(q["channel"], "voice");
+    assert_eq!(q["service_level_seconds"], 20.0);
+    assert!(out["events"].as_u64().unwrap() > 0);
+
+    for (body, field) in [
+        (json!({"replications": 0}), "replications"),
+        (json!({"interval": 7}), "interval"),
+        (json!({"patience_seconds": -1}), "patience_seconds"),
+        (json!({"answer_delay_seconds": 500}), "answer_delay_seconds"),
+    ] {
+        s.post(&path, t, body).await.problem_for(422, field);
+    }
+    s.post(&path, &other.admin_token, json!({}))
+        .await
+        .expect(404);
+    let (_, agent) = s.user_with_token(&f.tenant, &[Role::Agent]).await;
+    s.post(&path, &agent, json!({})).await.expect(403);
+    s.finish().await;
+}

@@ -10,6 +10,7 @@ use sb_app::rosters::{
     AgentAdherence, ContractSpec, ContractView, RosterRequest, RosterSummary, RosterView,
     ShiftSpec, ShiftView,
 };
+use sb_app::whatif::{PredictRequest, Prediction};
 use sb_model::AgentId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -27,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_rosters, build_roster))
         .routes(routes!(get_roster, delete_roster))
         .routes(routes!(publish_roster))
+        .routes(routes!(predict_roster))
         .routes(routes!(adherence))
         .routes(routes!(my_shifts))
         .routes(routes!(new_calendar_feed))
@@ -323,4 +325,79 @@ pub async fn calendar_feed(State(s): State<AppState>, Path(file): Path<String>) 
         Ok(None) => (StatusCode::NOT_FOUND, "no such calendar\n").into_response(),
         Err(e) => crate::error::ApiError::from(e).into_response(),
     }
+}
+
+fn default_patience() -> Option<f64> {
+    Some(120.0)
+}
+fn replications() -> u32 {
+    10
+}
+fn answer_delay() -> f64 {
+    3.0
+}
+fn five_minutes() -> f64 {
+    300.0
+}
+fn half_hour() -> u32 {
+    30
+}
+fn eight_weeks() -> u32 {
+    8
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PredictIn {
+    /// Minutes per interval: 15, 30 or 60 (default 30).
+    #[serde(default = "half_hour")]
+    pub interval: u32,
+    /// Weeks of the store's contacts the forecast learns from (default 8).
+    #[serde(default = "eight_weeks")]
+    pub history_weeks: u32,
+    /// Customers' mean patience in seconds (default 120); `null`: they
+    /// never give up.
+    #[serde(default = "default_patience")]
+    pub patience_seconds: Option<f64>,
+    /// Simulation runs averaged, 1–30 (default 10).
+    #[serde(default = "replications")]
+    pub replications: u32,
+    /// How long agents take to accept what rings (default 3 s).
+    #[serde(default = "answer_delay")]
+    pub answer_delay_seconds: f64,
+    /// Handle time where history has none (default 300 s).
+    #[serde(default = "five_minutes")]
+    pub default_aht_seconds: f64,
+}
+
+/// What-if: the roster worked against the forecast of its days on the
+/// simulator (the real routing engine with simulated customers and agents
+/// following their shifts): predicted service level, abandonment, ASA and
+/// occupancy per interval and per queue, with 95 % confidence intervals.
+#[utoipa::path(post, path = "/wfm/rosters/{id}/predict", tag = "reports", params(("id" = String, Path)),
+    request_body = PredictIn,
+    responses((status = 200, body = Prediction), (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn predict_roster(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<PredictIn>,
+) -> ApiResult<Json<Prediction>> {
+    Ok(Json(
+        s.app
+            .predict_roster(
+                &p,
+                PredictRequest {
+                    roster_id: id,
+                    interval_minutes: b.interval,
+                    history_weeks: b.history_weeks,
+                    patience_seconds: b.patience_seconds,
+                    replications: b.replications,
+                    answer_delay_seconds: b.answer_delay_seconds,
+                    default_aht: b.default_aht_seconds,
+                },
+            )
+            .await?,
+    ))
 }
