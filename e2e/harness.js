@@ -41,7 +41,7 @@ async function halt(child) {
 }
 
 async function run(server, addr) {
-  const child = spawn(BIN, ["--data-dir", server.dir, "demo", "--http", addr], {
+  const child = spawn(BIN, ["--data-dir", server.dir, "demo", "--http", addr, "--no-traffic"], {
     env: { ...process.env, SWITCHBOARD_LOG: "warn" },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -33,6 +33,7 @@ async fn main() {
             "demo",
             "--http",
             "127.0.0.1:0",
+            "--no-traffic",
         ])
         .env("SWITCHBOARD_LOG", "warn")
         .stdout(Stdio::piped())

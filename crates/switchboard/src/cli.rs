@@ -202,6 +202,20 @@ pub struct ServeArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     pub listen: ListenArgs,
+    /// Start without live traffic (no simulated customers or agents).
+    #[arg(long)]
+    pub no_traffic: bool,
+    /// How fast the demo's day runs: simulated seconds per real second
+    /// (60: an hour a minute).
+    #[arg(long, default_value_t = 60.0, value_parser = speed)]
+    pub traffic_speed: f64,
+}
+
+fn speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (1.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err("must be a number from 1 to 3600".into()),
+    }
 }
 
 #[derive(Debug, Subcommand)]

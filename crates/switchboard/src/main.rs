@@ -5,6 +5,7 @@
 mod cli;
 mod demo;
 mod simulate;
+mod traffic;
 mod wfm;
 
 use std::io::{BufRead, IsTerminal};
@@ -141,7 +142,7 @@ async fn run(cli: Cli) -> Result<()> {
                 );
                 println!("or try the demo: switchboard demo");
             }
-            serve(app, &args.listen, &cli.store).await
+            serve(app, &args.listen, &cli.store, None).await
         }
         Command::Demo(args) => {
             if !args.listen.http.ip().is_loopback() {
@@ -172,8 +173,18 @@ async fn run(cli: Cli) -> Result<()> {
                 let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
                 println!("    {email:<24} {}", roles.join(", "));
             }
+            let traffic = (!args.no_traffic).then_some(traffic::Settings {
+                speed: args.traffic_speed,
+            });
+            if traffic.is_some() {
+                println!(
+                    "  Live traffic: customers and agent1–agent4 are simulated ({}x time; --no-traffic to stop it).",
+                    args.traffic_speed
+                );
+                println!("  Log in as agent5 or agent6 to take contacts among them.");
+            }
             println!();
-            serve(app, &args.listen, &cli.store).await
+            serve(app, &args.listen, &cli.store, traffic).await
         }
         Command::Tenant(TenantCommand::Add(a)) => {
             let store = open_store(&cli.store).await?;
@@ -285,7 +296,12 @@ fn read_password(prompt: &str) -> Result<String> {
     Ok(password)
 }
 
-async fn serve(app: App, listen: &ListenArgs, store_args: &StoreArgs) -> Result<()> {
+async fn serve(
+    app: App,
+    listen: &ListenArgs,
+    store_args: &StoreArgs,
+    traffic: Option<traffic::Settings>,
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen.http)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", listen.http))?;
@@ -304,6 +320,7 @@ async fn serve(app: App, listen: &ListenArgs, store_args: &StoreArgs) -> Result<
     let state = sb_http::AppState::new(app.clone(), secure);
     let webhooks = tokio::spawn(app.clone().run_webhook_delivery());
     let callbacks = tokio::spawn(app.clone().run_callback_release());
+    let traffic = traffic.map(|t| tokio::spawn(traffic::run(app.clone(), addr, t)));
     let purge = {
         let app = app.clone();
         tokio::spawn(async move {
@@ -322,6 +339,9 @@ async fn serve(app: App, listen: &ListenArgs, store_args: &StoreArgs) -> Result<
     purge.abort();
     webhooks.abort();
     callbacks.abort();
+    if let Some(t) = traffic {
+        t.abort();
+    }
     app.store().close().await;
     tracing::info!("stopped");
     Ok(())

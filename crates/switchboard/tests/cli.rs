@@ -497,6 +497,92 @@ async fn demo_creates_a_tenant_with_every_role_and_reuses_it() {
     assert_eq!(r.status(), 200);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_traffic_brings_customers_and_agents_who_handle_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // Ten simulated minutes a real second.
+    let server = Server::start(&[
+        "--data-dir",
+        d,
+        "demo",
+        "--http",
+        "127.0.0.1:0",
+        "--traffic-speed",
+        "600",
+    ]);
+    let client = http_client();
+    let token = demo_admin_token(&client, &server.base).await;
+    let get = |path: &str| {
+        let (client, token, url) = (
+            client.clone(),
+            token.clone(),
+            format!("{}{path}", server.base),
+        );
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    // Within half a minute contacts have arrived and some have been
+    // answered and wrapped up by the simulated agents with a disposition.
+    let mut ended = Vec::new();
+    for _ in 0..60 {
+        let contacts = get("/api/v1/contacts?state=ended&limit=50").await;
+        ended = contacts["items"].as_array().unwrap().clone();
+        if ended.iter().any(|c| c["disposition"] == "resolved") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let handled: Vec<&serde_json::Value> = ended
+        .iter()
+        .filter(|c| c["disposition"] == "resolved")
+        .collect();
+    assert!(!handled.is_empty(), "{ended:?}");
+    let agent = handled[0]["agent_id"].as_str().unwrap();
+    let agents = get("/api/v1/agents?limit=50").await;
+    let users = get("/api/v1/users?limit=50").await;
+    let user = agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == agent)
+        .unwrap()["user_id"]
+        .clone();
+    let email = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == user)
+        .unwrap()["email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Only the simulated agents take contacts; agent5 and agent6 are left
+    // for people.
+    assert!(
+        ["agent1", "agent2", "agent3", "agent4"]
+            .iter()
+            .any(|a| email.starts_with(a)),
+        "{email}"
+    );
+    let o = run(&["--data-dir", d, "demo", "--traffic-speed", "0"], None);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("must be a number from 1 to 3600"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// Logs in as the demo's admin and makes an API token.
 async fn demo_admin_token(client: &reqwest::Client, base: &str) -> String {
     let r = client
@@ -563,7 +649,14 @@ async fn create_until_stopped(
 async fn acknowledged_contacts_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap().to_owned();
-    let mut server = Server::start(&["--data-dir", &d, "demo", "--http", "127.0.0.1:0"]);
+    let mut server = Server::start(&[
+        "--data-dir",
+        &d,
+        "demo",
+        "--http",
+        "127.0.0.1:0",
+        "--no-traffic",
+    ]);
     let client = http_client();
     let token = demo_admin_token(&client, &server.base).await;
     let queues: serde_json::Value = client
@@ -657,7 +750,14 @@ async fn json_of(r: reqwest::Response) -> serde_json::Value {
 async fn after_kill_9_the_queue_keeps_its_order_and_reservations_are_offered_again() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap().to_owned();
-    let mut server = Server::start(&["--data-dir", &d, "demo", "--http", "127.0.0.1:0"]);
+    let mut server = Server::start(&[
+        "--data-dir",
+        &d,
+        "demo",
+        "--http",
+        "127.0.0.1:0",
+        "--no-traffic",
+    ]);
     let client = http_client();
     let base = server.base.clone();
     let token = demo_admin_token(&client, &base).await;
