@@ -35,10 +35,13 @@ print(json.dumps({
 }))
 PY
 start=$(date +%s.%N)
+target/release/switchboard simulate --threads 1 target/bench-mmcm.json > target/bench-mmcm.csv 2> target/bench-mmcm.txt
+one=$(echo "$(date +%s.%N) - $start" | bc)
+start=$(date +%s.%N)
 target/release/switchboard simulate target/bench-mmcm.json > target/bench-mmcm.csv 2> target/bench-mmcm.txt
 ours=$(echo "$(date +%s.%N) - $start" | bc)
 
-"$venv/bin/python" - "$ours" target/bench-mmcm.txt <<'PY'
+"$venv/bin/python" - "$ours" target/bench-mmcm.txt "$one" <<'PY'
 import math, random, re, statistics, sys, time
 import simpy
 
@@ -84,14 +87,15 @@ runs = [replication(seed) for seed in range(REPS)]
 theirs = time.perf_counter() - start
 sl, ab = ci([r[0] for r in runs]), ci([r[1] for r in runs])
 
-ours = float(sys.argv[1])
+ours, one = float(sys.argv[1]), float(sys.argv[3])
 summary = open(sys.argv[2]).read()
 m = re.search(r"service level ([\d.]+) % ± ([\d.]+), abandoned ([\d.]+) % ± ([\d.]+)", summary)
 our_sl, our_sl_ci, our_ab, our_ab_ci = (float(x) for x in m.groups())
-events = re.search(r"(\d+) events in [\d.]+ s \((\d+) events/s\)", summary)
+events = re.search(r"on (\d+) threads, (\d+) events", summary)
 print(f"M/M/50+M, 1,000,000 calls (10 x 100,000):")
-print(f"  Switchboard simulate: {ours:.2f} s ({events.group(1)} events, {events.group(2)} events/s in the simulation)")
-print(f"  SimPy {simpy.__version__}: {theirs:.2f} s; ratio {theirs / ours:.0f}x")
+print(f"  Switchboard simulate: {ours:.2f} s on {events.group(1)} threads ({events.group(2)} events); {one:.2f} s on one")
+print(f"  SimPy {simpy.__version__}: {theirs:.2f} s (one thread)")
+print(f"  ratio: {theirs / ours:.0f}x ({theirs / one:.0f}x thread for thread)")
 print(f"  service level: Switchboard {our_sl:.1f} % ± {our_sl_ci:.1f}, SimPy {sl[0] * 100:.1f} % ± {sl[1] * 100:.1f}")
 print(f"  abandoned:     Switchboard {our_ab:.1f} % ± {our_ab_ci:.1f}, SimPy {ab[0] * 100:.1f} % ± {ab[1] * 100:.1f}")
 overlap = abs(our_sl - sl[0] * 100) <= our_sl_ci + sl[1] * 100
@@ -123,4 +127,4 @@ for g in range(10):
 print(json.dumps({"seed": 7, "replications": 1, "interval_minutes": 30, "queues": queues, "agents": agents}))
 PY
 echo "500 agents, 50 queues, a simulated week (one replication, one core):"
-target/release/switchboard simulate target/bench-week.json 2>&1 > target/bench-week.csv | sed -n 1p | sed 's/^/  /'
+target/release/switchboard simulate --threads 1 target/bench-week.json 2>&1 > target/bench-week.csv | sed -n 1p | sed 's/^/  /'

@@ -288,7 +288,8 @@ impl App {
         };
         let report = tokio::task::spawn_blocking({
             let scenario = scenario.clone();
-            move || sb_sim::simulate(&scenario, |_| {})
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            move || sb_sim::simulate(&scenario, threads, |_| {})
         })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?

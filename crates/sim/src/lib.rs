@@ -549,10 +549,17 @@ impl<'a> Run<'a> {
     fn output(&mut self, o: Output) {
         match o {
             Output::Reserved { reservation, .. } => {
-                self.reservations.push(reservation);
-                let n = (self.reservations.len() - 1) as u64;
-                let at = self.now + self.s.answer_delay_ms;
-                self.at(at, Event::Accept { reservation: n });
+                if self.s.answer_delay_ms == 0 {
+                    // Accepted at once; what follows is drained with the rest.
+                    let _ = self
+                        .engine
+                        .handle_input(self.now, Input::Accept { reservation });
+                } else {
+                    self.reservations.push(reservation);
+                    let n = (self.reservations.len() - 1) as u64;
+                    let at = self.now + self.s.answer_delay_ms;
+                    self.at(at, Event::Accept { reservation: n });
+                }
             }
             Output::Answered { contact, agent, .. } => {
                 let n = contact_no(contact);
@@ -713,14 +720,47 @@ pub(crate) fn replicate(s: &Scenario, seed: u64) -> Result<Counts, SimError> {
     Ok(Run::new(s, seed)?.run())
 }
 
-/// Runs every replication (seeds `seed`, `seed + 1`, …), calling
-/// `progress(done)` after each, and summarises them.
-pub fn simulate(s: &Scenario, mut progress: impl FnMut(u32)) -> Result<Report, SimError> {
+/// Runs every replication (seeds `seed`, `seed + 1`, …) on up to
+/// `threads` threads, calling `progress(done)` as each finishes, and
+/// summarises them. Replications are independent, so the result is the
+/// same whatever the number of threads.
+pub fn simulate(
+    s: &Scenario,
+    threads: usize,
+    progress: impl Fn(u32) + Sync,
+) -> Result<Report, SimError> {
     s.validate()?;
-    let mut runs = Vec::with_capacity(s.replications as usize);
-    for r in 0..s.replications {
-        runs.push(replicate(s, s.seed.wrapping_add(u64::from(r)))?);
-        progress(r + 1);
-    }
+    let n = s.replications as usize;
+    let threads = threads.clamp(1, n);
+    let done = std::sync::atomic::AtomicU32::new(0);
+    let mut runs: Vec<Option<Result<Counts, SimError>>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        // Thread t runs replications t, t + threads, …
+        let chunks: Vec<_> = (0..threads)
+            .map(|t| {
+                let (done, progress) = (&done, &progress);
+                scope.spawn(move || {
+                    (t..n)
+                        .step_by(threads)
+                        .map(|r| {
+                            let out = replicate(s, s.seed.wrapping_add(r as u64));
+                            let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                            progress(k);
+                            (r, out)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for c in chunks {
+            for (r, out) in c.join().unwrap_or_default() {
+                runs[r] = Some(out);
+            }
+        }
+    });
+    let runs = runs
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(SimError::Invalid("a replication did not finish".into()))))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(stats::summarise(s, &runs))
 }

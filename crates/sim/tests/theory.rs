@@ -62,7 +62,7 @@ fn mmc(agents: u32, per_interval: f64, aht_s: f64, patience_s: Option<f64>, seed
 fn an_mmc_queue_agrees_with_erlang_c() {
     // 80 calls a half hour, 3 minutes each: 8 Erlangs on 10 agents.
     let s = mmc(10, 80.0, 180.0, None, 7);
-    let r = simulate(&s, |_| {}).unwrap();
+    let r = simulate(&s, 2, |_| {}).unwrap();
     assert_eq!(r.refused, 0);
     let t = &r.totals[0];
     let theory = ErlangC::new(8.0, 180.0, 10);
@@ -92,7 +92,7 @@ fn with_patience_it_agrees_with_erlang_a() {
     // 100 calls a half hour, 3 minutes each (10 Erlangs) on 10 agents:
     // overloaded without abandonment; 2 minutes' mean patience.
     let s = mmc(10, 100.0, 180.0, Some(120.0), 11);
-    let r = simulate(&s, |_| {}).unwrap();
+    let r = simulate(&s, 2, |_| {}).unwrap();
     let t = &r.totals[0];
     let theory = ErlangA::new(10.0, 180.0, 120.0, 10);
     let ab = t.abandon_rate.unwrap();
@@ -112,12 +112,13 @@ fn with_patience_it_agrees_with_erlang_a() {
 }
 
 #[test]
-fn the_same_seed_gives_the_same_result() {
+fn the_same_seed_gives_the_same_result_on_any_number_of_threads() {
     let s = mmc(5, 40.0, 180.0, Some(90.0), 3);
-    let a = simulate(&s, |_| {}).unwrap();
-    let b = simulate(&s, |_| {}).unwrap();
+    // One thread or several: the same replications, the same result.
+    let a = simulate(&s, 1, |_| {}).unwrap();
+    let b = simulate(&s, 3, |_| {}).unwrap();
     assert_eq!(a, b);
     let mut other = s.clone();
     other.seed = 4;
-    assert_ne!(simulate(&other, |_| {}).unwrap(), a);
+    assert_ne!(simulate(&other, 2, |_| {}).unwrap(), a);
 }

@@ -71,6 +71,10 @@ pub enum Command {
 pub struct SimulateArgs {
     /// The scenario file (`.toml`, or JSON).
     pub scenario: String,
+    /// Replications run at once (default: one per core); the results do
+    /// not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(usize))]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -364,7 +364,10 @@ pub fn simulate_command(a: &SimulateArgs, out: &mut dyn Write) -> Result<()> {
         bar.set_style(style);
     }
     let started = std::time::Instant::now();
-    let r = sb_sim::simulate(&s, |done| bar.set_position(u64::from(done)))?;
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let r = sb_sim::simulate(&s, threads, |done| bar.set_position(u64::from(done)))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     let mut w = csv::WriterBuilder::new().from_writer(out);
@@ -420,7 +423,7 @@ pub fn simulate_command(a: &SimulateArgs, out: &mut dyn Write) -> Result<()> {
     }
     w.flush()?;
     eprintln!(
-        "{} replications of {} intervals, {} events in {secs:.2} s ({:.0} events/s)",
+        "{} replications of {} intervals on {threads} threads, {} events in {secs:.2} s ({:.0} events/s)",
         r.replications,
         s.intervals,
         r.events,

@@ -1383,7 +1383,7 @@ fn simulate_runs_the_example_scenario_and_refuses_bad_ones() {
         .unwrap();
     assert_eq!(night[3], "0.0");
     let err = stderr(&o);
-    assert!(err.contains("10 replications of 48 intervals"), "{err}");
+    assert!(err.contains("10 replications of 48 intervals on "), "{err}");
     assert!(err.contains("Support: offered"), "{err}");
     assert!(!err.contains("refused"), "{err}");
     // The same seed gives the same output.
