@@ -96,16 +96,22 @@ function renderState() {
         onclick: () => setState({ state: "away", reason: document.getElementById("away-reason").value }) }, "Away")),
   );
   if (chosen) document.getElementById("away-reason").value = chosen;
+  if (stateError) showFieldErrors(stateBox, stateError);
 }
+
+// The server's answer to the last state change, kept across redraws (a
+// live event may redraw the box just after it is shown).
+let stateError = null;
 
 async function setState(body) {
   try {
     status = await api("PUT", `/api/v1/agents/${agentId}/state`, body);
     statusSeenAt = Date.now();
+    stateError = null;
     say("");
     await refresh();
   } catch (e) {
-    if (e instanceof ApiError && e.fields.length) showFieldErrors(stateBox, e);
+    if (e instanceof ApiError && e.fields.length) { stateError = e; showFieldErrors(stateBox, e); }
     else say(`Could not change state: ${e.message}`, true);
   }
 }
