@@ -334,3 +334,175 @@ impl App {
         })
     }
 }
+
+/// The tenant's queues (with their names) and agents (with their display
+/// names) as the routing engine takes them, to build a simulation of the
+/// centre as it is set up.
+pub struct EngineSetup {
+    pub queues: Vec<(String, sb_routing::QueueConfig)>,
+    pub agents: Vec<(String, sb_routing::AgentConfig)>,
+}
+
+impl App {
+    pub async fn engine_setup(&self, p: &Principal) -> Result<EngineSetup, AppError> {
+        p.require(Permission::ReportRead)?;
+        let (configs, _) = crate::routing::queue_configs(self.store(), p.tenant_id).await?;
+        let names: BTreeMap<String, String> = self
+            .store()
+            .list_queues(p.tenant_id, None, 500)
+            .await?
+            .items
+            .into_iter()
+            .map(|q| (q.id.to_string(), q.name))
+            .collect();
+        let skills = crate::routing::skill_names(self.store(), p.tenant_id).await?;
+        let agents = crate::routing::agent_configs(self.store(), p.tenant_id, &skills).await?;
+        let agent_names: BTreeMap<String, String> = self
+            .all_agents(p)
+            .await?
+            .into_iter()
+            .map(|a| (a.id.to_string(), a.display_name))
+            .collect();
+        Ok(EngineSetup {
+            queues: configs
+                .into_iter()
+                .map(|c| {
+                    let id = c.id.to_string();
+                    (names.get(&id).cloned().unwrap_or(id), c)
+                })
+                .collect(),
+            agents: agents
+                .into_iter()
+                .map(|c| {
+                    let id = c.id.to_string();
+                    (agent_names.get(&id).cloned().unwrap_or(id), c)
+                })
+                .collect(),
+        })
+    }
+
+    /// Stores a simulated replication as the centre's history: each traced
+    /// contact as an ended or abandoned contact with its timeline events,
+    /// and agents' status changes as status events, from `origin` (epoch
+    /// ms) on. Contacts answered get `disposition`. For seeding a demo or
+    /// a training centre; returns the contacts written.
+    pub async fn import_simulated_history(
+        &self,
+        p: &Principal,
+        origin: UnixMs,
+        scenario: &Scenario,
+        trace: &sb_sim::Trace,
+        disposition: &str,
+    ) -> Result<usize, AppError> {
+        p.require(Permission::TenantManage)?;
+        let at = |ms: u64| origin + ms as i64;
+        let mut written = 0;
+        for chunk in trace.contacts.chunks(2000) {
+            let mut changes = sb_store::RoutingChanges::default();
+            for c in chunk {
+                // Contacts still open when the run ended are left out.
+                let done = c.ended.or(c.abandoned);
+                let Some(done) = done else { continue };
+                let q = &scenario.queues[c.queue];
+                let id = sb_model::ContactId::from_uuid(self.new_uuid());
+                let agent = c.agent.map(|a| scenario.agents[a].config.id.to_string());
+                let state = if c.abandoned.is_some() {
+                    sb_model::ContactState::Abandoned
+                } else {
+                    sb_model::ContactState::Ended
+                };
+                let wrap = c
+                    .completed
+                    .filter(|&x| c.ended.is_some_and(|e| e > x))
+                    .map(at);
+                changes.new_contacts.push(sb_store::Contact {
+                    id,
+                    tenant_id: p.tenant_id,
+                    channel: q.channel,
+                    direction: sb_model::Direction::Inbound,
+                    queue_id: q.config.id,
+                    customer_id: None,
+                    agent_id: agent.clone(),
+                    state,
+                    priority: 50,
+                    subject: String::new(),
+                    from_address: None,
+                    to_address: None,
+                    reason: None,
+                    disposition: c.answered.map(|_| disposition.to_owned()),
+                    notes: String::new(),
+                    arrived_at: at(c.arrived),
+                    queued_at: Some(at(c.arrived)),
+                    first_reserved_at: c.answered.map(at),
+                    answered_at: c.answered.map(at),
+                    hold_ms: 0,
+                    wrap_started_at: wrap,
+                    wrap_ended_at: wrap.and(c.ended.map(at)),
+                    ended_at: c.ended.map(at),
+                    abandoned_at: c.abandoned.map(at),
+                    created_at: at(c.arrived),
+                    updated_at: at(done),
+                    attributes: "{}".into(),
+                    requested_agent_id: None,
+                });
+                let event = |kind, ms: u64, payload| sb_store::NewEvent {
+                    kind,
+                    subject_id: id.to_string(),
+                    at: at(ms),
+                    payload,
+                };
+                let queue = q.config.id.to_string();
+                changes.events.push(event(
+                    "contact.created",
+                    c.arrived,
+                    serde_json::json!({"channel": q.channel, "queue_id": queue, "priority": 50}),
+                ));
+                if let Some(a) = c.answered {
+                    changes.events.push(event(
+                        "contact.answered",
+                        a,
+                        serde_json::json!({"agent_id": agent, "queue_id": queue, "waited_ms": a - c.arrived}),
+                    ));
+                }
+                if let Some(w) = c.completed.filter(|_| wrap.is_some()) {
+                    changes.events.push(event(
+                        "contact.wrap_up_started",
+                        w,
+                        serde_json::json!({"agent_id": agent}),
+                    ));
+                }
+                match (c.ended, c.abandoned) {
+                    (Some(e), _) => changes.events.push(event(
+                        "contact.ended",
+                        e,
+                        serde_json::json!({"agent_id": agent}),
+                    )),
+                    (None, Some(ab)) => changes.events.push(event(
+                        "contact.abandoned",
+                        ab,
+                        serde_json::json!({"queue_id": queue, "waited_ms": ab - c.arrived, "short": false}),
+                    )),
+                    _ => {}
+                }
+                written += 1;
+            }
+            self.store().apply_routing(p.tenant_id, &changes).await?;
+        }
+        for chunk in trace.statuses.chunks(5000) {
+            let changes = sb_store::RoutingChanges {
+                events: chunk
+                    .iter()
+                    .map(|s| sb_store::NewEvent {
+                        kind: "agent.status",
+                        subject_id: scenario.agents[s.agent].config.id.to_string(),
+                        at: at(s.at),
+                        payload: serde_json::json!({"status": s.status, "reason": s.reason}),
+                    })
+                    .collect(),
+                ..Default::default()
+            };
+            self.store().apply_routing(p.tenant_id, &changes).await?;
+        }
+        Ok(written)
+    }
+}

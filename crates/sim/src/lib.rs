@@ -33,7 +33,8 @@ use rand_pcg::Pcg64Mcg;
 use rustc_hash::FxHashMap;
 use sb_model::{AgentId, Channel, ContactId};
 use sb_routing::{
-    AgentConfig, Engine, EngineConfig, Input, Output, Presence, QueueConfig, ReservationId,
+    AgentConfig, AgentStatus, Engine, EngineConfig, Input, Output, Presence, QueueConfig,
+    ReservationId,
 };
 use uuid::Uuid;
 
@@ -204,6 +205,38 @@ impl Scenario {
     }
 }
 
+/// One contact of a traced replication, times in simulation ms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracedContact {
+    /// Index into the scenario's queues.
+    pub queue: usize,
+    pub arrived: u64,
+    pub answered: Option<u64>,
+    /// Index into the scenario's agents.
+    pub agent: Option<usize>,
+    /// When the conversation ended (wrap-up started, if any).
+    pub completed: Option<u64>,
+    pub ended: Option<u64>,
+    pub abandoned: Option<u64>,
+}
+
+/// An agent's status as the engine changed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracedStatus {
+    pub agent: usize,
+    pub at: u64,
+    /// `offline`, `available`, `busy`, `wrap_up` or `away`.
+    pub status: &'static str,
+    pub reason: Option<String>,
+}
+
+/// Everything that happened in one replication, contact by contact.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Trace {
+    pub contacts: Vec<TracedContact>,
+    pub statuses: Vec<TracedStatus>,
+}
+
 /// What happens next in one replication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
@@ -290,6 +323,7 @@ struct Run<'a> {
     patience: Vec<Option<Exp<f64>>>,
     retrial_delay: Vec<Option<Exp<f64>>>,
     c: Counts,
+    trace: Option<Trace>,
 }
 
 enum HandleSampler {
@@ -395,6 +429,7 @@ impl<'a> Run<'a> {
                 refused: 0,
                 events: 0,
             },
+            trace: None,
         };
         for (i, a) in s.agents.iter().enumerate() {
             for sh in &a.shifts {
@@ -580,6 +615,11 @@ impl<'a> Run<'a> {
                 if let Some(a) = a {
                     self.set_busy(a, 1);
                 }
+                if let Some(t) = &mut self.trace {
+                    let tc = &mut t.contacts[n as usize];
+                    tc.answered = Some(self.now);
+                    tc.agent = a.map(|a| a as usize);
+                }
                 let h = self.handle_time(q);
                 self.c.handle_ms[q][k] += h as f64;
                 self.c.handled[q][k] += 1;
@@ -589,6 +629,9 @@ impl<'a> Run<'a> {
                 let n = contact_no(contact) as usize;
                 let (q, arrived) = (self.contacts[n].q as usize, self.contacts[n].arrived);
                 self.contacts[n].stage = Stage::Done;
+                if let Some(t) = &mut self.trace {
+                    t.contacts[n].abandoned = Some(self.now);
+                }
                 let k = self.interval_of(arrived);
                 self.c.abandoned[q][k] += 1;
                 self.c.wait_all_ms[q][k] += (self.now - arrived) as f64;
@@ -610,6 +653,13 @@ impl<'a> Run<'a> {
             }
             Output::Ended { contact, .. } => {
                 let n = contact_no(contact) as usize;
+                if let Some(t) = &mut self.trace
+                    && let Some(tc) = t.contacts.get_mut(n)
+                    && tc.answered.is_some()
+                {
+                    tc.ended = Some(self.now);
+                    tc.completed.get_or_insert(self.now);
+                }
                 if let Some(c) = self.contacts.get_mut(n) {
                     let was = c.stage;
                     c.stage = Stage::Done;
@@ -618,6 +668,30 @@ impl<'a> Run<'a> {
                     {
                         self.set_busy(a, -1);
                     }
+                }
+            }
+            Output::WrapUpStarted { contact, .. } => {
+                if let Some(t) = &mut self.trace
+                    && let Some(tc) = t.contacts.get_mut(contact_no(contact) as usize)
+                {
+                    tc.completed = Some(self.now);
+                }
+            }
+            Output::AgentChanged { agent, status } => {
+                if let (Some(t), Some(&a)) = (&mut self.trace, self.agent_index.get(&agent)) {
+                    let (status, reason) = match status {
+                        AgentStatus::Offline => ("offline", None),
+                        AgentStatus::Available => ("available", None),
+                        AgentStatus::Busy => ("busy", None),
+                        AgentStatus::WrapUp => ("wrap_up", None),
+                        AgentStatus::Away(r) => ("away", Some(r)),
+                    };
+                    t.statuses.push(TracedStatus {
+                        agent: a as usize,
+                        at: self.now,
+                        status,
+                        reason,
+                    });
                 }
             }
             _ => {}
@@ -638,6 +712,17 @@ impl<'a> Run<'a> {
                     stage: Stage::Waiting,
                     agent: None,
                 });
+                if let Some(t) = &mut self.trace {
+                    t.contacts.push(TracedContact {
+                        queue: q as usize,
+                        arrived: self.now,
+                        answered: None,
+                        agent: None,
+                        completed: None,
+                        ended: None,
+                        abandoned: None,
+                    });
+                }
                 let k = self.interval_of(self.now);
                 self.c.offered[q as usize][k] += 1;
                 if let Some(p) = self.patience[q as usize] {
@@ -698,7 +783,11 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn run(mut self) -> Counts {
+    fn run(self) -> Counts {
+        self.run_traced().0
+    }
+
+    fn run_traced(mut self) -> (Counts, Option<Trace>) {
         let horizon = self.s.horizon_ms();
         while let Some(Reverse((t, _, e))) = self.calendar.pop() {
             if t >= horizon {
@@ -711,8 +800,17 @@ impl<'a> Run<'a> {
         for a in 0..self.s.agents.len() {
             self.settle(a);
         }
-        self.c
+        (self.c, self.trace)
     }
+}
+
+/// Runs one replication (with the scenario's seed) and returns what
+/// happened contact by contact, and every agent status change.
+pub fn trace(s: &Scenario) -> Result<Trace, SimError> {
+    s.validate()?;
+    let mut run = Run::new(s, s.seed)?;
+    run.trace = Some(Trace::default());
+    Ok(run.run_traced().1.unwrap_or_default())
 }
 
 /// Runs one replication with `seed`; its raw counts.

@@ -122,3 +122,30 @@ fn the_same_seed_gives_the_same_result_on_any_number_of_threads() {
     other.seed = 4;
     assert_ne!(simulate(&other, 2, |_| {}).unwrap(), a);
 }
+
+#[test]
+fn a_trace_follows_every_contact_and_agent_status() {
+    let s = mmc(3, 30.0, 180.0, Some(60.0), 5);
+    let t = sb_sim::trace(&s).unwrap();
+    assert!(t.contacts.len() > 500, "{}", t.contacts.len());
+    for c in &t.contacts {
+        // Answered or abandoned, never both; answered contacts end after.
+        assert!(!(c.answered.is_some() && c.abandoned.is_some()), "{c:?}");
+        if let (Some(a), Some(e)) = (c.answered, c.ended) {
+            assert!(c.arrived <= a && a <= c.completed.unwrap() && c.completed.unwrap() <= e);
+            assert!(c.agent.unwrap() < 3);
+        }
+    }
+    assert!(t.contacts.iter().any(|c| c.abandoned.is_some()));
+    // Every agent logged in, and was busy at some point.
+    for a in 0..3 {
+        let mine: Vec<&str> = t
+            .statuses
+            .iter()
+            .filter(|x| x.agent == a)
+            .map(|x| x.status)
+            .collect();
+        assert_eq!(mine.first(), Some(&"available"), "{mine:?}");
+        assert!(mine.contains(&"busy"));
+    }
+}

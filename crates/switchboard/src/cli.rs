@@ -206,7 +206,8 @@ pub struct ServeArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     pub listen: ListenArgs,
-    /// Start without live traffic (no simulated customers or agents).
+    /// Start quiet: no live traffic (simulated customers and agents) and,
+    /// for a new demo, no simulated history.
     #[arg(long)]
     pub no_traffic: bool,
     /// How fast the demo's day runs: simulated seconds per real second

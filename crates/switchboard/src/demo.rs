@@ -345,3 +345,134 @@ pub async fn seed(app: &App) -> Result<bool> {
     }
     Ok(true)
 }
+
+/// Weeks of past contacts a new demo gets, so that reports, forecasts and
+/// what-if have history to read.
+pub const HISTORY_DAYS: i64 = 21;
+
+/// Simulates the demo centre's last three weeks on the routing engine —
+/// the same daily profile as the live traffic, weekdays busier than
+/// weekends, agents on early and late shifts with lunch — and stores
+/// what happened as its history. Returns the contacts stored.
+pub async fn seed_history(app: &App) -> Result<usize> {
+    use sb_sim::{HandleTime, Scenario, SimAgent, SimBreak, SimQueue, SimShift};
+    let tenant = app
+        .store()
+        .find_tenant_by_slug(DEMO_SLUG)
+        .await?
+        .context("no demo tenant")?;
+    let p = Principal::cli(tenant.id);
+    let tz = jiff::tz::TimeZone::get(&tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = tz.to_datetime(jiff::Timestamp::now()).date();
+    let first = today.checked_sub(jiff::Span::new().days(HISTORY_DAYS))?;
+    let midnight = |d: jiff::civil::Date| -> Result<i64> {
+        Ok(tz
+            .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))?
+            .as_millisecond())
+    };
+    let origin = midnight(first)?;
+    let horizon = midnight(today)? - origin;
+    let step: i64 = 30 * 60_000;
+    let intervals = (horizon / step) as usize;
+    // Busier early in the week, quiet at weekends.
+    let day_factor = |d: jiff::civil::Date| match d.weekday().to_monday_zero_offset() {
+        0 => 1.1,
+        1..=3 => 1.0,
+        4 => 0.9,
+        5 => 0.45,
+        _ => 0.3,
+    };
+    let local = |ms: i64| -> Result<jiff::civil::DateTime> {
+        Ok(tz.to_datetime(jiff::Timestamp::from_millisecond(origin + ms)?))
+    };
+    let setup = app
+        .engine_setup(&p)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the demo's set-up: {e}"))?;
+    let weights = [0.4, 0.25, 0.1, 0.25];
+    let mut queues = Vec::new();
+    for (i, (name, config)) in setup.queues.iter().enumerate() {
+        for (channel, share, handle) in [
+            (Channel::Voice, 0.7, (240.0, 0.7)),
+            (Channel::Chat, 0.3, (420.0, 0.6)),
+        ] {
+            let mut arrivals = Vec::with_capacity(intervals);
+            for k in 0..intervals {
+                let at = local(k as i64 * step)?;
+                let minute = f64::from(at.hour()) * 60.0 + f64::from(at.minute()) + 15.0;
+                arrivals.push(
+                    crate::traffic::rate(minute)
+                        * 1800.0
+                        * day_factor(at.date())
+                        * weights.get(i).copied().unwrap_or(0.1)
+                        * share,
+                );
+            }
+            queues.push(SimQueue {
+                name: format!("{name} ({channel})"),
+                config: config.clone(),
+                channel,
+                arrivals,
+                handle: HandleTime::LogNormal {
+                    mean_ms: handle.0 * 1000.0,
+                    cv: handle.1,
+                },
+                patience_mean_ms: Some(150_000.0),
+                retrial: None,
+            });
+        }
+    }
+    // Agents alternate early and late shifts on weekdays; every third
+    // works the weekend.
+    let mut agents = Vec::new();
+    for (i, (name, config)) in setup.agents.iter().enumerate() {
+        let mut shifts = Vec::new();
+        for d in 0..HISTORY_DAYS {
+            let date = first.checked_add(jiff::Span::new().days(d))?;
+            let weekend = date.weekday().to_monday_zero_offset() >= 5;
+            let (start, end, lunch) = match (weekend, i % 2) {
+                (true, _) if i % 3 != 0 => continue,
+                (true, _) => ((9, 0), (17, 0), (13, 0)),
+                (false, 0) => ((7, 30), (16, 0), (11, 30)),
+                (false, _) => ((11, 0), (19, 30), (15, 0)),
+            };
+            let at = |(h, m): (i8, i8)| -> Result<u64> {
+                let t = tz.to_timestamp(date.at(h, m, 0, 0))?.as_millisecond();
+                Ok((t - origin).max(0) as u64)
+            };
+            let lunch_start = at(lunch)?;
+            shifts.push(SimShift {
+                start_ms: at(start)?,
+                end_ms: at(end)?,
+                breaks: vec![SimBreak {
+                    start_ms: lunch_start,
+                    end_ms: lunch_start + 30 * 60_000,
+                    reason: "lunch".into(),
+                }],
+            });
+        }
+        agents.push(SimAgent {
+            name: name.clone(),
+            config: config.clone(),
+            shifts,
+        });
+    }
+    let scenario = Scenario {
+        seed: 2026,
+        replications: 1,
+        interval_ms: step as u64,
+        intervals,
+        warm_up_intervals: 0,
+        queues,
+        agents,
+        answer_delay_ms: 3_000,
+    };
+    let trace = tokio::task::spawn_blocking({
+        let scenario = scenario.clone();
+        move || sb_sim::trace(&scenario)
+    })
+    .await??;
+    app.import_simulated_history(&p, origin, &scenario, &trace, "resolved")
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the demo's history: {e}"))
+}

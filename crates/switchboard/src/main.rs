@@ -176,6 +176,15 @@ async fn run(cli: Cli) -> Result<()> {
             let traffic = (!args.no_traffic).then_some(traffic::Settings {
                 speed: args.traffic_speed,
             });
+            if created && traffic.is_some() {
+                let n = demo::seed_history(&app)
+                    .await
+                    .context("simulating the demo's history")?;
+                println!(
+                    "  {n} contacts of the last {} days simulated as history (reports, forecasts and what-if read them).",
+                    demo::HISTORY_DAYS
+                );
+            }
             if traffic.is_some() {
                 println!(
                     "  Live traffic: customers and agent1–agent4 are simulated ({}x time; --no-traffic to stop it).",

@@ -39,7 +39,7 @@ const SIMULATED: [&str; 4] = [
 ];
 
 /// Expected contacts per simulated second at `minute` of the day.
-fn rate(minute: f64) -> f64 {
+pub(crate) fn rate(minute: f64) -> f64 {
     let h = minute / 60.0;
     if !(7.0..21.0).contains(&h) {
         return 2.0 / 3600.0;

@@ -501,6 +501,10 @@ async fn demo_creates_a_tenant_with_every_role_and_reuses_it() {
 async fn demo_traffic_brings_customers_and_agents_who_handle_them() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
     // Ten simulated minutes a real second.
     let server = Server::start(&[
         "--data-dir",
@@ -535,7 +539,10 @@ async fn demo_traffic_brings_customers_and_agents_who_handle_them() {
     // answered and wrapped up by the simulated agents with a disposition.
     let mut ended = Vec::new();
     for _ in 0..60 {
-        let contacts = get("/api/v1/contacts?state=ended&limit=50").await;
+        let contacts = get(&format!(
+            "/api/v1/contacts?state=ended&arrived_from={started}&limit=50"
+        ))
+        .await;
         ended = contacts["items"].as_array().unwrap().clone();
         if ended.iter().any(|c| c["disposition"] == "resolved") {
             break;
@@ -574,6 +581,20 @@ async fn demo_traffic_brings_customers_and_agents_who_handle_them() {
             .any(|a| email.starts_with(a)),
         "{email}"
     );
+    // A new demo also gets three weeks of simulated history, handled by
+    // every agent on shifts.
+    let history = get(&format!(
+        "/api/v1/contacts?arrived_before={started}&state=ended&limit=500"
+    ))
+    .await;
+    let past = history["items"].as_array().unwrap();
+    assert_eq!(past.len(), 500, "a page of history");
+    let oldest = past
+        .iter()
+        .map(|c| c["created_at"].as_i64().unwrap())
+        .min()
+        .unwrap();
+    assert!(oldest < started as i64 - 86_400_000, "{oldest}");
     let o = run(&["--data-dir", d, "demo", "--traffic-speed", "0"], None);
     assert!(!o.status.success());
     assert!(
