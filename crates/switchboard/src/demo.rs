@@ -346,6 +346,17 @@ pub async fn seed(app: &App) -> Result<bool> {
     Ok(true)
 }
 
+/// The demo tenant, and a principal acting for it from the command line.
+pub async fn demo_tenant(app: &App) -> Result<(sb_store::Tenant, Principal)> {
+    let tenant = app
+        .store()
+        .find_tenant_by_slug(DEMO_SLUG)
+        .await?
+        .context("no demo tenant")?;
+    let p = Principal::cli(tenant.id);
+    Ok((tenant, p))
+}
+
 /// Weeks of past contacts a new demo gets, so that reports, forecasts and
 /// what-if have history to read.
 pub const HISTORY_DAYS: i64 = 21;
@@ -356,12 +367,7 @@ pub const HISTORY_DAYS: i64 = 21;
 /// what happened as its history. Returns the contacts stored.
 pub async fn seed_history(app: &App) -> Result<usize> {
     use sb_sim::{HandleTime, Scenario, SimAgent, SimBreak, SimQueue, SimShift};
-    let tenant = app
-        .store()
-        .find_tenant_by_slug(DEMO_SLUG)
-        .await?
-        .context("no demo tenant")?;
-    let p = Principal::cli(tenant.id);
+    let (tenant, p) = demo_tenant(app).await?;
     let tz = jiff::tz::TimeZone::get(&tenant.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let today = tz.to_datetime(jiff::Timestamp::now()).date();
     let first = today.checked_sub(jiff::Span::new().days(HISTORY_DAYS))?;

@@ -21,8 +21,6 @@ use rand_pcg::Pcg64Mcg;
 use sb_app::{App, Principal};
 use serde_json::{Value, json};
 
-use crate::demo::DEMO_SLUG;
-
 /// How the traffic runs.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -79,6 +77,22 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The ids of a listing's first page.
+    async fn ids(&self, path: &str, token: &str) -> Result<Vec<String>> {
+        Ok(
+            self.call(reqwest::Method::GET, path, token, None).await?["items"]
+                .as_array()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|x| x["id"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+    }
+}
+
 fn sleep_sim(seconds: f64, speed: f64) -> tokio::time::Sleep {
     tokio::time::sleep(Duration::from_secs_f64(
         (seconds / speed).clamp(0.0, 3600.0),
@@ -117,47 +131,14 @@ async fn token_for(app: &App, p: &Principal, email: &str) -> Result<(String, sb_
 }
 
 async fn drive(app: App, addr: SocketAddr, settings: Settings) -> Result<()> {
-    let tenant = app
-        .store()
-        .find_tenant_by_slug(DEMO_SLUG)
-        .await?
-        .context("no demo tenant")?;
-    let p = Principal::cli(tenant.id);
+    let (_, p) = crate::demo::demo_tenant(&app).await?;
     let client = std::sync::Arc::new(Client {
         http: reqwest::Client::new(),
         base: format!("http://{addr}"),
     });
     let (admin, _) = token_for(&app, &p, "admin@demo.example").await?;
-    let queues: Vec<String> = client
-        .call(
-            reqwest::Method::GET,
-            "/api/v1/queues?limit=50",
-            &admin,
-            None,
-        )
-        .await?["items"]
-        .as_array()
-        .map(|v| {
-            v.iter()
-                .filter_map(|q| q["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let customers: Vec<String> = client
-        .call(
-            reqwest::Method::GET,
-            "/api/v1/customers?limit=100",
-            &admin,
-            None,
-        )
-        .await?["items"]
-        .as_array()
-        .map(|v| {
-            v.iter()
-                .filter_map(|c| c["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let queues = client.ids("/api/v1/queues?limit=50", &admin).await?;
+    let customers = client.ids("/api/v1/customers?limit=100", &admin).await?;
     let agents = client
         .call(
             reqwest::Method::GET,
