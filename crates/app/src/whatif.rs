@@ -4,8 +4,9 @@
 //!
 //! Each queue's contacts are forecast from the store's history (as the
 //! planning page does) and arrive on the channel most of its recent
-//! contacts came on; handle times are exponential with the forecast's
-//! mean; the tenant's queues and agents are configured in the engine as
+//! contacts came on; handle times are drawn from those its contacts on
+//! that channel took in the last two weeks (exponential with the
+//! forecast's mean while there are fewer than 30); the tenant's queues and agents are configured in the engine as
 //! they are live, and each agent follows their shifts in the roster.
 //! Simulation time is real time from local midnight of the roster's first
 //! day; each interval takes the forecast of the local interval it begins
@@ -91,6 +92,10 @@ pub struct Prediction {
     pub events: u64,
 }
 
+/// Handle times a queue needs in its last two weeks for the simulation to
+/// draw from them rather than from an exponential distribution.
+const MIN_OBSERVED: usize = 30;
+
 fn bad(field: &str, message: &str) -> AppError {
     AppError::Invalid(vec![FieldError {
         field: field.into(),
@@ -100,13 +105,15 @@ fn bad(field: &str, message: &str) -> AppError {
 
 impl App {
     /// The channel most of a queue's recent contacts came on (voice if it
-    /// has none), from its newest page of contacts.
-    async fn queue_channel(
+    /// has none), and the talk times (answer to the end of the
+    /// conversation, ms; the queue's wrap-up is simulated on top) of those
+    /// on it that were answered, from a page of contacts since `since`.
+    async fn queue_sample(
         &self,
         p: &Principal,
         queue: sb_model::QueueId,
         since: UnixMs,
-    ) -> Result<Channel, AppError> {
+    ) -> Result<(Channel, Vec<u64>), AppError> {
         let filter = ContactFilter {
             queue_id: Some(queue),
             arrived_from: Some(since),
@@ -114,17 +121,28 @@ impl App {
         };
         let page = self
             .store()
-            .list_contacts(p.tenant_id, &filter, None, 500)
+            .list_contacts(p.tenant_id, &filter, None, 1000)
             .await?;
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        let mut counts: BTreeMap<Channel, usize> = BTreeMap::new();
         for c in &page.items {
-            *counts.entry(c.channel.to_string()).or_default() += 1;
+            *counts.entry(c.channel).or_default() += 1;
         }
-        Ok(counts
+        let channel = counts
             .into_iter()
             .max_by_key(|(_, n)| *n)
-            .and_then(|(c, _)| c.parse().ok())
-            .unwrap_or(Channel::Voice))
+            .map(|(c, _)| c)
+            .unwrap_or(Channel::Voice);
+        let handle = page
+            .items
+            .iter()
+            .filter(|c| c.channel == channel)
+            .filter_map(|c| {
+                let done = c.wrap_started_at.or(c.ended_at)?;
+                let answered = c.answered_at?;
+                (done > answered).then(|| (done - answered) as u64)
+            })
+            .collect();
+        Ok((channel, handle))
     }
 
     /// Runs roster `roster_id` against the forecast of its days.
@@ -182,7 +200,6 @@ impl App {
             .into_iter()
             .map(|q| (q.id.to_string(), q.name))
             .collect();
-        let since = origin - i64::from(r.history_weeks) * 7 * 86_400_000;
         let mut queues = Vec::with_capacity(configs.len());
         for config in configs {
             let plan = self
@@ -225,7 +242,9 @@ impl App {
             } else {
                 r.default_aht
             };
-            let channel = self.queue_channel(p, config.id, since).await?;
+            let (channel, observed) = self
+                .queue_sample(p, config.id, origin - 14 * 86_400_000)
+                .await?;
             queues.push(SimQueue {
                 name: names
                     .get(&config.id.to_string())
@@ -233,8 +252,14 @@ impl App {
                     .unwrap_or_else(|| config.id.to_string()),
                 channel,
                 arrivals,
-                handle: HandleTime::Exponential {
-                    mean_ms: aht.max(1.0) * 1000.0,
+                // Talk times as observed, given enough of them; else
+                // exponential with the forecast's mean handle time.
+                handle: if observed.len() >= MIN_OBSERVED {
+                    HandleTime::Observed(observed)
+                } else {
+                    HandleTime::Exponential {
+                        mean_ms: aht.max(1.0) * 1000.0,
+                    }
                 },
                 patience_mean_ms: r.patience_seconds.map(|x| x * 1000.0),
                 retrial: None,
