@@ -707,3 +707,153 @@ async fn a_roster_is_run_against_the_forecast_on_the_simulator() {
     s.post(&path, &agent, json!({})).await.expect(403);
     s.finish().await;
 }
+
+#[tokio::test]
+async fn simulated_history_is_stored_and_what_if_draws_talk_times_from_it() {
+    use sb_sim::{HandleTime, Scenario, SimAgent, SimQueue, SimShift};
+    let s = TestServer::start().await;
+    let f = fixture(&s, "history").await;
+    let t = f.admin_token.as_str();
+    let p = sb_app::Principal::cli(f.tenant.id);
+    let setup = s.app.engine_setup(&p).await.unwrap();
+    // Two days ending at last midnight (Sydney): 4 calls a half hour, 100 s
+    // of talk each, a minute's wrap-up, Una on all day.
+    let tz = jiff::tz::TimeZone::get("Australia/Sydney").unwrap();
+    let today = tz.to_datetime(jiff::Timestamp::now()).date();
+    let first = today - jiff::Span::new().days(2);
+    let origin = tz
+        .to_timestamp(first.to_datetime(jiff::civil::Time::midnight()))
+        .unwrap()
+        .as_millisecond();
+    let mut config = setup.queues[0].1.clone();
+    config.wrap_up_ms = 60_000;
+    let scenario = Scenario {
+        seed: 9,
+        replications: 1,
+        interval_ms: 1_800_000,
+        intervals: 96,
+        warm_up_intervals: 0,
+        queues: vec![SimQueue {
+            name: setup.queues[0].0.clone(),
+            config,
+            channel: sb_model::Channel::Voice,
+            arrivals: vec![4.0],
+            handle: HandleTime::LogNormal {
+                mean_ms: 100_000.0,
+                cv: 0.3,
+            },
+            patience_mean_ms: Some(600_000.0),
+            retrial: None,
+        }],
+        agents: setup
+            .agents
+            .iter()
+            .map(|(name, config)| SimAgent {
+                name: name.clone(),
+                config: config.clone(),
+                shifts: vec![SimShift {
+                    start_ms: 0,
+                    end_ms: 96 * 1_800_000,
+                    breaks: Vec::new(),
+                }],
+            })
+            .collect(),
+        answer_delay_ms: 0,
+    };
+    let trace = sb_sim::trace(&scenario).unwrap();
+    let stored = s
+        .app
+        .import_simulated_history(&p, origin, &scenario, &trace, "resolved")
+        .await
+        .unwrap();
+    let done = trace
+        .contacts
+        .iter()
+        .filter(|c| c.ended.is_some() || c.abandoned.is_some())
+        .count();
+    assert_eq!(stored, done);
+    assert!(stored > 300, "{stored}");
+    // Stored as contacts with their timelines, read by the interval report.
+    let day = first.to_string();
+    let report = s
+        .get(
+            &format!("/api/v1/reports/intervals?from={day}&to={day}&interval=60"),
+            t,
+        )
+        .await
+        .expect(200)
+        .body;
+    let offered: u64 = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["offered"].as_u64().unwrap())
+        .sum();
+    let first_day_contacts = trace
+        .contacts
+        .iter()
+        .filter(|c| c.arrived < 48 * 1_800_000 && (c.ended.is_some() || c.abandoned.is_some()))
+        .count() as u64;
+    assert_eq!(offered, first_day_contacts);
+    let one = s
+        .get(
+            &format!(
+                "/api/v1/contacts?arrived_before={}&state=ended&limit=1",
+                origin + 86_400_000
+            ),
+            t,
+        )
+        .await
+        .expect(200)
+        .body["items"][0]
+        .clone();
+    assert_eq!(one["disposition"], "resolved");
+    let timeline = s
+        .get(
+            &format!("/api/v1/contacts/{}/events", one["id"].as_str().unwrap()),
+            t,
+        )
+        .await
+        .expect(200)
+        .body;
+    let kinds: Vec<&str> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "contact.created",
+            "contact.answered",
+            "contact.wrap_up_started",
+            "contact.ended"
+        ]
+    );
+
+    // What-if draws talk times from that history (about 100 s), not from
+    // the forecast's handle time (which includes the minute of wrap-up).
+    let r = s
+        .post(
+            "/api/v1/wfm/rosters",
+            t,
+            json!({"name": "Tomorrow", "first_day": (today + jiff::Span::new().days(1)).to_string(),
+                   "days": 1, "shifts": [{"day": 0, "shift": "Day", "start": "08:00", "minutes": 480, "agents": 1}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let out = s
+        .post(
+            &format!("/api/v1/wfm/rosters/{}/predict", r["id"].as_str().unwrap()),
+            t,
+            json!({"replications": 3}),
+        )
+        .await
+        .expect(200)
+        .body;
+    let aht = out["queues"][0]["aht_seconds"]["mean"].as_f64().unwrap();
+    assert!((85.0..115.0).contains(&aht), "{aht}");
+    s.finish().await;
+}
