@@ -51,7 +51,12 @@ async function showTimeline(c) {
   }
 }
 
+// Only the newest search draws its answer: an earlier one that answers
+// late (the search on opening the page, say) must not replace it.
+let latest = 0;
+
 async function search(next = false) {
+  const mine = ++latest;
   const p = new URLSearchParams();
   for (const [k, v] of new FormData(form)) if (v) p.set(k, v);
   p.set("limit", "50");
@@ -59,6 +64,7 @@ async function search(next = false) {
   error.textContent = "";
   try {
     const page = await api("GET", `/api/v1/contacts?${p}`);
+    if (mine !== latest) return;
     const rows = page.items.map((c) => el("tr", { "data-contact": c.id },
       el("td", {}, time(c.timeline.arrived_at)), el("td", {}, c.channel), el("td", {}, queues.get(c.queue_id) || ""),
       el("td", {}, c.state), el("td", {}, c.disposition || "—"),
@@ -67,7 +73,7 @@ async function search(next = false) {
     cursor = page.next_cursor || null;
     more.hidden = !cursor;
   } catch (e) {
-    error.textContent = e.message;
+    if (mine === latest) error.textContent = e.message;
   }
 }
 
