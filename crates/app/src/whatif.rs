@@ -263,6 +263,7 @@ impl App {
                 },
                 patience_mean_ms: r.patience_seconds.map(|x| x * 1000.0),
                 retrial: None,
+                callback: None,
                 config,
             });
         }

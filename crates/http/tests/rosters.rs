@@ -744,6 +744,7 @@ async fn simulated_history_is_stored_and_what_if_draws_talk_times_from_it() {
             },
             patience_mean_ms: Some(600_000.0),
             retrial: None,
+            callback: None,
         }],
         agents: setup
             .agents

@@ -10,7 +10,8 @@
 //! - Handle times are exponential, lognormal (mean and coefficient of
 //!   variation) or drawn from observed values; customers have exponential
 //!   patience and abandon when it runs out before they are answered; some
-//!   who abandon try again later (retrials).
+//!   who abandon try again later (retrials); those offered a callback keep
+//!   their place without waiting on the line.
 //! - Agents follow their shifts: available at the start, away with a reason
 //!   code during breaks, offline at the end; a reservation is accepted
 //!   after a fixed answer delay; wrap-up is the queue's (the engine ends
@@ -66,6 +67,15 @@ pub struct Retrial {
     pub mean_delay_ms: f64,
 }
 
+/// Customers offered a callback while they wait: after `after_ms` in the
+/// queue, each still waiting takes it with `probability`, keeps their
+/// place, and no longer abandons; an agent calls them back in turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackOffer {
+    pub probability: f64,
+    pub after_ms: f64,
+}
+
 /// One queue of the scenario: its routing configuration (as the engine
 /// takes it), the channel its contacts come on, and its customers.
 #[derive(Debug, Clone)]
@@ -79,6 +89,7 @@ pub struct SimQueue {
     /// Mean (exponential) patience; `None`: customers wait for ever.
     pub patience_mean_ms: Option<f64>,
     pub retrial: Option<Retrial>,
+    pub callback: Option<CallbackOffer>,
 }
 
 /// A break within a shift: away with `reason` from `start_ms` to `end_ms`.
@@ -168,6 +179,16 @@ impl Scenario {
             {
                 return bad(format!("queue {}: patience must be above 0", q.name));
             }
+            if let Some(c) = &q.callback
+                && !((0.0..=1.0).contains(&c.probability)
+                    && c.after_ms.is_finite()
+                    && c.after_ms > 0.0)
+            {
+                return bad(format!(
+                    "queue {}: a callback offer needs a probability from 0 to 1 and a time above 0",
+                    q.name
+                ));
+            }
             if let Some(r) = &q.retrial
                 && !((0.0..=1.0).contains(&r.probability)
                     && r.mean_delay_ms.is_finite()
@@ -248,6 +269,10 @@ enum Event {
     Abandon {
         contact: u64,
     },
+    /// The customer is offered a callback.
+    Callback {
+        contact: u64,
+    },
     HandleDone {
         contact: u64,
     },
@@ -279,6 +304,8 @@ struct Contact {
     arrived: u64,
     stage: Stage,
     agent: Option<u32>,
+    /// Took a callback: waits without abandoning.
+    callback: bool,
 }
 
 /// One replication's counts, per queue and interval, and per interval for
@@ -290,6 +317,7 @@ pub(crate) struct Counts {
     pub answered: Vec<Vec<u32>>,
     pub within: Vec<Vec<u32>>,
     pub abandoned: Vec<Vec<u32>>,
+    pub callbacks: Vec<Vec<u32>>,
     pub wait_answered_ms: Vec<Vec<f64>>,
     /// Waits of everyone who left the queue: answered or abandoned.
     pub wait_all_ms: Vec<Vec<f64>>,
@@ -420,6 +448,7 @@ impl<'a> Run<'a> {
                 answered: grid(0),
                 within: grid(0),
                 abandoned: grid(0),
+                callbacks: grid(0),
                 wait_answered_ms: gridf(),
                 wait_all_ms: gridf(),
                 handle_ms: gridf(),
@@ -711,6 +740,7 @@ impl<'a> Run<'a> {
                     arrived: self.now,
                     stage: Stage::Waiting,
                     agent: None,
+                    callback: false,
                 });
                 if let Some(t) = &mut self.trace {
                     t.contacts.push(TracedContact {
@@ -729,6 +759,13 @@ impl<'a> Run<'a> {
                     let wait = p.sample(&mut self.rng).round() as u64;
                     self.at(self.now + wait.max(1), Event::Abandon { contact: n });
                 }
+                let s = self.s;
+                if let Some(offer) = &s.queues[q as usize].callback
+                    && self.uniform() < offer.probability
+                {
+                    let at = self.now + (offer.after_ms.round() as u64).max(1);
+                    self.at(at, Event::Callback { contact: n });
+                }
                 let queue = &self.s.queues[q as usize];
                 self.input(Input::ContactArrived {
                     contact: contact_id(n),
@@ -741,10 +778,26 @@ impl<'a> Run<'a> {
                 });
             }
             Event::Abandon { contact } => {
-                if self.contacts[contact as usize].stage == Stage::Waiting {
+                let c = &self.contacts[contact as usize];
+                if c.stage == Stage::Waiting && !c.callback {
                     self.input(Input::ContactAbandoned {
                         contact: contact_id(contact),
                     });
+                }
+            }
+            Event::Callback { contact } => {
+                let c = &self.contacts[contact as usize];
+                if c.stage == Stage::Waiting
+                    && !c.callback
+                    && self.feed(Input::CallbackRequested {
+                        contact: contact_id(contact),
+                    })
+                {
+                    let c = &mut self.contacts[contact as usize];
+                    c.callback = true;
+                    let (q, arrived) = (c.q as usize, c.arrived);
+                    let k = self.interval_of(arrived);
+                    self.c.callbacks[q][k] += 1;
                 }
             }
             Event::HandleDone { contact } => self.input(Input::ContactCompleted {

@@ -61,6 +61,8 @@ pub struct QueueResult {
     pub offered: Option<Estimate>,
     pub answered: Option<Estimate>,
     pub abandoned: Option<Estimate>,
+    /// Callbacks taken while waiting (answered later, counted as answered).
+    pub callbacks: Option<Estimate>,
     /// Answered within the queue's service-level time, over those who
     /// left the queue (answered or abandoned; those still waiting when the
     /// run ends have no outcome yet).
@@ -129,6 +131,7 @@ fn queue_result(
     let offered = sum(&|c, q, k| f64::from(c.offered[q][k]));
     let answered = sum(&|c, q, k| f64::from(c.answered[q][k]));
     let abandoned = sum(&|c, q, k| f64::from(c.abandoned[q][k]));
+    let callbacks = sum(&|c, q, k| f64::from(c.callbacks[q][k]));
     let within = sum(&|c, q, k| f64::from(c.within[q][k]));
     let wait_answered = sum(&|c, q, k| c.wait_answered_ms[q][k]);
     let wait_all = sum(&|c, q, k| c.wait_all_ms[q][k]);
@@ -157,6 +160,7 @@ fn queue_result(
         offered: Estimate::of(&offered),
         answered: Estimate::of(&answered),
         abandoned: Estimate::of(&abandoned),
+        callbacks: Estimate::of(&callbacks),
     }
 }
 

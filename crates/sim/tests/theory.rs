@@ -36,6 +36,7 @@ fn mmc(agents: u32, per_interval: f64, aht_s: f64, patience_s: Option<f64>, seed
             },
             patience_mean_ms: patience_s.map(|p| p * 1000.0),
             retrial: None,
+            callback: None,
         }],
         agents: (0..agents)
             .map(|i| SimAgent {
@@ -148,4 +149,36 @@ fn a_trace_follows_every_contact_and_agent_status() {
         assert_eq!(mine.first(), Some(&"available"), "{mine:?}");
         assert!(mine.contains(&"busy"));
     }
+}
+
+#[test]
+fn callbacks_keep_customers_who_would_have_abandoned() {
+    // Busy (9.5 Erlangs on 10 agents) with impatient callers.
+    let without = mmc(10, 95.0, 180.0, Some(60.0), 13);
+    let mut with = without.clone();
+    // Everyone still waiting after 20 s takes a callback.
+    with.queues[0].callback = Some(sb_sim::CallbackOffer {
+        probability: 1.0,
+        after_ms: 20_000.0,
+    });
+    let a = simulate(&without, 2, |_| {}).unwrap();
+    let b = simulate(&with, 2, |_| {}).unwrap();
+    let (ta, tb) = (&a.totals[0], &b.totals[0]);
+    assert_eq!(ta.callbacks.unwrap().mean, 0.0);
+    assert!(tb.callbacks.unwrap().mean > 100.0, "{:?}", tb.callbacks);
+    // Only those who give up within 20 s still abandon.
+    let (ab_a, ab_b) = (ta.abandon_rate.unwrap(), tb.abandon_rate.unwrap());
+    eprintln!("abandoned without callbacks {ab_a:?}, with {ab_b:?}");
+    assert!(
+        ab_b.mean + ab_b.half_width.unwrap() < ab_a.mean - ab_a.half_width.unwrap(),
+        "{ab_a:?} {ab_b:?}"
+    );
+    assert!(tb.answered.unwrap().mean > ta.answered.unwrap().mean);
+    // A bad offer is refused.
+    let mut bad = with.clone();
+    bad.queues[0].callback = Some(sb_sim::CallbackOffer {
+        probability: 1.5,
+        after_ms: 20_000.0,
+    });
+    assert!(simulate(&bad, 1, |_| {}).is_err());
 }

@@ -425,6 +425,7 @@ pub async fn seed_history(app: &App) -> Result<usize> {
                 },
                 patience_mean_ms: Some(150_000.0),
                 retrial: None,
+                callback: None,
             });
         }
     }

@@ -11,7 +11,9 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use sb_model::{AgentId, Channel, QueueId, SkillId, Strategy};
 use sb_routing::{AgentConfig, Need, QueueConfig, Step};
-use sb_sim::{Estimate, HandleTime, Retrial, Scenario, SimAgent, SimBreak, SimQueue, SimShift};
+use sb_sim::{
+    CallbackOffer, Estimate, HandleTime, Retrial, Scenario, SimAgent, SimBreak, SimQueue, SimShift,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -84,6 +86,15 @@ struct QueueFile {
     handle: Option<HandleFile>,
     patience_seconds: Option<f64>,
     retrial: Option<RetrialFile>,
+    /// Offer waiting customers a callback after this long.
+    callback: Option<CallbackFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallbackFile {
+    probability: f64,
+    after_seconds: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -251,6 +262,10 @@ pub fn load(path: &Path) -> Result<Scenario> {
                 probability: r.probability,
                 mean_delay_ms: r.mean_delay_seconds * 1000.0,
             }),
+            callback: q.callback.as_ref().map(|c| CallbackOffer {
+                probability: c.probability,
+                after_ms: c.after_seconds * 1000.0,
+            }),
         });
     }
     let intervals = f
@@ -378,6 +393,7 @@ pub fn simulate_command(a: &SimulateArgs, out: &mut dyn Write) -> Result<()> {
         "offered",
         "answered",
         "abandoned",
+        "callbacks",
         "service_level",
         "service_level_ci",
         "asa_seconds",
@@ -396,6 +412,7 @@ pub fn simulate_command(a: &SimulateArgs, out: &mut dyn Write) -> Result<()> {
             let [offered, _] = est(q.offered, 1.0, 1);
             let [answered, _] = est(q.answered, 1.0, 1);
             let [abandoned, _] = est(q.abandoned, 1.0, 1);
+            let [callbacks, _] = est(q.callbacks, 1.0, 1);
             let [sl, sl_ci] = est(q.service_level, 1.0, 4);
             let [asa, asa_ci] = est(q.asa_s, 1.0, 1);
             let [aht, _] = est(q.aht_s, 1.0, 1);
@@ -409,6 +426,7 @@ pub fn simulate_command(a: &SimulateArgs, out: &mut dyn Write) -> Result<()> {
                 offered,
                 answered,
                 abandoned,
+                callbacks,
                 sl,
                 sl_ci,
                 asa,
@@ -438,11 +456,12 @@ pub fn simulate_command(a: &SimulateArgs, out: &mut dyn Write) -> Result<()> {
     };
     for t in &r.totals {
         eprintln!(
-            "{}: offered {}, service level {}, abandoned {}, ASA {}, AHT {}",
+            "{}: offered {}, service level {}, abandoned {}, callbacks {}, ASA {}, AHT {}",
             t.queue,
             pm(t.offered, 1.0, ""),
             pm(t.service_level, 100.0, " %"),
             pm(t.abandon_rate, 100.0, " %"),
+            pm(t.callbacks, 1.0, ""),
             pm(t.asa_s, 1.0, " s"),
             pm(t.aht_s, 1.0, " s"),
         );

@@ -1377,7 +1377,7 @@ fn simulate_runs_the_example_scenario_and_refuses_bad_ones() {
     let mut lines = out.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "interval,start,queue,offered,answered,abandoned,service_level,service_level_ci,asa_seconds,asa_ci,aht_seconds,abandon_rate,occupancy,occupancy_ci,agents_staffed"
+        "interval,start,queue,offered,answered,abandoned,callbacks,service_level,service_level_ci,asa_seconds,asa_ci,aht_seconds,abandon_rate,occupancy,occupancy_ci,agents_staffed"
     );
     let rows: Vec<Vec<String>> = lines
         .map(|l| l.split(',').map(str::to_owned).collect())
@@ -1389,14 +1389,16 @@ fn simulate_runs_the_example_scenario_and_refuses_bad_ones() {
         .find(|r| r[1] == "day 0 10:30" && r[2] == "Support")
         .unwrap();
     assert!(peak[3].parse::<f64>().unwrap() > 50.0, "{peak:?}");
-    assert_eq!(peak[14], "12.0", "{peak:?}");
+    assert_eq!(peak[15], "12.0", "{peak:?}");
+    // Callers still waiting after a minute at the peak take callbacks.
+    assert!(peak[6].parse::<f64>().unwrap() > 0.0, "{peak:?}");
     // At 11:00 the early agents go to lunch (those on a call finish it
     // first): six agents and a little.
     let lunch = rows
         .iter()
         .find(|r| r[1] == "day 0 11:00" && r[2] == "Support")
         .unwrap();
-    let staffed: f64 = lunch[14].parse().unwrap();
+    let staffed: f64 = lunch[15].parse().unwrap();
     assert!((6.0..7.0).contains(&staffed), "{lunch:?}");
     let night = rows
         .iter()
@@ -1431,6 +1433,11 @@ fn simulate_runs_the_example_scenario_and_refuses_bad_ones() {
             "agent Early 1: a break must lie within its shift",
         ),
         ("seed = 42", "seed = 42\nspeed = 2", "unknown field `speed`"),
+        (
+            "probability = 0.5, after_seconds = 60",
+            "probability = 2, after_seconds = 60",
+            "queue Support: a callback offer needs a probability from 0 to 1",
+        ),
     ] {
         let bad = dir.path().join("bad.toml");
         assert!(text.contains(from), "{from}");
