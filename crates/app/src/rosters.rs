@@ -221,7 +221,8 @@ pub struct ExceptionView {
     pub actual: String,
 }
 
-fn local(tz: &jiff::tz::TimeZone, ms: UnixMs) -> String {
+/// An instant as local `YYYY-MM-DDTHH:MM` in `tz`.
+pub(crate) fn local(tz: &jiff::tz::TimeZone, ms: UnixMs) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| tz.to_datetime(t).strftime("%Y-%m-%dT%H:%M").to_string())
         .unwrap_or_default()
@@ -256,22 +257,6 @@ fn parse_breaks(s: &str) -> Breaks {
 }
 
 impl App {
-    async fn skill_names(&self, p: &Principal) -> Result<HashMap<String, String>, AppError> {
-        let mut out = HashMap::new();
-        let mut after = None;
-        loop {
-            let page = self.store().list_skills(p.tenant_id, after, 500).await?;
-            for s in &page.items {
-                out.insert(s.id.to_string(), s.name.clone());
-            }
-            match page.next {
-                Some(n) => after = n.parse().ok(),
-                None => break,
-            }
-        }
-        Ok(out)
-    }
-
     /// The contracts set, by agent id.
     async fn contracts_by_agent(
         &self,
@@ -418,11 +403,9 @@ impl App {
         if total > MAX_ROSTER_SHIFTS as u64 {
             err("shifts".into(), "at most 20000 shifts in one roster");
         }
-        let skills = self.skill_names(p).await?;
-        let skill_by_name: HashMap<&str, &str> = skills
-            .iter()
-            .map(|(id, n)| (n.as_str(), id.as_str()))
-            .collect();
+        let skills = crate::routing::skill_names(self.store(), p.tenant_id).await?;
+        let skill_by_name: HashMap<&str, sb_model::SkillId> =
+            skills.iter().map(|(id, n)| (n.as_str(), *id)).collect();
         // Each shift as (day, start minute of day, minutes, breaks (minute
         // of day, minutes, paid), skill name).
         let mut specs = Vec::with_capacity(r.shifts.len());
@@ -553,7 +536,7 @@ impl App {
                 skills: a
                     .skills
                     .iter()
-                    .filter_map(|s| skills.get(&s.skill_id.to_string()).cloned())
+                    .filter_map(|s| skills.get(&s.skill_id).cloned())
                     .collect(),
                 available: windows,
                 min_minutes: min * whole_weeks,

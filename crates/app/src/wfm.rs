@@ -377,7 +377,7 @@ impl App {
 }
 
 /// One interval of today as it goes.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct IntradayInterval {
     pub local_start: String,
     /// This morning's forecast.
@@ -399,7 +399,7 @@ pub struct IntradayInterval {
 }
 
 /// Today so far and the rest of it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Intraday {
     pub now_local: String,
     /// Actual over forecast for the intervals over (1 before any).

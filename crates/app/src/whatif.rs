@@ -177,13 +177,8 @@ impl App {
         let origin = local_midnight(&tz, first)?;
         let step = i64::from(r.interval_minutes) * 60_000;
         let intervals = ((local_midnight(&tz, end)? - origin) / step).max(1) as usize;
-        let local = |ms: UnixMs| {
-            jiff::Timestamp::from_millisecond(ms)
-                .map(|t| tz.to_datetime(t).strftime("%Y-%m-%dT%H:%M").to_string())
-                .unwrap_or_default()
-        };
         let locals: Vec<String> = (0..intervals)
-            .map(|k| local(origin + k as i64 * step))
+            .map(|k| crate::rosters::local(&tz, origin + k as i64 * step))
             .collect();
         let (configs, _) = crate::routing::queue_configs(self.store(), p.tenant_id).await?;
         if configs.is_empty() {

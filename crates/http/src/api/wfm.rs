@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
-use sb_app::wfm::{PlanRequest, PlannedInterval};
+use sb_app::wfm::{Intraday, PlanRequest, PlannedInterval};
 use sb_model::QueueId;
 use sb_wfm::{Model, Target};
 use serde::{Deserialize, Serialize};
@@ -217,40 +217,15 @@ pub struct IntradayQuery {
     pub default_aht_seconds: Option<f64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IntradayIntervalOut {
-    pub local_start: String,
-    /// This morning's forecast.
-    pub forecast: f64,
-    /// Contacts that arrived (intervals begun).
-    pub actual: Option<f64>,
-    /// The actual for intervals over; the forecast scaled by how the day has run for the rest.
-    pub reforecast: f64,
-    /// Agents needed on the phones for the re-forecast (before shrinkage).
-    pub required: u64,
-    /// Agents on published shifts and not on a break, on average.
-    pub scheduled: f64,
-    /// Agents logged in and not away, on average (intervals begun).
-    pub staffed: Option<f64>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IntradayOut {
-    pub now_local: String,
-    /// Actual over forecast for the intervals over.
-    pub ratio: f64,
-    pub intervals: Vec<IntradayIntervalOut>,
-}
-
 /// Today as it goes: forecast, actual contacts, the re-forecast for the
 /// rest of the day, agents needed and agents logged in, per interval.
 #[utoipa::path(get, path = "/wfm/intraday", tag = "reports", params(IntradayQuery),
-    responses((status = 200, body = IntradayOut), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Intraday), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn intraday(
     State(s): State<AppState>,
     Auth(p): Auth,
     ApiQuery(q): ApiQuery<IntradayQuery>,
-) -> ApiResult<Json<IntradayOut>> {
+) -> ApiResult<Json<Intraday>> {
     let (model, target) = model_and_target(&Targets {
         model: q.model.unwrap_or_else(erlang_c),
         patience_seconds: q.patience_seconds,
@@ -278,23 +253,7 @@ async fn intraday(
             },
         )
         .await?;
-    Ok(Json(IntradayOut {
-        now_local: day.now_local,
-        ratio: day.ratio,
-        intervals: day
-            .intervals
-            .into_iter()
-            .map(|i| IntradayIntervalOut {
-                local_start: i.local_start,
-                forecast: i.forecast,
-                actual: i.actual,
-                reforecast: i.reforecast,
-                required: i.required,
-                scheduled: i.scheduled,
-                staffed: i.staffed,
-            })
-            .collect(),
-    }))
+    Ok(Json(day))
 }
 
 /// Forecasts contacts and handle time per interval for the days from
