@@ -23,7 +23,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Crates that decide and do no IO: no clock, no randomness, no sockets,
 /// files or environment, no async runtime, no database.
-const CORE_CRATES: &[&str] = &["model", "routing", "sim", "wfm"];
+const CORE_CRATES: &[&str] = &["model", "routing", "sim", "sip", "wfm"];
 
 #[test]
 fn core_crates_do_no_io() {

@@ -1,0 +1,251 @@
+//! HTTP digest authentication for SIP (RFC 3261 section 22, RFC 8760):
+//! challenges with MD5 and SHA-256, stateless nonces, and checking a
+//! response against a stored HA1 (the password itself is never kept).
+
+use hmac::{KeyInit, Mac};
+use md5::Digest as _;
+
+/// How long a nonce may be used.
+pub const NONCE_LIFE_MS: i64 = 300_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    Md5,
+    Sha256,
+}
+
+impl Algorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha256 => "SHA-256",
+        }
+    }
+
+    fn hash(self, s: &str) -> String {
+        match self {
+            Algorithm::Md5 => hex::encode(md5::Md5::digest(s.as_bytes())),
+            Algorithm::Sha256 => hex::encode(sha2::Sha256::digest(s.as_bytes())),
+        }
+    }
+}
+
+/// `H(username:realm:password)`, what is stored for a phone.
+pub fn ha1(alg: Algorithm, username: &str, realm: &str, password: &str) -> String {
+    alg.hash(&format!("{username}:{realm}:{password}"))
+}
+
+fn nonce_mac(secret: &[u8], stamp: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("any key length");
+    mac.update(stamp);
+    hex::encode(&mac.finalize().into_bytes()[..12])
+}
+
+/// A nonce that proves, without server state, when it was issued.
+pub fn make_nonce(secret: &[u8], now_ms: i64) -> String {
+    let stamp = now_ms.to_be_bytes();
+    format!("{}{}", hex::encode(stamp), nonce_mac(secret, &stamp))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceState {
+    Fresh,
+    /// Ours, but too old: the client may retry with a new one (`stale=true`).
+    Stale,
+    Bad,
+}
+
+pub fn check_nonce(secret: &[u8], nonce: &str, now_ms: i64) -> NonceState {
+    if nonce.len() != 40 || !nonce.is_ascii() {
+        return NonceState::Bad;
+    }
+    let Ok(stamp) = hex::decode(&nonce[..16]) else {
+        return NonceState::Bad;
+    };
+    if !constant_eq(
+        nonce_mac(secret, &stamp).as_bytes(),
+        &nonce.as_bytes()[16..],
+    ) {
+        return NonceState::Bad;
+    }
+    let Ok(bytes) = <[u8; 8]>::try_from(stamp.as_slice()) else {
+        return NonceState::Bad;
+    };
+    let issued = i64::from_be_bytes(bytes);
+    if issued > now_ms + 1_000 || now_ms - issued > NONCE_LIFE_MS {
+        NonceState::Stale
+    } else {
+        NonceState::Fresh
+    }
+}
+
+/// A `WWW-Authenticate` value.
+pub fn challenge(alg: Algorithm, realm: &str, nonce: &str, stale: bool) -> String {
+    format!(
+        "Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{}",
+        alg.name(),
+        if stale { ", stale=true" } else { "" }
+    )
+}
+
+/// A parsed `Authorization` value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Authorization {
+    pub username: String,
+    pub realm: String,
+    pub nonce: String,
+    pub uri: String,
+    pub response: String,
+    pub algorithm: Option<String>,
+    pub qop: Option<String>,
+    pub nc: Option<String>,
+    pub cnonce: Option<String>,
+}
+
+impl Authorization {
+    pub fn parse(v: &str) -> Option<Authorization> {
+        let rest = v.trim();
+        let (scheme, rest) = rest.split_once(char::is_whitespace)?;
+        if !scheme.eq_ignore_ascii_case("digest") {
+            return None;
+        }
+        let mut a = Authorization::default();
+        for part in crate::msg::split_commas(rest) {
+            let (k, v) = part.split_once('=')?;
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v)
+                .to_string();
+            match k.trim().to_ascii_lowercase().as_str() {
+                "username" => a.username = v,
+                "realm" => a.realm = v,
+                "nonce" => a.nonce = v,
+                "uri" => a.uri = v,
+                "response" => a.response = v.to_ascii_lowercase(),
+                "algorithm" => a.algorithm = Some(v),
+                "qop" => a.qop = Some(v),
+                "nc" => a.nc = Some(v),
+                "cnonce" => a.cnonce = Some(v),
+                _ => {}
+            }
+        }
+        if a.username.is_empty() || a.nonce.is_empty() || a.response.is_empty() {
+            return None;
+        }
+        Some(a)
+    }
+
+    /// The algorithm named, MD5 when none is (RFC 2617).
+    pub fn algorithm(&self) -> Option<Algorithm> {
+        match self.algorithm.as_deref() {
+            None => Some(Algorithm::Md5),
+            Some(a) if a.eq_ignore_ascii_case("md5") => Some(Algorithm::Md5),
+            Some(a) if a.eq_ignore_ascii_case("sha-256") => Some(Algorithm::Sha256),
+            Some(_) => None,
+        }
+    }
+
+    /// Whether the response was made with the password behind `ha1`.
+    pub fn verify(&self, method: &str, ha1: &str) -> bool {
+        let Some(alg) = self.algorithm() else {
+            return false;
+        };
+        let expected = match self.qop.as_deref() {
+            Some("auth") => {
+                let (Some(nc), Some(cnonce)) = (&self.nc, &self.cnonce) else {
+                    return false;
+                };
+                response(alg, ha1, method, &self.uri, &self.nonce, Some((nc, cnonce)))
+            }
+            None => response(alg, ha1, method, &self.uri, &self.nonce, None),
+            Some(_) => return false,
+        };
+        constant_eq(expected.as_bytes(), self.response.as_bytes())
+    }
+}
+
+/// The digest response a client computes (`qop=auth` when `nc` and
+/// `cnonce` are given).
+pub fn response(
+    alg: Algorithm,
+    ha1: &str,
+    method: &str,
+    uri: &str,
+    nonce: &str,
+    qop: Option<(&str, &str)>,
+) -> String {
+    let ha2 = alg.hash(&format!("{method}:{uri}"));
+    match qop {
+        Some((nc, cnonce)) => alg.hash(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")),
+        None => alg.hash(&format!("{ha1}:{nonce}:{ha2}")),
+    }
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_2617_example_verifies() {
+        // RFC 2617 section 3.5 (HTTP, but the same computation).
+        let ha1 = ha1(
+            Algorithm::Md5,
+            "Mufasa",
+            "testrealm@host.com",
+            "Circle Of Life",
+        );
+        let a = Authorization::parse(
+            "Digest username=\"Mufasa\", realm=\"testrealm@host.com\", \
+             nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"/dir/index.html\", \
+             qop=auth, nc=00000001, cnonce=\"0a4f113b\", \
+             response=\"6629fae49393a05397450978507c4ef1\", \
+             opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"",
+        )
+        .unwrap();
+        assert!(a.verify("GET", &ha1));
+        assert!(!a.verify("POST", &ha1));
+    }
+
+    #[test]
+    fn rfc_7616_sha256_example_verifies() {
+        // RFC 7616 section 3.9.1.
+        let ha1 = ha1(
+            Algorithm::Sha256,
+            "Mufasa",
+            "http-auth@example.org",
+            "Circle of Life",
+        );
+        let a = Authorization::parse(
+            "Digest username=\"Mufasa\", realm=\"http-auth@example.org\", \
+             uri=\"/dir/index.html\", algorithm=SHA-256, \
+             nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", nc=00000001, \
+             cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\", qop=auth, \
+             response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\"",
+        )
+        .unwrap();
+        assert!(a.verify("GET", &ha1));
+    }
+
+    #[test]
+    fn nonces_expire_and_cannot_be_forged() {
+        let secret = b"secret";
+        let n = make_nonce(secret, 1_000_000);
+        assert_eq!(check_nonce(secret, &n, 1_000_500), NonceState::Fresh);
+        assert_eq!(
+            check_nonce(secret, &n, 1_000_000 + NONCE_LIFE_MS + 1),
+            NonceState::Stale
+        );
+        assert_eq!(check_nonce(b"other", &n, 1_000_500), NonceState::Bad);
+        let mut forged = make_nonce(secret, 2_000_000)[..16].to_string();
+        forged.push_str(&n[16..]);
+        assert_eq!(check_nonce(secret, &forged, 2_000_000), NonceState::Bad);
+        assert_eq!(check_nonce(secret, "short", 0), NonceState::Bad);
+        assert_eq!(check_nonce(secret, &"é".repeat(20), 0), NonceState::Bad);
+    }
+}

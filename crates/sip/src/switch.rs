@@ -1,0 +1,1595 @@
+//! Call control: the SIP server Switchboard is to trunks and agents' phones,
+//! as a sans-IO state machine.
+//!
+//! The shell feeds it datagrams ([`Switch::receive`]), what the routing
+//! engine decided ([`Switch::ring`], [`Switch::reservation_ended`]), what it
+//! did with a new call ([`Switch::call_queued`], [`Switch::call_refused`]),
+//! and the time ([`Switch::handle_timeout`] at [`Switch::poll_timeout`]);
+//! it drains [`Switch::poll_output`] for datagrams to send, media to set up
+//! and contacts to create, accept, abandon or complete. It never reads a
+//! clock, a socket or a random source: time is an argument, and what must
+//! be unguessable (tags, nonces) derives from the secret it is given.
+//!
+//! UDP transactions follow RFC 3261 section 17: a 2xx or failure to an
+//! INVITE is sent again (T1 doubling to T2) until the ACK comes or 64×T1
+//! passes; INVITE, BYE and CANCEL requests are sent again until answered;
+//! a retransmitted request is answered with the same response.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+use sb_model::{AgentId, ContactId, QueueId, TenantId};
+
+use crate::digest::{self, Algorithm, Authorization, NonceState};
+use crate::msg::{Message, NameAddr, Uri};
+use crate::sdp::{self, Codec, Direction};
+
+/// RFC 3261 timer T1 (round-trip estimate), T2 (cap on retransmit intervals).
+pub const T1_MS: i64 = 500;
+pub const T2_MS: i64 = 4_000;
+/// Timers B, F, H: how long a transaction is tried.
+pub const TXN_MS: i64 = 64 * T1_MS;
+/// Registrations last at most this long, and at least `MIN_EXPIRES_S`.
+pub const MAX_EXPIRES_S: i64 = 3_600;
+pub const MIN_EXPIRES_S: i64 = 60;
+/// Failed authentications from one address within `FAIL_WINDOW_MS` before
+/// it is refused for `BLOCK_MS`.
+pub const MAX_FAILURES: u32 = 5;
+pub const FAIL_WINDOW_MS: i64 = 60_000;
+pub const BLOCK_MS: i64 = 300_000;
+/// The most calls in progress at once.
+pub const MAX_CALLS: usize = 10_000;
+
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO";
+
+/// Fixed facts about this server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where peers reach this server's SIP (Via, Contact).
+    pub sip_addr: SocketAddr,
+    /// The address put in SDP for media.
+    pub media_ip: IpAddr,
+    /// The digest realm.
+    pub realm: String,
+    /// Keys nonces; at least 16 random bytes.
+    pub secret: Vec<u8>,
+    /// Makes tags, branches and Call-IDs unique to this run (random).
+    pub instance: String,
+    pub user_agent: String,
+}
+
+/// Where a dialled number goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberRoute {
+    pub tenant: TenantId,
+    pub queue: QueueId,
+}
+
+/// A carrier trunk: the addresses a tenant's calls may come from.
+#[derive(Debug, Clone)]
+pub struct Trunk {
+    pub tenant: TenantId,
+    pub sources: Vec<ipnet::IpNet>,
+}
+
+/// An agent's phone credentials (hashes only).
+#[derive(Debug, Clone)]
+pub struct Phone {
+    pub tenant: TenantId,
+    pub agent: AgentId,
+    pub ha1_md5: String,
+    pub ha1_sha256: String,
+}
+
+/// The configuration the switch acts on, reloaded by the shell.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    /// Dialled numbers (E.164, with `+`).
+    pub numbers: HashMap<String, NumberRoute>,
+    pub trunks: Vec<Trunk>,
+    /// By SIP username.
+    pub phones: HashMap<String, Phone>,
+}
+
+/// A call this switch handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CallRef(pub u64);
+
+/// Where a call was when it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Not yet given to an agent: the caller abandoned.
+    Waiting,
+    /// Talking to an agent: the conversation is over.
+    Talking,
+}
+
+/// Which side ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedBy {
+    Caller,
+    Agent,
+    /// The switch (an unanswered 2xx, an API hang-up).
+    Switch,
+}
+
+/// What the media shell should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Media {
+    /// The caller's stream: our `port`, their address, the codec.
+    Caller {
+        call: CallRef,
+        port: u16,
+        remote: SocketAddr,
+        codec: Codec,
+        events: Option<u8>,
+    },
+    /// The agent's stream.
+    Agent {
+        call: CallRef,
+        port: u16,
+        remote: SocketAddr,
+    },
+    /// The caller hears music on hold.
+    Hold { call: CallRef },
+    /// Caller and agent hear each other; the call is recorded.
+    Bridge { call: CallRef },
+    /// The call's media ends.
+    Stop { call: CallRef },
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Send {
+        to: SocketAddr,
+        data: Vec<u8>,
+    },
+    /// A call arrived for a tenant's queue: create its contact and open a
+    /// media port for it, then call [`Switch::call_queued`] (or
+    /// [`Switch::call_refused`]).
+    NewCall {
+        call: CallRef,
+        tenant: TenantId,
+        queue: QueueId,
+        from: String,
+        to: String,
+    },
+    Media(Media),
+    /// The agent's phone answered: accept the reservation.
+    AgentAnswered {
+        call: CallRef,
+        tenant: TenantId,
+        contact: ContactId,
+        reservation: u64,
+    },
+    /// The agent's phone is not registered, was busy or declined: reject the
+    /// reservation.
+    AgentDeclined {
+        call: CallRef,
+        tenant: TenantId,
+        contact: ContactId,
+        reservation: u64,
+        why: String,
+    },
+    /// The call is over.
+    Ended {
+        call: CallRef,
+        tenant: TenantId,
+        contact: Option<ContactId>,
+        stage: Stage,
+        by: EndedBy,
+    },
+    /// A phone registered (`true`) or unregistered.
+    Registered {
+        tenant: TenantId,
+        agent: AgentId,
+        registered: bool,
+    },
+    /// Something hostile or broken, for the log and metrics.
+    Refused {
+        from: SocketAddr,
+        what: &'static str,
+        detail: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Registration {
+    username: String,
+    contact: String,
+    addr: SocketAddr,
+    expires_at: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Resend {
+    at: i64,
+    interval: i64,
+    deadline: i64,
+}
+
+impl Resend {
+    fn new(now: i64) -> Resend {
+        Resend {
+            at: now + T1_MS,
+            interval: T1_MS,
+            deadline: now + TXN_MS,
+        }
+    }
+
+    fn bump(&mut self, now: i64, cap: i64) {
+        self.interval = (self.interval * 2).min(cap);
+        self.at = now + self.interval;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for the shell to create the contact.
+    Setup,
+    Queued,
+    Ringing,
+    Talking,
+    /// Over; kept until a final response is acknowledged.
+    Ended,
+}
+
+#[derive(Debug)]
+struct CallerLeg {
+    call_id: String,
+    invite: Message,
+    invite_branch: String,
+    local_tag: String,
+    target: String,
+    signal: SocketAddr,
+    route: Vec<String>,
+    cseq: u32,
+    final_response: Option<Vec<u8>>,
+    resend: Option<Resend>,
+    media_port: u16,
+    remote_rtp: SocketAddr,
+    codec: Codec,
+    events: Option<u8>,
+    sdp_version: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AgentState {
+    Calling,
+    Proceeding,
+    Answered,
+    Cancelling,
+}
+
+#[derive(Debug)]
+struct AgentLeg {
+    reservation: u64,
+    call_id: String,
+    local_tag: String,
+    remote_tag: Option<String>,
+    to: String,
+    target: String,
+    signal: SocketAddr,
+    branch: String,
+    invite: Vec<u8>,
+    state: AgentState,
+    resend: Option<Resend>,
+    cseq: u32,
+    media_port: u16,
+}
+
+/// A request we sent outside an INVITE (BYE, CANCEL), tried until answered.
+#[derive(Debug)]
+struct Pending {
+    call_id: String,
+    cseq: (u32, String),
+    to: SocketAddr,
+    data: Vec<u8>,
+    resend: Resend,
+}
+
+#[derive(Debug)]
+struct Call {
+    tenant: TenantId,
+    contact: Option<ContactId>,
+    state: State,
+    caller: CallerLeg,
+    agent: Option<AgentLeg>,
+}
+
+#[derive(Debug, Default)]
+struct Failures {
+    count: u32,
+    since: i64,
+    blocked_until: i64,
+}
+
+/// The SIP server's state. See the module docs.
+pub struct Switch {
+    cfg: Config,
+    dir: Directory,
+    counter: u64,
+    calls: BTreeMap<CallRef, Call>,
+    /// Call-ID → call (both legs).
+    dialogs: HashMap<String, CallRef>,
+    by_contact: HashMap<ContactId, CallRef>,
+    registrations: HashMap<(TenantId, AgentId), Registration>,
+    /// Responses to non-INVITE requests, by (branch, method), kept to
+    /// answer retransmissions.
+    answered: HashMap<(String, String), (SocketAddr, Vec<u8>, i64)>,
+    pending: Vec<Pending>,
+    failures: HashMap<IpAddr, Failures>,
+    out: VecDeque<Output>,
+}
+
+impl Switch {
+    pub fn new(cfg: Config, dir: Directory) -> Switch {
+        Switch {
+            cfg,
+            dir,
+            counter: 0,
+            calls: BTreeMap::new(),
+            dialogs: HashMap::new(),
+            by_contact: HashMap::new(),
+            registrations: HashMap::new(),
+            answered: HashMap::new(),
+            pending: Vec::new(),
+            failures: HashMap::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Replaces the directory (numbers, trunks, phones). Registrations of
+    /// phones whose credentials were removed are dropped.
+    pub fn set_directory(&mut self, dir: Directory) {
+        self.registrations.retain(|(t, a), r| {
+            dir.phones
+                .get(&r.username)
+                .is_some_and(|p| p.tenant == *t && p.agent == *a)
+        });
+        self.dir = dir;
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// Calls in progress.
+    pub fn calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Whether an agent's phone is registered at `now`.
+    pub fn is_registered(&self, tenant: TenantId, agent: AgentId, now: i64) -> bool {
+        self.registrations
+            .get(&(tenant, agent))
+            .is_some_and(|r| r.expires_at > now)
+    }
+
+    /// The call a contact is on.
+    pub fn call_of(&self, contact: ContactId) -> Option<CallRef> {
+        self.by_contact.get(&contact).copied()
+    }
+
+    fn unique(&mut self) -> String {
+        self.counter += 1;
+        format!("{}{:x}", self.cfg.instance, self.counter)
+    }
+
+    fn send(&mut self, to: SocketAddr, m: &Message) -> Vec<u8> {
+        let data = m.to_bytes();
+        self.out.push_back(Output::Send {
+            to,
+            data: data.clone(),
+        });
+        data
+    }
+
+    fn refused(&mut self, from: SocketAddr, what: &'static str, detail: impl Into<String>) {
+        self.out.push_back(Output::Refused {
+            from,
+            what,
+            detail: detail.into(),
+        });
+    }
+
+    fn our_uri(&self) -> String {
+        format!("sip:switchboard@{}", self.cfg.sip_addr)
+    }
+
+    fn via(&self, branch: &str) -> String {
+        format!("SIP/2.0/UDP {};branch={branch};rport", self.cfg.sip_addr)
+    }
+
+    /// Answers a non-INVITE request and remembers the answer.
+    fn answer(&mut self, now: i64, to: SocketAddr, req: &Message, resp: Message) {
+        let data = self.send(to, &resp);
+        if let Some(branch) = req.via().and_then(|v| v.branch().map(str::to_string)) {
+            self.answered
+                .insert((branch, req.method().to_string()), (to, data, now + TXN_MS));
+        }
+    }
+
+    fn reply(&mut self, now: i64, to: SocketAddr, req: &Message, code: u16, reason: &str) {
+        let tag = self.unique();
+        let mut r = req.reply(code, reason, Some(&tag));
+        r.push("Server", self.cfg.user_agent.clone());
+        if code == 405 {
+            r.push("Allow", ALLOW);
+        }
+        self.answer(now, to, req, r);
+    }
+
+    /// A datagram from the network.
+    pub fn receive(&mut self, now: i64, from: SocketAddr, bytes: &[u8]) {
+        let msg = match Message::parse(bytes, false) {
+            Ok((m, _)) => m,
+            Err(e) => {
+                // Nothing trustworthy to answer to: dropped, and said.
+                if !bytes.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                    self.refused(from, "malformed", e.to_string());
+                }
+                return;
+            }
+        };
+        if msg.is_request() {
+            self.request(now, from, msg);
+        } else {
+            self.response(now, from, msg);
+        }
+    }
+
+    fn request(&mut self, now: i64, from: SocketAddr, req: Message) {
+        let Some(via) = req.via() else {
+            self.refused(from, "malformed", "no usable Via");
+            return;
+        };
+        let Some(branch) = via.branch().map(str::to_string) else {
+            self.refused(from, "malformed", "Via has no branch");
+            return;
+        };
+        let method = req.method().to_string();
+        if method != "ACK"
+            && let Some((_, data, _)) = self.answered.get(&(branch.clone(), method.clone()))
+        {
+            let data = data.clone();
+            self.out.push_back(Output::Send { to: from, data });
+            return;
+        }
+        let well_formed = req.from_addr().is_some()
+            && req.to_addr().is_some()
+            && req.call_id().is_some_and(|c| !c.is_empty())
+            && req.cseq().is_some_and(|(_, m)| m == method);
+        if !well_formed {
+            self.reply(now, from, &req, 400, "Bad Request");
+            self.refused(
+                from,
+                "malformed",
+                "From, To, Call-ID or CSeq missing or wrong",
+            );
+            return;
+        }
+        if req.header("Max-Forwards").is_some_and(|v| v.trim() == "0") {
+            self.reply(now, from, &req, 483, "Too Many Hops");
+            return;
+        }
+        match method.as_str() {
+            "REGISTER" => self.register(now, from, &req),
+            "OPTIONS" => {
+                let tag = self.unique();
+                let mut r = req.reply(200, "OK", Some(&tag));
+                r.push("Allow", ALLOW);
+                r.push("Accept", "application/sdp");
+                r.push("Server", self.cfg.user_agent.clone());
+                self.answer(now, from, &req, r);
+            }
+            "INVITE" => self.invite(now, from, req, branch),
+            "ACK" => self.ack(&req),
+            "BYE" => self.bye(now, from, &req),
+            "CANCEL" => self.cancel(now, from, &req, &branch),
+            "INFO" => {
+                let known = req.call_id().is_some_and(|c| self.dialogs.contains_key(c));
+                if known {
+                    self.reply(now, from, &req, 200, "OK");
+                } else {
+                    self.reply(now, from, &req, 481, "Call/Transaction Does Not Exist");
+                }
+            }
+            _ => self.reply(now, from, &req, 405, "Method Not Allowed"),
+        }
+    }
+
+    fn blocked(&self, ip: IpAddr, now: i64) -> bool {
+        self.failures
+            .get(&ip)
+            .is_some_and(|f| f.blocked_until > now)
+    }
+
+    fn failed_auth(&mut self, now: i64, from: SocketAddr, user: &str) {
+        let f = self.failures.entry(from.ip()).or_default();
+        if now - f.since > FAIL_WINDOW_MS {
+            f.count = 0;
+            f.since = now;
+        }
+        f.count += 1;
+        let block = f.count >= MAX_FAILURES;
+        if block {
+            f.blocked_until = now + BLOCK_MS;
+            f.count = 0;
+        }
+        self.refused(
+            from,
+            if block { "blocked" } else { "bad_credentials" },
+            format!("REGISTER as {user:?}"),
+        );
+    }
+
+    fn challenge(&mut self, now: i64, from: SocketAddr, req: &Message, stale: bool) {
+        let nonce = digest::make_nonce(&self.cfg.secret, now);
+        let tag = self.unique();
+        let mut r = req.reply(401, "Unauthorized", Some(&tag));
+        for alg in [Algorithm::Sha256, Algorithm::Md5] {
+            r.push(
+                "WWW-Authenticate",
+                digest::challenge(alg, &self.cfg.realm, &nonce, stale),
+            );
+        }
+        r.push("Server", self.cfg.user_agent.clone());
+        self.answer(now, from, req, r);
+    }
+
+    fn register(&mut self, now: i64, from: SocketAddr, req: &Message) {
+        if self.blocked(from.ip(), now) {
+            self.reply(now, from, req, 403, "Forbidden");
+            self.refused(from, "blocked", "REGISTER while blocked");
+            return;
+        }
+        let Some(auth) = req.header("Authorization").and_then(Authorization::parse) else {
+            self.challenge(now, from, req, false);
+            return;
+        };
+        match digest::check_nonce(&self.cfg.secret, &auth.nonce, now) {
+            NonceState::Fresh => {}
+            NonceState::Stale => return self.challenge(now, from, req, true),
+            NonceState::Bad => return self.challenge(now, from, req, false),
+        }
+        let to_user = req
+            .to_addr()
+            .and_then(|a| a.parsed_uri())
+            .and_then(|u| u.user);
+        let phone = self.dir.phones.get(&auth.username).cloned();
+        let ok = match (&phone, auth.algorithm()) {
+            (Some(p), Some(alg)) if auth.realm == self.cfg.realm => {
+                let ha1 = match alg {
+                    Algorithm::Md5 => &p.ha1_md5,
+                    Algorithm::Sha256 => &p.ha1_sha256,
+                };
+                auth.verify("REGISTER", ha1) && to_user.as_deref() == Some(&auth.username)
+            }
+            _ => false,
+        };
+        let Some(phone) = phone.filter(|_| ok) else {
+            self.failed_auth(now, from, &auth.username);
+            self.reply(now, from, req, 403, "Forbidden");
+            return;
+        };
+        let key = (phone.tenant, phone.agent);
+        let default_expires = req
+            .header("Expires")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .unwrap_or(MAX_EXPIRES_S);
+        let contacts = req.header_all("Contact");
+        let tag = self.unique();
+        if contacts.iter().any(|c| c.trim() == "*") {
+            if default_expires != 0 {
+                self.reply(now, from, req, 400, "Bad Request");
+                return;
+            }
+            if self.registrations.remove(&key).is_some() {
+                self.out.push_back(Output::Registered {
+                    tenant: phone.tenant,
+                    agent: phone.agent,
+                    registered: false,
+                });
+            }
+            let mut r = req.reply(200, "OK", Some(&tag));
+            r.push("Server", self.cfg.user_agent.clone());
+            self.answer(now, from, req, r);
+            return;
+        }
+        let mut r = req.reply(200, "OK", Some(&tag));
+        if let Some(c) = contacts.first().and_then(|c| NameAddr::parse(c)) {
+            let expires = c
+                .param("expires")
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(default_expires);
+            if expires > 0 && expires < MIN_EXPIRES_S {
+                let mut r = req.reply(423, "Interval Too Brief", Some(&tag));
+                r.push("Min-Expires", MIN_EXPIRES_S.to_string());
+                self.answer(now, from, req, r);
+                return;
+            }
+            let expires = expires.clamp(0, MAX_EXPIRES_S);
+            if expires == 0 {
+                if self.registrations.remove(&key).is_some() {
+                    self.out.push_back(Output::Registered {
+                        tenant: phone.tenant,
+                        agent: phone.agent,
+                        registered: false,
+                    });
+                }
+            } else {
+                let fresh = !self.is_registered(phone.tenant, phone.agent, now);
+                self.registrations.insert(
+                    key,
+                    Registration {
+                        username: auth.username.clone(),
+                        contact: c.uri.clone(),
+                        addr: from,
+                        expires_at: now + expires * 1000,
+                    },
+                );
+                r.push("Contact", format!("<{}>;expires={expires}", c.uri));
+                if fresh {
+                    self.out.push_back(Output::Registered {
+                        tenant: phone.tenant,
+                        agent: phone.agent,
+                        registered: true,
+                    });
+                }
+            }
+        } else if let Some(reg) = self.registrations.get(&key) {
+            // A query: the bindings are listed.
+            r.push(
+                "Contact",
+                format!(
+                    "<{}>;expires={}",
+                    reg.contact,
+                    (reg.expires_at - now).max(0) / 1000
+                ),
+            );
+        }
+        r.push("Server", self.cfg.user_agent.clone());
+        self.answer(now, from, req, r);
+    }
+
+    /// Finds the dialled number's route: the Request-URI's user, then To's.
+    fn route_of(&self, req: &Message) -> Option<(String, NumberRoute)> {
+        let candidates = [
+            Uri::parse(req.uri()).and_then(|u| u.user),
+            req.to_addr()
+                .and_then(|a| a.parsed_uri())
+                .and_then(|u| u.user),
+        ];
+        for user in candidates.into_iter().flatten() {
+            let digits: String = user
+                .chars()
+                .filter(|c| c.is_ascii_digit() || *c == '+')
+                .collect();
+            for n in [
+                digits.clone(),
+                format!("+{}", digits.trim_start_matches('+')),
+            ] {
+                if let Some(r) = self.dir.numbers.get(&n) {
+                    return Some((n, r.clone()));
+                }
+            }
+        }
+        None
+    }
+
+    fn invite(&mut self, now: i64, from: SocketAddr, req: Message, branch: String) {
+        let call_id = req.call_id().unwrap_or_default().to_string();
+        let in_dialog = req.to_addr().is_some_and(|t| t.tag().is_some());
+        if let Some(&cref) = self.dialogs.get(&call_id) {
+            if in_dialog {
+                return self.reinvite(now, from, cref, &req);
+            }
+            // The same INVITE again: the same answer again.
+            let again = self.calls.get(&cref).and_then(|c| {
+                (c.caller.invite_branch == branch).then(|| c.caller.final_response.clone())
+            });
+            match again {
+                Some(Some(data)) => self.out.push_back(Output::Send { to: from, data }),
+                Some(None) => {
+                    let r = req.reply(100, "Trying", None);
+                    self.send(from, &r);
+                }
+                None => self.reply(now, from, &req, 482, "Loop Detected"),
+            }
+            return;
+        }
+        if in_dialog {
+            self.reply(now, from, &req, 481, "Call/Transaction Does Not Exist");
+            return;
+        }
+        let Some((number, route)) = self.route_of(&req) else {
+            self.invite_failure(now, from, &req, 404, "Not Found");
+            self.refused(from, "unknown_number", req.uri().to_string());
+            return;
+        };
+        let trusted =
+            self.dir.trunks.iter().any(|t| {
+                t.tenant == route.tenant && t.sources.iter().any(|n| n.contains(&from.ip()))
+            });
+        if !trusted {
+            self.invite_failure(now, from, &req, 403, "Forbidden");
+            self.refused(from, "untrusted_source", format!("INVITE for {number}"));
+            return;
+        }
+        if self.calls.len() >= MAX_CALLS {
+            self.invite_failure(now, from, &req, 503, "Service Unavailable");
+            return;
+        }
+        let offer = match sdp::parse(&req.body) {
+            Ok(o) => o,
+            Err(e) => {
+                let code = if req.body.is_empty() { 488 } else { 400 };
+                self.invite_failure(now, from, &req, code, "Not Acceptable Here");
+                self.refused(from, "bad_sdp", e.to_string());
+                return;
+            }
+        };
+        let Some(&codec) = offer.codecs.first() else {
+            self.invite_failure(now, from, &req, 488, "Not Acceptable Here");
+            return;
+        };
+        let caller_number = req
+            .from_addr()
+            .and_then(|a| a.parsed_uri())
+            .and_then(|u| u.user)
+            .unwrap_or_default();
+        let trying = req.reply(100, "Trying", None);
+        self.send(from, &trying);
+        self.counter += 1;
+        let cref = CallRef(self.counter);
+        let local_tag = self.unique();
+        let from_addr = req.from_addr().expect("checked");
+        let target = req
+            .header("Contact")
+            .and_then(NameAddr::parse)
+            .map(|c| c.uri)
+            .unwrap_or_else(|| from_addr.uri.clone());
+        let route_set: Vec<String> = req
+            .header_all("Record-Route")
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let call = Call {
+            tenant: route.tenant,
+            contact: None,
+            state: State::Setup,
+            caller: CallerLeg {
+                call_id: call_id.clone(),
+                invite_branch: branch,
+                local_tag,
+                target,
+                signal: from,
+                route: route_set,
+                cseq: 0,
+                final_response: None,
+                resend: None,
+                media_port: 0,
+                remote_rtp: offer.addr,
+                codec,
+                events: offer.events,
+                sdp_version: 1,
+                invite: req,
+            },
+            agent: None,
+        };
+        self.calls.insert(cref, call);
+        self.dialogs.insert(call_id, cref);
+        self.out.push_back(Output::NewCall {
+            call: cref,
+            tenant: route.tenant,
+            queue: route.queue,
+            from: caller_number,
+            to: number,
+        });
+    }
+
+    /// A final failure to an INVITE outside any call: sent, and sent
+    /// again until acknowledged (absorbed by branch).
+    fn invite_failure(
+        &mut self,
+        now: i64,
+        from: SocketAddr,
+        req: &Message,
+        code: u16,
+        reason: &str,
+    ) {
+        let tag = self.unique();
+        let mut r = req.reply(code, reason, Some(&tag));
+        r.push("Server", self.cfg.user_agent.clone());
+        // Retransmitted INVITEs get the same answer; the ACK needs nothing.
+        self.answer(now, from, req, r);
+    }
+
+    fn caller_sdp(&self, leg: &CallerLeg) -> Vec<u8> {
+        let dir = sdp::parse(&leg.invite.body)
+            .map(|o| o.direction.answer())
+            .unwrap_or(Direction::SendRecv);
+        sdp::build(
+            leg.local_tag.len() as u64 + 1_000,
+            leg.sdp_version,
+            SocketAddr::new(self.cfg.media_ip, leg.media_port),
+            leg.codec,
+            leg.events,
+            dir,
+        )
+    }
+
+    /// The shell created the call's contact and opened `media_port`: the
+    /// call is answered and the caller hears music while queued.
+    pub fn call_queued(&mut self, now: i64, call: CallRef, contact: ContactId, media_port: u16) {
+        let our_uri = self.our_uri();
+        let user_agent = self.cfg.user_agent.clone();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.state != State::Setup {
+            return;
+        }
+        c.contact = Some(contact);
+        c.state = State::Queued;
+        c.caller.media_port = media_port;
+        let body = self.caller_sdp(&self.calls[&call].caller);
+        let c = self.calls.get_mut(&call).expect("present");
+        let mut r = c
+            .caller
+            .invite
+            .reply(200, "OK", Some(&c.caller.local_tag.clone()));
+        r.push("Contact", format!("<{our_uri}>"));
+        r.push("Allow", ALLOW);
+        r.push("Server", user_agent);
+        r.push("Content-Type", "application/sdp");
+        r.body = body;
+        let data = r.to_bytes();
+        c.caller.final_response = Some(data.clone());
+        c.caller.resend = Some(Resend::new(now));
+        let (to, remote, codec, events) = (
+            c.caller.signal,
+            c.caller.remote_rtp,
+            c.caller.codec,
+            c.caller.events,
+        );
+        self.by_contact.insert(contact, call);
+        self.out.push_back(Output::Send { to, data });
+        self.out.push_back(Output::Media(Media::Caller {
+            call,
+            port: media_port,
+            remote,
+            codec,
+            events,
+        }));
+        self.out.push_back(Output::Media(Media::Hold { call }));
+    }
+
+    /// The shell could not take the call (no contact could be created).
+    pub fn call_refused(&mut self, now: i64, call: CallRef, code: u16, reason: &str) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.state != State::Setup {
+            return;
+        }
+        c.state = State::Ended;
+        let tag = c.caller.local_tag.clone();
+        let r = c.caller.invite.reply(code, reason, Some(&tag));
+        let data = r.to_bytes();
+        c.caller.final_response = Some(data.clone());
+        c.caller.resend = Some(Resend::new(now));
+        let to = c.caller.signal;
+        self.out.push_back(Output::Send { to, data });
+    }
+
+    fn reinvite(&mut self, now: i64, from: SocketAddr, cref: CallRef, req: &Message) {
+        let our_uri = self.our_uri();
+        let media_ip = self.cfg.media_ip;
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        let is_caller = c.caller.call_id == req.call_id().unwrap_or_default();
+        if !is_caller || c.state == State::Ended {
+            self.reply(now, from, req, 488, "Not Acceptable Here");
+            return;
+        }
+        match sdp::parse(&req.body) {
+            Ok(o) if o.codecs.contains(&c.caller.codec) => {
+                c.caller.remote_rtp = o.addr;
+                c.caller.sdp_version += 1;
+                let body = sdp::build(
+                    c.caller.local_tag.len() as u64 + 1_000,
+                    c.caller.sdp_version,
+                    SocketAddr::new(media_ip, c.caller.media_port),
+                    c.caller.codec,
+                    c.caller.events,
+                    o.direction.answer(),
+                );
+                let mut r = req.reply(200, "OK", None);
+                r.push("Contact", format!("<{our_uri}>"));
+                r.push("Content-Type", "application/sdp");
+                r.body = body;
+                let (port, codec, events) = (c.caller.media_port, c.caller.codec, c.caller.events);
+                self.answer(now, from, req, r);
+                self.out.push_back(Output::Media(Media::Caller {
+                    call: cref,
+                    port,
+                    remote: o.addr,
+                    codec,
+                    events,
+                }));
+            }
+            Ok(_) => self.reply(now, from, req, 488, "Not Acceptable Here"),
+            Err(_) if req.body.is_empty() => {
+                // A refresh without an offer: the last answer again.
+                let body = self.caller_sdp(&self.calls[&cref].caller);
+                let mut r = req.reply(200, "OK", None);
+                r.push("Contact", format!("<{}>", self.our_uri()));
+                r.push("Content-Type", "application/sdp");
+                r.body = body;
+                self.answer(now, from, req, r);
+            }
+            Err(_) => self.reply(now, from, req, 400, "Bad Request"),
+        }
+    }
+
+    fn ack(&mut self, req: &Message) {
+        let Some(&cref) = req.call_id().and_then(|c| self.dialogs.get(c)) else {
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        if c.caller.call_id == req.call_id().unwrap_or_default() {
+            c.caller.resend = None;
+            if c.state == State::Ended {
+                self.forget(cref);
+            }
+        }
+    }
+
+    fn bye(&mut self, now: i64, from: SocketAddr, req: &Message) {
+        let call_id = req.call_id().unwrap_or_default().to_string();
+        let Some(&cref) = self.dialogs.get(&call_id) else {
+            self.reply(now, from, req, 481, "Call/Transaction Does Not Exist");
+            return;
+        };
+        self.reply(now, from, req, 200, "OK");
+        let by_caller = self
+            .calls
+            .get(&cref)
+            .is_some_and(|c| c.caller.call_id == call_id);
+        self.end_call(
+            now,
+            cref,
+            if by_caller {
+                EndedBy::Caller
+            } else {
+                EndedBy::Agent
+            },
+        );
+    }
+
+    fn cancel(&mut self, now: i64, from: SocketAddr, req: &Message, branch: &str) {
+        let call_id = req.call_id().unwrap_or_default().to_string();
+        let found = self.dialogs.get(&call_id).copied().filter(|c| {
+            self.calls
+                .get(c)
+                .is_some_and(|c| c.caller.call_id == call_id && c.caller.invite_branch == branch)
+        });
+        let Some(cref) = found else {
+            self.reply(now, from, req, 481, "Call/Transaction Does Not Exist");
+            return;
+        };
+        self.reply(now, from, req, 200, "OK");
+        let c = self.calls.get_mut(&cref).expect("found");
+        if c.state != State::Setup {
+            // Already answered: the CANCEL changes nothing (RFC 3261 9.2).
+            return;
+        }
+        let tag = c.caller.local_tag.clone();
+        let r = c.caller.invite.reply(487, "Request Terminated", Some(&tag));
+        let data = r.to_bytes();
+        c.caller.final_response = Some(data.clone());
+        c.caller.resend = Some(Resend::new(now));
+        let to = c.caller.signal;
+        self.out.push_back(Output::Send { to, data });
+        self.end_call(now, cref, EndedBy::Caller);
+    }
+
+    /// Builds a request inside the caller's dialog.
+    fn caller_request(&mut self, cref: CallRef, method: &str) -> Option<(SocketAddr, Message)> {
+        let branch = format!("z9hG4bK{}", self.unique());
+        let via = self.via(&branch);
+        let ua = self.cfg.user_agent.clone();
+        let c = self.calls.get_mut(&cref)?;
+        let leg = &mut c.caller;
+        leg.cseq += 1;
+        let mut m = Message::request(method, &leg.target);
+        m.push("Via", via);
+        m.push("Max-Forwards", "70");
+        for r in leg.route.iter().rev() {
+            m.push("Route", r.clone());
+        }
+        let to = leg.invite.header("From").unwrap_or_default().to_string();
+        let from = format!(
+            "{};tag={}",
+            leg.invite
+                .header("To")
+                .unwrap_or_default()
+                .split(";tag=")
+                .next()
+                .unwrap_or_default(),
+            leg.local_tag
+        );
+        m.push("From", from);
+        m.push("To", to);
+        m.push("Call-ID", leg.call_id.clone());
+        m.push("CSeq", format!("{} {method}", leg.cseq));
+        m.push("User-Agent", ua);
+        Some((leg.signal, m))
+    }
+
+    fn agent_request(&mut self, cref: CallRef, method: &str) -> Option<(SocketAddr, Message)> {
+        let branch = format!("z9hG4bK{}", self.unique());
+        let via = self.via(&branch);
+        let our = self.our_uri();
+        let ua = self.cfg.user_agent.clone();
+        let c = self.calls.get_mut(&cref)?;
+        let number = c
+            .caller
+            .invite
+            .from_addr()
+            .and_then(|a| a.parsed_uri())
+            .and_then(|u| u.user)
+            .unwrap_or_default();
+        let leg = c.agent.as_mut()?;
+        leg.cseq += 1;
+        let mut m = Message::request(method, &leg.target);
+        m.push("Via", via);
+        m.push("Max-Forwards", "70");
+        m.push(
+            "From",
+            format!("<sip:{number}@{}>;tag={}", host_of(&our), leg.local_tag),
+        );
+        m.push(
+            "To",
+            match &leg.remote_tag {
+                Some(t) => format!("<{}>;tag={t}", leg.to),
+                None => format!("<{}>", leg.to),
+            },
+        );
+        m.push("Call-ID", leg.call_id.clone());
+        m.push("CSeq", format!("{} {method}", leg.cseq));
+        m.push("User-Agent", ua);
+        Some((leg.signal, m))
+    }
+
+    fn send_pending(&mut self, now: i64, to: SocketAddr, m: Message) {
+        let data = self.send(to, &m);
+        let cseq = m
+            .cseq()
+            .map(|(n, s)| (n, s.to_string()))
+            .unwrap_or((0, String::new()));
+        self.pending.push(Pending {
+            call_id: m.call_id().unwrap_or_default().to_string(),
+            cseq,
+            to,
+            data,
+            resend: Resend::new(now),
+        });
+    }
+
+    /// Ends a call from wherever it is: the other legs are hung up or
+    /// cancelled, media stops, and the shell is told how it ended.
+    fn end_call(&mut self, now: i64, cref: CallRef, by: EndedBy) {
+        let Some(c) = self.calls.get(&cref) else {
+            return;
+        };
+        if c.state == State::Ended {
+            return;
+        }
+        let prior = c.state;
+        let (tenant, contact) = (c.tenant, c.contact);
+        let agent_state = c.agent.as_ref().map(|a| a.state);
+        // The caller's leg: hung up unless the caller ended it.
+        if by != EndedBy::Caller
+            && prior != State::Setup
+            && let Some((to, m)) = self.caller_request(cref, "BYE")
+        {
+            self.send_pending(now, to, m);
+        }
+        match agent_state {
+            Some(AgentState::Answered) if by != EndedBy::Agent => {
+                if let Some((to, m)) = self.agent_request(cref, "BYE") {
+                    self.send_pending(now, to, m);
+                }
+            }
+            Some(AgentState::Calling | AgentState::Proceeding) => self.cancel_agent(now, cref),
+            _ => {}
+        }
+        let c = self.calls.get_mut(&cref).expect("present");
+        c.state = State::Ended;
+        if let Some(a) = &mut c.agent {
+            a.resend = None;
+        }
+        if prior != State::Setup {
+            self.out
+                .push_back(Output::Media(Media::Stop { call: cref }));
+        }
+        if prior != State::Setup || contact.is_some() {
+            self.out.push_back(Output::Ended {
+                call: cref,
+                tenant,
+                contact,
+                stage: if prior == State::Talking {
+                    Stage::Talking
+                } else {
+                    Stage::Waiting
+                },
+                by,
+            });
+        } else {
+            // Cancelled before the shell answered: it is told all the same,
+            // so it abandons whatever contact it is creating.
+            self.out.push_back(Output::Ended {
+                call: cref,
+                tenant,
+                contact: None,
+                stage: Stage::Waiting,
+                by,
+            });
+        }
+        let c = &self.calls[&cref];
+        if c.caller.resend.is_none() {
+            self.forget(cref);
+        }
+    }
+
+    fn forget(&mut self, cref: CallRef) {
+        if let Some(c) = self.calls.remove(&cref) {
+            self.dialogs.remove(&c.caller.call_id);
+            if let Some(a) = &c.agent {
+                self.dialogs.remove(&a.call_id);
+            }
+            if let Some(contact) = c.contact {
+                self.by_contact.remove(&contact);
+            }
+        }
+    }
+
+    /// Hangs a call up from this side (an agent or team leader asked).
+    pub fn hang_up(&mut self, now: i64, contact: ContactId) -> bool {
+        match self.by_contact.get(&contact).copied() {
+            Some(cref)
+                if self
+                    .calls
+                    .get(&cref)
+                    .is_some_and(|c| c.state != State::Ended) =>
+            {
+                self.end_call(now, cref, EndedBy::Switch);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The routing engine reserved `agent` for the contact: ring the agent's
+    /// phone, offering media on `media_port` (opened by the shell).
+    pub fn ring(
+        &mut self,
+        now: i64,
+        contact: ContactId,
+        reservation: u64,
+        agent: AgentId,
+        media_port: u16,
+    ) {
+        let Some(&cref) = self.by_contact.get(&contact) else {
+            return;
+        };
+        let Some(c) = self.calls.get(&cref) else {
+            return;
+        };
+        if c.state != State::Queued {
+            return;
+        }
+        let tenant = c.tenant;
+        let reg = self
+            .registrations
+            .get(&(tenant, agent))
+            .filter(|r| r.expires_at > now)
+            .cloned();
+        let Some(reg) = reg else {
+            self.out.push_back(Output::AgentDeclined {
+                call: cref,
+                tenant,
+                contact,
+                reservation,
+                why: "the agent's phone is not registered".into(),
+            });
+            return;
+        };
+        let call_id = format!("{}@switchboard", self.unique());
+        let local_tag = self.unique();
+        let host = host_of(&self.our_uri()).to_string();
+        let c = self.calls.get_mut(&cref).expect("present");
+        c.state = State::Ringing;
+        let (codec, events) = (c.caller.codec, c.caller.events.or(Some(101)));
+        c.agent = Some(AgentLeg {
+            reservation,
+            call_id: call_id.clone(),
+            local_tag,
+            remote_tag: None,
+            to: format!("sip:{}@{host}", reg.username),
+            target: reg.contact.clone(),
+            signal: reg.addr,
+            branch: String::new(),
+            invite: Vec::new(),
+            state: AgentState::Calling,
+            resend: None,
+            cseq: 0,
+            media_port,
+        });
+        self.dialogs.insert(call_id, cref);
+        let Some((to, mut m)) = self.agent_request(cref, "INVITE") else {
+            return;
+        };
+        m.push("Contact", format!("<{}>", self.our_uri()));
+        m.push("Allow", ALLOW);
+        m.push("Content-Type", "application/sdp");
+        m.body = sdp::build(
+            cref.0,
+            1,
+            SocketAddr::new(self.cfg.media_ip, media_port),
+            codec,
+            events,
+            Direction::SendRecv,
+        );
+        let branch = m
+            .via()
+            .and_then(|v| v.branch().map(str::to_string))
+            .unwrap_or_default();
+        let data = self.send(to, &m);
+        let leg = self
+            .calls
+            .get_mut(&cref)
+            .and_then(|c| c.agent.as_mut())
+            .expect("present");
+        leg.branch = branch;
+        leg.invite = data;
+        leg.resend = Some(Resend::new(now));
+    }
+
+    fn cancel_agent(&mut self, now: i64, cref: CallRef) {
+        let Some(leg) = self.calls.get_mut(&cref).and_then(|c| c.agent.as_mut()) else {
+            return;
+        };
+        if !matches!(leg.state, AgentState::Calling | AgentState::Proceeding) {
+            return;
+        }
+        leg.state = AgentState::Cancelling;
+        leg.resend = None;
+        let Ok((invite, _)) = Message::parse(&leg.invite, false) else {
+            return;
+        };
+        let mut m = Message::request("CANCEL", invite.uri());
+        for h in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
+            if let Some(v) = invite.header(h) {
+                m.push(h, v.to_string());
+            }
+        }
+        m.push(
+            "CSeq",
+            format!("{} CANCEL", invite.cseq().map(|c| c.0).unwrap_or(1)),
+        );
+        let to = leg.signal;
+        self.send_pending(now, to, m);
+    }
+
+    /// The routing engine ended a reservation (it expired or the contact
+    /// went elsewhere): a phone still ringing for it stops.
+    pub fn reservation_ended(&mut self, now: i64, contact: ContactId, reservation: u64) {
+        let Some(&cref) = self.by_contact.get(&contact) else {
+            return;
+        };
+        let ringing = self.calls.get(&cref).is_some_and(|c| {
+            c.state == State::Ringing
+                && c.agent.as_ref().is_some_and(|a| {
+                    a.reservation == reservation
+                        && matches!(a.state, AgentState::Calling | AgentState::Proceeding)
+                })
+        });
+        if ringing {
+            self.cancel_agent(now, cref);
+            let c = self.calls.get_mut(&cref).expect("present");
+            c.state = State::Queued;
+        }
+    }
+
+    fn response(&mut self, now: i64, from: SocketAddr, resp: Message) {
+        let Some(code) = resp.code() else {
+            return;
+        };
+        let Some((cseq, method)) = resp.cseq().map(|(n, m)| (n, m.to_string())) else {
+            return;
+        };
+        let call_id = resp.call_id().unwrap_or_default().to_string();
+        if method != "INVITE" {
+            if code >= 200 {
+                self.pending
+                    .retain(|p| !(p.call_id == call_id && p.cseq == (cseq, method.clone())));
+            } else if let Some(p) = self
+                .pending
+                .iter_mut()
+                .find(|p| p.call_id == call_id && p.cseq.0 == cseq)
+            {
+                // Provisional: keep trying, but at T2 (RFC 3261 17.1.2.2).
+                p.resend.interval = T2_MS;
+                p.resend.at = now + T2_MS;
+            }
+            return;
+        }
+        let Some(&cref) = self.dialogs.get(&call_id) else {
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        let Some(leg) = c.agent.as_mut().filter(|a| a.call_id == call_id) else {
+            return;
+        };
+        if leg.signal.ip() != from.ip() {
+            self.refused(from, "spoofed", "a response for a call from elsewhere");
+            return;
+        }
+        let tenant = c.tenant;
+        let Some(contact) = c.contact else {
+            return;
+        };
+        let to_tag = resp.to_addr().and_then(|a| a.tag().map(str::to_string));
+        match code {
+            100..=199 => {
+                if leg.state == AgentState::Calling {
+                    leg.state = AgentState::Proceeding;
+                }
+                leg.resend = None;
+            }
+            200..=299 => {
+                let first = matches!(
+                    leg.state,
+                    AgentState::Calling | AgentState::Proceeding | AgentState::Cancelling
+                ) && leg.remote_tag.is_none();
+                leg.remote_tag = to_tag;
+                if let Some(t) = resp.header("Contact").and_then(NameAddr::parse) {
+                    leg.target = t.uri;
+                }
+                leg.resend = None;
+                let cancelled = leg.state == AgentState::Cancelling || c.state != State::Ringing;
+                let answer = sdp::parse(&resp.body);
+                if first {
+                    leg.state = AgentState::Answered;
+                }
+                self.send_ack(cref, cseq);
+                if !first {
+                    return;
+                }
+                let reservation = leg_reservation(self.calls.get(&cref));
+                match answer {
+                    Ok(a) if !cancelled && a.addr.port() != 0 => {
+                        let c = self.calls.get_mut(&cref).expect("present");
+                        c.state = State::Talking;
+                        let port = c.agent.as_ref().map(|a| a.media_port).unwrap_or(0);
+                        self.out.push_back(Output::AgentAnswered {
+                            call: cref,
+                            tenant,
+                            contact,
+                            reservation,
+                        });
+                        self.out.push_back(Output::Media(Media::Agent {
+                            call: cref,
+                            port,
+                            remote: a.addr,
+                        }));
+                        self.out
+                            .push_back(Output::Media(Media::Bridge { call: cref }));
+                    }
+                    other => {
+                        // Answered too late, or with nothing we can use.
+                        if let Some((to, m)) = self.agent_request(cref, "BYE") {
+                            self.send_pending(now, to, m);
+                        }
+                        let c = self.calls.get_mut(&cref).expect("present");
+                        c.agent = None;
+                        if !cancelled {
+                            c.state = State::Queued;
+                            self.out.push_back(Output::AgentDeclined {
+                                call: cref,
+                                tenant,
+                                contact,
+                                reservation,
+                                why: match other {
+                                    Err(e) => format!("the phone's answer was unusable: {e}"),
+                                    Ok(_) => "the phone refused the audio stream".into(),
+                                },
+                            });
+                        }
+                    }
+                }
+            }
+            _ => {
+                // A failure: acknowledged on the same branch (RFC 3261 17.1.1.3).
+                let invite = leg.invite.clone();
+                let state = leg.state;
+                let reservation = leg.reservation;
+                if let Ok((inv, _)) = Message::parse(&invite, false) {
+                    let mut ack = Message::request("ACK", inv.uri());
+                    for h in ["Via", "Max-Forwards", "From", "Call-ID"] {
+                        if let Some(v) = inv.header(h) {
+                            ack.push(h, v.to_string());
+                        }
+                    }
+                    if let Some(to) = resp.header("To") {
+                        ack.push("To", to.to_string());
+                    }
+                    ack.push("CSeq", format!("{cseq} ACK"));
+                    self.send(from, &ack);
+                }
+                let c = self.calls.get_mut(&cref).expect("present");
+                if let Some(a) = c.agent.take() {
+                    self.dialogs.remove(&a.call_id);
+                }
+                if state != AgentState::Cancelling && c.state == State::Ringing {
+                    c.state = State::Queued;
+                    self.out.push_back(Output::AgentDeclined {
+                        call: cref,
+                        tenant,
+                        contact,
+                        reservation,
+                        why: format!("the phone answered {code}"),
+                    });
+                }
+            }
+        }
+    }
+
+    fn send_ack(&mut self, cref: CallRef, cseq: u32) {
+        let Some((to, mut m)) = self.agent_request(cref, "ACK") else {
+            return;
+        };
+        // The ACK carries the INVITE's CSeq number, and does not count.
+        if let Some(leg) = self.calls.get_mut(&cref).and_then(|c| c.agent.as_mut()) {
+            leg.cseq -= 1;
+        }
+        m.remove("CSeq");
+        m.push("CSeq", format!("{cseq} ACK"));
+        self.send(to, &m);
+    }
+
+    /// When [`Switch::handle_timeout`] next has something to do.
+    pub fn poll_timeout(&self) -> Option<i64> {
+        let calls = self.calls.values().flat_map(|c| {
+            [
+                c.caller.resend.map(|r| r.at),
+                c.agent.as_ref().and_then(|a| a.resend.map(|r| r.at)),
+            ]
+        });
+        let pending = self.pending.iter().map(|p| Some(p.resend.at));
+        calls.chain(pending).flatten().min()
+    }
+
+    /// Time passed: retransmissions, and transactions that ran out.
+    pub fn handle_timeout(&mut self, now: i64) {
+        let due: Vec<CallRef> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| {
+                c.caller.resend.is_some_and(|r| r.at <= now)
+                    || c.agent
+                        .as_ref()
+                        .is_some_and(|a| a.resend.is_some_and(|r| r.at <= now))
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for cref in due {
+            self.call_timers(now, cref);
+        }
+        let mut resend = Vec::new();
+        self.pending.retain_mut(|p| {
+            if p.resend.at > now {
+                return true;
+            }
+            if now >= p.resend.deadline {
+                return false;
+            }
+            p.resend.bump(now, T2_MS);
+            resend.push((p.to, p.data.clone()));
+            true
+        });
+        for (to, data) in resend {
+            self.out.push_back(Output::Send { to, data });
+        }
+        self.answered.retain(|_, (_, _, until)| *until > now);
+        self.registrations
+            .retain(|_, r| r.expires_at > now - TXN_MS);
+        self.failures
+            .retain(|_, f| f.blocked_until > now || now - f.since <= FAIL_WINDOW_MS);
+    }
+
+    fn call_timers(&mut self, now: i64, cref: CallRef) {
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        if let Some(mut r) = c.caller.resend.filter(|r| r.at <= now) {
+            if now >= r.deadline {
+                c.caller.resend = None;
+                if c.state == State::Ended {
+                    self.forget(cref);
+                } else {
+                    // The caller never acknowledged the answer: gone.
+                    self.end_call(now, cref, EndedBy::Switch);
+                }
+                return;
+            }
+            r.bump(now, T2_MS);
+            c.caller.resend = Some(r);
+            if let Some(data) = c.caller.final_response.clone() {
+                let to = c.caller.signal;
+                self.out.push_back(Output::Send { to, data });
+            }
+        }
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        let tenant = c.tenant;
+        let Some(contact) = c.contact else {
+            return;
+        };
+        if let Some(leg) = c.agent.as_mut()
+            && let Some(mut r) = leg.resend.filter(|r| r.at <= now)
+        {
+            if now >= r.deadline {
+                // Timer B: the phone never answered at all.
+                leg.resend = None;
+                let reservation = leg.reservation;
+                let id = leg.call_id.clone();
+                c.agent = None;
+                c.state = State::Queued;
+                self.dialogs.remove(&id);
+                self.out.push_back(Output::AgentDeclined {
+                    call: cref,
+                    tenant,
+                    contact,
+                    reservation,
+                    why: "the phone did not answer".into(),
+                });
+                return;
+            }
+            r.bump(now, i64::MAX);
+            leg.resend = Some(r);
+            let (to, data) = (leg.signal, leg.invite.clone());
+            self.out.push_back(Output::Send { to, data });
+        }
+    }
+}
+
+fn leg_reservation(c: Option<&Call>) -> u64 {
+    c.and_then(|c| c.agent.as_ref())
+        .map(|a| a.reservation)
+        .unwrap_or(0)
+}
+
+fn host_of(uri: &str) -> &str {
+    uri.split('@').nth(1).unwrap_or(uri)
+}
+
+impl std::fmt::Debug for Switch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Switch")
+            .field("calls", &self.calls.len())
+            .field("registrations", &self.registrations.len())
+            .finish()
+    }
+}

@@ -1,0 +1,466 @@
+//! The switch driven by scripted peers on a fake clock: a phone registers,
+//! a trunk's call is queued, rung, answered, bridged and hung up; the
+//! hostile cases are refused.
+
+use std::net::SocketAddr;
+
+use sb_model::{AgentId, ContactId, QueueId, TenantId};
+use sb_sip::digest::{self, Algorithm};
+use sb_sip::switch::{NumberRoute, Phone, Trunk};
+use sb_sip::{Config, Directory, EndedBy, Media, Message, Output, Stage, Switch};
+use uuid::Uuid;
+
+const TRUNK: &str = "10.1.1.1:5060";
+const PHONE: &str = "10.2.2.2:5062";
+const STRANGER: &str = "203.0.113.9:5060";
+
+struct World {
+    sw: Switch,
+    tenant: TenantId,
+    agent: AgentId,
+    queue: QueueId,
+    now: i64,
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn world() -> World {
+    let tenant = TenantId::from_uuid(Uuid::now_v7());
+    let agent = AgentId::from_uuid(Uuid::now_v7());
+    let queue = QueueId::from_uuid(Uuid::now_v7());
+    let mut dir = Directory::default();
+    dir.numbers
+        .insert("+61290000000".into(), NumberRoute { tenant, queue });
+    dir.trunks.push(Trunk {
+        tenant,
+        sources: vec!["10.1.1.0/24".parse().unwrap()],
+    });
+    dir.phones.insert(
+        "alice".into(),
+        Phone {
+            tenant,
+            agent,
+            ha1_md5: digest::ha1(Algorithm::Md5, "alice", "switchboard", "s3cret-pass"),
+            ha1_sha256: digest::ha1(Algorithm::Sha256, "alice", "switchboard", "s3cret-pass"),
+        },
+    );
+    let cfg = Config {
+        sip_addr: addr("192.0.2.10:5060"),
+        media_ip: "192.0.2.10".parse().unwrap(),
+        realm: "switchboard".into(),
+        secret: b"0123456789abcdef0123456789abcdef".to_vec(),
+        instance: "t".into(),
+        user_agent: "Switchboard".into(),
+    };
+    World {
+        sw: Switch::new(cfg, dir),
+        tenant,
+        agent,
+        queue,
+        now: 1_800_000_000_000,
+    }
+}
+
+impl World {
+    fn outputs(&mut self) -> Vec<Output> {
+        std::iter::from_fn(|| self.sw.poll_output()).collect()
+    }
+
+    /// Sends `text` from `from`, returns what was sent back to anyone, parsed.
+    fn send(&mut self, from: &str, text: &str) -> (Vec<(SocketAddr, Message)>, Vec<Output>) {
+        let bytes = text.replace('\n', "\r\n");
+        self.sw.receive(self.now, addr(from), bytes.as_bytes());
+        split(self.outputs())
+    }
+}
+
+fn split(outs: Vec<Output>) -> (Vec<(SocketAddr, Message)>, Vec<Output>) {
+    let mut sent = Vec::new();
+    let mut other = Vec::new();
+    for o in outs {
+        match o {
+            Output::Send { to, data } => sent.push((to, Message::parse(&data, false).unwrap().0)),
+            o => other.push(o),
+        }
+    }
+    (sent, other)
+}
+
+fn register(branch: &str, cseq: u32, auth: Option<&str>, expires: u32) -> String {
+    format!(
+        "REGISTER sip:switchboard SIP/2.0
+Via: SIP/2.0/UDP {PHONE};branch={branch};rport
+From: <sip:alice@switchboard>;tag=ph1
+To: <sip:alice@switchboard>
+Call-ID: reg-1@phone
+CSeq: {cseq} REGISTER
+Contact: <sip:alice@{PHONE}>;expires={expires}
+{}Content-Length: 0
+
+",
+        auth.map(|a| format!("Authorization: {a}\n"))
+            .unwrap_or_default()
+    )
+}
+
+fn authorization(nonce: &str, password: &str, alg: Algorithm) -> String {
+    let ha1 = digest::ha1(alg, "alice", "switchboard", password);
+    let resp = digest::response(
+        alg,
+        &ha1,
+        "REGISTER",
+        "sip:switchboard",
+        nonce,
+        Some(("00000001", "c0ffee")),
+    );
+    format!(
+        "Digest username=\"alice\", realm=\"switchboard\", nonce=\"{nonce}\", uri=\"sip:switchboard\", \
+         response=\"{resp}\", algorithm={}, qop=auth, nc=00000001, cnonce=\"c0ffee\"",
+        alg.name()
+    )
+}
+
+fn nonce_of(m: &Message) -> String {
+    let v = m.header("WWW-Authenticate").unwrap();
+    let start = v.find("nonce=\"").unwrap() + 7;
+    v[start..start + 40].to_string()
+}
+
+fn register_phone(w: &mut World, alg: Algorithm) {
+    let (sent, _) = w.send(PHONE, &register("z9hG4bKr1", 1, None, 600));
+    assert_eq!(sent[0].1.code(), Some(401));
+    let challenges: Vec<&str> = sent[0]
+        .1
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "WWW-Authenticate")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(challenges.len(), 2);
+    assert!(challenges[0].contains("algorithm=SHA-256"));
+    assert!(challenges[1].contains("algorithm=MD5"));
+    let nonce = nonce_of(&sent[0].1);
+    let auth = authorization(&nonce, "s3cret-pass", alg);
+    let (sent, outs) = w.send(PHONE, &register("z9hG4bKr2", 2, Some(&auth), 600));
+    assert_eq!(sent[0].1.code(), Some(200), "{:?}", sent[0].1);
+    assert!(sent[0].1.header("Contact").unwrap().contains("expires=600"));
+    assert_eq!(
+        outs,
+        vec![Output::Registered {
+            tenant: w.tenant,
+            agent: w.agent,
+            registered: true
+        }]
+    );
+    assert!(w.sw.is_registered(w.tenant, w.agent, w.now));
+}
+
+fn invite(branch: &str, call_id: &str) -> String {
+    let sdp = "v=0\no=- 1 1 IN IP4 10.1.1.1\ns=-\nc=IN IP4 10.1.1.1\nt=0 0\nm=audio 40000 RTP/AVP 8 0 101\na=rtpmap:101 telephone-event/8000\n";
+    let length = sdp.replace('\n', "\r\n").len();
+    format!(
+        "INVITE sip:+61290000000@192.0.2.10 SIP/2.0
+Via: SIP/2.0/UDP {TRUNK};branch={branch}
+From: <sip:+61400111222@carrier>;tag=car1
+To: <sip:+61290000000@192.0.2.10>
+Call-ID: {call_id}
+CSeq: 1 INVITE
+Contact: <sip:carrier@{TRUNK}>
+Content-Type: application/sdp
+Content-Length: {length}
+
+{sdp}"
+    )
+}
+
+#[test]
+fn a_phone_registers_with_sha256_or_md5() {
+    for alg in [Algorithm::Sha256, Algorithm::Md5] {
+        let mut w = world();
+        register_phone(&mut w, alg);
+    }
+}
+
+#[test]
+fn wrong_passwords_are_refused_then_blocked() {
+    let mut w = world();
+    for i in 0..5 {
+        let (sent, _) = w.send(PHONE, &register(&format!("z9hG4bKa{i}"), 1, None, 600));
+        let nonce = nonce_of(&sent[0].1);
+        let auth = authorization(&nonce, "guess", Algorithm::Sha256);
+        let (sent, outs) = w.send(
+            PHONE,
+            &register(&format!("z9hG4bKb{i}"), 2, Some(&auth), 600),
+        );
+        assert_eq!(sent[0].1.code(), Some(403));
+        assert!(matches!(outs[0], Output::Refused { .. }));
+    }
+    // Blocked now, even with the right password.
+    let (sent, _) = w.send(PHONE, &register("z9hG4bKc", 1, None, 600));
+    assert_eq!(sent[0].1.code(), Some(403));
+    assert!(!w.sw.is_registered(w.tenant, w.agent, w.now));
+    // Until the block ends.
+    w.now += sb_sip::switch::BLOCK_MS + 1;
+    w.sw.handle_timeout(w.now);
+    register_phone(&mut w, Algorithm::Sha256);
+}
+
+#[test]
+fn calls_from_strangers_and_to_unknown_numbers_are_refused() {
+    let mut w = world();
+    let text = invite("z9hG4bKs1", "fraud@x").replace(TRUNK, STRANGER);
+    let (sent, outs) = w.send(STRANGER, &text);
+    assert_eq!(sent[0].1.code(), Some(403));
+    assert!(matches!(
+        outs[0],
+        Output::Refused {
+            what: "untrusted_source",
+            ..
+        }
+    ));
+    let text = invite("z9hG4bKs2", "nowhere@x").replace("+61290000000", "+61299999999");
+    let (sent, _) = w.send(TRUNK, &text);
+    assert_eq!(sent[0].1.code(), Some(404));
+    // Retransmitted: the same answer, nothing new.
+    let (again, outs) = w.send(TRUNK, &text);
+    assert_eq!(again[0].1, sent[0].1);
+    assert!(outs.is_empty());
+    assert_eq!(w.sw.calls(), 0);
+    // Bad SDP.
+    let text = invite("z9hG4bKs3", "badsdp@x").replace("c=IN IP4 10.1.1.1", "c=IN IP4 10.1.1.x");
+    let (sent, _) = w.send(TRUNK, &text);
+    assert_eq!(sent[0].1.code(), Some(400));
+    // Garbage is dropped and reported, never answered.
+    let (sent, outs) = w.send(TRUNK, "INVITE nonsense\n\n");
+    assert!(sent.is_empty());
+    assert!(matches!(
+        outs[0],
+        Output::Refused {
+            what: "malformed",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_call_is_queued_rung_answered_bridged_and_hung_up() {
+    let mut w = world();
+    register_phone(&mut w, Algorithm::Sha256);
+    let (sent, outs) = w.send(TRUNK, &invite("z9hG4bKi1", "call-1@carrier"));
+    assert_eq!(sent[0].1.code(), Some(100));
+    let Output::NewCall {
+        call,
+        tenant,
+        queue,
+        from,
+        to,
+    } = outs[0].clone()
+    else {
+        panic!("{outs:?}")
+    };
+    assert_eq!((tenant, queue), (w.tenant, w.queue));
+    assert_eq!(
+        (from.as_str(), to.as_str()),
+        ("+61400111222", "+61290000000")
+    );
+
+    let contact = ContactId::from_uuid(Uuid::now_v7());
+    w.sw.call_queued(w.now, call, contact, 30_000);
+    let (sent, outs) = split(w.outputs());
+    let ok = &sent[0].1;
+    assert_eq!(ok.code(), Some(200));
+    let answer = sb_sip::sdp::parse(&ok.body).unwrap();
+    assert_eq!(answer.addr, addr("192.0.2.10:30000"));
+    assert_eq!(answer.codecs, vec![sb_sip::sdp::Codec::Pcma]);
+    assert_eq!(
+        outs,
+        vec![
+            Output::Media(Media::Caller {
+                call,
+                port: 30_000,
+                remote: addr("10.1.1.1:40000"),
+                codec: sb_sip::sdp::Codec::Pcma,
+                events: Some(101)
+            }),
+            Output::Media(Media::Hold { call })
+        ]
+    );
+    let local_tag = ok.to_addr().unwrap().tag().unwrap().to_string();
+
+    // No ACK yet: the 200 is sent again after T1, then 2×T1.
+    w.now += 500;
+    w.sw.handle_timeout(w.now);
+    let (sent, _) = split(w.outputs());
+    assert_eq!(sent[0].1.code(), Some(200));
+    let ack = format!(
+        "ACK sip:switchboard@192.0.2.10:5060 SIP/2.0
+Via: SIP/2.0/UDP {TRUNK};branch=z9hG4bKack1
+From: <sip:+61400111222@carrier>;tag=car1
+To: <sip:+61290000000@192.0.2.10>;tag={local_tag}
+Call-ID: call-1@carrier
+CSeq: 1 ACK
+Content-Length: 0
+
+"
+    );
+    w.send(TRUNK, &ack);
+    w.now += 10_000;
+    w.sw.handle_timeout(w.now);
+    assert!(
+        w.outputs().is_empty(),
+        "no more retransmissions after the ACK"
+    );
+
+    // The engine reserves the agent: the phone rings.
+    w.sw.ring(w.now, contact, 7, w.agent, 30_002);
+    let (sent, _) = split(w.outputs());
+    let (to, inv) = &sent[0];
+    assert_eq!(*to, addr(PHONE));
+    assert_eq!(inv.method(), "INVITE");
+    assert_eq!(inv.uri(), format!("sip:alice@{PHONE}"));
+    assert_eq!(
+        sb_sip::sdp::parse(&inv.body).unwrap().addr,
+        addr("192.0.2.10:30002")
+    );
+    // The phone says 180, then 200 with its SDP.
+    let ringing = inv.reply(180, "Ringing", Some("phone-tag"));
+    w.sw.receive(w.now, addr(PHONE), &ringing.to_bytes());
+    assert!(w.outputs().is_empty());
+    let mut ok = inv.reply(200, "OK", Some("phone-tag"));
+    ok.push("Contact", format!("<sip:alice@{PHONE}>"));
+    ok.body = b"v=0\r\nc=IN IP4 10.2.2.2\r\nm=audio 50000 RTP/AVP 8 101\r\n".to_vec();
+    w.sw.receive(w.now, addr(PHONE), &ok.to_bytes());
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "ACK");
+    assert_eq!(sent[0].1.cseq(), Some((1, "ACK")));
+    assert_eq!(
+        outs,
+        vec![
+            Output::AgentAnswered {
+                call,
+                tenant: w.tenant,
+                contact,
+                reservation: 7
+            },
+            Output::Media(Media::Agent {
+                call,
+                port: 30_002,
+                remote: addr("10.2.2.2:50000")
+            }),
+            Output::Media(Media::Bridge { call })
+        ]
+    );
+    // A retransmitted 200 is acknowledged again, and nothing else happens.
+    w.sw.receive(w.now, addr(PHONE), &ok.to_bytes());
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent.len(), 1);
+    assert!(outs.is_empty());
+
+    // The caller hangs up: 200, the phone gets a BYE, the call ends talking.
+    let bye = ack
+        .replace("ACK sip", "BYE sip")
+        .replace("CSeq: 1 ACK", "CSeq: 2 BYE")
+        .replace("z9hG4bKack1", "z9hG4bKbye1");
+    let (sent, outs) = w.send(TRUNK, &bye);
+    assert_eq!(sent[0].1.code(), Some(200));
+    assert_eq!(sent[1].0, addr(PHONE));
+    assert_eq!(sent[1].1.method(), "BYE");
+    assert_eq!(
+        outs,
+        vec![
+            Output::Media(Media::Stop { call }),
+            Output::Ended {
+                call,
+                tenant: w.tenant,
+                contact: Some(contact),
+                stage: Stage::Talking,
+                by: EndedBy::Caller
+            }
+        ]
+    );
+    // The phone's BYE is sent again until answered.
+    w.now += 500;
+    w.sw.handle_timeout(w.now);
+    let (sent, _) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "BYE");
+    let done = sent[0].1.reply(200, "OK", None);
+    w.sw.receive(w.now, addr(PHONE), &done.to_bytes());
+    w.now += 60_000;
+    w.sw.handle_timeout(w.now);
+    assert!(w.outputs().is_empty());
+    assert_eq!(w.sw.calls(), 0);
+}
+
+#[test]
+fn unanswered_rings_are_declined_and_cancelled_and_hanging_up_in_queue_abandons() {
+    let mut w = world();
+    // Nobody registered: the reservation is declined at once.
+    let (_, outs) = w.send(TRUNK, &invite("z9hG4bKj1", "call-2@carrier"));
+    let Output::NewCall { call, .. } = outs[0].clone() else {
+        panic!()
+    };
+    let contact = ContactId::from_uuid(Uuid::now_v7());
+    w.sw.call_queued(w.now, call, contact, 30_010);
+    w.outputs();
+    w.sw.ring(w.now, contact, 1, w.agent, 30_012);
+    let (_, outs) = split(w.outputs());
+    assert!(matches!(
+        outs[0],
+        Output::AgentDeclined { reservation: 1, .. }
+    ));
+
+    // Registered but the phone is busy: declined.
+    register_phone(&mut w, Algorithm::Md5);
+    w.sw.ring(w.now, contact, 2, w.agent, 30_012);
+    let (sent, _) = split(w.outputs());
+    let busy = sent[0].1.reply(486, "Busy Here", Some("p"));
+    w.sw.receive(w.now, addr(PHONE), &busy.to_bytes());
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "ACK");
+    assert!(matches!(
+        outs[0],
+        Output::AgentDeclined { reservation: 2, .. }
+    ));
+
+    // Ringing when the reservation expires: CANCEL.
+    w.sw.ring(w.now, contact, 3, w.agent, 30_012);
+    let (sent, _) = split(w.outputs());
+    let inv = sent[0].1.clone();
+    w.sw.receive(
+        w.now,
+        addr(PHONE),
+        &inv.reply(180, "Ringing", Some("p")).to_bytes(),
+    );
+    w.sw.reservation_ended(w.now, contact, 3);
+    let (sent, _) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "CANCEL");
+    assert_eq!(sent[0].1.via(), inv.via());
+
+    // The caller hangs up while queued: abandoned.
+    let bye = format!(
+        "BYE sip:switchboard@192.0.2.10:5060 SIP/2.0
+Via: SIP/2.0/UDP {TRUNK};branch=z9hG4bKbye2
+From: <sip:+61400111222@carrier>;tag=car1
+To: <sip:+61290000000@192.0.2.10>;tag=x
+Call-ID: call-2@carrier
+CSeq: 2 BYE
+Content-Length: 0
+
+"
+    );
+    let (sent, outs) = w.send(TRUNK, &bye);
+    assert_eq!(sent[0].1.code(), Some(200));
+    assert!(outs.contains(&Output::Ended {
+        call,
+        tenant: w.tenant,
+        contact: Some(contact),
+        stage: Stage::Waiting,
+        by: EndedBy::Caller
+    }));
+    // The BYE again: the same 200, no second end.
+    let (sent, outs) = w.send(TRUNK, &bye);
+    assert_eq!(sent[0].1.code(), Some(200));
+    assert!(outs.is_empty());
+}
