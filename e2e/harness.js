@@ -42,7 +42,7 @@ async function halt(child) {
 
 async function run(server, addr) {
   const child = spawn(BIN, ["--data-dir", server.dir, "demo", "--http", addr, "--no-traffic"], {
-    env: { ...process.env, SWITCHBOARD_LOG: "warn" },
+    env: { ...process.env, SWITCHBOARD_LOG: "warn", SWITCHBOARD_SIP: "127.0.0.1:0" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const base = await new Promise((resolve, reject) => {

@@ -9,6 +9,9 @@
 # the local cluster if it is installed but stopped. Set
 # SWITCHBOARD_REQUIRE_POSTGRES=1 to fail rather than skip when none is found.
 #
+# Voice tests: real SIP peers from pjsua2-python (PyPI), installed into
+# target/sip-venv; set SWITCHBOARD_SIP_PYTHON to use another Python with it.
+#
 # Browser tests (e2e/): Debian's Chromium driven by playwright-core from the
 # npm registry (installed from e2e/package-lock.json). Chromium is
 # installed with apt-get when missing; set SWITCHBOARD_SKIP_BROWSER=1 to
@@ -36,6 +39,19 @@ if [ -z "${SWITCHBOARD_TEST_DATABASE_URL:-}" ]; then
   fi
 fi
 [ -n "${SWITCHBOARD_TEST_DATABASE_URL:-}" ] && echo "PostgreSQL tests use ${SWITCHBOARD_TEST_DATABASE_URL%%\?*}"
+
+# SIP peers for the voice tests: PJSIP's Python binding (pjsua2-python from
+# PyPI) in a virtual environment under target/.
+SIP_VENV=target/sip-venv
+if [ -z "${SWITCHBOARD_SIP_PYTHON:-}" ]; then
+  if ! "$SIP_VENV/bin/python" -c "import pjsua2" >/dev/null 2>&1; then
+    echo "installing pjsua2-python (the SIP peers of the voice tests) into $SIP_VENV"
+    mkdir -p target
+    python3 -m venv "$SIP_VENV" || { echo "scripts/test.sh: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 1; }
+    "$SIP_VENV/bin/pip" install -q --disable-pip-version-check "pjsua2-python==2.15.1.post1"
+  fi
+  export SWITCHBOARD_SIP_PYTHON="$PWD/$SIP_VENV/bin/python"
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -22,6 +22,7 @@ pub mod reports;
 pub mod rosters;
 pub mod routing;
 pub mod tenants;
+pub mod voice;
 pub mod webhooks;
 pub mod wfm;
 pub mod whatif;
@@ -48,6 +49,8 @@ pub struct AppConfig {
     /// The wait before a failed webhook delivery's first retry; it
     /// doubles with each failure, up to an hour.
     pub webhook_retry_base_ms: i64,
+    /// Where files (call recordings) are kept.
+    pub data_dir: std::path::PathBuf,
 }
 
 impl Default for AppConfig {
@@ -56,6 +59,7 @@ impl Default for AppConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             platform_token: None,
             webhook_retry_base_ms: 10_000,
+            data_dir: std::path::PathBuf::from("."),
         }
     }
 }
@@ -77,6 +81,8 @@ pub struct App {
     pub(crate) token_cache: Arc<Mutex<TokenCache>>,
     /// The tenants' routing engines on this node.
     pub(crate) routing: routing::RoutingHub,
+    /// What the SIP server shares with the use cases.
+    pub(crate) voice: voice::VoiceState,
 }
 
 /// Queue priorities by queue, with when they were read.
@@ -104,6 +110,7 @@ impl App {
             config: Arc::new(config),
             queue_cache: Arc::default(),
             token_cache: Arc::default(),
+            voice: voice::VoiceState::default(),
         }
     }
 

@@ -193,6 +193,32 @@ fn cases(f: &Fixture, role: Role) -> Vec<Case> {
             Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["agent.status"]})),
             &[AD],
         ),
+        c(M::GET, "/api/v1/voice/numbers".into(), None, &[AD]),
+        c(
+            M::PUT,
+            "/api/v1/voice/numbers/+61290000001".into(),
+            Some(json!({"queue_id": f.queue})),
+            &[AD],
+        ),
+        c(M::GET, "/api/v1/voice/trunks".into(), None, &[AD]),
+        c(
+            M::PUT,
+            format!("/api/v1/voice/trunks/trunk-{r}"),
+            Some(json!({"sources": ["192.0.2.0/24"]})),
+            &[AD],
+        ),
+        c(
+            M::PUT,
+            format!("/api/v1/agents/{}/phone", f.agent),
+            Some(json!({"username": format!("phone-{r}"), "password": "long-enough"})),
+            &[AD],
+        ),
+        c(
+            M::GET,
+            format!("/api/v1/contacts/{}/recordings", f.contact),
+            None,
+            &[AD, TL, TR],
+        ),
     ]
 }
 

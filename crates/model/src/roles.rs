@@ -43,6 +43,10 @@ pub enum Permission {
     ReportRead,
     /// Agents' contracts, and building and publishing rosters.
     RosterManage,
+    /// The voice channel: dialled numbers, carrier trunks, agents' phones.
+    VoiceManage,
+    /// Listen to call recordings.
+    RecordingListen,
 }
 
 impl Permission {
@@ -66,6 +70,8 @@ impl Permission {
         Permission::AuditRead,
         Permission::ReportRead,
         Permission::RosterManage,
+        Permission::VoiceManage,
+        Permission::RecordingListen,
     ];
 }
 
@@ -103,9 +109,12 @@ impl Role {
                     | P::ContactWrite
                     | P::ReportRead
                     | P::RosterManage
+                    | P::RecordingListen
             ),
             // Planners read what trainers read, and keep contracts and rosters.
-            Role::WorkforcePlanner => p == P::RosterManage || Role::Trainer.allows(p),
+            Role::WorkforcePlanner => {
+                p == P::RosterManage || p != P::RecordingListen && Role::Trainer.allows(p)
+            }
             Role::Trainer => matches!(
                 p,
                 P::TenantRead
@@ -116,6 +125,7 @@ impl Role {
                     | P::CustomerRead
                     | P::ContactRead
                     | P::ReportRead
+                    | P::RecordingListen
             ),
         }
     }
@@ -205,11 +215,18 @@ mod tests {
             assert!(!r.allows(Permission::UserManage), "{r}");
             assert!(!r.allows(Permission::AuditRead), "{r}");
             assert!(!r.allows(Permission::QueueManage), "{r}");
+            assert!(!r.allows(Permission::VoiceManage), "{r}");
             assert!(r.allows(Permission::QueueRead), "{r}");
         }
         assert!(!Role::Agent.allows(Permission::AgentAllocate));
         assert!(Role::TeamLeader.allows(Permission::AgentAllocate));
         assert!(!Role::Trainer.allows(Permission::CustomerWrite));
+        for r in [Role::TeamLeader, Role::Trainer] {
+            assert!(r.allows(Permission::RecordingListen), "{r}");
+        }
+        for r in [Role::Agent, Role::WorkforcePlanner] {
+            assert!(!r.allows(Permission::RecordingListen), "{r}");
+        }
     }
 
     #[test]

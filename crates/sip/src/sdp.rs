@@ -1,7 +1,7 @@
 //! SDP offer/answer for one audio stream (RFC 4566, RFC 3264): G.711
 //! (PCMU, PCMA) and telephone-event (RFC 4733).
 
-use std::net::{IpAddr, SocketAddr};
+use core::net::{IpAddr, SocketAddr};
 
 /// The audio codecs relayed (never transcoded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

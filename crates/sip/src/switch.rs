@@ -15,8 +15,10 @@
 //! passes; INVITE, BYE and CANCEL requests are sent again until answered;
 //! a retransmitted request is answered with the same response.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::collections::{BTreeMap, VecDeque};
+
+use core::net::{IpAddr, SocketAddr};
+use rustc_hash::FxHashMap as HashMap;
 
 use sb_model::{AgentId, ContactId, QueueId, TenantId};
 
@@ -117,10 +119,13 @@ pub enum EndedBy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Media {
     /// The caller's stream: our `port`, their address, the codec.
+    /// `signal` is where the caller's signalling comes from: media may
+    /// come from there or from `remote`'s address.
     Caller {
         call: CallRef,
         port: u16,
         remote: SocketAddr,
+        signal: IpAddr,
         codec: Codec,
         events: Option<u8>,
     },
@@ -129,6 +134,7 @@ pub enum Media {
         call: CallRef,
         port: u16,
         remote: SocketAddr,
+        signal: IpAddr,
     },
     /// The caller hears music on hold.
     Hold { call: CallRef },
@@ -330,12 +336,12 @@ impl Switch {
             dir,
             counter: 0,
             calls: BTreeMap::new(),
-            dialogs: HashMap::new(),
-            by_contact: HashMap::new(),
-            registrations: HashMap::new(),
-            answered: HashMap::new(),
+            dialogs: HashMap::default(),
+            by_contact: HashMap::default(),
+            registrations: HashMap::default(),
+            answered: HashMap::default(),
             pending: Vec::new(),
-            failures: HashMap::new(),
+            failures: HashMap::default(),
             out: VecDeque::new(),
         }
     }
@@ -861,6 +867,7 @@ impl Switch {
             call,
             port: media_port,
             remote,
+            signal: to.ip(),
             codec,
             events,
         }));
@@ -913,11 +920,13 @@ impl Switch {
                 r.push("Content-Type", "application/sdp");
                 r.body = body;
                 let (port, codec, events) = (c.caller.media_port, c.caller.codec, c.caller.events);
+                let signal = c.caller.signal.ip();
                 self.answer(now, from, req, r);
                 self.out.push_back(Output::Media(Media::Caller {
                     call: cref,
                     port,
                     remote: o.addr,
+                    signal,
                     codec,
                     events,
                 }));
@@ -1392,6 +1401,7 @@ impl Switch {
                             call: cref,
                             port,
                             remote: a.addr,
+                            signal: from.ip(),
                         }));
                         self.out
                             .push_back(Output::Media(Media::Bridge { call: cref }));

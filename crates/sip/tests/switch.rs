@@ -281,6 +281,7 @@ fn a_call_is_queued_rung_answered_bridged_and_hung_up() {
                 call,
                 port: 30_000,
                 remote: addr("10.1.1.1:40000"),
+                signal: addr(TRUNK).ip(),
                 codec: sb_sip::sdp::Codec::Pcma,
                 events: Some(101)
             }),
@@ -347,7 +348,8 @@ Content-Length: 0
             Output::Media(Media::Agent {
                 call,
                 port: 30_002,
-                remote: addr("10.2.2.2:50000")
+                remote: addr("10.2.2.2:50000"),
+                signal: addr(PHONE).ip(),
             }),
             Output::Media(Media::Bridge { call })
         ]

@@ -32,6 +32,7 @@ mod sql;
 mod tenants;
 pub mod testing;
 mod users;
+mod voice;
 
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ pub use open::{SqliteSync, StoreConfig, redact_url};
 pub use routing::{AgentStateRow, NewEvent, RoutingChanges};
 pub use rows::*;
 pub use users::UserFilter;
+pub use voice::VoiceDirectory;
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

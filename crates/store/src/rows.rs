@@ -381,3 +381,55 @@ pub struct RosterShift {
     /// JSON `[[start_ms, end_ms, paid], ...]`.
     pub breaks: String,
 }
+
+/// A number callers dial, and the queue it goes to.
+#[derive(Debug, Clone, FromRow)]
+pub struct VoiceNumber {
+    pub number: String,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub queue_id: String,
+    pub updated_at: UnixMs,
+}
+
+/// A carrier trunk: where a tenant's calls may come from.
+#[derive(Debug, Clone, FromRow)]
+pub struct VoiceTrunk {
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub name: String,
+    /// JSON array of CIDR blocks.
+    pub sources: String,
+    pub updated_at: UnixMs,
+}
+
+/// An agent's phone credentials (digest hashes only).
+#[derive(Debug, Clone, FromRow)]
+pub struct AgentPhone {
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub agent_id: String,
+    pub username: String,
+    pub ha1_md5: String,
+    pub ha1_sha256: String,
+    pub updated_at: UnixMs,
+}
+
+/// A call recording: a stereo WAV file in the data directory.
+#[derive(Debug, Clone, FromRow)]
+pub struct Recording {
+    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub contact_id: String,
+    /// Relative to the data directory.
+    pub path: String,
+    pub bytes: i64,
+    pub sha256: String,
+    pub channels: i64,
+    pub duration_ms: i64,
+    /// Time the recording was paused (silence in the file).
+    pub paused_ms: i64,
+    pub started_at: UnixMs,
+    pub ended_at: UnixMs,
+}

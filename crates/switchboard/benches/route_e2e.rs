@@ -36,6 +36,7 @@ async fn main() {
             "--no-traffic",
         ])
         .env("SWITCHBOARD_LOG", "warn")
+        .env("SWITCHBOARD_SIP", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

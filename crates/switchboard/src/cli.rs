@@ -179,9 +179,16 @@ pub struct ListenArgs {
     /// Address for the web UI and API.
     #[arg(long, env = "SWITCHBOARD_HTTP", default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
-    /// Address for SIP over UDP and TCP (the voice channel).
+    /// Address for SIP (the voice channel: trunks and agents' phones).
     #[arg(long, env = "SWITCHBOARD_SIP", default_value = "0.0.0.0:5060")]
     pub sip: SocketAddr,
+    /// The IP address phones and trunks reach this server at, put in SIP
+    /// and SDP (default: the --sip address, or 127.0.0.1 when that is 0.0.0.0).
+    #[arg(long, env = "SWITCHBOARD_SIP_ADVERTISE")]
+    pub sip_advertise: Option<std::net::IpAddr>,
+    /// Music on hold: an 8 kHz mono 16-bit WAV file (default: a built-in phrase).
+    #[arg(long, env = "SWITCHBOARD_MOH")]
+    pub moh: Option<PathBuf>,
     /// Address for inbound email over SMTP (the email channel).
     #[arg(long, env = "SWITCHBOARD_SMTP", default_value = "127.0.0.1:2525")]
     pub smtp: SocketAddr,

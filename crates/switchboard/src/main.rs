@@ -132,6 +132,7 @@ async fn run(cli: Cli) -> Result<()> {
             let config = AppConfig {
                 session_ttl: Duration::from_secs(args.session_hours * 3600),
                 platform_token: args.platform_token.map(Secret::new),
+                data_dir: cli.store.data_dir.clone(),
                 ..AppConfig::default()
             };
             let app = App::new(store, config);
@@ -152,7 +153,11 @@ async fn run(cli: Cli) -> Result<()> {
                 );
             }
             let store = open_store(&cli.store).await?;
-            let app = App::new(store, AppConfig::default());
+            let config = AppConfig {
+                data_dir: cli.store.data_dir.clone(),
+                ..AppConfig::default()
+            };
+            let app = App::new(store, config);
             let created = demo::seed(&app).await.context("seeding the demo tenant")?;
             println!();
             println!(
@@ -315,6 +320,16 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", listen.http))?;
     let addr = listener.local_addr()?;
+    let voice = sb_voice::start(
+        app.clone(),
+        sb_voice::VoiceConfig {
+            bind: listen.sip,
+            advertise: listen.sip_advertise,
+            moh: listen.moh.clone(),
+            data_dir: app.config().data_dir.clone(),
+        },
+    )
+    .await?;
     let secure = !addr.ip().is_loopback();
     tracing::info!(http = %addr, store = %store_description(store_args), "switchboard is serving");
     if listen.nats.is_some() {
@@ -326,6 +341,7 @@ async fn serve(
         "Switchboard is listening on http://{addr} (store: {})",
         store_description(store_args)
     );
+    println!("SIP (voice) is listening on udp://{}", voice.addr);
     let state = sb_http::AppState::new(app.clone(), secure);
     let webhooks = tokio::spawn(app.clone().run_webhook_delivery());
     let callbacks = tokio::spawn(app.clone().run_callback_release());

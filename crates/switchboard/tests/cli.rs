@@ -4,19 +4,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    c.env_remove("SWITCHBOARD_DATABASE_URL")
-        .env("NO_COLOR", "1")
-        .env("SWITCHBOARD_LOG", "warn");
-    c
-}
+mod common;
+use common::*;
 
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = bin()
@@ -315,65 +309,6 @@ fn an_unreachable_postgresql_is_one_clear_line() {
     assert_clean_failure(&o, "--database must be a postgres:// URL");
 }
 
-/// A running server and the address it printed.
-struct Server {
-    child: Child,
-    base: String,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let child = bin()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        // From here on, Drop kills and reaps the child whatever happens.
-        let mut server = Server {
-            child,
-            base: String::new(),
-            lines: rx,
-        };
-        let out = BufReader::new(server.child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for l in out.lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = server
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no address printed; saw {seen:?}"));
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                server.base = rest.split_whitespace().next().unwrap().to_owned();
-                return server;
-            }
-            seen.push(line);
-        }
-    }
-
-    fn printed_before_start(&self) -> Vec<String> {
-        self.lines.try_iter().collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn serve_says_how_to_begin_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -604,37 +539,6 @@ async fn demo_traffic_brings_customers_and_agents_who_handle_them() {
     );
 }
 
-/// Logs in as the demo's admin and makes an API token.
-async fn demo_admin_token(client: &reqwest::Client, base: &str) -> String {
-    let r = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "admin@demo.example", "password": "switchboard"}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let t: serde_json::Value = client
-        .post(format!("{base}/api/v1/tokens"))
-        .header("cookie", cookie)
-        .json(&json!({"name": "tests"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    t["secret"].as_str().unwrap().to_owned()
-}
-
 /// Creates contacts from several tasks until told to stop; returns the ids
 /// the server acknowledged with 201.
 async fn create_until_stopped(
@@ -761,10 +665,6 @@ async fn acknowledged_contacts_survive_kill_9() {
         acked.len()
     );
     assert!(Path::new(&d).join("switchboard.db").exists());
-}
-
-async fn json_of(r: reqwest::Response) -> serde_json::Value {
-    r.json().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -896,12 +796,6 @@ async fn after_kill_9_the_queue_keeps_its_order_and_reservations_are_offered_aga
     )
     .await;
     assert_eq!(c["state"], "active");
-}
-
-/// An HTTP client (with the TLS provider the workspace's reqwest needs).
-fn http_client() -> reqwest::Client {
-    sb_app::install_tls_provider();
-    reqwest::Client::new()
 }
 
 fn stdout(o: &Output) -> String {

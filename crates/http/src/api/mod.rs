@@ -15,6 +15,7 @@ mod reports;
 pub mod rosters;
 mod tenants;
 mod users;
+mod voice;
 mod webhooks;
 mod wfm;
 mod work;
@@ -54,7 +55,8 @@ pub(crate) const CREATED: StatusCode = StatusCode::CREATED;
         (name = "contacts", description = "Interactions on every channel"),
         (name = "audit", description = "Who changed what"),
         (name = "reports", description = "Queue and agent performance, as JSON or CSV; forecasts and staffing plans"),
-        (name = "work", description = "Routing: agent state, reservations, completing, wrapping up and transferring contacts, live status")
+        (name = "work", description = "Routing: agent state, reservations, completing, wrapping up and transferring contacts, live status"),
+        (name = "voice", description = "The voice channel: dialled numbers, carrier trunks, agents' phones, call recordings")
     )
 )]
 struct ApiDoc;
@@ -94,6 +96,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(wfm::router())
         .merge(rosters::router())
+        .merge(voice::router())
         .merge(work::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

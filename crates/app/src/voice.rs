@@ -1,0 +1,442 @@
+//! The voice channel's use cases: the numbers callers dial and the queues
+//! they go to, the carrier trunks calls may come from, agents' phone
+//! credentials, and call recordings. The SIP server itself (`sb-voice`)
+//! reads the directory through [`App::voice_directory`] and reports phones'
+//! registrations through [`App::set_phone_registered`].
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use sb_model::{AgentId, ContactId, Permission, PhoneNumber, QueueId, TenantId};
+use sb_sip::digest::{self, Algorithm};
+use sb_store::{AgentPhone, Recording, StoreError, VoiceDirectory, VoiceNumber, VoiceTrunk};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{App, AppError, FieldError, Principal};
+
+/// The digest realm phones authenticate in. The stored hashes depend on
+/// it, so it never changes.
+pub const SIP_REALM: &str = "switchboard";
+/// The most source blocks one trunk lists.
+pub const MAX_TRUNK_SOURCES: usize = 64;
+
+/// What the voice shell shares with the rest of the application.
+#[derive(Clone, Default)]
+pub struct VoiceState {
+    /// Agents whose phones are registered on this node.
+    registered: Arc<Mutex<HashSet<(TenantId, AgentId)>>>,
+    /// Rung when the voice configuration changes, so the SIP server
+    /// reloads it at once.
+    pub changed: Arc<tokio::sync::Notify>,
+}
+
+/// A dialled number and its queue.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NumberView {
+    pub number: String,
+    pub queue_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumberSpec {
+    pub queue_id: String,
+}
+
+/// A carrier trunk: the addresses its calls come from.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TrunkView {
+    pub name: String,
+    /// CIDR blocks, like `203.0.113.0/24` or `2001:db8::1/128`.
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkSpec {
+    pub sources: Vec<String>,
+}
+
+/// An agent's phone: its SIP username and whether it is registered now.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PhoneView {
+    pub agent_id: String,
+    pub username: String,
+    pub registered: bool,
+    /// The realm to configure on the phone.
+    pub realm: &'static str,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneSpec {
+    pub username: String,
+    pub password: String,
+}
+
+/// A call recording as listed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RecordingView {
+    pub id: String,
+    pub contact_id: String,
+    pub bytes: i64,
+    pub sha256: String,
+    pub channels: i64,
+    pub duration_ms: i64,
+    pub paused_ms: i64,
+    pub started_at: i64,
+    pub ended_at: i64,
+}
+
+impl From<Recording> for RecordingView {
+    fn from(r: Recording) -> Self {
+        RecordingView {
+            id: r.id,
+            contact_id: r.contact_id,
+            bytes: r.bytes,
+            sha256: r.sha256,
+            channels: r.channels,
+            duration_ms: r.duration_ms,
+            paused_ms: r.paused_ms,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+        }
+    }
+}
+
+fn username_ok(u: &str) -> bool {
+    (3..=64).contains(&u.len())
+        && u.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+impl App {
+    /// The shared voice state (the SIP server's half).
+    pub fn voice_state(&self) -> VoiceState {
+        self.voice.clone()
+    }
+
+    /// Every tenant's numbers, trunks and phones, for the SIP server.
+    pub async fn voice_directory(&self) -> Result<VoiceDirectory, AppError> {
+        Ok(self.store().voice_directory().await?)
+    }
+
+    /// The SIP server saw a phone register or go.
+    pub fn set_phone_registered(&self, tenant: TenantId, agent: AgentId, registered: bool) {
+        let mut set = self
+            .voice
+            .registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if registered {
+            set.insert((tenant, agent));
+        } else {
+            set.remove(&(tenant, agent));
+        }
+    }
+
+    fn phone_registered(&self, tenant: TenantId, agent: AgentId) -> bool {
+        self.voice
+            .registered
+            .lock()
+            .map(|s| s.contains(&(tenant, agent)))
+            .unwrap_or(false)
+    }
+
+    pub async fn list_voice_numbers(&self, p: &Principal) -> Result<Vec<NumberView>, AppError> {
+        p.require(Permission::VoiceManage)?;
+        Ok(self
+            .store()
+            .list_voice_numbers(p.tenant_id)
+            .await?
+            .into_iter()
+            .map(|n| NumberView {
+                number: n.number,
+                queue_id: n.queue_id,
+            })
+            .collect())
+    }
+
+    /// Points a dialled number at a queue.
+    pub async fn put_voice_number(
+        &self,
+        p: &Principal,
+        number: &str,
+        spec: NumberSpec,
+    ) -> Result<NumberView, AppError> {
+        p.require(Permission::VoiceManage)?;
+        let mut errors = Vec::new();
+        let number = match PhoneNumber::parse(number) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                errors.push(FieldError {
+                    field: "number".into(),
+                    message: e.to_string(),
+                });
+                None
+            }
+        };
+        let queue = match spec.queue_id.parse::<QueueId>() {
+            Ok(q) => match self.store().get_queue(p.tenant_id, q).await {
+                Ok(_) => Some(q),
+                Err(StoreError::NotFound) => {
+                    errors.push(FieldError {
+                        field: "queue_id".into(),
+                        message: "no such queue".into(),
+                    });
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
+            Err(_) => {
+                errors.push(FieldError {
+                    field: "queue_id".into(),
+                    message: "must be a queue id".into(),
+                });
+                None
+            }
+        };
+        let (Some(number), Some(queue)) = (number, queue) else {
+            return Err(AppError::Invalid(errors));
+        };
+        let row = VoiceNumber {
+            number: number.as_str().to_string(),
+            tenant_id: p.tenant_id,
+            queue_id: queue.to_string(),
+            updated_at: self.now(),
+        };
+        self.store()
+            .put_voice_number(&row, &p.audit(self.now()))
+            .await?;
+        self.voice.changed.notify_waiters();
+        Ok(NumberView {
+            number: row.number,
+            queue_id: row.queue_id,
+        })
+    }
+
+    pub async fn delete_voice_number(&self, p: &Principal, number: &str) -> Result<(), AppError> {
+        p.require(Permission::VoiceManage)?;
+        let number = PhoneNumber::parse(number).map_err(|_| AppError::NotFound("number"))?;
+        self.store()
+            .delete_voice_number(p.tenant_id, number.as_str(), &p.audit(self.now()))
+            .await
+            .map_err(AppError::from_store("number"))?;
+        self.voice.changed.notify_waiters();
+        Ok(())
+    }
+
+    pub async fn list_voice_trunks(&self, p: &Principal) -> Result<Vec<TrunkView>, AppError> {
+        p.require(Permission::VoiceManage)?;
+        Ok(self
+            .store()
+            .list_voice_trunks(p.tenant_id)
+            .await?
+            .into_iter()
+            .map(|t| TrunkView {
+                sources: serde_json::from_str(&t.sources).unwrap_or_default(),
+                name: t.name,
+            })
+            .collect())
+    }
+
+    /// Sets where a trunk's calls may come from.
+    pub async fn put_voice_trunk(
+        &self,
+        p: &Principal,
+        name: &str,
+        spec: TrunkSpec,
+    ) -> Result<TrunkView, AppError> {
+        p.require(Permission::VoiceManage)?;
+        let mut errors = Vec::new();
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            errors.push(FieldError {
+                field: "name".into(),
+                message: "must be 1 to 100 characters".into(),
+            });
+        }
+        if spec.sources.is_empty() || spec.sources.len() > MAX_TRUNK_SOURCES {
+            errors.push(FieldError {
+                field: "sources".into(),
+                message: format!("must list 1 to {MAX_TRUNK_SOURCES} address blocks"),
+            });
+        }
+        let mut sources = Vec::new();
+        for (i, s) in spec.sources.iter().enumerate() {
+            let parsed = s
+                .trim()
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| s.trim().parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(n) if n.prefix_len() == 0 => errors.push(FieldError {
+                    field: format!("sources[{i}]"),
+                    message: "must not be the whole internet".into(),
+                }),
+                Ok(n) => sources.push(n.trunc().to_string()),
+                Err(_) => errors.push(FieldError {
+                    field: format!("sources[{i}]"),
+                    message: "must be an address or a CIDR block, like 203.0.113.0/24".into(),
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
+        }
+        let row = VoiceTrunk {
+            tenant_id: p.tenant_id,
+            name: name.to_string(),
+            sources: serde_json::to_string(&sources).unwrap_or_default(),
+            updated_at: self.now(),
+        };
+        self.store()
+            .put_voice_trunk(&row, &p.audit(self.now()))
+            .await?;
+        self.voice.changed.notify_waiters();
+        Ok(TrunkView {
+            name: row.name,
+            sources,
+        })
+    }
+
+    pub async fn delete_voice_trunk(&self, p: &Principal, name: &str) -> Result<(), AppError> {
+        p.require(Permission::VoiceManage)?;
+        self.store()
+            .delete_voice_trunk(p.tenant_id, name.trim(), &p.audit(self.now()))
+            .await
+            .map_err(AppError::from_store("trunk"))?;
+        self.voice.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// An agent's phone, if one is set.
+    pub async fn get_agent_phone(
+        &self,
+        p: &Principal,
+        agent: AgentId,
+    ) -> Result<PhoneView, AppError> {
+        let own = self.own_agent(p).await? == Some(agent);
+        if !own {
+            p.require(Permission::VoiceManage)?;
+        }
+        let row = self
+            .store()
+            .get_agent_phone(p.tenant_id, &agent.to_string())
+            .await
+            .map_err(AppError::from_store("phone"))?;
+        Ok(PhoneView {
+            agent_id: row.agent_id,
+            username: row.username,
+            registered: self.phone_registered(p.tenant_id, agent),
+            realm: SIP_REALM,
+        })
+    }
+
+    /// Sets an agent's phone credentials. Only the digest hashes are kept.
+    pub async fn put_agent_phone(
+        &self,
+        p: &Principal,
+        agent: AgentId,
+        spec: PhoneSpec,
+    ) -> Result<PhoneView, AppError> {
+        p.require(Permission::VoiceManage)?;
+        self.store()
+            .get_agent(p.tenant_id, agent)
+            .await
+            .map_err(AppError::from_store("agent"))?;
+        let mut errors = Vec::new();
+        if !username_ok(&spec.username) {
+            errors.push(FieldError {
+                field: "username".into(),
+                message: "must be 3 to 64 of a-z, 0-9, '.', '_' and '-'".into(),
+            });
+        }
+        if !(8..=256).contains(&spec.password.chars().count()) {
+            errors.push(FieldError {
+                field: "password".into(),
+                message: "must be 8 to 256 characters".into(),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
+        }
+        let row = AgentPhone {
+            tenant_id: p.tenant_id,
+            agent_id: agent.to_string(),
+            ha1_md5: digest::ha1(Algorithm::Md5, &spec.username, SIP_REALM, &spec.password),
+            ha1_sha256: digest::ha1(Algorithm::Sha256, &spec.username, SIP_REALM, &spec.password),
+            username: spec.username,
+            updated_at: self.now(),
+        };
+        self.store()
+            .put_agent_phone(&row, &p.audit(self.now()))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => AppError::Invalid(vec![FieldError {
+                    field: "username".into(),
+                    message: m,
+                }]),
+                e => e.into(),
+            })?;
+        self.voice.changed.notify_waiters();
+        Ok(PhoneView {
+            agent_id: row.agent_id,
+            username: row.username,
+            registered: self.phone_registered(p.tenant_id, agent),
+            realm: SIP_REALM,
+        })
+    }
+
+    pub async fn delete_agent_phone(&self, p: &Principal, agent: AgentId) -> Result<(), AppError> {
+        p.require(Permission::VoiceManage)?;
+        self.store()
+            .delete_agent_phone(p.tenant_id, &agent.to_string(), &p.audit(self.now()))
+            .await
+            .map_err(AppError::from_store("phone"))?;
+        self.voice.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// A contact's recordings.
+    pub async fn list_recordings(
+        &self,
+        p: &Principal,
+        contact: ContactId,
+    ) -> Result<Vec<RecordingView>, AppError> {
+        p.require(Permission::RecordingListen)?;
+        self.store()
+            .get_contact(p.tenant_id, contact)
+            .await
+            .map_err(AppError::from_store("contact"))?;
+        Ok(self
+            .store()
+            .list_recordings(p.tenant_id, &contact.to_string())
+            .await?
+            .into_iter()
+            .map(RecordingView::from)
+            .collect())
+    }
+
+    /// A recording and where its file is.
+    pub async fn recording_file(
+        &self,
+        p: &Principal,
+        id: &str,
+    ) -> Result<(RecordingView, PathBuf), AppError> {
+        p.require(Permission::RecordingListen)?;
+        let r = self
+            .store()
+            .get_recording(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("recording"))?;
+        let path = self.config().data_dir.join(&r.path);
+        Ok((RecordingView::from(r), path))
+    }
+
+    /// The SIP server wrote a recording.
+    pub async fn add_recording(&self, r: &Recording) -> Result<(), AppError> {
+        Ok(self.store().insert_recording(r).await?)
+    }
+}

@@ -1,0 +1,199 @@
+//! The voice channel's configuration (numbers, trunks, agents' phones) and
+//! call recordings.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sb_app::AppError;
+use sb_app::voice::{
+    NumberSpec, NumberView, PhoneSpec, PhoneView, RecordingView, TrunkSpec, TrunkView,
+};
+use sb_model::{AgentId, ContactId};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, Auth};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_numbers))
+        .routes(routes!(put_number, delete_number))
+        .routes(routes!(list_trunks))
+        .routes(routes!(put_trunk, delete_trunk))
+        .routes(routes!(get_phone, put_phone, delete_phone))
+        .routes(routes!(list_recordings))
+        .routes(routes!(recording_audio))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NumberList {
+    pub items: Vec<NumberView>,
+}
+
+/// The numbers callers dial, and the queue each goes to.
+#[utoipa::path(get, path = "/voice/numbers", tag = "voice",
+    responses((status = 200, body = NumberList)))]
+async fn list_numbers(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<NumberList>> {
+    Ok(Json(NumberList {
+        items: s.app.list_voice_numbers(&p).await?,
+    }))
+}
+
+/// Points a dialled number (E.164, like `+61290000000`) at a queue. Calls
+/// to it from the tenant's trunks are queued there.
+#[utoipa::path(put, path = "/voice/numbers/{number}", tag = "voice", request_body = NumberSpec,
+    params(("number" = String, Path)),
+    responses((status = 200, body = NumberView), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn put_number(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(number): Path<String>,
+    ApiJson(b): ApiJson<NumberSpec>,
+) -> ApiResult<Json<NumberView>> {
+    Ok(Json(s.app.put_voice_number(&p, &number, b).await?))
+}
+
+#[utoipa::path(delete, path = "/voice/numbers/{number}", tag = "voice",
+    params(("number" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn delete_number(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(number): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.app.delete_voice_number(&p, &number).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrunkList {
+    pub items: Vec<TrunkView>,
+}
+
+/// Carrier trunks and the addresses their calls may come from.
+#[utoipa::path(get, path = "/voice/trunks", tag = "voice",
+    responses((status = 200, body = TrunkList)))]
+async fn list_trunks(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<TrunkList>> {
+    Ok(Json(TrunkList {
+        items: s.app.list_voice_trunks(&p).await?,
+    }))
+}
+
+/// Sets where a trunk's calls may come from (addresses or CIDR blocks).
+/// Calls from anywhere else are refused with 403.
+#[utoipa::path(put, path = "/voice/trunks/{name}", tag = "voice", request_body = TrunkSpec,
+    params(("name" = String, Path)),
+    responses((status = 200, body = TrunkView), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn put_trunk(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(name): Path<String>,
+    ApiJson(b): ApiJson<TrunkSpec>,
+) -> ApiResult<Json<TrunkView>> {
+    Ok(Json(s.app.put_voice_trunk(&p, &name, b).await?))
+}
+
+#[utoipa::path(delete, path = "/voice/trunks/{name}", tag = "voice",
+    params(("name" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn delete_trunk(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.app.delete_voice_trunk(&p, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An agent's phone: its SIP username and whether it is registered. Agents
+/// may read their own.
+#[utoipa::path(get, path = "/agents/{agent_id}/phone", tag = "voice",
+    params(("agent_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = PhoneView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_phone(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(agent): Path<AgentId>,
+) -> ApiResult<Json<PhoneView>> {
+    Ok(Json(s.app.get_agent_phone(&p, agent).await?))
+}
+
+/// Sets the credentials an agent's phone registers with (digest, realm
+/// `switchboard`). Only hashes of the password are kept.
+#[utoipa::path(put, path = "/agents/{agent_id}/phone", tag = "voice", request_body = PhoneSpec,
+    params(("agent_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = PhoneView), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn put_phone(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(agent): Path<AgentId>,
+    ApiJson(b): ApiJson<PhoneSpec>,
+) -> ApiResult<Json<PhoneView>> {
+    Ok(Json(s.app.put_agent_phone(&p, agent, b).await?))
+}
+
+#[utoipa::path(delete, path = "/agents/{agent_id}/phone", tag = "voice",
+    params(("agent_id" = String, Path, format = Uuid)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn delete_phone(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(agent): Path<AgentId>,
+) -> ApiResult<StatusCode> {
+    s.app.delete_agent_phone(&p, agent).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordingList {
+    pub items: Vec<RecordingView>,
+}
+
+/// A contact's call recordings.
+#[utoipa::path(get, path = "/contacts/{contact_id}/recordings", tag = "voice",
+    params(("contact_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = RecordingList), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn list_recordings(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(contact): Path<ContactId>,
+) -> ApiResult<Json<RecordingList>> {
+    Ok(Json(RecordingList {
+        items: s.app.list_recordings(&p, contact).await?,
+    }))
+}
+
+/// A recording's audio: a stereo WAV file, the caller left, the agent right.
+#[utoipa::path(get, path = "/recordings/{id}/audio", tag = "voice",
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, content_type = "audio/wav"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn recording_audio(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (r, path) = s.app.recording_file(&p, &id).await?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| AppError::Unavailable(format!("the recording's file cannot be read: {e}")))?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "audio/wav".to_string()),
+            (header::CONTENT_LENGTH, r.bytes.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{}.wav\"", r.id),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,119 @@
+//! What the binary's tests share: running the binary, a server started
+//! for a test, and HTTP helpers.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    c.env_remove("SWITCHBOARD_DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .env("SWITCHBOARD_SIP", "127.0.0.1:0")
+        .env("SWITCHBOARD_LOG", "warn");
+    c
+}
+
+/// A running server and the address it printed.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    pub fn start(args: &[&str]) -> Server {
+        let child = bin()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        // From here on, Drop kills and reaps the child whatever happens.
+        let mut server = Server {
+            child,
+            base: String::new(),
+            lines: rx,
+        };
+        let out = BufReader::new(server.child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for l in out.lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = server
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no address printed; saw {seen:?}"));
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                server.base = rest.split_whitespace().next().unwrap().to_owned();
+                return server;
+            }
+            seen.push(line);
+        }
+    }
+
+    pub fn printed_before_start(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Logs in as the demo's admin and makes an API token.
+pub async fn demo_admin_token(client: &reqwest::Client, base: &str) -> String {
+    let r = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "admin@demo.example", "password": "switchboard"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let t: serde_json::Value = client
+        .post(format!("{base}/api/v1/tokens"))
+        .header("cookie", cookie)
+        .json(&json!({"name": "tests"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t["secret"].as_str().unwrap().to_owned()
+}
+
+pub async fn json_of(r: reqwest::Response) -> serde_json::Value {
+    r.json().await.unwrap()
+}
+
+/// An HTTP client (with the TLS provider the workspace's reqwest needs).
+pub fn http_client() -> reqwest::Client {
+    sb_app::install_tls_provider();
+    reqwest::Client::new()
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Real SIP user agents (PJSIP's pjsua2, headless on its null audio device)
+playing a carrier's caller and an agent's desk phone against Switchboard.
+
+Each side plays a tone from a WAV file into its call and records what it
+hears to another WAV file; the test that runs this checks the recordings.
+Prints one JSON object describing what happened.
+
+  peer.py answered --server 127.0.0.1:5060 --number +61290000000 \
+      --username alice --password secret --out DIR [--talk 3]
+  peer.py abandon --server 127.0.0.1:5060 --number +61290000000 --out DIR [--wait 2]
+  peer.py register --server ... --username alice --password wrong --out DIR
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+import wave
+
+import pjsua2 as pj
+
+CALLER_TONE = 440
+AGENT_TONE = 1000
+
+
+def write_tone(path, freq, seconds=20, rate=8000):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(
+            b"".join(
+                struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * i / rate)))
+                for i in range(int(seconds * rate))
+            )
+        )
+
+
+class Call(pj.Call):
+    def __init__(self, acc, tone, rec, call_id=pj.PJSUA_INVALID_ID):
+        super().__init__(acc, call_id)
+        self.tone, self.rec = tone, rec
+        self.player = self.recorder = None
+        self.confirmed_at = None
+        self.disconnected = False
+        self.last_code = None
+
+    def onCallState(self, prm):
+        ci = self.getInfo()
+        self.last_code = ci.lastStatusCode
+        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED and self.confirmed_at is None:
+            self.confirmed_at = time.time()
+        if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.disconnected = True
+
+    def onCallMediaState(self, prm):
+        ci = self.getInfo()
+        for i, mi in enumerate(ci.media):
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                am = self.getAudioMedia(i)
+                if self.player is None:
+                    self.player = pj.AudioMediaPlayer()
+                    self.player.createPlayer(self.tone)
+                    self.player.startTransmit(am)
+                if self.recorder is None:
+                    self.recorder = pj.AudioMediaRecorder()
+                    self.recorder.createRecorder(self.rec)
+                    am.startTransmit(self.recorder)
+
+
+class Phone(pj.Account):
+    def __init__(self, tone, rec, answer_after):
+        super().__init__()
+        self.tone, self.rec, self.answer_after = tone, rec, answer_after
+        self.reg_code = None
+        self.calls = []
+        self.to_answer = []
+
+    def onRegState(self, prm):
+        self.reg_code = prm.code
+
+    def onIncomingCall(self, prm):
+        c = Call(self, self.tone, self.rec, prm.callId)
+        self.calls.append(c)
+        op = pj.CallOpParam()
+        op.statusCode = 180
+        c.answer(op)
+        self.to_answer.append((time.time() + self.answer_after, c))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["answered", "abandon", "register"])
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--number", default="+61290000000")
+    ap.add_argument("--username", default="")
+    ap.add_argument("--password", default="")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--talk", type=float, default=3.0)
+    ap.add_argument("--wait", type=float, default=2.0)
+    ap.add_argument("--bind", default="127.0.0.1", help="the address the peers send from")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    caller_tone = os.path.join(a.out, "caller-tone.wav")
+    agent_tone = os.path.join(a.out, "agent-tone.wav")
+    write_tone(caller_tone, CALLER_TONE)
+    write_tone(agent_tone, AGENT_TONE)
+    caller_rx = os.path.join(a.out, "caller-heard.wav")
+    agent_rx = os.path.join(a.out, "agent-heard.wav")
+
+    ep = pj.Endpoint()
+    ep.libCreate()
+    cfg = pj.EpConfig()
+    cfg.uaConfig.threadCnt = 0
+    cfg.uaConfig.mainThreadOnly = True
+    cfg.logConfig.level = 1
+    cfg.logConfig.consoleLevel = 1
+    cfg.medConfig.clockRate = 8000
+    cfg.medConfig.sndClockRate = 8000
+    cfg.medConfig.noVad = True
+    ep.libInit(cfg)
+    tcfg = pj.TransportConfig()
+    tcfg.port = 0
+    tcfg.boundAddress = a.bind
+    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+    ep.libStart()
+    ep.audDevManager().setNullDev()
+    result = {"mode": a.mode}
+
+    def pump(seconds, until=lambda: False):
+        end = time.time() + seconds
+        while time.time() < end and not until():
+            ep.libHandleEvents(10)
+            now = time.time()
+            if phone is not None:
+                for at, c in list(phone.to_answer):
+                    if now >= at:
+                        phone.to_answer.remove((at, c))
+                        op = pj.CallOpParam()
+                        op.statusCode = 200
+                        c.answer(op)
+        return until()
+
+    phone = None
+    if a.mode in ("answered", "register"):
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{a.username}@{a.server}"
+        acfg.regConfig.registrarUri = f"sip:{a.server}"
+        acfg.regConfig.timeoutSec = 300
+        acfg.mediaConfig.transportConfig.port = 0
+        acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", a.username, 0, a.password))
+        phone = Phone(agent_tone, agent_rx, answer_after=1.0)
+        phone.create(acfg)
+        pump(10, lambda: phone.reg_code is not None and phone.reg_code != 100)
+        result["registration"] = phone.reg_code
+        if a.mode == "register" or phone.reg_code != 200:
+            print(json.dumps(result), flush=True)
+            return
+
+    ccfg = pj.AccountConfig()
+    ccfg.idUri = "sip:+61400111222@127.0.0.1"
+    ccfg.mediaConfig.transportConfig.port = 0
+    caller_acc = pj.Account()
+    caller_acc.create(ccfg)
+    call = Call(caller_acc, caller_tone, caller_rx)
+    call.makeCall(f"sip:{a.number}@{a.server}", pj.CallOpParam(True))
+    result["caller_answered"] = pump(10, lambda: call.confirmed_at is not None or call.disconnected)
+    result["caller_answered"] = call.confirmed_at is not None
+    result["caller_code"] = call.last_code
+    if not result["caller_answered"]:
+        print(json.dumps(result), flush=True)
+        return
+
+    if a.mode == "answered":
+        agent_up = lambda: phone.calls and phone.calls[0].confirmed_at is not None
+        result["agent_answered"] = pump(40, agent_up)
+        if result["agent_answered"]:
+            pump(a.talk)
+            result["talked_seconds"] = time.time() - phone.calls[0].confirmed_at
+        call.hangup(pj.CallOpParam())
+        result["agent_hung_up"] = pump(10, lambda: phone.calls[0].disconnected) if phone.calls else False
+    else:
+        pump(a.wait)
+        call.hangup(pj.CallOpParam())
+    result["caller_hung_up"] = pump(10, lambda: call.disconnected)
+    # Recorders close (and their files get their lengths) when destroyed.
+    for c in [call] + (phone.calls if phone else []):
+        c.recorder = None
+        c.player = None
+    pump(0.5)
+    result["caller_heard"] = caller_rx
+    result["agent_heard"] = agent_rx if phone and phone.calls else None
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except pj.Error as e:
+        print(json.dumps({"error": e.info()}), flush=True)
+        os._exit(1)
+    # PJSIP's objects outlive the interpreter's orderly teardown badly; the
+    # recordings are already closed, so leave at once.
+    os._exit(0)

@@ -1,0 +1,405 @@
+//! The voice channel with real SIP peers: PJSIP (pjsua2, headless) plays a
+//! carrier's caller and an agent's desk phone against the real binary.
+//!
+//! The peers run from `tests/sip/peer.py` under the Python that has
+//! `pjsua2-python` installed: `$SWITCHBOARD_SIP_PYTHON`, else
+//! `target/sip-venv/bin/python` (scripts/test.sh makes it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+mod common;
+use common::*;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_path_buf()
+}
+
+fn sip_python() -> PathBuf {
+    let p = std::env::var_os("SWITCHBOARD_SIP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/sip-venv/bin/python"));
+    assert!(
+        p.exists(),
+        "no Python with pjsua2 at {} — run scripts/test.sh once (it installs pjsua2-python), \
+         or point SWITCHBOARD_SIP_PYTHON at one",
+        p.display()
+    );
+    p
+}
+
+/// Runs the peers; returns what they report.
+fn peer(args: &[&str]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sip/peer.py");
+    let out = Command::new(sip_python())
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "the SIP peers said nothing useful: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    serde_json::from_str(line).unwrap()
+}
+
+/// Each channel of a WAV file, and its sample rate.
+fn channels(path: &Path) -> (u32, Vec<Vec<f64>>) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let spec = r.spec();
+    let n = spec.channels as usize;
+    let all: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    let chans = (0..n)
+        .map(|c| all.iter().skip(c).step_by(n).map(|&s| s as f64).collect())
+        .collect();
+    (spec.sample_rate, chans)
+}
+
+/// The strength of one frequency in a signal (Goertzel).
+fn tone(samples: &[f64], rate: u32, freq: f64) -> f64 {
+    let k = 2.0 * (2.0 * std::f64::consts::PI * freq / rate as f64).cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &x in samples {
+        let s0 = x + k * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - k * s1 * s2).max(0.0).sqrt() / samples.len().max(1) as f64
+}
+
+fn rms(samples: &[f64]) -> f64 {
+    (samples.iter().map(|x| x * x).sum::<f64>() / samples.len().max(1) as f64).sqrt()
+}
+
+const CALLER_TONE: f64 = 440.0;
+const AGENT_TONE: f64 = 1000.0;
+
+struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self
+            .client
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (s, v) = self.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(s, 200, "GET {path}: {v}");
+        v
+    }
+
+    async fn put(&self, path: &str, body: Value) -> Value {
+        let (s, v) = self.call(reqwest::Method::PUT, path, Some(body)).await;
+        assert_eq!(s, 200, "PUT {path}: {v}");
+        v
+    }
+
+    /// The newest voice contact, once it is in one of `states`.
+    async fn newest_call(&self, states: &[&str]) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let page = self.get("/contacts?limit=20").await;
+            let call = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["channel"] == "voice")
+                .max_by_key(|c| c["id"].as_str().unwrap().to_string())
+                .cloned();
+            if let Some(c) = &call
+                && states.contains(&c["state"].as_str().unwrap())
+            {
+                return c.clone();
+            }
+            assert!(Instant::now() < deadline, "no call in {states:?}: {call:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let server = Server::start(&[
+        "--data-dir",
+        d,
+        "demo",
+        "--http",
+        "127.0.0.1:0",
+        "--no-traffic",
+    ]);
+    let sip = loop {
+        let line = server
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the SIP address is printed");
+        if let Some(rest) = line.split("udp://").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    let client = http_client();
+    let api = Api {
+        token: demo_admin_token(&client, &server.base).await,
+        client,
+        base: server.base.clone(),
+    };
+    let queues = api.get("/queues").await;
+    let support = queues["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "Support")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let agents = api.get("/agents?limit=50").await;
+    let agent = agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a.to_string().contains("Emma Wilson"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Bad configuration is refused and changes nothing.
+    let (s, v) = api
+        .call(
+            reqwest::Method::PUT,
+            "/voice/numbers/0290000000",
+            Some(json!({"queue_id": support})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let (s, v) = api
+        .call(
+            reqwest::Method::PUT,
+            "/voice/trunks/carrier",
+            Some(json!({"sources": ["0.0.0.0/0", "nonsense"]})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["errors"].as_array().map(Vec::len), Some(2), "{v}");
+    let (s, _) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/agents/{agent}/phone"),
+            Some(json!({"username": "Emma Wilson", "password": "short"})),
+        )
+        .await;
+    assert_eq!(s, 422);
+
+    api.put("/voice/numbers/+61290000000", json!({"queue_id": support}))
+        .await;
+    // Only the carrier's address may call in.
+    api.put("/voice/trunks/carrier", json!({"sources": ["127.0.0.1"]}))
+        .await;
+    api.put(
+        &format!("/agents/{agent}/phone"),
+        json!({"username": "emma", "password": "phone-secret-1"}),
+    )
+    .await;
+
+    // A wrong password is refused.
+    let out = dir.path().join("wrong");
+    let r = peer(&[
+        "register",
+        "--server",
+        &sip,
+        "--username",
+        "emma",
+        "--password",
+        "not-the-password",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r["registration"], 403, "{r}");
+
+    // The agent is available; the phone registers, a caller dials, hears
+    // music, the phone rings and answers, they talk, the caller hangs up.
+    api.put(
+        &format!("/agents/{agent}/state"),
+        json!({"state": "available"}),
+    )
+    .await;
+    let out = dir.path().join("answered");
+    let r = peer(&[
+        "answered",
+        "--server",
+        &sip,
+        "--username",
+        "emma",
+        "--password",
+        "phone-secret-1",
+        "--talk",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r["registration"], 200, "{r}");
+    assert_eq!(r["caller_answered"], true, "{r}");
+    assert_eq!(r["agent_answered"], true, "{r}");
+    assert_eq!(
+        r["agent_hung_up"], true,
+        "the agent's phone is hung up: {r}"
+    );
+    assert_eq!(r["caller_hung_up"], true, "{r}");
+    let talked = r["talked_seconds"].as_f64().unwrap();
+
+    // Each heard the other.
+    let (rate, heard) = channels(&out.join("caller-heard.wav"));
+    let c = &heard[0];
+    assert!(
+        tone(c, rate, AGENT_TONE) > 10.0 * tone(c, rate, CALLER_TONE).max(1.0),
+        "the caller hears the agent: {} vs {}",
+        tone(c, rate, AGENT_TONE),
+        tone(c, rate, CALLER_TONE)
+    );
+    let (rate, heard) = channels(&out.join("agent-heard.wav"));
+    let a = &heard[0];
+    assert!(
+        tone(a, rate, CALLER_TONE) > 10.0 * tone(a, rate, AGENT_TONE).max(1.0),
+        "the agent hears the caller"
+    );
+
+    // The contact: answered by the agent, now in wrap-up, with its timings.
+    let call = api.newest_call(&["wrap_up", "ended"]).await;
+    assert_eq!(call["agent_id"], agent.as_str());
+    assert_eq!(call["from_address"], "+61400111222");
+    assert_eq!(call["to_address"], "+61290000000");
+    let t = &call["timeline"];
+    assert!(t["answered_at"].as_i64().unwrap() >= t["arrived_at"].as_i64().unwrap());
+    assert!(t["wrap_started_at"].as_i64().unwrap() > t["answered_at"].as_i64().unwrap());
+    let id = call["id"].as_str().unwrap();
+    let events = api.get(&format!("/contacts/{id}/events")).await;
+    let kinds: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "contact.created",
+        "reservation.created",
+        "contact.answered",
+        "contact.wrap_up_started",
+    ] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+
+    // The recording: both legs in stereo, as long as they talked.
+    let recs = loop {
+        let r = api.get(&format!("/contacts/{id}/recordings")).await;
+        if !r["items"].as_array().unwrap().is_empty() {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let rec = &recs["items"][0];
+    assert_eq!(rec["channels"], 2);
+    let ms = rec["duration_ms"].as_i64().unwrap() as f64;
+    assert!(
+        (ms - talked * 1000.0).abs() < 700.0,
+        "recorded {ms} ms of {talked} s"
+    );
+    let audio = api
+        .client
+        .get(format!(
+            "{}/api/v1/recordings/{}/audio",
+            api.base,
+            rec["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audio.status(), 200);
+    assert_eq!(audio.headers()["content-type"], "audio/wav");
+    let bytes = audio.bytes().await.unwrap();
+    assert_eq!(bytes.len() as i64, rec["bytes"].as_i64().unwrap());
+    use sha2::Digest;
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&bytes)),
+        rec["sha256"].as_str().unwrap()
+    );
+    let file = dir.path().join("recording.wav");
+    std::fs::write(&file, &bytes).unwrap();
+    let (rate, legs) = channels(&file);
+    assert_eq!((rate, legs.len()), (8_000, 2));
+    assert!(
+        tone(&legs[0], rate, CALLER_TONE) > 10.0 * tone(&legs[0], rate, AGENT_TONE).max(1.0),
+        "left is the caller"
+    );
+    assert!(
+        tone(&legs[1], rate, AGENT_TONE) > 10.0 * tone(&legs[1], rate, CALLER_TONE).max(1.0),
+        "right is the agent"
+    );
+
+    // A caller from anywhere but the trunk is refused.
+    let out = dir.path().join("stranger");
+    let r = peer(&[
+        "abandon",
+        "--server",
+        &sip,
+        "--bind",
+        "127.0.0.2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r["caller_answered"], false, "{r}");
+    assert_eq!(r["caller_code"], 403, "{r}");
+
+    // With no agent available, a caller waits with music and hangs up:
+    // abandoned.
+    api.put(
+        &format!("/agents/{agent}/state"),
+        json!({"state": "offline"}),
+    )
+    .await;
+    let out = dir.path().join("abandon");
+    let r = peer(&[
+        "abandon",
+        "--server",
+        &sip,
+        "--wait",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r["caller_answered"], true, "{r}");
+    assert_eq!(r["caller_hung_up"], true, "{r}");
+    let (_, heard) = channels(&out.join("caller-heard.wav"));
+    assert!(rms(&heard[0]) > 300.0, "the caller hears music on hold");
+    let call = api.newest_call(&["abandoned"]).await;
+    assert!(call["timeline"]["abandoned_at"].as_i64().is_some());
+}

@@ -1,0 +1,538 @@
+//! The voice channel's shell: one UDP socket for SIP driving
+//! [`sb_sip::Switch`], the routing engine's reservations turned into rings,
+//! and one media task per call (music on hold, relay, recording).
+//!
+//! The loop owns the switch. It feeds it datagrams, the routing engine's
+//! live events (a reservation made for a call rings the agent's phone; one
+//! that expired stops the ringing; a contact completed from the desk hangs
+//! the call up), the results of work it started (a contact created for a
+//! new call), and the time. Everything the switch asks for that needs the
+//! store or the engine (create, accept, reject, abandon, complete) runs in
+//! its own task, so signalling never waits on a database.
+
+mod media;
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use sb_app::contacts::NewContact;
+use sb_app::{App, AppError, Principal};
+use sb_model::{AgentId, Channel, ContactId, Direction, TenantId, Text};
+use sb_sip::switch::{NumberRoute, Phone, Trunk};
+use sb_sip::{CallRef, Config, Directory, Media, Output, Stage, Switch};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+pub use media::Moh;
+
+/// How the voice channel listens.
+#[derive(Debug, Clone)]
+pub struct VoiceConfig {
+    /// SIP over UDP.
+    pub bind: SocketAddr,
+    /// The address put in SIP and SDP for peers to reach; the bound address
+    /// when it is specific, else 127.0.0.1.
+    pub advertise: Option<IpAddr>,
+    /// Music on hold (8 kHz mono 16-bit WAV); a built-in phrase when absent.
+    pub moh: Option<PathBuf>,
+    pub data_dir: PathBuf,
+}
+
+/// The running voice channel.
+#[derive(Debug, Clone, Copy)]
+pub struct Voice {
+    /// Where SIP listens.
+    pub addr: SocketAddr,
+}
+
+/// Binds the SIP socket and starts serving calls.
+pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
+    let moh = Arc::new(match &cfg.moh {
+        Some(p) => Moh::load(p)?,
+        None => Moh::built_in(),
+    });
+    let socket = UdpSocket::bind(cfg.bind).await.with_context(|| {
+        format!(
+            "cannot listen for SIP on {} (choose another address with --sip)",
+            cfg.bind
+        )
+    })?;
+    let local = socket.local_addr()?;
+    let advertise = cfg.advertise.unwrap_or(if local.ip().is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        local.ip()
+    });
+    let mut secret = vec![0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let mut inst = [0u8; 4];
+    getrandom::fill(&mut inst).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let switch = Switch::new(
+        Config {
+            sip_addr: SocketAddr::new(advertise, local.port()),
+            media_ip: advertise,
+            realm: sb_app::voice::SIP_REALM.into(),
+            secret,
+            instance: hex::encode(inst),
+            user_agent: format!("Switchboard/{}", env!("CARGO_PKG_VERSION")),
+        },
+        directory(&app).await?,
+    );
+    let shell = Shell {
+        app,
+        socket: Arc::new(socket),
+        switch,
+        moh,
+        media_ip: local.ip(),
+        data_dir: cfg.data_dir,
+        calls: HashMap::new(),
+        early: HashMap::new(),
+        cancelled: HashSet::new(),
+    };
+    tokio::spawn(shell.run());
+    Ok(Voice { addr: local })
+}
+
+/// The switch's directory from the store's.
+async fn directory(app: &App) -> Result<Directory> {
+    let d = app.voice_directory().await?;
+    let mut dir = Directory::default();
+    for n in d.numbers {
+        let Ok(queue) = n.queue_id.parse() else {
+            continue;
+        };
+        dir.numbers.insert(
+            n.number,
+            NumberRoute {
+                tenant: n.tenant_id,
+                queue,
+            },
+        );
+    }
+    for t in d.trunks {
+        let sources: Vec<String> = serde_json::from_str(&t.sources).unwrap_or_default();
+        dir.trunks.push(Trunk {
+            tenant: t.tenant_id,
+            sources: sources.iter().filter_map(|s| s.parse().ok()).collect(),
+        });
+    }
+    for p in d.phones {
+        let Ok(agent) = p.agent_id.parse() else {
+            continue;
+        };
+        dir.phones.insert(
+            p.username,
+            Phone {
+                tenant: p.tenant_id,
+                agent,
+                ha1_md5: p.ha1_md5,
+                ha1_sha256: p.ha1_sha256,
+            },
+        );
+    }
+    Ok(dir)
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Results of work the loop started.
+enum Done {
+    Queued {
+        call: CallRef,
+        tenant: TenantId,
+        contact: ContactId,
+        socket: UdpSocket,
+    },
+    Refused {
+        call: CallRef,
+    },
+}
+
+struct CallMedia {
+    tenant: TenantId,
+    tx: mpsc::UnboundedSender<media::Command>,
+}
+
+struct Shell {
+    app: App,
+    socket: Arc<UdpSocket>,
+    switch: Switch,
+    moh: Arc<Moh>,
+    media_ip: IpAddr,
+    data_dir: PathBuf,
+    calls: HashMap<CallRef, CallMedia>,
+    /// Reservations seen for contacts not yet known to be calls (the live
+    /// event can overtake the contact's creation).
+    early: HashMap<ContactId, (u64, AgentId, Instant)>,
+    /// Calls the caller left before their contact existed.
+    cancelled: HashSet<CallRef>,
+}
+
+fn principal(tenant: TenantId) -> Principal {
+    Principal {
+        source: "voice".into(),
+        ..Principal::cli(tenant)
+    }
+}
+
+/// Binds a media socket next to the SIP one.
+async fn media_socket(ip: IpAddr) -> std::io::Result<UdpSocket> {
+    UdpSocket::bind(SocketAddr::new(ip, 0)).await
+}
+
+impl Shell {
+    async fn run(mut self) {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        let mut live = self.app.subscribe_live();
+        let changed = self.app.voice_state().changed;
+        let mut reload = tokio::time::interval(Duration::from_secs(5));
+        reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let wait = self
+                .switch
+                .poll_timeout()
+                .map(|t| Duration::from_millis((t - wall_ms()).max(0) as u64));
+            let timer = async {
+                match wait {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = self.socket.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => {
+                        metrics::counter!("switchboard_sip_messages_total").increment(1);
+                        self.switch.receive(wall_ms(), from, &buf[..n]);
+                    }
+                    Err(e) => tracing::debug!(error = %e, "SIP receive"),
+                },
+                Some(d) = done_rx.recv() => self.done(d).await,
+                r = live.recv() => match r {
+                    Ok(e) => self.live(&e).await,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "the voice channel fell behind the routing events");
+                    }
+                    Err(_) => break,
+                },
+                _ = reload.tick() => self.reload().await,
+                _ = changed.notified() => self.reload().await,
+                _ = timer => self.switch.handle_timeout(wall_ms()),
+            }
+            self.drain(&done_tx).await;
+        }
+    }
+
+    async fn reload(&mut self) {
+        match directory(&self.app).await {
+            Ok(d) => self.switch.set_directory(d),
+            Err(e) => tracing::warn!(error = %e, "the voice directory could not be read"),
+        }
+    }
+
+    async fn done(&mut self, d: Done) {
+        match d {
+            Done::Queued {
+                call,
+                tenant,
+                contact,
+                socket,
+            } => {
+                if self.cancelled.remove(&call) {
+                    spawn_abandon(self.app.clone(), tenant, contact);
+                    return;
+                }
+                let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+                let app = self.app.clone();
+                let relative = format!(
+                    "recordings/{tenant}/{contact}-{}.wav",
+                    self.app.new_uuid().simple()
+                );
+                let done: Box<dyn FnOnce(media::Finished) + Send> = Box::new(move |f| {
+                    tokio::spawn(async move {
+                        let row = sb_store::Recording {
+                            id: app.new_uuid().to_string(),
+                            tenant_id: tenant,
+                            contact_id: contact.to_string(),
+                            path: f.path,
+                            bytes: f.bytes,
+                            sha256: f.sha256,
+                            channels: 2,
+                            duration_ms: f.duration_ms,
+                            paused_ms: 0,
+                            started_at: f.started_at,
+                            ended_at: f.ended_at,
+                        };
+                        if let Err(e) = app.add_recording(&row).await {
+                            tracing::error!(error = %e, %contact, "the recording could not be stored");
+                        }
+                    });
+                });
+                let tx = media::spawn(
+                    socket,
+                    self.moh.clone(),
+                    media::RecordTo {
+                        data_dir: self.data_dir.clone(),
+                        relative,
+                        done,
+                    },
+                );
+                self.calls.insert(call, CallMedia { tenant, tx });
+                self.switch.call_queued(wall_ms(), call, contact, port);
+                if let Some((reservation, agent, _)) = self.early.remove(&contact) {
+                    self.ring(contact, reservation, agent).await;
+                }
+            }
+            Done::Refused { call } => {
+                self.cancelled.remove(&call);
+                self.switch
+                    .call_refused(wall_ms(), call, 503, "Service Unavailable");
+            }
+        }
+    }
+
+    async fn ring(&mut self, contact: ContactId, reservation: u64, agent: AgentId) {
+        let Some(call) = self.switch.call_of(contact) else {
+            return;
+        };
+        let Some(m) = self.calls.get(&call) else {
+            return;
+        };
+        match media_socket(self.media_ip).await {
+            Ok(s) => {
+                let port = s.local_addr().map(|a| a.port()).unwrap_or(0);
+                let _ = m.tx.send(media::Command::AgentSocket(s));
+                self.switch
+                    .ring(wall_ms(), contact, reservation, agent, port);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "no media port for the agent's leg");
+                spawn_respond(self.app.clone(), m.tenant, reservation, false);
+            }
+        }
+    }
+
+    async fn live(&mut self, e: &sb_app::routing::LiveEvent) {
+        let Ok(contact) = e.subject_id.parse::<ContactId>() else {
+            return;
+        };
+        match e.kind {
+            "reservation.created" => {
+                let reservation = e.payload["reservation"].as_u64().unwrap_or(0);
+                let Some(agent) = e.payload["agent_id"]
+                    .as_str()
+                    .and_then(|a| a.parse::<AgentId>().ok())
+                else {
+                    return;
+                };
+                if self.switch.call_of(contact).is_some() {
+                    self.ring(contact, reservation, agent).await;
+                } else {
+                    let now = Instant::now();
+                    self.early
+                        .retain(|_, (_, _, at)| now.duration_since(*at) < Duration::from_secs(30));
+                    if self.early.len() < 10_000 {
+                        self.early.insert(contact, (reservation, agent, now));
+                    }
+                }
+            }
+            "reservation.ended" => {
+                let end = e.payload["end"].as_str().unwrap_or("");
+                if matches!(end, "expired" | "cancelled") {
+                    let reservation = e.payload["reservation"].as_u64().unwrap_or(0);
+                    self.switch
+                        .reservation_ended(wall_ms(), contact, reservation);
+                }
+            }
+            // Completed from the desk, closed by the queue's rules, or
+            // abandoned by the API: the call is hung up.
+            "contact.wrap_up_started" | "contact.ended" | "contact.abandoned"
+                if self.switch.hang_up(wall_ms(), contact) =>
+            {
+                tracing::info!(%contact, kind = e.kind, "call hung up by the contact's end");
+            }
+            _ => {}
+        }
+    }
+
+    async fn drain(&mut self, done: &mpsc::UnboundedSender<Done>) {
+        while let Some(o) = self.switch.poll_output() {
+            match o {
+                Output::Send { to, data } => {
+                    if let Err(e) = self.socket.send_to(&data, to).await {
+                        tracing::debug!(error = %e, %to, "SIP send");
+                    }
+                }
+                Output::NewCall {
+                    call,
+                    tenant,
+                    queue,
+                    from,
+                    to,
+                } => {
+                    metrics::counter!("switchboard_calls_total", "tenant" => tenant.to_string())
+                        .increment(1);
+                    let app = self.app.clone();
+                    let done = done.clone();
+                    let ip = self.media_ip;
+                    tokio::spawn(async move {
+                        let socket = match media_socket(ip).await {
+                            Ok(s) => s,
+                            Err(e) => {
+                                tracing::error!(error = %e, "no media port for a new call");
+                                let _ = done.send(Done::Refused { call });
+                                return;
+                            }
+                        };
+                        let c = NewContact {
+                            channel: Channel::Voice,
+                            direction: Direction::Inbound,
+                            queue_id: queue,
+                            customer_id: None,
+                            priority: None,
+                            subject: Text::parse(&format!("Call from {from}"), 200).ok(),
+                            from_address: Text::parse(&from, 200).ok(),
+                            to_address: Text::parse(&to, 200).ok(),
+                            attributes: Default::default(),
+                            requested_agent_id: None,
+                        };
+                        match app.create_contact(&principal(tenant), c).await {
+                            Ok(contact) => {
+                                let _ = done.send(Done::Queued {
+                                    call,
+                                    tenant,
+                                    contact: contact.id,
+                                    socket,
+                                });
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "a call's contact could not be created");
+                                let _ = done.send(Done::Refused { call });
+                            }
+                        }
+                    });
+                }
+                Output::Media(m) => self.media(m),
+                Output::AgentAnswered {
+                    tenant,
+                    reservation,
+                    ..
+                } => spawn_respond(self.app.clone(), tenant, reservation, true),
+                Output::AgentDeclined {
+                    tenant,
+                    reservation,
+                    why,
+                    ..
+                } => {
+                    tracing::info!(reservation, why, "the agent did not take the call");
+                    spawn_respond(self.app.clone(), tenant, reservation, false);
+                }
+                Output::Ended {
+                    call,
+                    tenant,
+                    contact,
+                    stage,
+                    by,
+                } => {
+                    tracing::info!(?call, ?stage, ?by, "call ended");
+                    match contact {
+                        None => {
+                            self.cancelled.insert(call);
+                        }
+                        Some(contact) => match stage {
+                            Stage::Waiting => spawn_abandon(self.app.clone(), tenant, contact),
+                            Stage::Talking => spawn_complete(self.app.clone(), tenant, contact),
+                        },
+                    }
+                }
+                Output::Registered {
+                    tenant,
+                    agent,
+                    registered,
+                } => {
+                    tracing::info!(%agent, registered, "SIP registration changed");
+                    self.app.set_phone_registered(tenant, agent, registered);
+                }
+                Output::Refused { from, what, detail } => {
+                    metrics::counter!("switchboard_sip_refused_total", "what" => what).increment(1);
+                    tracing::warn!(%from, what, detail, "SIP refused");
+                }
+            }
+        }
+    }
+
+    fn media(&mut self, m: Media) {
+        let (call, cmd) = match m {
+            Media::Caller {
+                call,
+                remote,
+                signal,
+                codec,
+                ..
+            } => (
+                call,
+                media::Command::Caller {
+                    remote,
+                    signal,
+                    codec,
+                },
+            ),
+            Media::Agent {
+                call,
+                remote,
+                signal,
+                ..
+            } => (call, media::Command::Agent { remote, signal }),
+            Media::Hold { call } => (call, media::Command::Hold),
+            Media::Bridge { call } => (call, media::Command::Bridge),
+            Media::Stop { call } => {
+                if let Some(c) = self.calls.remove(&call) {
+                    let _ = c.tx.send(media::Command::Stop);
+                }
+                return;
+            }
+        };
+        if let Some(c) = self.calls.get(&call) {
+            let _ = c.tx.send(cmd);
+        }
+    }
+}
+
+fn ignore_settled(what: &str, r: Result<sb_store::Contact, AppError>) {
+    match r {
+        Ok(_) | Err(AppError::Conflict(_)) | Err(AppError::NotFound(_)) => {}
+        Err(e) => tracing::warn!(error = %e, "{what} failed"),
+    }
+}
+
+fn spawn_respond(app: App, tenant: TenantId, reservation: u64, accept: bool) {
+    tokio::spawn(async move {
+        let r = app
+            .respond_to_reservation(&principal(tenant), reservation, accept)
+            .await;
+        ignore_settled(if accept { "accepting" } else { "rejecting" }, r);
+    });
+}
+
+fn spawn_abandon(app: App, tenant: TenantId, contact: ContactId) {
+    tokio::spawn(async move {
+        let r = app.abandon_contact(&principal(tenant), contact).await;
+        ignore_settled("abandoning", r);
+    });
+}
+
+fn spawn_complete(app: App, tenant: TenantId, contact: ContactId) {
+    tokio::spawn(async move {
+        let r = app.complete_contact(&principal(tenant), contact).await;
+        ignore_settled("completing", r);
+    });
+}

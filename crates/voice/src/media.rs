@@ -1,0 +1,417 @@
+//! A call's media: two RTP sockets (the caller's leg and the agent's),
+//! music on hold while the caller waits, packets relayed unchanged between
+//! the legs once bridged (no transcoding), and both legs recorded to a
+//! stereo WAV file (caller left, agent right).
+//!
+//! Packets are accepted only from the address each leg's signalling or SDP
+//! named; the first such packet fixes where that leg's media is sent
+//! (symmetric RTP, for phones behind NAT).
+
+use std::collections::VecDeque;
+use std::io::{BufWriter, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sb_sip::sdp::Codec;
+use sha2::Digest;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// Samples per 20 ms packet at 8 kHz.
+pub const FRAME: usize = 160;
+/// The most samples waiting per channel in the recorder (one second).
+const MAX_BUFFERED: usize = 8_000;
+
+/// Music on hold, pre-encoded for both codecs so nothing is encoded on
+/// the hot path.
+pub struct Moh {
+    pcmu: Vec<u8>,
+    pcma: Vec<u8>,
+}
+
+impl Moh {
+    fn from_samples(samples: &[i16]) -> Moh {
+        let mut s: Vec<i16> = samples.to_vec();
+        let whole = s.len().div_ceil(FRAME).max(1) * FRAME;
+        s.resize(whole, 0);
+        Moh {
+            pcmu: s
+                .iter()
+                .map(|&x| audio_codec_algorithms::encode_ulaw(x))
+                .collect(),
+            pcma: s
+                .iter()
+                .map(|&x| audio_codec_algorithms::encode_alaw(x))
+                .collect(),
+        }
+    }
+
+    /// A WAV file: 8 kHz, mono, 16-bit.
+    pub fn load(path: &Path) -> Result<Moh> {
+        let mut r = hound::WavReader::open(path)
+            .with_context(|| format!("cannot read music on hold from {}", path.display()))?;
+        let spec = r.spec();
+        if spec.sample_rate != 8_000
+            || spec.channels != 1
+            || spec.bits_per_sample != 16
+            || spec.sample_format != hound::SampleFormat::Int
+        {
+            anyhow::bail!(
+                "music on hold {} must be an 8 kHz mono 16-bit WAV file (it is {} Hz, {} channels, {} bits)",
+                path.display(),
+                spec.sample_rate,
+                spec.channels,
+                spec.bits_per_sample
+            );
+        }
+        let samples: Vec<i16> = r
+            .samples::<i16>()
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("music on hold {} is damaged", path.display()))?;
+        if samples.len() < FRAME {
+            anyhow::bail!("music on hold {} is shorter than 20 ms", path.display());
+        }
+        Ok(Moh::from_samples(&samples))
+    }
+
+    /// A gentle eight-second phrase, for a centre that has not set its own.
+    pub fn built_in() -> Moh {
+        // A major arpeggio up and down, half a second a note, with soft edges.
+        let notes = [
+            261.63, 329.63, 392.0, 523.25, 392.0, 329.63, 261.63, 196.0, 220.0, 261.63, 329.63,
+            440.0, 392.0, 329.63, 293.66, 261.63,
+        ];
+        let per = 4_000usize;
+        let mut s = Vec::with_capacity(notes.len() * per);
+        for f in notes {
+            for i in 0..per {
+                let t = i as f64 / 8_000.0;
+                let env = (i.min(per - i) as f64 / 400.0).min(1.0);
+                let v = (2.0 * std::f64::consts::PI * f * t).sin() * 0.5
+                    + (4.0 * std::f64::consts::PI * f * t).sin() * 0.15;
+                s.push((v * env * 7_000.0) as i16);
+            }
+        }
+        Moh::from_samples(&s)
+    }
+
+    fn frame(&self, codec: Codec, index: usize) -> &[u8] {
+        let clip = match codec {
+            Codec::Pcmu => &self.pcmu,
+            Codec::Pcma => &self.pcma,
+        };
+        let frames = clip.len() / FRAME;
+        let at = (index % frames) * FRAME;
+        &clip[at..at + FRAME]
+    }
+}
+
+fn decode(codec: Codec, payload: &[u8], out: &mut VecDeque<i16>) {
+    for &b in payload {
+        out.push_back(match codec {
+            Codec::Pcmu => audio_codec_algorithms::decode_ulaw(b),
+            Codec::Pcma => audio_codec_algorithms::decode_alaw(b),
+        });
+    }
+    while out.len() > MAX_BUFFERED {
+        out.pop_front();
+    }
+}
+
+/// What a finished recording is.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Relative to the data directory.
+    pub path: String,
+    pub bytes: i64,
+    pub sha256: String,
+    pub duration_ms: i64,
+    pub started_at: i64,
+    pub ended_at: i64,
+}
+
+/// Writes both legs, 20 ms at a time, to a stereo WAV file.
+struct Recorder {
+    writer: hound::WavWriter<BufWriter<std::fs::File>>,
+    relative: String,
+    full: PathBuf,
+    legs: [VecDeque<i16>; 2],
+    frames: u64,
+    started_at: i64,
+}
+
+impl Recorder {
+    fn create(data_dir: &Path, relative: String, started_at: i64) -> Result<Recorder> {
+        let full = data_dir.join(&relative);
+        if let Some(dir) = full.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let writer = hound::WavWriter::create(&full, spec)
+            .with_context(|| format!("cannot create {}", full.display()))?;
+        Ok(Recorder {
+            writer,
+            relative,
+            full,
+            legs: [VecDeque::new(), VecDeque::new()],
+            frames: 0,
+            started_at,
+        })
+    }
+
+    /// Writes the next 20 ms: what each leg sent, silence where it sent nothing.
+    fn tick(&mut self) -> Result<()> {
+        for _ in 0..FRAME {
+            let l = self.legs[0].pop_front().unwrap_or(0);
+            let r = self.legs[1].pop_front().unwrap_or(0);
+            self.writer.write_sample(l)?;
+            self.writer.write_sample(r)?;
+        }
+        self.frames += 1;
+        Ok(())
+    }
+
+    fn finish(self, ended_at: i64) -> Result<Finished> {
+        let duration_ms = (self.frames * FRAME as u64 * 1000 / 8_000) as i64;
+        self.writer.finalize()?;
+        let mut f = std::fs::File::open(&self.full)?;
+        let mut hash = sha2::Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut bytes = 0i64;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            bytes += n as i64;
+            hash.update(&buf[..n]);
+        }
+        Ok(Finished {
+            path: self.relative,
+            bytes,
+            sha256: hex::encode(hash.finalize()),
+            duration_ms,
+            started_at: self.started_at,
+            ended_at,
+        })
+    }
+}
+
+/// What the call's signalling tells its media.
+#[derive(Debug)]
+pub enum Command {
+    Caller {
+        remote: SocketAddr,
+        signal: IpAddr,
+        codec: Codec,
+    },
+    /// The agent's leg's socket, opened when the phone is rung.
+    AgentSocket(UdpSocket),
+    Agent {
+        remote: SocketAddr,
+        signal: IpAddr,
+    },
+    Hold,
+    Bridge,
+    Stop,
+}
+
+/// One leg: its socket, where its media comes from, where ours goes.
+struct Leg {
+    socket: UdpSocket,
+    /// Addresses its packets may come from (SDP's and signalling's).
+    allowed: Vec<IpAddr>,
+    /// Where we send: SDP's address until the first packet fixes it.
+    target: Option<SocketAddr>,
+    latched: bool,
+}
+
+impl Leg {
+    fn new(socket: UdpSocket) -> Leg {
+        Leg {
+            socket,
+            allowed: Vec::new(),
+            target: None,
+            latched: false,
+        }
+    }
+
+    fn set_remote(&mut self, remote: SocketAddr, signal: IpAddr) {
+        for ip in [remote.ip(), signal] {
+            if !self.allowed.contains(&ip) {
+                self.allowed.push(ip);
+            }
+        }
+        if !self.latched {
+            self.target = Some(remote);
+        }
+    }
+
+    /// Whether a packet from `from` belongs to this leg (and learns its address).
+    fn accept(&mut self, from: SocketAddr) -> bool {
+        if !self.allowed.contains(&from.ip()) {
+            metrics::counter!("switchboard_rtp_refused_total").increment(1);
+            return false;
+        }
+        if !self.latched {
+            self.latched = true;
+            self.target = Some(from);
+        }
+        true
+    }
+}
+
+async fn recv(leg: Option<&Leg>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+    match leg {
+        Some(l) => l.socket.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Where the recording goes and who is told of it.
+pub struct RecordTo {
+    pub data_dir: PathBuf,
+    pub relative: String,
+    pub done: Box<dyn FnOnce(Finished) + Send>,
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs a call's media until [`Command::Stop`] or the sender is dropped.
+pub fn spawn(caller: UdpSocket, moh: Arc<Moh>, record: RecordTo) -> mpsc::UnboundedSender<Command> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(Leg::new(caller), moh, record, rx));
+    tx
+}
+
+async fn run(
+    mut caller: Leg,
+    moh: Arc<Moh>,
+    record: RecordTo,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut agent: Option<Leg> = None;
+    let mut codec = Codec::Pcmu;
+    let mut bridged = false;
+    let mut holding = false;
+    let mut recorder: Option<Recorder> = None;
+    let mut record = Some(record);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let (mut seq, mut ts, mut frame) = (0u16, 0u32, 0usize);
+    let ssrc = {
+        let mut b = [0u8; 4];
+        let _ = getrandom::fill(&mut b);
+        u32::from_be_bytes(b)
+    };
+    let mut buf_a = vec![0u8; 2048];
+    let mut buf_b = vec![0u8; 2048];
+    let mut out = Vec::with_capacity(256);
+    loop {
+        tokio::select! {
+            cmd = rx.recv() => match cmd {
+                Some(Command::Caller { remote, signal, codec: c }) => {
+                    codec = c;
+                    caller.set_remote(remote, signal);
+                }
+                Some(Command::AgentSocket(s)) => agent = Some(Leg::new(s)),
+                Some(Command::Agent { remote, signal }) => {
+                    if let Some(a) = &mut agent {
+                        a.set_remote(remote, signal);
+                    }
+                }
+                Some(Command::Hold) => {
+                    holding = true;
+                    bridged = false;
+                }
+                Some(Command::Bridge) => {
+                    holding = false;
+                    bridged = true;
+                    if recorder.is_none() && let Some(r) = &record {
+                        match Recorder::create(&r.data_dir, r.relative.clone(), wall_ms()) {
+                            Ok(rec) => recorder = Some(rec),
+                            Err(e) => tracing::error!(error = %e, "the call cannot be recorded"),
+                        }
+                    }
+                }
+                Some(Command::Stop) | None => break,
+            },
+            r = caller.socket.recv_from(&mut buf_a) => {
+                let Ok((n, from)) = r else { continue };
+                if !caller.accept(from) {
+                    continue;
+                }
+                let pkt = &buf_a[..n];
+                if bridged && let Some(a) = &agent && let Some(to) = a.target {
+                    let _ = a.socket.try_send_to(pkt, to);
+                }
+                if let (Some(rec), Ok(p)) = (&mut recorder, rtp_types::RtpPacket::parse(pkt))
+                    && p.payload_type() == codec.payload_type()
+                {
+                    decode(codec, p.payload(), &mut rec.legs[0]);
+                }
+            },
+            r = recv(agent.as_ref(), &mut buf_b) => {
+                let Ok((n, from)) = r else { continue };
+                let Some(a) = &mut agent else { continue };
+                if !a.accept(from) {
+                    continue;
+                }
+                let pkt = &buf_b[..n];
+                if bridged && let Some(to) = caller.target {
+                    let _ = caller.socket.try_send_to(pkt, to);
+                }
+                if let (Some(rec), Ok(p)) = (&mut recorder, rtp_types::RtpPacket::parse(pkt))
+                    && p.payload_type() == codec.payload_type()
+                {
+                    decode(codec, p.payload(), &mut rec.legs[1]);
+                }
+            },
+            _ = tick.tick() => {
+                if holding && let Some(to) = caller.target {
+                    out.clear();
+                    let b = rtp_types::RtpPacketBuilder::<&[u8], &[u8]>::new()
+                        .payload_type(codec.payload_type())
+                        .sequence_number(seq)
+                        .timestamp(ts)
+                        .ssrc(ssrc)
+                        .marker_bit(frame == 0)
+                        .payload(moh.frame(codec, frame));
+                    if b.write_into_vec(&mut out).is_ok() {
+                        let _ = caller.socket.try_send_to(&out, to);
+                    }
+                    seq = seq.wrapping_add(1);
+                    ts = ts.wrapping_add(FRAME as u32);
+                    frame += 1;
+                }
+                if let Some(rec) = &mut recorder
+                    && let Err(e) = rec.tick()
+                {
+                    tracing::error!(error = %e, "the recording failed; it stops here");
+                    recorder = None;
+                }
+            },
+        }
+    }
+    if let (Some(rec), Some(r)) = (recorder, record.take()) {
+        let done = r.done;
+        match tokio::task::spawn_blocking(move || rec.finish(wall_ms())).await {
+            Ok(Ok(f)) => done(f),
+            Ok(Err(e)) => tracing::error!(error = %e, "the recording could not be finished"),
+            Err(e) => tracing::error!(error = %e, "the recording could not be finished"),
+        }
+    }
+}
