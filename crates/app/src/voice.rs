@@ -311,6 +311,26 @@ impl App {
         Ok(())
     }
 
+    /// Every agent's phone in the tenant.
+    pub async fn list_agent_phones(&self, p: &Principal) -> Result<Vec<PhoneView>, AppError> {
+        p.require(Permission::VoiceManage)?;
+        Ok(self
+            .store()
+            .list_agent_phones(p.tenant_id)
+            .await?
+            .into_iter()
+            .map(|r| PhoneView {
+                registered: r
+                    .agent_id
+                    .parse()
+                    .is_ok_and(|a| self.phone_registered(p.tenant_id, a)),
+                agent_id: r.agent_id,
+                username: r.username,
+                realm: SIP_REALM,
+            })
+            .collect())
+    }
+
     /// An agent's phone, if one is set.
     pub async fn get_agent_phone(
         &self,
@@ -433,6 +453,30 @@ impl App {
             .map_err(AppError::from_store("recording"))?;
         let path = self.config().data_dir.join(&r.path);
         Ok((RecordingView::from(r), path))
+    }
+
+    /// The SIP server saw something happen to a call (held, resumed, hung
+    /// up): it goes on the contact's timeline and to live screens.
+    pub async fn call_event(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        kind: &'static str,
+        payload: serde_json::Value,
+        hold_ms: i64,
+    ) -> Result<(), AppError> {
+        let at = self.now();
+        self.store()
+            .record_call_event(tenant, &contact.to_string(), kind, at, &payload, hold_ms)
+            .await?;
+        self.routing.publish(crate::routing::LiveEvent {
+            tenant_id: tenant,
+            kind,
+            subject_id: contact.to_string(),
+            at,
+            payload,
+        });
+        Ok(())
     }
 
     /// The SIP server wrote a recording.

@@ -1,6 +1,7 @@
 // Administration: users and roles, agents and skills, queues and their
 // routing rules, reason and disposition codes, business hours and
-// holidays, API tokens, and the audit log. Every form is checked by the
+// holidays, the voice channel (numbers, trunks, agents' phones), API
+// tokens, and the audit log. Every form is checked by the
 // server; its answer is shown beside the field at fault.
 import { api, el, showFieldErrors, clearFieldErrors, ApiError } from "/assets/common.js";
 
@@ -465,7 +466,74 @@ async function auditArea() {
 
 // ---------- navigation ----------
 
-const AREAS = { users: usersArea, agents: agentsArea, queues: queuesArea, codes: codesArea, hours: hoursArea, tokens: tokensArea, audit: auditArea };
+
+// ---------- voice: numbers, trunks, agents' phones ----------
+
+function numberForm(n) {
+  const number = text("number", n?.number, { placeholder: "+61290000000", readonly: !!n });
+  const queue = select("queue_id", cache.queues.map((q) => [q.id, q.name]), n?.queue_id);
+  return form([el("div", { class: "grid2" }, field("Number dialled", number, "E.164, with the country code."), field("Queue", queue))],
+    n ? "Save number" : "Add number",
+    () => api("PUT", `/api/v1/voice/numbers/${encodeURIComponent(number.value.trim())}`, { queue_id: queue.value }),
+    async (r) => { dialog.close(); say(`${r.number} goes to ${nameOf("queues", r.queue_id)?.name}.`); await show(); });
+}
+
+function trunkForm(t) {
+  const name = text("name", t?.name, { readonly: !!t });
+  const sources = el("textarea", { name: "sources", rows: 3 }, (t?.sources || []).join("\n"));
+  return form([field("Trunk", name), field("Addresses calls may come from", sources, "One address or CIDR block a line, like 203.0.113.0/24.")],
+    t ? "Save trunk" : "Add trunk",
+    () => api("PUT", `/api/v1/voice/trunks/${encodeURIComponent(name.value.trim())}`,
+      { sources: sources.value.split(/\s+/).filter(Boolean) }),
+    async (r) => { dialog.close(); say(`Trunk ${r.name} saved.`); await show(); });
+}
+
+function phoneForm(a, phone) {
+  const username = text("username", phone?.username, { autocomplete: "off" });
+  const password = el("input", { name: "password", type: "password", autocomplete: "new-password" });
+  return form([el("div", { class: "grid2" }, field("SIP username", username, "a-z, 0-9, '.', '_' and '-'."),
+    field("SIP password", password, "8 characters or more; only a hash is kept."))],
+    "Save phone",
+    () => api("PUT", `/api/v1/agents/${a.id}/phone`, { username: username.value, password: password.value }),
+    async () => { dialog.close(); say(`${a.display_name}'s phone saved.`); await show(); });
+}
+
+async function voiceArea() {
+  await load("queues", "agents");
+  const [numbers, trunks, phoneList] = await Promise.all([api("GET", "/api/v1/voice/numbers"),
+    api("GET", "/api/v1/voice/trunks"), api("GET", "/api/v1/voice/phones")]);
+  const phones = new Map(phoneList.items.map((p) => [p.agent_id, p]));
+  const numberRows = numbers.items.map((n) => el("tr", { "data-number": n.number },
+    el("th", { scope: "row" }, n.number), el("td", {}, nameOf("queues", n.queue_id)?.name || "—"),
+    el("td", {}, button("Edit", () => edit(`Number ${n.number}`, () => numberForm(n)), "secondary", { "aria-label": `Edit ${n.number}` }),
+      " ", button("Remove", async () => {
+        try { await api("DELETE", `/api/v1/voice/numbers/${encodeURIComponent(n.number)}`); await show(); } catch (e) { say(e.message, true); }
+      }, "secondary", { "aria-label": `Remove ${n.number}` }))));
+  const trunkRows = trunks.items.map((t) => el("tr", { "data-trunk": t.name },
+    el("th", { scope: "row" }, t.name), el("td", {}, t.sources.join(", ")),
+    el("td", {}, button("Edit", () => edit(`Trunk ${t.name}`, () => trunkForm(t)), "secondary", { "aria-label": `Edit trunk ${t.name}` }),
+      " ", button("Remove", async () => {
+        try { await api("DELETE", `/api/v1/voice/trunks/${encodeURIComponent(t.name)}`); await show(); } catch (e) { say(e.message, true); }
+      }, "secondary", { "aria-label": `Remove trunk ${t.name}` }))));
+  const phoneRows = cache.agents.map((a) => {
+    const p = phones.get(a.id);
+    return el("tr", { "data-agent": a.id },
+      el("th", { scope: "row" }, a.display_name), el("td", {}, p ? p.username : "—"),
+      el("td", {}, p ? (p.registered ? "registered" : "not registered") : "no phone"),
+      el("td", {}, button(p ? "Change" : "Set up", () => edit(`${a.display_name}'s phone`, () => phoneForm(a, p)), "secondary",
+        { "aria-label": `Phone for ${a.display_name}` })));
+  });
+  return [
+    section("Numbers", el("p", { class: "muted" }, "Calls to these numbers from your trunks are queued; the routing engine rings an agent's phone."),
+      table(["Number", "Queue", ""], numberRows, "Numbers"), el("div", { class: "row" }, button("Add number", () => edit("New number", () => numberForm()), ""))),
+    section("Trunks", el("p", { class: "muted" }, "Only calls from these addresses are taken; any other caller is refused."),
+      table(["Trunk", "Addresses", ""], trunkRows, "Trunks"), el("div", { class: "row" }, button("Add trunk", () => edit("New trunk", () => trunkForm()), ""))),
+    section("Agents' phones", el("p", { class: "muted" }, "Desk phones and softphones register with these credentials (realm: switchboard)."),
+      table(["Agent", "SIP username", "State", ""], phoneRows, "Agents' phones")),
+  ];
+}
+
+const AREAS = { users: usersArea, agents: agentsArea, queues: queuesArea, codes: codesArea, hours: hoursArea, voice: voiceArea, tokens: tokensArea, audit: auditArea };
 
 async function show() {
   const name = AREAS[location.hash.slice(1)] ? location.hash.slice(1) : "users";

@@ -1,6 +1,7 @@
 // Contact search and the full timeline of one contact: arrival, queueing,
 // every reservation and why it went where it went, answer, transfers,
-// wrap-up, what people recorded, the end.
+// wrap-up, what people recorded, the end; a call's recordings for those
+// who may listen to them.
 import { api, el, duration } from "/assets/common.js";
 
 const form = document.getElementById("search");
@@ -46,9 +47,27 @@ async function showTimeline(c) {
       c.notes ? el("p", {}, el("strong", {}, "Notes: "), c.notes) : null,
       el("ol", { id: "events" }, ...items.map((e) => el("li", { "data-kind": e.kind },
         el("span", { class: "muted" }, new Date(e.at).toLocaleTimeString()), " ", el("strong", {}, e.kind), " ", summary(e)))));
+    if (c.channel === "voice") timeline.append(await recordings(c));
   } catch (e) {
     timeline.replaceChildren(el("h2", {}, "Timeline"), el("p", { class: "error" }, e.message));
   }
+}
+
+// A call's recordings, each playable (caller on the left, agent on the
+// right). Those who may not listen see nothing.
+async function recordings(c) {
+  let items;
+  try {
+    ({ items } = await api("GET", `/api/v1/contacts/${c.id}/recordings`));
+  } catch (e) {
+    return e.status === 403 ? "" : el("p", { class: "error" }, e.message);
+  }
+  return el("div", { id: "recordings" },
+    el("h3", {}, "Recordings"),
+    items.length === 0 ? el("p", { class: "muted" }, "No recording.") : "",
+    ...items.map((r) => el("figure", { class: "recording" },
+      el("figcaption", {}, `${new Date(r.started_at).toLocaleTimeString()}, ${duration(r.duration_ms)} — caller left, agent right`),
+      el("audio", { controls: "", preload: "metadata", src: `/api/v1/recordings/${r.id}/audio` }))));
 }
 
 // Only the newest search draws its answer: an earlier one that answers

@@ -201,6 +201,7 @@ fn cases(f: &Fixture, role: Role) -> Vec<Case> {
             &[AD],
         ),
         c(M::GET, "/api/v1/voice/trunks".into(), None, &[AD]),
+        c(M::GET, "/api/v1/voice/phones".into(), None, &[AD]),
         c(
             M::PUT,
             format!("/api/v1/voice/trunks/trunk-{r}"),

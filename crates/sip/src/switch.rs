@@ -186,6 +186,13 @@ pub enum Output {
         stage: Stage,
         by: EndedBy,
     },
+    /// The agent put the caller on hold (`held`) or took them off it.
+    Held {
+        call: CallRef,
+        tenant: TenantId,
+        contact: ContactId,
+        held: bool,
+    },
     /// A phone registered (`true`) or unregistered.
     Registered {
         tenant: TenantId,
@@ -283,6 +290,8 @@ struct AgentLeg {
     resend: Option<Resend>,
     cseq: u32,
     media_port: u16,
+    /// The phone put the call on hold (re-INVITE with sendonly or inactive).
+    held: bool,
 }
 
 /// A request we sent outside an INVITE (BYE, CANCEL), tried until answered.
@@ -899,9 +908,12 @@ impl Switch {
             return;
         };
         let is_caller = c.caller.call_id == req.call_id().unwrap_or_default();
-        if !is_caller || c.state == State::Ended {
-            self.reply(now, from, req, 488, "Not Acceptable Here");
+        if c.state == State::Ended {
+            self.reply(now, from, req, 481, "Call/Transaction Does Not Exist");
             return;
+        }
+        if !is_caller {
+            return self.agent_reinvite(now, from, cref, req);
         }
         match sdp::parse(&req.body) {
             Ok(o) if o.codecs.contains(&c.caller.codec) => {
@@ -943,6 +955,96 @@ impl Switch {
             }
             Err(_) => self.reply(now, from, req, 400, "Bad Request"),
         }
+    }
+
+    /// The agent's phone changes the session: hold (sendonly, inactive),
+    /// resume, or a new address.
+    fn agent_reinvite(&mut self, now: i64, from: SocketAddr, cref: CallRef, req: &Message) {
+        let our_uri = self.our_uri();
+        let media_ip = self.cfg.media_ip;
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        let (tenant, contact) = (c.tenant, c.contact);
+        let (codec, events) = (c.caller.codec, c.caller.events.or(Some(101)));
+        let talking = c.state == State::Talking;
+        let Some(leg) = c.agent.as_mut().filter(|a| a.state == AgentState::Answered) else {
+            self.reply(now, from, req, 491, "Request Pending");
+            return;
+        };
+        let offer = match sdp::parse(&req.body) {
+            Ok(o) if o.codecs.contains(&codec) => o,
+            Ok(_) => return self.reply(now, from, req, 488, "Not Acceptable Here"),
+            Err(_) => return self.reply(now, from, req, 400, "Bad Request"),
+        };
+        let hold = matches!(offer.direction, Direction::SendOnly | Direction::Inactive);
+        let changed = talking && hold != leg.held;
+        leg.held = hold;
+        let port = leg.media_port;
+        let mut r = req.reply(200, "OK", None);
+        r.push("Contact", format!("<{our_uri}>"));
+        r.push("Content-Type", "application/sdp");
+        r.body = sdp::build(
+            cref.0,
+            2 + u64::from(req.cseq().map(|c| c.0).unwrap_or(0)),
+            SocketAddr::new(media_ip, port),
+            codec,
+            events,
+            offer.direction.answer(),
+        );
+        self.answer(now, from, req, r);
+        self.out.push_back(Output::Media(Media::Agent {
+            call: cref,
+            port,
+            remote: offer.addr,
+            signal: from.ip(),
+        }));
+        if changed && let Some(contact) = contact {
+            self.out.push_back(Output::Media(if hold {
+                Media::Hold { call: cref }
+            } else {
+                Media::Bridge { call: cref }
+            }));
+            self.out.push_back(Output::Held {
+                call: cref,
+                tenant,
+                contact,
+                held: hold,
+            });
+        }
+    }
+
+    /// The contact went back to a queue (a transfer): the agent's phone is
+    /// hung up and the caller waits with music for the next agent.
+    pub fn requeue(&mut self, now: i64, contact: ContactId) -> bool {
+        let Some(&cref) = self.by_contact.get(&contact) else {
+            return false;
+        };
+        let state = self.calls.get(&cref).map(|c| c.state);
+        let agent_state = self
+            .calls
+            .get(&cref)
+            .and_then(|c| c.agent.as_ref().map(|a| a.state));
+        match (state, agent_state) {
+            (Some(State::Talking), Some(AgentState::Answered)) => {
+                if let Some((to, m)) = self.agent_request(cref, "BYE") {
+                    self.send_pending(now, to, m);
+                }
+            }
+            (Some(State::Ringing), Some(AgentState::Calling | AgentState::Proceeding)) => {
+                self.cancel_agent(now, cref);
+            }
+            _ => return false,
+        }
+        let c = self.calls.get_mut(&cref).expect("present");
+        c.state = State::Queued;
+        if let Some(a) = c.agent.take() {
+            // A late answer to the cancelled ring is acknowledged as an orphan.
+            self.dialogs.remove(&a.call_id);
+        }
+        self.out
+            .push_back(Output::Media(Media::Hold { call: cref }));
+        true
     }
 
     fn ack(&mut self, req: &Message) {
@@ -1226,6 +1328,10 @@ impl Switch {
         let host = host_of(&self.our_uri()).to_string();
         let c = self.calls.get_mut(&cref).expect("present");
         c.state = State::Ringing;
+        if let Some(old) = c.agent.take() {
+            self.dialogs.remove(&old.call_id);
+        }
+        let c = self.calls.get_mut(&cref).expect("present");
         let (codec, events) = (c.caller.codec, c.caller.events.or(Some(101)));
         c.agent = Some(AgentLeg {
             reservation,
@@ -1241,6 +1347,7 @@ impl Switch {
             resend: None,
             cseq: 0,
             media_port,
+            held: false,
         });
         self.dialogs.insert(call_id, cref);
         let Some((to, mut m)) = self.agent_request(cref, "INVITE") else {
@@ -1341,9 +1448,16 @@ impl Switch {
             }
             return;
         }
-        let Some(&cref) = self.dialogs.get(&call_id) else {
-            return;
-        };
+        let ours = self
+            .dialogs
+            .get(&call_id)
+            .and_then(|cref| self.calls.get(cref))
+            .and_then(|c| c.agent.as_ref())
+            .is_some_and(|a| a.call_id == call_id);
+        if !ours {
+            return self.orphan_response(now, from, &resp, code, cseq);
+        }
+        let cref = self.dialogs[&call_id];
         let Some(c) = self.calls.get_mut(&cref) else {
             return;
         };
@@ -1412,7 +1526,10 @@ impl Switch {
                             self.send_pending(now, to, m);
                         }
                         let c = self.calls.get_mut(&cref).expect("present");
-                        c.agent = None;
+                        if let Some(a) = c.agent.take() {
+                            self.dialogs.remove(&a.call_id);
+                        }
+                        let c = self.calls.get_mut(&cref).expect("present");
                         if !cancelled {
                             c.state = State::Queued;
                             self.out.push_back(Output::AgentDeclined {
@@ -1462,6 +1579,60 @@ impl Switch {
                     });
                 }
             }
+        }
+    }
+
+    /// A final response to an INVITE of a leg no longer wanted (cancelled,
+    /// replaced): acknowledged, and a late answer hung up.
+    fn orphan_response(
+        &mut self,
+        now: i64,
+        from: SocketAddr,
+        resp: &Message,
+        code: u16,
+        cseq: u32,
+    ) {
+        if code < 200 {
+            return;
+        }
+        let (Some(to), Some(from_h), Some(call_id), Some(via)) = (
+            resp.header("To"),
+            resp.header("From"),
+            resp.call_id(),
+            resp.header_all("Via").first().map(|v| v.to_string()),
+        ) else {
+            return;
+        };
+        let to_uri = NameAddr::parse(to).map(|a| a.uri).unwrap_or_default();
+        let target = resp
+            .header("Contact")
+            .and_then(NameAddr::parse)
+            .map(|c| c.uri)
+            .unwrap_or_else(|| to_uri.clone());
+        let mut ack = Message::request("ACK", if code < 300 { &target } else { &to_uri });
+        if code < 300 {
+            // A 2xx ACK is a new transaction.
+            let branch = format!("z9hG4bK{}", self.unique());
+            ack.push("Via", self.via(&branch));
+        } else {
+            ack.push("Via", via);
+        }
+        ack.push("Max-Forwards", "70");
+        ack.push("From", from_h.to_string());
+        ack.push("To", to.to_string());
+        ack.push("Call-ID", call_id.to_string());
+        ack.push("CSeq", format!("{cseq} ACK"));
+        self.send(from, &ack);
+        if code < 300 {
+            let branch = format!("z9hG4bK{}", self.unique());
+            let mut bye = Message::request("BYE", &target);
+            bye.push("Via", self.via(&branch));
+            bye.push("Max-Forwards", "70");
+            bye.push("From", from_h.to_string());
+            bye.push("To", to.to_string());
+            bye.push("Call-ID", call_id.to_string());
+            bye.push("CSeq", format!("{} BYE", cseq + 1));
+            self.send_pending(now, from, bye);
         }
     }
 

@@ -360,6 +360,55 @@ Content-Length: 0
     assert_eq!(sent.len(), 1);
     assert!(outs.is_empty());
 
+    // The phone holds the caller (re-INVITE, sendonly): music for the
+    // caller; then takes them back.
+    let reinvite = |cseq: u32, dir: &str| {
+        let body = format!("v=0\nc=IN IP4 10.2.2.2\nm=audio 50000 RTP/AVP 8\na={dir}\n");
+        let len = body.replace('\n', "\r\n").len();
+        let to = inv.header("From").unwrap();
+        let cid = inv.call_id().unwrap();
+        format!(
+            "INVITE sip:switchboard@192.0.2.10:5060 SIP/2.0
+Via: SIP/2.0/UDP {PHONE};branch=z9hG4bKre{cseq}
+From: <sip:alice@{PHONE}>;tag=phone-tag
+To: {to}
+Call-ID: {cid}
+CSeq: {cseq} INVITE
+Content-Type: application/sdp
+Content-Length: {len}
+
+{body}"
+        )
+    };
+    let (sent, outs) = w.send(PHONE, &reinvite(2, "sendonly"));
+    assert_eq!(sent[0].1.code(), Some(200));
+    assert_eq!(
+        sb_sip::sdp::parse(&sent[0].1.body).unwrap().direction,
+        sb_sip::sdp::Direction::RecvOnly
+    );
+    assert!(
+        outs.contains(&Output::Media(Media::Hold { call })),
+        "{outs:?}"
+    );
+    assert!(outs.contains(&Output::Held {
+        call,
+        tenant: w.tenant,
+        contact,
+        held: true
+    }));
+    let (sent, outs) = w.send(PHONE, &reinvite(3, "sendrecv"));
+    assert_eq!(sent[0].1.code(), Some(200));
+    assert!(
+        outs.contains(&Output::Media(Media::Bridge { call })),
+        "{outs:?}"
+    );
+    assert!(outs.contains(&Output::Held {
+        call,
+        tenant: w.tenant,
+        contact,
+        held: false
+    }));
+
     // The caller hangs up: 200, the phone gets a BYE, the call ends talking.
     let bye = ack
         .replace("ACK sip", "BYE sip")
@@ -464,5 +513,58 @@ Content-Length: 0
     // The BYE again: the same 200, no second end.
     let (sent, outs) = w.send(TRUNK, &bye);
     assert_eq!(sent[0].1.code(), Some(200));
+    assert!(outs.is_empty());
+}
+
+#[test]
+fn a_transferred_call_waits_again_and_rings_the_next_phone() {
+    let mut w = world();
+    register_phone(&mut w, Algorithm::Sha256);
+    let (_, outs) = w.send(TRUNK, &invite("z9hG4bKt1", "call-3@carrier"));
+    let Output::NewCall { call, .. } = outs[0].clone() else {
+        panic!()
+    };
+    let contact = ContactId::from_uuid(Uuid::now_v7());
+    w.sw.call_queued(w.now, call, contact, 30_020);
+    w.outputs();
+    w.sw.ring(w.now, contact, 4, w.agent, 30_022);
+    let (sent, _) = split(w.outputs());
+    let inv = sent[0].1.clone();
+    let mut ok = inv.reply(200, "OK", Some("p1"));
+    ok.push("Contact", format!("<sip:alice@{PHONE}>"));
+    ok.body = b"v=0\r\nc=IN IP4 10.2.2.2\r\nm=audio 50000 RTP/AVP 8\r\n".to_vec();
+    w.sw.receive(w.now, addr(PHONE), &ok.to_bytes());
+    w.outputs();
+    // Transferred: the phone is hung up, the caller hears music again.
+    assert!(w.sw.requeue(w.now, contact));
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "BYE");
+    assert_eq!(sent[0].1.call_id(), inv.call_id());
+    assert_eq!(outs, vec![Output::Media(Media::Hold { call })]);
+    // The next reservation rings again, on a new dialog.
+    w.sw.ring(w.now, contact, 5, w.agent, 30_024);
+    let (sent, _) = split(w.outputs());
+    let inv2 = sent[0].1.clone();
+    assert_eq!(inv2.method(), "INVITE");
+    assert_ne!(inv2.call_id(), inv.call_id());
+    // The reservation expires: CANCEL; the phone answers all the same, too
+    // late: acknowledged and hung up, and nobody is told it answered.
+    w.sw.reservation_ended(w.now, contact, 5);
+    let (sent, _) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "CANCEL");
+    let mut late = inv2.reply(200, "OK", Some("p2"));
+    late.push("Contact", format!("<sip:alice@{PHONE}>"));
+    late.body = b"v=0\r\nc=IN IP4 10.2.2.2\r\nm=audio 50002 RTP/AVP 8\r\n".to_vec();
+    w.sw.receive(w.now, addr(PHONE), &late.to_bytes());
+    let (sent, outs) = split(w.outputs());
+    let methods: Vec<&str> = sent.iter().map(|(_, m)| m.method()).collect();
+    assert_eq!(methods, vec!["ACK", "BYE"]);
+    assert!(outs.is_empty(), "{outs:?}");
+    // A failure for a dialog long gone is still acknowledged.
+    let stale = inv.reply(487, "Request Terminated", Some("p1"));
+    w.sw.receive(w.now, addr(PHONE), &stale.to_bytes());
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "ACK");
+    assert_eq!(sent[0].1.via(), inv.via());
     assert!(outs.is_empty());
 }

@@ -6,7 +6,7 @@ use sb_model::TenantId;
 use serde_json::json;
 use sqlx::Any;
 
-use crate::audit::write_audit;
+use crate::audit::{append_event, write_audit};
 use crate::{
     AgentPhone, AuditEntry, Recording, Result, Store, StoreError, VoiceNumber, VoiceTrunk,
 };
@@ -255,6 +255,15 @@ impl Store {
         .await?)
     }
 
+    pub async fn list_agent_phones(&self, tenant: TenantId) -> Result<Vec<AgentPhone>> {
+        Ok(sqlx::query_as::<Any, AgentPhone>(
+            "SELECT * FROM agent_phones WHERE tenant_id = $1 ORDER BY username LIMIT 100000",
+        )
+        .bind(tenant.to_string())
+        .fetch_all(self.read())
+        .await?)
+    }
+
     /// Every tenant's numbers, trunks and phones: what the SIP server routes
     /// and authenticates by. Only the voice channel's shell reads this.
     pub async fn voice_directory(&self) -> Result<VoiceDirectory> {
@@ -269,6 +278,33 @@ impl Store {
                 .fetch_all(self.read())
                 .await?,
         })
+    }
+
+    /// Puts a call's own event (held, resumed, hung up) on its contact's
+    /// timeline; `hold_ms` is added to the contact's time on hold.
+    pub async fn record_call_event(
+        &self,
+        tenant: TenantId,
+        contact: &str,
+        kind: &str,
+        at: i64,
+        payload: &serde_json::Value,
+        hold_ms: i64,
+    ) -> Result<()> {
+        let mut tx = self.write().begin().await?;
+        if hold_ms > 0 {
+            sqlx::query(
+                "UPDATE contacts SET hold_ms = hold_ms + $1 WHERE tenant_id = $2 AND id = $3",
+            )
+            .bind(hold_ms)
+            .bind(tenant.to_string())
+            .bind(contact.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        }
+        append_event(&mut tx, tenant, kind, contact, at, payload).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records that a call's recording was written.

@@ -263,6 +263,8 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
         "phone-secret-1",
         "--talk",
         "3",
+        "--hold",
+        "1.5",
         "--out",
         out.to_str().unwrap(),
     ]);

@@ -24,6 +24,7 @@ use sb_app::{App, AppError, Principal};
 use sb_model::{AgentId, Channel, ContactId, Direction, TenantId, Text};
 use sb_sip::switch::{NumberRoute, Phone, Trunk};
 use sb_sip::{CallRef, Config, Directory, Media, Output, Stage, Switch};
+use serde_json::json;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
@@ -159,6 +160,8 @@ enum Done {
 
 struct CallMedia {
     tenant: TenantId,
+    /// Since when the agent has held the caller.
+    held_since: Option<Instant>,
     tx: mpsc::UnboundedSender<media::Command>,
 }
 
@@ -286,7 +289,14 @@ impl Shell {
                         done,
                     },
                 );
-                self.calls.insert(call, CallMedia { tenant, tx });
+                self.calls.insert(
+                    call,
+                    CallMedia {
+                        tenant,
+                        held_since: None,
+                        tx,
+                    },
+                );
                 self.switch.call_queued(wall_ms(), call, contact, port);
                 if let Some((reservation, agent, _)) = self.early.remove(&contact) {
                     self.ring(contact, reservation, agent).await;
@@ -359,6 +369,10 @@ impl Shell {
                 if self.switch.hang_up(wall_ms(), contact) =>
             {
                 tracing::info!(%contact, kind = e.kind, "call hung up by the contact's end");
+            }
+            // Sent to another queue or agent: the caller waits again.
+            "contact.transferred" if self.switch.requeue(wall_ms(), contact) => {
+                tracing::info!(%contact, "transferred call back in the queue");
             }
             _ => {}
         }
@@ -444,6 +458,32 @@ impl Shell {
                     by,
                 } => {
                     tracing::info!(?call, ?stage, ?by, "call ended");
+                    if let Some(contact) = contact {
+                        // Time still on hold when the call ends counts too.
+                        let hold_ms = self
+                            .calls
+                            .get_mut(&call)
+                            .and_then(|m| m.held_since.take())
+                            .map(|t| t.elapsed().as_millis() as i64)
+                            .unwrap_or(0);
+                        let by = match by {
+                            sb_sip::EndedBy::Caller => "caller",
+                            sb_sip::EndedBy::Agent => "agent",
+                            sb_sip::EndedBy::Switch => "switchboard",
+                        };
+                        let stage = match stage {
+                            Stage::Waiting => "waiting",
+                            Stage::Talking => "talking",
+                        };
+                        spawn_event(
+                            self.app.clone(),
+                            tenant,
+                            contact,
+                            "call.hung_up",
+                            json!({ "by": by, "stage": stage }),
+                            hold_ms,
+                        );
+                    }
                     match contact {
                         None => {
                             self.cancelled.insert(call);
@@ -453,6 +493,31 @@ impl Shell {
                             Stage::Talking => spawn_complete(self.app.clone(), tenant, contact),
                         },
                     }
+                }
+                Output::Held {
+                    call,
+                    tenant,
+                    contact,
+                    held,
+                } => {
+                    let hold_ms = match self.calls.get_mut(&call) {
+                        Some(m) if held => {
+                            m.held_since = Some(Instant::now());
+                            0
+                        }
+                        Some(m) => m
+                            .held_since
+                            .take()
+                            .map(|t| t.elapsed().as_millis() as i64)
+                            .unwrap_or(0),
+                        None => 0,
+                    };
+                    let (kind, payload) = if held {
+                        ("call.held", json!({}))
+                    } else {
+                        ("call.resumed", json!({ "hold_ms": hold_ms }))
+                    };
+                    spawn_event(self.app.clone(), tenant, contact, kind, payload, hold_ms);
                 }
                 Output::Registered {
                     tenant,
@@ -512,6 +577,24 @@ fn ignore_settled(what: &str, r: Result<sb_store::Contact, AppError>) {
         Ok(_) | Err(AppError::Conflict(_)) | Err(AppError::NotFound(_)) => {}
         Err(e) => tracing::warn!(error = %e, "{what} failed"),
     }
+}
+
+fn spawn_event(
+    app: App,
+    tenant: TenantId,
+    contact: ContactId,
+    kind: &'static str,
+    payload: serde_json::Value,
+    hold_ms: i64,
+) {
+    tokio::spawn(async move {
+        if let Err(e) = app
+            .call_event(tenant, contact, kind, payload, hold_ms)
+            .await
+        {
+            tracing::warn!(error = %e, kind, "a call event could not be recorded");
+        }
+    });
 }
 
 fn spawn_respond(app: App, tenant: TenantId, reservation: u64, accept: bool) {

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(put_number, delete_number))
         .routes(routes!(list_trunks))
         .routes(routes!(put_trunk, delete_trunk))
+        .routes(routes!(list_phones))
         .routes(routes!(get_phone, put_phone, delete_phone))
         .routes(routes!(list_recordings))
         .routes(routes!(recording_audio))
@@ -110,6 +111,20 @@ async fn delete_trunk(
 ) -> ApiResult<StatusCode> {
     s.app.delete_voice_trunk(&p, &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhoneList {
+    pub items: Vec<PhoneView>,
+}
+
+/// Every agent's phone: SIP username and whether it is registered.
+#[utoipa::path(get, path = "/voice/phones", tag = "voice",
+    responses((status = 200, body = PhoneList)))]
+async fn list_phones(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<PhoneList>> {
+    Ok(Json(PhoneList {
+        items: s.app.list_agent_phones(&p).await?,
+    }))
 }
 
 /// An agent's phone: its SIP username and whether it is registered. Agents

@@ -101,6 +101,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--talk", type=float, default=3.0)
     ap.add_argument("--wait", type=float, default=2.0)
+    ap.add_argument("--hold", type=float, default=0.0, help="the agent holds the caller this long, mid-call")
     ap.add_argument("--bind", default="127.0.0.1", help="the address the peers send from")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -178,7 +179,14 @@ def main():
         agent_up = lambda: phone.calls and phone.calls[0].confirmed_at is not None
         result["agent_answered"] = pump(40, agent_up)
         if result["agent_answered"]:
-            pump(a.talk)
+            pump(a.talk / 2)
+            if a.hold > 0:
+                phone.calls[0].setHold(pj.CallOpParam(True))
+                pump(a.hold)
+                op = pj.CallOpParam(True)
+                op.opt.flag = pj.PJSUA_CALL_UNHOLD
+                phone.calls[0].reinvite(op)
+            pump(a.talk / 2)
             result["talked_seconds"] = time.time() - phone.calls[0].confirmed_at
         call.hangup(pj.CallOpParam())
         result["agent_hung_up"] = pump(10, lambda: phone.calls[0].disconnected) if phone.calls else False
