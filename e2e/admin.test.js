@@ -154,6 +154,47 @@ test("an admin keeps business hours with a holiday; a bad time is refused beside
   await shot(page, "admin-hours");
 });
 
+test("an admin sets up voice: a number to a queue, a trunk, an agent's phone; bad values are refused beside the field", async () => {
+  await open("voice");
+  await page.getByRole("button", { name: "Add number" }).click();
+  let d = editor();
+  await d.getByLabel("Number dialled").fill("02 9000 0000");
+  await d.getByLabel("Queue").selectOption({ label: "Sales" });
+  await d.getByRole("button", { name: "Add number" }).click();
+  await textIs(errorBeside(d, "Number dialled"), "must be in E.164 form, like +61291234567");
+  await d.getByLabel("Number dialled").fill("+61 2 9000 0000");
+  await d.getByRole("button", { name: "Add number" }).click();
+  await page.locator('tr[data-number="+61290000000"]').waitFor({ timeout: 5000 });
+  await textIs(page.locator('tr[data-number="+61290000000"] td').first(), "Sales");
+
+  await page.getByRole("button", { name: "Add trunk" }).click();
+  d = editor();
+  await d.getByLabel("Trunk").fill("carrier");
+  await d.getByLabel("Addresses calls may come from").fill("203.0.113.0/24\nnot-an-address");
+  await d.getByRole("button", { name: "Add trunk" }).click();
+  await textIs(d.locator(".field-error"), "sources[1]: must be an address or a CIDR block, like 203.0.113.0/24");
+  await d.getByLabel("Addresses calls may come from").fill("203.0.113.0/24\n198.51.100.7");
+  await d.getByRole("button", { name: "Add trunk" }).click();
+  await textIs(page.locator('tr[data-trunk="carrier"] td').first(), "203.0.113.0/24, 198.51.100.7/32");
+
+  await page.getByRole("button", { name: "Phone for Emma Wilson" }).click();
+  d = editor();
+  await d.getByLabel("SIP username").fill("Emma W");
+  await d.getByLabel("SIP password").fill("short");
+  await d.getByRole("button", { name: "Save phone" }).click();
+  await textIs(errorBeside(d, "SIP username"), "must be 3 to 64 of a-z, 0-9, '.', '_' and '-'");
+  await textIs(errorBeside(d, "SIP password"), "must be 8 to 256 characters");
+  await d.getByLabel("SIP username").fill("emma");
+  await d.getByLabel("SIP password").fill("a-long-phone-secret");
+  await d.getByRole("button", { name: "Save phone" }).click();
+  const row = page.locator("tr", { hasText: "Emma Wilson" });
+  await textIs(row.locator("td").first(), "emma");
+  await textIs(row.locator("td").nth(1), "not registered");
+  const phones = (await admin("GET", "/api/v1/voice/phones")).items;
+  assert.equal(phones.find((p) => p.username === "emma").registered, false);
+  await shot(page, "admin-voice");
+});
+
 test("an admin creates an API token, sees its secret once, and revokes it", async () => {
   await open("tokens");
   await page.getByLabel("Name", { exact: true }).fill("CRM sync");

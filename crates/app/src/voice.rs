@@ -4,13 +4,17 @@
 //! reads the directory through [`App::voice_directory`] and reports phones'
 //! registrations through [`App::set_phone_registered`].
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use sb_model::{AgentId, ContactId, Permission, PhoneNumber, QueueId, TenantId};
+use sb_model::{
+    AgentId, BusinessHours, BusinessHoursId, ContactId, Permission, PhoneNumber, QueueId, TenantId,
+};
 use sb_sip::digest::{self, Algorithm};
-use sb_store::{AgentPhone, Recording, StoreError, VoiceDirectory, VoiceNumber, VoiceTrunk};
+use sb_store::{
+    AgentPhone, Recording, StoreError, VoiceDirectory, VoiceNumber, VoicePrompt, VoiceTrunk,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -21,6 +25,10 @@ use crate::{App, AppError, FieldError, Principal};
 pub const SIP_REALM: &str = "switchboard";
 /// The most source blocks one trunk lists.
 pub const MAX_TRUNK_SOURCES: usize = 64;
+/// The largest prompt accepted (about four minutes at 8 kHz).
+pub const MAX_PROMPT_BYTES: usize = 4 * 1024 * 1024;
+/// The most keys one menu offers.
+pub const MAX_MENU_OPTIONS: usize = 12;
 
 /// What the voice shell shares with the rest of the application.
 #[derive(Clone, Default)]
@@ -32,17 +40,70 @@ pub struct VoiceState {
     pub changed: Arc<tokio::sync::Notify>,
 }
 
-/// A dialled number and its queue.
+/// A dialled number, its queue, and its menu if it has one.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NumberView {
     pub number: String,
     pub queue_id: String,
+    pub menu: Option<MenuSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NumberSpec {
+    /// Where calls go without a menu, or when the caller presses no key.
     pub queue_id: String,
+    pub menu: Option<MenuSpec>,
+}
+
+fn five() -> u32 {
+    5
+}
+
+/// An IVR menu: the greeting, keys to queues, how long to wait for a key,
+/// and what callers hear outside business hours.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MenuSpec {
+    /// The greeting prompt's name (see `/voice/prompts`).
+    pub prompt: Option<String>,
+    /// Keys (`0`–`9`, `*`, `#`) to queue ids.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Seconds to wait for a key after the greeting (1–60, default 5).
+    #[serde(default = "five")]
+    pub timeout_seconds: u32,
+    /// Outside these hours callers hear `closed_prompt` and are hung up.
+    pub business_hours_id: Option<String>,
+    pub closed_prompt: Option<String>,
+}
+
+/// A recorded prompt.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PromptView {
+    pub name: String,
+    pub bytes: i64,
+    pub sha256: String,
+    pub duration_ms: i64,
+}
+
+impl From<VoicePrompt> for PromptView {
+    fn from(p: VoicePrompt) -> Self {
+        PromptView {
+            name: p.name,
+            bytes: p.bytes,
+            sha256: p.sha256,
+            duration_ms: p.duration_ms,
+        }
+    }
+}
+
+fn number_view(n: VoiceNumber) -> NumberView {
+    NumberView {
+        menu: n.menu.as_deref().and_then(|m| serde_json::from_str(m).ok()),
+        number: n.number,
+        queue_id: n.queue_id,
+    }
 }
 
 /// A carrier trunk: the addresses its calls come from.
@@ -106,6 +167,35 @@ impl From<Recording> for RecordingView {
     }
 }
 
+/// A prompt's length, if it is a WAV file the SIP server can play.
+fn prompt_duration(wav: &[u8]) -> Result<i64, String> {
+    if wav.len() > MAX_PROMPT_BYTES {
+        return Err("the prompt is larger than 4 MiB".into());
+    }
+    let r = hound::WavReader::new(std::io::Cursor::new(wav))
+        .map_err(|e| format!("not a WAV file: {e}"))?;
+    let spec = r.spec();
+    if spec.sample_rate != 8_000
+        || spec.channels != 1
+        || spec.bits_per_sample != 16
+        || spec.sample_format != hound::SampleFormat::Int
+    {
+        return Err(format!(
+            "must be 8 kHz mono 16-bit PCM (it is {} Hz, {} channels, {} bits)",
+            spec.sample_rate, spec.channels, spec.bits_per_sample
+        ));
+    }
+    let mut r = r;
+    let samples = r
+        .samples::<i16>()
+        .try_fold(0i64, |n, s| s.map(|_| n + 1))
+        .map_err(|e| format!("the WAV file is damaged: {e}"))?;
+    if samples < 160 {
+        return Err("the prompt is shorter than 20 ms".into());
+    }
+    Ok(samples * 1000 / 8_000)
+}
+
 fn username_ok(u: &str) -> bool {
     (3..=64).contains(&u.len())
         && u.bytes()
@@ -152,10 +242,7 @@ impl App {
             .list_voice_numbers(p.tenant_id)
             .await?
             .into_iter()
-            .map(|n| NumberView {
-                number: n.number,
-                queue_id: n.queue_id,
-            })
+            .map(number_view)
             .collect())
     }
 
@@ -198,7 +285,10 @@ impl App {
                 None
             }
         };
-        let (Some(number), Some(queue)) = (number, queue) else {
+        if let Some(m) = &spec.menu {
+            errors.extend(self.check_menu(p.tenant_id, m).await?);
+        }
+        let (Some(number), Some(queue), true) = (number, queue, errors.is_empty()) else {
             return Err(AppError::Invalid(errors));
         };
         let row = VoiceNumber {
@@ -206,15 +296,217 @@ impl App {
             tenant_id: p.tenant_id,
             queue_id: queue.to_string(),
             updated_at: self.now(),
+            menu: spec
+                .menu
+                .as_ref()
+                .map(|m| serde_json::to_string(m).unwrap_or_default()),
         };
         self.store()
             .put_voice_number(&row, &p.audit(self.now()))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => AppError::Invalid(vec![FieldError {
+                    field: "number".into(),
+                    message: m,
+                }]),
+                e => e.into(),
+            })?;
+        self.voice.changed.notify_waiters();
+        Ok(number_view(row))
+    }
+
+    /// Everything wrong with a menu, field by field.
+    async fn check_menu(
+        &self,
+        tenant: TenantId,
+        m: &MenuSpec,
+    ) -> Result<Vec<FieldError>, AppError> {
+        let mut errors = Vec::new();
+        let mut bad = |field: String, message: &str| {
+            errors.push(FieldError {
+                field,
+                message: message.into(),
+            })
+        };
+        if m.options.len() > MAX_MENU_OPTIONS {
+            bad("menu.options".into(), "must offer at most 12 keys");
+        }
+        let mut queue_checks = Vec::new();
+        for (k, q) in &m.options {
+            let mut chars = k.chars();
+            let ok = matches!(
+                (chars.next(), chars.next()),
+                (Some('0'..='9' | '*' | '#'), None)
+            );
+            if !ok {
+                bad(
+                    format!("menu.options.{k}"),
+                    "a key must be one of 0-9, * and #",
+                );
+            }
+            match q.parse::<QueueId>() {
+                Ok(id) => queue_checks.push((k.clone(), id)),
+                Err(_) => bad(format!("menu.options.{k}"), "must be a queue id"),
+            }
+        }
+        if !(1..=60).contains(&m.timeout_seconds) {
+            bad("menu.timeout_seconds".into(), "must be from 1 to 60");
+        }
+        for (k, id) in queue_checks {
+            match self.store().get_queue(tenant, id).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound) => errors.push(FieldError {
+                    field: format!("menu.options.{k}"),
+                    message: "no such queue".into(),
+                }),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for (field, name) in [
+            ("menu.prompt", &m.prompt),
+            ("menu.closed_prompt", &m.closed_prompt),
+        ] {
+            if let Some(name) = name {
+                match self.store().get_voice_prompt(tenant, name).await {
+                    Ok(_) => {}
+                    Err(StoreError::NotFound) => errors.push(FieldError {
+                        field: field.into(),
+                        message: "no such prompt".into(),
+                    }),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        if let Some(h) = &m.business_hours_id {
+            let found = match h.parse::<BusinessHoursId>() {
+                Ok(id) => match self.store().get_business_hours(tenant, id).await {
+                    Ok(_) => true,
+                    Err(StoreError::NotFound) => false,
+                    Err(e) => return Err(e.into()),
+                },
+                Err(_) => false,
+            };
+            if !found {
+                errors.push(FieldError {
+                    field: "menu.business_hours_id".into(),
+                    message: "no such business hours".into(),
+                });
+            }
+        }
+        Ok(errors)
+    }
+
+    /// Whether business hours are open now in the tenant's zone (hours
+    /// that no longer exist or read count as open).
+    pub async fn hours_open_now(
+        &self,
+        tenant: TenantId,
+        hours: BusinessHoursId,
+    ) -> Result<bool, AppError> {
+        let row = match self.store().get_business_hours(tenant, hours).await {
+            Ok(r) => r,
+            Err(StoreError::NotFound) => return Ok(true),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(open) = serde_json::from_str::<BusinessHours>(&row.hours)
+            .ok()
+            .and_then(|b| b.compile().ok())
+        else {
+            return Ok(true);
+        };
+        let tz = self.tenant_zone(tenant).await?;
+        let now =
+            jiff::Timestamp::from_millisecond(self.now()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        Ok(open.is_open(tz.to_datetime(now)))
+    }
+
+    pub async fn list_voice_prompts(&self, p: &Principal) -> Result<Vec<PromptView>, AppError> {
+        p.require(Permission::VoiceManage)?;
+        Ok(self
+            .store()
+            .list_voice_prompts(p.tenant_id)
+            .await?
+            .into_iter()
+            .map(PromptView::from)
+            .collect())
+    }
+
+    /// Stores a recorded prompt: a WAV file, 8 kHz mono 16-bit, replacing
+    /// one of the same name.
+    pub async fn put_voice_prompt(
+        &self,
+        p: &Principal,
+        name: &str,
+        wav: &[u8],
+    ) -> Result<PromptView, AppError> {
+        p.require(Permission::VoiceManage)?;
+        let mut errors = Vec::new();
+        if !(1..=64).contains(&name.len())
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            || name.starts_with('.')
+        {
+            errors.push(FieldError {
+                field: "name".into(),
+                message: "must be 1 to 64 of a-z, 0-9, '.', '_' and '-'".into(),
+            });
+        }
+        let duration_ms = match prompt_duration(wav) {
+            Ok(ms) => ms,
+            Err(m) => {
+                errors.push(FieldError {
+                    field: "body".into(),
+                    message: m,
+                });
+                0
+            }
+        };
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
+        }
+        let relative = format!("prompts/{}/{name}.wav", p.tenant_id);
+        let full = self.config().data_dir.join(&relative);
+        let wav = wav.to_vec();
+        let sha256 = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&wav))
+        };
+        let bytes = wav.len() as i64;
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let dir = full.parent().unwrap_or(std::path::Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            let tmp = full.with_extension("wav.part");
+            std::fs::write(&tmp, &wav)?;
+            std::fs::rename(&tmp, &full)
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Unavailable(format!("the prompt could not be written: {e}")))?;
+        let row = VoicePrompt {
+            tenant_id: p.tenant_id,
+            name: name.to_string(),
+            path: relative,
+            bytes,
+            sha256,
+            duration_ms,
+            updated_at: self.now(),
+        };
+        self.store()
+            .put_voice_prompt(&row, &p.audit(self.now()))
             .await?;
         self.voice.changed.notify_waiters();
-        Ok(NumberView {
-            number: row.number,
-            queue_id: row.queue_id,
-        })
+        Ok(PromptView::from(row))
+    }
+
+    /// Where a tenant's prompt's file is, for the SIP server.
+    pub async fn prompt_file(&self, tenant: TenantId, name: &str) -> Result<PathBuf, AppError> {
+        let row = self
+            .store()
+            .get_voice_prompt(tenant, name)
+            .await
+            .map_err(AppError::from_store("prompt"))?;
+        Ok(self.config().data_dir.join(row.path))
     }
 
     pub async fn delete_voice_number(&self, p: &Principal, number: &str) -> Result<(), AppError> {

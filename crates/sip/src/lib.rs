@@ -8,6 +8,7 @@
 //!   agents' phones rung, bridged, hung up — as a sans-IO state machine.
 
 pub mod digest;
+pub mod dtmf;
 pub mod msg;
 pub mod sdp;
 pub mod switch;

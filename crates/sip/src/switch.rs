@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, VecDeque};
 use core::net::{IpAddr, SocketAddr};
 use rustc_hash::FxHashMap as HashMap;
 
-use sb_model::{AgentId, ContactId, QueueId, TenantId};
+use sb_model::{AgentId, BusinessHoursId, ContactId, QueueId, TenantId};
 
 use crate::digest::{self, Algorithm, Authorization, NonceState};
 use crate::msg::{Message, NameAddr, Uri};
@@ -60,11 +60,29 @@ pub struct Config {
     pub user_agent: String,
 }
 
-/// Where a dialled number goes.
+/// Where a dialled number goes: a queue, or a menu first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NumberRoute {
     pub tenant: TenantId,
+    /// The queue when there is no menu, or no key is pressed in time.
     pub queue: QueueId,
+    pub menu: Option<Menu>,
+}
+
+/// An IVR menu: a greeting, keys to queues, and what callers hear out of
+/// hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Menu {
+    /// The greeting's prompt name (the shell plays it).
+    pub prompt: Option<String>,
+    /// Keys (`0`–`9`, `*`, `#`) to queues.
+    pub options: BTreeMap<char, QueueId>,
+    /// How long after the greeting a key is waited for.
+    pub timeout_ms: i64,
+    /// Hours the menu is open; out of them callers hear `closed_prompt`
+    /// and are hung up.
+    pub hours: Option<BusinessHoursId>,
+    pub closed_prompt: Option<String>,
 }
 
 /// A carrier trunk: the addresses a tenant's calls may come from.
@@ -138,6 +156,13 @@ pub enum Media {
     },
     /// The caller hears music on hold.
     Hold { call: CallRef },
+    /// The caller hears a prompt once; the shell says when it has ended
+    /// ([`Switch::prompt_done`]).
+    Play {
+        call: CallRef,
+        tenant: TenantId,
+        prompt: String,
+    },
     /// Caller and agent hear each other; the call is recorded.
     Bridge { call: CallRef },
     /// The call's media ends.
@@ -151,15 +176,23 @@ pub enum Output {
         to: SocketAddr,
         data: Vec<u8>,
     },
-    /// A call arrived for a tenant's queue: create its contact and open a
-    /// media port for it, then call [`Switch::call_queued`] (or
-    /// [`Switch::call_refused`]).
+    /// A call arrived for a tenant's number: open a media port, say
+    /// whether `hours` (if any) are open now, and call [`Switch::accept`].
+    Incoming {
+        call: CallRef,
+        tenant: TenantId,
+        hours: Option<BusinessHoursId>,
+    },
+    /// The call is answered and goes to a queue: create its contact, then
+    /// call [`Switch::call_queued`] (or [`Switch::call_refused`]).
     NewCall {
         call: CallRef,
         tenant: TenantId,
         queue: QueueId,
         from: String,
         to: String,
+        /// The menu key the caller pressed, if any.
+        choice: Option<char>,
     },
     Media(Media),
     /// The agent's phone answered: accept the reservation.
@@ -239,7 +272,13 @@ impl Resend {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Waiting for the shell to create the contact.
+    /// Not answered yet: waiting for the shell's media port.
+    Offered,
+    /// Answered, in the menu (`deadline`: when the default applies).
+    Menu,
+    /// Answered out of hours: the closed prompt plays, then the call ends.
+    Closing,
+    /// Answered, waiting for the shell to create the contact.
     Setup,
     Queued,
     Ringing,
@@ -309,6 +348,11 @@ struct Call {
     tenant: TenantId,
     contact: Option<ContactId>,
     state: State,
+    route: NumberRoute,
+    from_number: String,
+    to_number: String,
+    /// When the menu stops waiting for a key.
+    menu_deadline: Option<i64>,
     caller: CallerLeg,
     agent: Option<AgentLeg>,
 }
@@ -504,9 +548,20 @@ impl Switch {
             "BYE" => self.bye(now, from, &req),
             "CANCEL" => self.cancel(now, from, &req, &branch),
             "INFO" => {
-                let known = req.call_id().is_some_and(|c| self.dialogs.contains_key(c));
-                if known {
+                let call = req.call_id().and_then(|c| self.dialogs.get(c)).copied();
+                if let Some(call) = call {
                     self.reply(now, from, &req, 200, "OK");
+                    let key = crate::dtmf::from_info(
+                        req.header("Content-Type").unwrap_or_default(),
+                        &req.body,
+                    );
+                    let from_caller = self
+                        .calls
+                        .get(&call)
+                        .is_some_and(|c| Some(c.caller.call_id.as_str()) == req.call_id());
+                    if let (Some(k), true) = (key, from_caller) {
+                        self.dtmf(now, call, k);
+                    }
                 } else {
                     self.reply(now, from, &req, 481, "Call/Transaction Does Not Exist");
                 }
@@ -771,10 +826,15 @@ impl Switch {
             .into_iter()
             .map(str::to_string)
             .collect();
+        let hours = route.menu.as_ref().and_then(|m| m.hours);
         let call = Call {
             tenant: route.tenant,
             contact: None,
-            state: State::Setup,
+            state: State::Offered,
+            route: route.clone(),
+            from_number: caller_number,
+            to_number: number,
+            menu_deadline: None,
             caller: CallerLeg {
                 call_id: call_id.clone(),
                 invite_branch: branch,
@@ -796,12 +856,10 @@ impl Switch {
         };
         self.calls.insert(cref, call);
         self.dialogs.insert(call_id, cref);
-        self.out.push_back(Output::NewCall {
+        self.out.push_back(Output::Incoming {
             call: cref,
             tenant: route.tenant,
-            queue: route.queue,
-            from: caller_number,
-            to: number,
+            hours,
         });
     }
 
@@ -836,19 +894,19 @@ impl Switch {
         )
     }
 
-    /// The shell created the call's contact and opened `media_port`: the
-    /// call is answered and the caller hears music while queued.
-    pub fn call_queued(&mut self, now: i64, call: CallRef, contact: ContactId, media_port: u16) {
+    /// The shell opened `media_port` for the call and found its menu's
+    /// hours `open` (or not): the call is answered, then goes to its menu,
+    /// its closed prompt, or straight to its queue. False if the call is
+    /// already gone (the shell closes the port).
+    pub fn accept(&mut self, now: i64, call: CallRef, media_port: u16, open: bool) -> bool {
         let our_uri = self.our_uri();
         let user_agent = self.cfg.user_agent.clone();
         let Some(c) = self.calls.get_mut(&call) else {
-            return;
+            return false;
         };
-        if c.state != State::Setup {
-            return;
+        if c.state != State::Offered {
+            return false;
         }
-        c.contact = Some(contact);
-        c.state = State::Queued;
         c.caller.media_port = media_port;
         let body = self.caller_sdp(&self.calls[&call].caller);
         let c = self.calls.get_mut(&call).expect("present");
@@ -870,7 +928,8 @@ impl Switch {
             c.caller.codec,
             c.caller.events,
         );
-        self.by_contact.insert(contact, call);
+        let tenant = c.tenant;
+        let menu = c.route.menu.clone();
         self.out.push_back(Output::Send { to, data });
         self.out.push_back(Output::Media(Media::Caller {
             call,
@@ -880,25 +939,127 @@ impl Switch {
             codec,
             events,
         }));
-        self.out.push_back(Output::Media(Media::Hold { call }));
+        let c = self.calls.get_mut(&call).expect("present");
+        match menu {
+            None => self.send_to_queue(call, None),
+            Some(m) if !open => {
+                c.state = State::Closing;
+                match m.closed_prompt {
+                    Some(prompt) => self.out.push_back(Output::Media(Media::Play {
+                        call,
+                        tenant,
+                        prompt,
+                    })),
+                    None => self.end_call(now, call, EndedBy::Switch),
+                }
+            }
+            Some(m) => {
+                c.state = State::Menu;
+                match m.prompt {
+                    Some(prompt) => self.out.push_back(Output::Media(Media::Play {
+                        call,
+                        tenant,
+                        prompt,
+                    })),
+                    None => c.menu_deadline = Some(now + m.timeout_ms),
+                }
+            }
+        }
+        true
     }
 
-    /// The shell could not take the call (no contact could be created).
-    pub fn call_refused(&mut self, now: i64, call: CallRef, code: u16, reason: &str) {
+    /// The caller goes to a queue (the number's, or the menu key's): music,
+    /// and a contact to create.
+    fn send_to_queue(&mut self, call: CallRef, choice: Option<char>) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let queue = choice
+            .and_then(|k| c.route.menu.as_ref()?.options.get(&k).copied())
+            .unwrap_or(c.route.queue);
+        c.state = State::Setup;
+        c.menu_deadline = None;
+        self.out.push_back(Output::Media(Media::Hold { call }));
+        self.out.push_back(Output::NewCall {
+            call,
+            tenant: c.tenant,
+            queue,
+            from: c.from_number.clone(),
+            to: c.to_number.clone(),
+            choice,
+        });
+    }
+
+    /// The caller pressed a key (RFC 4733 in the media, or SIP INFO).
+    pub fn dtmf(&mut self, now: i64, call: CallRef, key: char) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if c.state != State::Menu {
+            return;
+        }
+        let known = c
+            .route
+            .menu
+            .as_ref()
+            .is_some_and(|m| m.options.contains_key(&key));
+        if known {
+            self.send_to_queue(call, Some(key));
+        } else if let Some(c) = self.calls.get_mut(&call) {
+            // Not an option: the caller may try again until the menu's time.
+            c.menu_deadline
+                .get_or_insert(now + c.route.menu.as_ref().map(|m| m.timeout_ms).unwrap_or(0));
+        }
+    }
+
+    /// A prompt finished playing.
+    pub fn prompt_done(&mut self, now: i64, call: CallRef) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        match c.state {
+            State::Menu => {
+                let wait = c.route.menu.as_ref().map(|m| m.timeout_ms).unwrap_or(0);
+                c.menu_deadline = Some(now + wait);
+            }
+            State::Closing => self.end_call(now, call, EndedBy::Switch),
+            _ => {}
+        }
+    }
+
+    /// The shell created the call's contact: it waits in its queue.
+    pub fn call_queued(&mut self, _now: i64, call: CallRef, contact: ContactId) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
         if c.state != State::Setup {
             return;
         }
-        c.state = State::Ended;
-        let tag = c.caller.local_tag.clone();
-        let r = c.caller.invite.reply(code, reason, Some(&tag));
-        let data = r.to_bytes();
-        c.caller.final_response = Some(data.clone());
-        c.caller.resend = Some(Resend::new(now));
-        let to = c.caller.signal;
-        self.out.push_back(Output::Send { to, data });
+        c.contact = Some(contact);
+        c.state = State::Queued;
+        self.by_contact.insert(contact, call);
+    }
+
+    /// The shell could not take the call: before answering (no media port)
+    /// it is refused with `code`; after, it is hung up.
+    pub fn call_refused(&mut self, now: i64, call: CallRef, code: u16, reason: &str) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        match c.state {
+            State::Offered => {
+                c.state = State::Ended;
+                let tag = c.caller.local_tag.clone();
+                let r = c.caller.invite.reply(code, reason, Some(&tag));
+                let data = r.to_bytes();
+                c.caller.final_response = Some(data.clone());
+                c.caller.resend = Some(Resend::new(now));
+                let to = c.caller.signal;
+                self.out.push_back(Output::Send { to, data });
+            }
+            State::Setup => self.end_call(now, call, EndedBy::Switch),
+            _ => {}
+        }
     }
 
     fn reinvite(&mut self, now: i64, from: SocketAddr, cref: CallRef, req: &Message) {
@@ -1097,7 +1258,7 @@ impl Switch {
         };
         self.reply(now, from, req, 200, "OK");
         let c = self.calls.get_mut(&cref).expect("found");
-        if c.state != State::Setup {
+        if c.state != State::Offered {
             // Already answered: the CANCEL changes nothing (RFC 3261 9.2).
             return;
         }
@@ -1208,7 +1369,7 @@ impl Switch {
         let agent_state = c.agent.as_ref().map(|a| a.state);
         // The caller's leg: hung up unless the caller ended it.
         if by != EndedBy::Caller
-            && prior != State::Setup
+            && prior != State::Offered
             && let Some((to, m)) = self.caller_request(cref, "BYE")
         {
             self.send_pending(now, to, m);
@@ -1227,33 +1388,22 @@ impl Switch {
         if let Some(a) = &mut c.agent {
             a.resend = None;
         }
-        if prior != State::Setup {
-            self.out
-                .push_back(Output::Media(Media::Stop { call: cref }));
-        }
-        if prior != State::Setup || contact.is_some() {
-            self.out.push_back(Output::Ended {
-                call: cref,
-                tenant,
-                contact,
-                stage: if prior == State::Talking {
-                    Stage::Talking
-                } else {
-                    Stage::Waiting
-                },
-                by,
-            });
-        } else {
-            // Cancelled before the shell answered: it is told all the same,
-            // so it abandons whatever contact it is creating.
-            self.out.push_back(Output::Ended {
-                call: cref,
-                tenant,
-                contact: None,
-                stage: Stage::Waiting,
-                by,
-            });
-        }
+        c.menu_deadline = None;
+        self.out
+            .push_back(Output::Media(Media::Stop { call: cref }));
+        // Without a contact (yet) the shell is told all the same, so it
+        // abandons whatever contact it may be creating.
+        self.out.push_back(Output::Ended {
+            call: cref,
+            tenant,
+            contact,
+            stage: if prior == State::Talking {
+                Stage::Talking
+            } else {
+                Stage::Waiting
+            },
+            by,
+        });
         let c = &self.calls[&cref];
         if c.caller.resend.is_none() {
             self.forget(cref);
@@ -1655,6 +1805,7 @@ impl Switch {
             [
                 c.caller.resend.map(|r| r.at),
                 c.agent.as_ref().and_then(|a| a.resend.map(|r| r.at)),
+                c.menu_deadline,
             ]
         });
         let pending = self.pending.iter().map(|p| Some(p.resend.at));
@@ -1667,7 +1818,8 @@ impl Switch {
             .calls
             .iter()
             .filter(|(_, c)| {
-                c.caller.resend.is_some_and(|r| r.at <= now)
+                c.menu_deadline.is_some_and(|d| d <= now)
+                    || c.caller.resend.is_some_and(|r| r.at <= now)
                     || c.agent
                         .as_ref()
                         .is_some_and(|a| a.resend.is_some_and(|r| r.at <= now))
@@ -1700,6 +1852,13 @@ impl Switch {
     }
 
     fn call_timers(&mut self, now: i64, cref: CallRef) {
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        if c.menu_deadline.is_some_and(|d| d <= now) && c.state == State::Menu {
+            // No key in time: the number's own queue.
+            self.send_to_queue(cref, None);
+        }
         let Some(c) = self.calls.get_mut(&cref) else {
             return;
         };

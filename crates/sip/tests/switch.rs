@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use sb_model::{AgentId, ContactId, QueueId, TenantId};
 use sb_sip::digest::{self, Algorithm};
-use sb_sip::switch::{NumberRoute, Phone, Trunk};
+use sb_sip::switch::{Menu, NumberRoute, Phone, Trunk};
 use sb_sip::{Config, Directory, EndedBy, Media, Message, Output, Stage, Switch};
 use uuid::Uuid;
 
@@ -31,8 +31,14 @@ fn world() -> World {
     let agent = AgentId::from_uuid(Uuid::now_v7());
     let queue = QueueId::from_uuid(Uuid::now_v7());
     let mut dir = Directory::default();
-    dir.numbers
-        .insert("+61290000000".into(), NumberRoute { tenant, queue });
+    dir.numbers.insert(
+        "+61290000000".into(),
+        NumberRoute {
+            tenant,
+            queue,
+            menu: None,
+        },
+    );
     dir.trunks.push(Trunk {
         tenant,
         sources: vec!["10.1.1.0/24".parse().unwrap()],
@@ -175,6 +181,15 @@ Content-Length: {length}
     )
 }
 
+/// Answers a call with no menu and gives it a contact.
+fn queue_it(w: &mut World, call: sb_sip::CallRef, port: u16) -> ContactId {
+    assert!(w.sw.accept(w.now, call, port, true));
+    w.outputs();
+    let contact = ContactId::from_uuid(Uuid::now_v7());
+    w.sw.call_queued(w.now, call, contact);
+    contact
+}
+
 #[test]
 fn a_phone_registers_with_sha256_or_md5() {
     for alg in [Algorithm::Sha256, Algorithm::Md5] {
@@ -250,26 +265,18 @@ fn a_call_is_queued_rung_answered_bridged_and_hung_up() {
     register_phone(&mut w, Algorithm::Sha256);
     let (sent, outs) = w.send(TRUNK, &invite("z9hG4bKi1", "call-1@carrier"));
     assert_eq!(sent[0].1.code(), Some(100));
-    let Output::NewCall {
+    let Output::Incoming {
         call,
         tenant,
-        queue,
-        from,
-        to,
+        hours,
     } = outs[0].clone()
     else {
         panic!("{outs:?}")
     };
-    assert_eq!((tenant, queue), (w.tenant, w.queue));
-    assert_eq!(
-        (from.as_str(), to.as_str()),
-        ("+61400111222", "+61290000000")
-    );
-
-    let contact = ContactId::from_uuid(Uuid::now_v7());
-    w.sw.call_queued(w.now, call, contact, 30_000);
+    assert_eq!((tenant, hours), (w.tenant, None));
+    assert!(w.sw.accept(w.now, call, 30_000, true));
     let (sent, outs) = split(w.outputs());
-    let ok = &sent[0].1;
+    let ok = sent[0].1.clone();
     assert_eq!(ok.code(), Some(200));
     let answer = sb_sip::sdp::parse(&ok.body).unwrap();
     assert_eq!(answer.addr, addr("192.0.2.10:30000"));
@@ -285,9 +292,20 @@ fn a_call_is_queued_rung_answered_bridged_and_hung_up() {
                 codec: sb_sip::sdp::Codec::Pcma,
                 events: Some(101)
             }),
-            Output::Media(Media::Hold { call })
+            Output::Media(Media::Hold { call }),
+            Output::NewCall {
+                call,
+                tenant: w.tenant,
+                queue: w.queue,
+                from: "+61400111222".into(),
+                to: "+61290000000".into(),
+                choice: None
+            }
         ]
     );
+    let contact = ContactId::from_uuid(Uuid::now_v7());
+    w.sw.call_queued(w.now, call, contact);
+    assert!(w.outputs().is_empty());
     let local_tag = ok.to_addr().unwrap().tag().unwrap().to_string();
 
     // No ACK yet: the 200 is sent again after T1, then 2×T1.
@@ -449,12 +467,10 @@ fn unanswered_rings_are_declined_and_cancelled_and_hanging_up_in_queue_abandons(
     let mut w = world();
     // Nobody registered: the reservation is declined at once.
     let (_, outs) = w.send(TRUNK, &invite("z9hG4bKj1", "call-2@carrier"));
-    let Output::NewCall { call, .. } = outs[0].clone() else {
+    let Output::Incoming { call, .. } = outs[0].clone() else {
         panic!()
     };
-    let contact = ContactId::from_uuid(Uuid::now_v7());
-    w.sw.call_queued(w.now, call, contact, 30_010);
-    w.outputs();
+    let contact = queue_it(&mut w, call, 30_010);
     w.sw.ring(w.now, contact, 1, w.agent, 30_012);
     let (_, outs) = split(w.outputs());
     assert!(matches!(
@@ -521,12 +537,10 @@ fn a_transferred_call_waits_again_and_rings_the_next_phone() {
     let mut w = world();
     register_phone(&mut w, Algorithm::Sha256);
     let (_, outs) = w.send(TRUNK, &invite("z9hG4bKt1", "call-3@carrier"));
-    let Output::NewCall { call, .. } = outs[0].clone() else {
+    let Output::Incoming { call, .. } = outs[0].clone() else {
         panic!()
     };
-    let contact = ContactId::from_uuid(Uuid::now_v7());
-    w.sw.call_queued(w.now, call, contact, 30_020);
-    w.outputs();
+    let contact = queue_it(&mut w, call, 30_020);
     w.sw.ring(w.now, contact, 4, w.agent, 30_022);
     let (sent, _) = split(w.outputs());
     let inv = sent[0].1.clone();
@@ -567,4 +581,123 @@ fn a_transferred_call_waits_again_and_rings_the_next_phone() {
     assert_eq!(sent[0].1.method(), "ACK");
     assert_eq!(sent[0].1.via(), inv.via());
     assert!(outs.is_empty());
+}
+
+fn with_menu(w: &mut World) -> QueueId {
+    let sales = QueueId::from_uuid(Uuid::now_v7());
+    let mut dir = Directory::default();
+    let mut options = std::collections::BTreeMap::new();
+    options.insert('1', sales);
+    dir.numbers.insert(
+        "+61290000000".into(),
+        NumberRoute {
+            tenant: w.tenant,
+            queue: w.queue,
+            menu: Some(Menu {
+                prompt: Some("greeting".into()),
+                options,
+                timeout_ms: 5_000,
+                hours: None,
+                closed_prompt: Some("closed".into()),
+            }),
+        },
+    );
+    dir.trunks.push(Trunk {
+        tenant: w.tenant,
+        sources: vec!["10.1.1.0/24".parse().unwrap()],
+    });
+    w.sw.set_directory(dir);
+    sales
+}
+
+fn info(call_id: &str, tag: &str, cseq: u32, key: &str) -> String {
+    let body = format!("Signal={key}\nDuration=160\n");
+    let len = body.replace('\n', "\r\n").len();
+    format!(
+        "INFO sip:switchboard@192.0.2.10:5060 SIP/2.0
+Via: SIP/2.0/UDP {TRUNK};branch=z9hG4bKinfo{cseq}
+From: <sip:+61400111222@carrier>;tag=car1
+To: <sip:+61290000000@192.0.2.10>;tag={tag}
+Call-ID: {call_id}
+CSeq: {cseq} INFO
+Content-Type: application/dtmf-relay
+Content-Length: {len}
+
+{body}"
+    )
+}
+
+#[test]
+fn a_menu_greets_then_routes_by_key_or_by_default_and_closed_hours_say_so() {
+    let mut w = world();
+    let sales = with_menu(&mut w);
+    // A key: its queue.
+    let (_, outs) = w.send(TRUNK, &invite("z9hG4bKm1", "menu-1@carrier"));
+    let Output::Incoming { call, .. } = outs[0].clone() else {
+        panic!()
+    };
+    assert!(w.sw.accept(w.now, call, 30_100, true));
+    let (sent, outs) = split(w.outputs());
+    let tag = sent[0].1.to_addr().unwrap().tag().unwrap().to_string();
+    assert_eq!(
+        outs.last(),
+        Some(&Output::Media(Media::Play {
+            call,
+            tenant: w.tenant,
+            prompt: "greeting".into()
+        }))
+    );
+    // A key that is no option changes nothing.
+    let (sent, outs) = w.send(TRUNK, &info("menu-1@carrier", &tag, 2, "7"));
+    assert_eq!(sent[0].1.code(), Some(200));
+    assert!(outs.is_empty());
+    let (_, outs) = w.send(TRUNK, &info("menu-1@carrier", &tag, 3, "1"));
+    assert_eq!(outs[0], Output::Media(Media::Hold { call }));
+    assert!(
+        matches!(&outs[1], Output::NewCall { queue, choice: Some('1'), .. } if *queue == sales)
+    );
+
+    // No key: after the greeting and the wait, the number's queue.
+    let (_, outs) = w.send(TRUNK, &invite("z9hG4bKm2", "menu-2@carrier"));
+    let Output::Incoming { call, .. } = outs[0].clone() else {
+        panic!()
+    };
+    w.sw.accept(w.now, call, 30_102, true);
+    w.outputs();
+    w.now += 3_000;
+    w.sw.prompt_done(w.now, call);
+    w.now += 5_000;
+    w.sw.handle_timeout(w.now);
+    let (_, outs) = split(w.outputs());
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, Output::NewCall { queue, choice: None, .. } if *queue == w.queue)),
+        "{outs:?}"
+    );
+
+    // Out of hours: the closed prompt, then the call is hung up, no contact.
+    let (_, outs) = w.send(TRUNK, &invite("z9hG4bKm3", "menu-3@carrier"));
+    let Output::Incoming { call, .. } = outs[0].clone() else {
+        panic!()
+    };
+    w.sw.accept(w.now, call, 30_104, false);
+    let (_, outs) = split(w.outputs());
+    assert_eq!(
+        outs.last(),
+        Some(&Output::Media(Media::Play {
+            call,
+            tenant: w.tenant,
+            prompt: "closed".into()
+        }))
+    );
+    w.sw.prompt_done(w.now, call);
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "BYE");
+    assert!(outs.contains(&Output::Ended {
+        call,
+        tenant: w.tenant,
+        contact: None,
+        stage: Stage::Waiting,
+        by: EndedBy::Switch
+    }));
 }

@@ -390,6 +390,22 @@ pub struct VoiceNumber {
     pub tenant_id: TenantId,
     pub queue_id: String,
     pub updated_at: UnixMs,
+    /// The IVR menu, JSON, if the number has one.
+    pub menu: Option<String>,
+}
+
+/// A recorded prompt a menu plays.
+#[derive(Debug, Clone, FromRow)]
+pub struct VoicePrompt {
+    #[sqlx(try_from = "String")]
+    pub tenant_id: TenantId,
+    pub name: String,
+    /// Relative to the data directory.
+    pub path: String,
+    pub bytes: i64,
+    pub sha256: String,
+    pub duration_ms: i64,
+    pub updated_at: UnixMs,
 }
 
 /// A carrier trunk: where a tenant's calls may come from.

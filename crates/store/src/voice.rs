@@ -8,7 +8,8 @@ use sqlx::Any;
 
 use crate::audit::{append_event, write_audit};
 use crate::{
-    AgentPhone, AuditEntry, Recording, Result, Store, StoreError, VoiceNumber, VoiceTrunk,
+    AgentPhone, AuditEntry, Recording, Result, Store, StoreError, VoiceNumber, VoicePrompt,
+    VoiceTrunk,
 };
 
 /// Everything the SIP server needs, across tenants.
@@ -35,10 +36,11 @@ impl Store {
             }
             Some(_) => {
                 sqlx::query(
-                    "UPDATE voice_numbers SET queue_id = $1, updated_at = $2 WHERE number = $3 AND tenant_id = $4",
+                    "UPDATE voice_numbers SET queue_id = $1, updated_at = $2, menu = $3 WHERE number = $4 AND tenant_id = $5",
                 )
                 .bind(&n.queue_id)
                 .bind(n.updated_at)
+                .bind(n.menu.clone())
                 .bind(&n.number)
                 .bind(n.tenant_id.to_string())
                 .execute(&mut *tx)
@@ -46,12 +48,13 @@ impl Store {
             }
             None => {
                 sqlx::query(
-                    "INSERT INTO voice_numbers (number, tenant_id, queue_id, updated_at) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO voice_numbers (number, tenant_id, queue_id, updated_at, menu) VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(&n.number)
                 .bind(n.tenant_id.to_string())
                 .bind(&n.queue_id)
                 .bind(n.updated_at)
+                .bind(n.menu.clone())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -63,7 +66,7 @@ impl Store {
             "voice_number.updated",
             "voice_number",
             &n.number,
-            json!({"queue_id": n.queue_id}),
+            json!({"queue_id": n.queue_id, "menu": n.menu.as_deref().and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())}),
         )
         .await?;
         tx.commit().await?;
@@ -105,6 +108,61 @@ impl Store {
         )
         .bind(tenant.to_string())
         .fetch_all(self.read())
+        .await?)
+    }
+
+    /// Stores a prompt's row (its file is already written), replacing any
+    /// of the same name.
+    pub async fn put_voice_prompt(&self, p: &VoicePrompt, who: &AuditEntry) -> Result<()> {
+        let mut tx = self.write().begin().await?;
+        sqlx::query("DELETE FROM voice_prompts WHERE tenant_id = $1 AND name = $2")
+            .bind(p.tenant_id.to_string())
+            .bind(&p.name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO voice_prompts (tenant_id, name, path, bytes, sha256, duration_ms, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(p.tenant_id.to_string())
+        .bind(&p.name)
+        .bind(&p.path)
+        .bind(p.bytes)
+        .bind(&p.sha256)
+        .bind(p.duration_ms)
+        .bind(p.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        write_audit(
+            &mut tx,
+            p.tenant_id,
+            who,
+            "voice_prompt.updated",
+            "voice_prompt",
+            &p.name,
+            json!({"bytes": p.bytes, "sha256": p.sha256, "duration_ms": p.duration_ms}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn list_voice_prompts(&self, tenant: TenantId) -> Result<Vec<VoicePrompt>> {
+        Ok(sqlx::query_as::<Any, VoicePrompt>(
+            "SELECT * FROM voice_prompts WHERE tenant_id = $1 ORDER BY name LIMIT 10000",
+        )
+        .bind(tenant.to_string())
+        .fetch_all(self.read())
+        .await?)
+    }
+
+    pub async fn get_voice_prompt(&self, tenant: TenantId, name: &str) -> Result<VoicePrompt> {
+        Ok(sqlx::query_as::<Any, VoicePrompt>(
+            "SELECT * FROM voice_prompts WHERE tenant_id = $1 AND name = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(name.to_owned())
+        .fetch_one(self.read())
         .await?)
     }
 

@@ -86,6 +86,27 @@ fn rms(samples: &[f64]) -> f64 {
 }
 
 const CALLER_TONE: f64 = 440.0;
+const GREETING_TONE: f64 = 700.0;
+
+/// A WAV file of one tone.
+fn wav(rate: u32, channels: u16, freq: f64, seconds: f64) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+    for i in 0..(rate as f64 * seconds) as usize {
+        let v = (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin() * 8_000.0;
+        for _ in 0..channels {
+            w.write_sample(v as i16).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+    out.into_inner()
+}
 const AGENT_TONE: f64 = 1000.0;
 
 struct Api {
@@ -107,6 +128,20 @@ impl Api {
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn upload(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .client
+            .put(format!("{}/api/v1{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", "audio/wav")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
     }
 
     async fn get(&self, path: &str) -> Value {
@@ -245,8 +280,49 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
     ]);
     assert_eq!(r["registration"], 403, "{r}");
 
+    // A greeting for a menu: key 2 for Support; no key, Sales.
+    let greeting = wav(8_000, 1, GREETING_TONE, 1.0);
+    let (s, v) = api
+        .upload("/voice/prompts/greeting", wav(44_100, 2, 500.0, 0.2))
+        .await;
+    assert_eq!(s, 422, "a CD-quality file is refused: {v}");
+    assert!(v.to_string().contains("8 kHz mono"), "{v}");
+    let (s, v) = api
+        .upload("/voice/prompts/greeting", b"RIFF nonsense".to_vec())
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let (s, v) = api
+        .upload("/voice/prompts/greeting", greeting.clone())
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["duration_ms"], 1000);
+    let sales = queues["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "Sales")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, v) = api
+        .call(
+            reqwest::Method::PUT,
+            "/voice/numbers/+61290000000",
+            Some(json!({"queue_id": sales, "menu": {"prompt": "nothing-here", "options": {"22": support}, "timeout_seconds": 0}})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["errors"].as_array().map(Vec::len), Some(3), "{v}");
+    api.put(
+        "/voice/numbers/+61290000000",
+        json!({"queue_id": sales, "menu": {"prompt": "greeting", "options": {"2": support}, "timeout_seconds": 8}}),
+    )
+    .await;
+
     // The agent is available; the phone registers, a caller dials, hears
-    // music, the phone rings and answers, they talk, the caller hangs up.
+    // the greeting, presses 2, hears music, the phone rings and answers,
+    // they talk (the agent holds the caller a moment), the caller hangs up.
     api.put(
         &format!("/agents/{agent}/state"),
         json!({"state": "available"}),
@@ -265,6 +341,8 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
         "3",
         "--hold",
         "1.5",
+        "--keys",
+        "2",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -281,6 +359,12 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
     // Each heard the other.
     let (rate, heard) = channels(&out.join("caller-heard.wav"));
     let c = &heard[0];
+    let first = &c[..(rate as usize * 2).min(c.len())];
+    assert!(
+        tone(first, rate, GREETING_TONE) > 100.0,
+        "the caller hears the greeting first: {}",
+        tone(first, rate, GREETING_TONE)
+    );
     assert!(
         tone(c, rate, AGENT_TONE) > 10.0 * tone(c, rate, CALLER_TONE).max(1.0),
         "the caller hears the agent: {} vs {}",
@@ -297,6 +381,8 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
     // The contact: answered by the agent, now in wrap-up, with its timings.
     let call = api.newest_call(&["wrap_up", "ended"]).await;
     assert_eq!(call["agent_id"], agent.as_str());
+    assert_eq!(call["queue_id"], support.as_str(), "key 2 chose Support");
+    assert_eq!(call["attributes"]["ivr_choice"], "2");
     assert_eq!(call["from_address"], "+61400111222");
     assert_eq!(call["to_address"], "+61290000000");
     let t = &call["timeline"];
@@ -381,8 +467,10 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
     assert_eq!(r["caller_answered"], false, "{r}");
     assert_eq!(r["caller_code"], 403, "{r}");
 
-    // With no agent available, a caller waits with music and hangs up:
+    // Without the menu, with no agent available, a caller waits with music and hangs up:
     // abandoned.
+    api.put("/voice/numbers/+61290000000", json!({"queue_id": support}))
+        .await;
     api.put(
         &format!("/agents/{agent}/state"),
         json!({"state": "offline"}),

@@ -2,7 +2,8 @@
 //! [`sb_sip::Switch`], the routing engine's reservations turned into rings,
 //! and one media task per call (music on hold, relay, recording).
 //!
-//! The loop owns the switch. It feeds it datagrams, the routing engine's
+//! The loop owns the switch. It feeds it datagrams, the callers' keys and
+//! the ends of prompts from the media tasks, the routing engine's
 //! live events (a reservation made for a call rings the agent's phone; one
 //! that expired stops the ringing; a contact completed from the desk hangs
 //! the call up), the results of work it started (a contact created for a
@@ -22,13 +23,13 @@ use anyhow::{Context, Result};
 use sb_app::contacts::NewContact;
 use sb_app::{App, AppError, Principal};
 use sb_model::{AgentId, Channel, ContactId, Direction, TenantId, Text};
-use sb_sip::switch::{NumberRoute, Phone, Trunk};
+use sb_sip::switch::{Menu, NumberRoute, Phone, Trunk};
 use sb_sip::{CallRef, Config, Directory, Media, Output, Stage, Switch};
 use serde_json::json;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-pub use media::Moh;
+pub use media::Clip;
 
 /// How the voice channel listens.
 #[derive(Debug, Clone)]
@@ -53,8 +54,8 @@ pub struct Voice {
 /// Binds the SIP socket and starts serving calls.
 pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
     let moh = Arc::new(match &cfg.moh {
-        Some(p) => Moh::load(p)?,
-        None => Moh::built_in(),
+        Some(p) => Clip::load(p)?,
+        None => Clip::built_in(),
     });
     let socket = UdpSocket::bind(cfg.bind).await.with_context(|| {
         format!(
@@ -83,6 +84,7 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
         },
         directory(&app).await?,
     );
+    let (media_events, media_rx) = mpsc::unbounded_channel();
     let shell = Shell {
         app,
         socket: Arc::new(socket),
@@ -92,9 +94,12 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
         data_dir: cfg.data_dir,
         calls: HashMap::new(),
         early: HashMap::new(),
+        creating: HashSet::new(),
         cancelled: HashSet::new(),
+        prompts: HashMap::new(),
+        media_events,
     };
-    tokio::spawn(shell.run());
+    tokio::spawn(shell.run(media_rx));
     Ok(Voice { addr: local })
 }
 
@@ -106,11 +111,27 @@ async fn directory(app: &App) -> Result<Directory> {
         let Ok(queue) = n.queue_id.parse() else {
             continue;
         };
+        let menu = n
+            .menu
+            .as_deref()
+            .and_then(|m| serde_json::from_str::<sb_app::voice::MenuSpec>(m).ok())
+            .map(|m| Menu {
+                prompt: m.prompt,
+                options: m
+                    .options
+                    .iter()
+                    .filter_map(|(k, q)| Some((k.chars().next()?, q.parse().ok()?)))
+                    .collect(),
+                timeout_ms: i64::from(m.timeout_seconds) * 1000,
+                hours: m.business_hours_id.and_then(|h| h.parse().ok()),
+                closed_prompt: m.closed_prompt,
+            });
         dir.numbers.insert(
             n.number,
             NumberRoute {
                 tenant: n.tenant_id,
                 queue,
+                menu,
             },
         );
     }
@@ -147,14 +168,28 @@ fn wall_ms() -> i64 {
 
 /// Results of work the loop started.
 enum Done {
+    /// A new call's media port is open and its menu's hours are known.
+    Ready {
+        call: CallRef,
+        tenant: TenantId,
+        socket: UdpSocket,
+        open: bool,
+    },
+    /// No media port could be opened.
+    NoMedia {
+        call: CallRef,
+    },
     Queued {
         call: CallRef,
         tenant: TenantId,
         contact: ContactId,
-        socket: UdpSocket,
     },
     Refused {
         call: CallRef,
+    },
+    Prompt {
+        call: CallRef,
+        clip: Option<Arc<Clip>>,
     },
 }
 
@@ -169,15 +204,20 @@ struct Shell {
     app: App,
     socket: Arc<UdpSocket>,
     switch: Switch,
-    moh: Arc<Moh>,
+    moh: Arc<Clip>,
     media_ip: IpAddr,
     data_dir: PathBuf,
     calls: HashMap<CallRef, CallMedia>,
     /// Reservations seen for contacts not yet known to be calls (the live
     /// event can overtake the contact's creation).
     early: HashMap<ContactId, (u64, AgentId, Instant)>,
-    /// Calls the caller left before their contact existed.
+    /// Calls whose contact is being created.
+    creating: HashSet<CallRef>,
+    /// Calls the caller left while their contact was being created.
     cancelled: HashSet<CallRef>,
+    /// Prompts read from their files, by tenant and name.
+    prompts: HashMap<(TenantId, String), Arc<Clip>>,
+    media_events: mpsc::UnboundedSender<(CallRef, media::Event)>,
 }
 
 fn principal(tenant: TenantId) -> Principal {
@@ -193,7 +233,7 @@ async fn media_socket(ip: IpAddr) -> std::io::Result<UdpSocket> {
 }
 
 impl Shell {
-    async fn run(mut self) {
+    async fn run(mut self, mut media_rx: mpsc::UnboundedReceiver<(CallRef, media::Event)>) {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
         let mut live = self.app.subscribe_live();
         let changed = self.app.voice_state().changed;
@@ -220,6 +260,10 @@ impl Shell {
                     Err(e) => tracing::debug!(error = %e, "SIP receive"),
                 },
                 Some(d) = done_rx.recv() => self.done(d).await,
+                Some((call, e)) = media_rx.recv() => match e {
+                    media::Event::Key(k) => self.switch.dtmf(wall_ms(), call, k),
+                    media::Event::PromptDone => self.switch.prompt_done(wall_ms(), call),
+                },
                 r = live.recv() => match r {
                     Ok(e) => self.live(&e).await,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -236,6 +280,8 @@ impl Shell {
     }
 
     async fn reload(&mut self) {
+        // Prompts may have been replaced.
+        self.prompts.clear();
         match directory(&self.app).await {
             Ok(d) => self.switch.set_directory(d),
             Err(e) => tracing::warn!(error = %e, "the voice directory could not be read"),
@@ -244,17 +290,43 @@ impl Shell {
 
     async fn done(&mut self, d: Done) {
         match d {
+            Done::Ready {
+                call,
+                tenant,
+                socket,
+                open,
+            } => {
+                let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+                let tx = media::spawn(call, socket, self.moh.clone(), self.media_events.clone());
+                self.calls.insert(
+                    call,
+                    CallMedia {
+                        tenant,
+                        held_since: None,
+                        tx,
+                    },
+                );
+                if !self.switch.accept(wall_ms(), call, port, open) {
+                    // The caller left while the port was being opened.
+                    if let Some(m) = self.calls.remove(&call) {
+                        let _ = m.tx.send(media::Command::Stop);
+                    }
+                }
+            }
+            Done::NoMedia { call } => {
+                self.switch
+                    .call_refused(wall_ms(), call, 503, "Service Unavailable");
+            }
             Done::Queued {
                 call,
                 tenant,
                 contact,
-                socket,
             } => {
+                self.creating.remove(&call);
                 if self.cancelled.remove(&call) {
                     spawn_abandon(self.app.clone(), tenant, contact);
                     return;
                 }
-                let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
                 let app = self.app.clone();
                 let relative = format!(
                     "recordings/{tenant}/{contact}-{}.wav",
@@ -280,33 +352,31 @@ impl Shell {
                         }
                     });
                 });
-                let tx = media::spawn(
-                    socket,
-                    self.moh.clone(),
-                    media::RecordTo {
+                if let Some(m) = self.calls.get(&call) {
+                    let _ = m.tx.send(media::Command::Record(media::RecordTo {
                         data_dir: self.data_dir.clone(),
                         relative,
                         done,
-                    },
-                );
-                self.calls.insert(
-                    call,
-                    CallMedia {
-                        tenant,
-                        held_since: None,
-                        tx,
-                    },
-                );
-                self.switch.call_queued(wall_ms(), call, contact, port);
+                    }));
+                }
+                self.switch.call_queued(wall_ms(), call, contact);
                 if let Some((reservation, agent, _)) = self.early.remove(&contact) {
                     self.ring(contact, reservation, agent).await;
                 }
             }
             Done::Refused { call } => {
+                self.creating.remove(&call);
                 self.cancelled.remove(&call);
                 self.switch
                     .call_refused(wall_ms(), call, 503, "Service Unavailable");
             }
+            Done::Prompt { call, clip } => match (clip, self.calls.get(&call)) {
+                (Some(c), Some(m)) => {
+                    let _ = m.tx.send(media::Command::Play(c));
+                }
+                // A prompt that cannot be played counts as played.
+                _ => self.switch.prompt_done(wall_ms(), call),
+            },
         }
     }
 
@@ -386,12 +456,10 @@ impl Shell {
                         tracing::debug!(error = %e, %to, "SIP send");
                     }
                 }
-                Output::NewCall {
+                Output::Incoming {
                     call,
                     tenant,
-                    queue,
-                    from,
-                    to,
+                    hours,
                 } => {
                     metrics::counter!("switchboard_calls_total", "tenant" => tenant.to_string())
                         .increment(1);
@@ -403,10 +471,38 @@ impl Shell {
                             Ok(s) => s,
                             Err(e) => {
                                 tracing::error!(error = %e, "no media port for a new call");
-                                let _ = done.send(Done::Refused { call });
+                                let _ = done.send(Done::NoMedia { call });
                                 return;
                             }
                         };
+                        let open = match hours {
+                            Some(h) => app.hours_open_now(tenant, h).await.unwrap_or(true),
+                            None => true,
+                        };
+                        let _ = done.send(Done::Ready {
+                            call,
+                            tenant,
+                            socket,
+                            open,
+                        });
+                    });
+                }
+                Output::NewCall {
+                    call,
+                    tenant,
+                    queue,
+                    from,
+                    to,
+                    choice,
+                } => {
+                    self.creating.insert(call);
+                    let app = self.app.clone();
+                    let done = done.clone();
+                    tokio::spawn(async move {
+                        let mut attributes = std::collections::BTreeMap::new();
+                        if let Some(k) = choice {
+                            attributes.insert("ivr_choice".to_string(), k.to_string());
+                        }
                         let c = NewContact {
                             channel: Channel::Voice,
                             direction: Direction::Inbound,
@@ -416,7 +512,7 @@ impl Shell {
                             subject: Text::parse(&format!("Call from {from}"), 200).ok(),
                             from_address: Text::parse(&from, 200).ok(),
                             to_address: Text::parse(&to, 200).ok(),
-                            attributes: Default::default(),
+                            attributes,
                             requested_agent_id: None,
                         };
                         match app.create_contact(&principal(tenant), c).await {
@@ -425,7 +521,6 @@ impl Shell {
                                     call,
                                     tenant,
                                     contact: contact.id,
-                                    socket,
                                 });
                             }
                             Err(e) => {
@@ -433,6 +528,41 @@ impl Shell {
                                 let _ = done.send(Done::Refused { call });
                             }
                         }
+                    });
+                }
+                Output::Media(Media::Play {
+                    call,
+                    tenant,
+                    prompt,
+                }) => {
+                    if let Some(clip) = self.prompts.get(&(tenant, prompt.clone())) {
+                        let clip = clip.clone();
+                        let _ = done.send(Done::Prompt {
+                            call,
+                            clip: Some(clip),
+                        });
+                        continue;
+                    }
+                    let app = self.app.clone();
+                    let done = done.clone();
+                    tokio::spawn(async move {
+                        let clip = match app.prompt_file(tenant, &prompt).await {
+                            Ok(path) => tokio::task::spawn_blocking(move || Clip::load(&path))
+                                .await
+                                .ok()
+                                .and_then(|r| {
+                                    r.map_err(
+                                        |e| tracing::warn!(error = %e, "a prompt cannot be played"),
+                                    )
+                                    .ok()
+                                })
+                                .map(Arc::new),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "a menu's prompt is missing");
+                                None
+                            }
+                        };
+                        let _ = done.send(Done::Prompt { call, clip });
                     });
                 }
                 Output::Media(m) => self.media(m),
@@ -486,7 +616,9 @@ impl Shell {
                     }
                     match contact {
                         None => {
-                            self.cancelled.insert(call);
+                            if self.creating.contains(&call) {
+                                self.cancelled.insert(call);
+                            }
                         }
                         Some(contact) => match stage {
                             Stage::Waiting => spawn_abandon(self.app.clone(), tenant, contact),
@@ -542,6 +674,7 @@ impl Shell {
                 remote,
                 signal,
                 codec,
+                events,
                 ..
             } => (
                 call,
@@ -549,6 +682,7 @@ impl Shell {
                     remote,
                     signal,
                     codec,
+                    events,
                 },
             ),
             Media::Agent {
@@ -558,6 +692,11 @@ impl Shell {
                 ..
             } => (call, media::Command::Agent { remote, signal }),
             Media::Hold { call } => (call, media::Command::Hold),
+            // Loaded first; see `drain`.
+            Media::Play { call, .. } => {
+                self.switch.prompt_done(wall_ms(), call);
+                return;
+            }
             Media::Bridge { call } => (call, media::Command::Bridge),
             Media::Stop { call } => {
                 if let Some(c) = self.calls.remove(&call) {

@@ -1,5 +1,6 @@
 //! A call's media: two RTP sockets (the caller's leg and the agent's),
-//! music on hold while the caller waits, packets relayed unchanged between
+//! prompts and music on hold played to the caller, the caller's keys
+//! (RFC 4733) read, packets relayed unchanged between
 //! the legs once bridged (no transcoding), and both legs recorded to a
 //! stereo WAV file (caller left, agent right).
 //!
@@ -25,19 +26,19 @@ pub const FRAME: usize = 160;
 /// The most samples waiting per channel in the recorder (one second).
 const MAX_BUFFERED: usize = 8_000;
 
-/// Music on hold, pre-encoded for both codecs so nothing is encoded on
-/// the hot path.
-pub struct Moh {
+/// A sound to play (music on hold, a prompt), pre-encoded for both codecs
+/// so nothing is encoded on the hot path.
+pub struct Clip {
     pcmu: Vec<u8>,
     pcma: Vec<u8>,
 }
 
-impl Moh {
-    fn from_samples(samples: &[i16]) -> Moh {
+impl Clip {
+    fn from_samples(samples: &[i16]) -> Clip {
         let mut s: Vec<i16> = samples.to_vec();
         let whole = s.len().div_ceil(FRAME).max(1) * FRAME;
         s.resize(whole, 0);
-        Moh {
+        Clip {
             pcmu: s
                 .iter()
                 .map(|&x| audio_codec_algorithms::encode_ulaw(x))
@@ -50,9 +51,9 @@ impl Moh {
     }
 
     /// A WAV file: 8 kHz, mono, 16-bit.
-    pub fn load(path: &Path) -> Result<Moh> {
+    pub fn load(path: &Path) -> Result<Clip> {
         let mut r = hound::WavReader::open(path)
-            .with_context(|| format!("cannot read music on hold from {}", path.display()))?;
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let spec = r.spec();
         if spec.sample_rate != 8_000
             || spec.channels != 1
@@ -60,7 +61,7 @@ impl Moh {
             || spec.sample_format != hound::SampleFormat::Int
         {
             anyhow::bail!(
-                "music on hold {} must be an 8 kHz mono 16-bit WAV file (it is {} Hz, {} channels, {} bits)",
+                "{} must be an 8 kHz mono 16-bit WAV file (it is {} Hz, {} channels, {} bits)",
                 path.display(),
                 spec.sample_rate,
                 spec.channels,
@@ -70,15 +71,15 @@ impl Moh {
         let samples: Vec<i16> = r
             .samples::<i16>()
             .collect::<Result<_, _>>()
-            .with_context(|| format!("music on hold {} is damaged", path.display()))?;
+            .with_context(|| format!("{} is damaged", path.display()))?;
         if samples.len() < FRAME {
-            anyhow::bail!("music on hold {} is shorter than 20 ms", path.display());
+            anyhow::bail!("{} is shorter than 20 ms", path.display());
         }
-        Ok(Moh::from_samples(&samples))
+        Ok(Clip::from_samples(&samples))
     }
 
     /// A gentle eight-second phrase, for a centre that has not set its own.
-    pub fn built_in() -> Moh {
+    pub fn built_in() -> Clip {
         // A major arpeggio up and down, half a second a note, with soft edges.
         let notes = [
             261.63, 329.63, 392.0, 523.25, 392.0, 329.63, 261.63, 196.0, 220.0, 261.63, 329.63,
@@ -95,7 +96,12 @@ impl Moh {
                 s.push((v * env * 7_000.0) as i16);
             }
         }
-        Moh::from_samples(&s)
+        Clip::from_samples(&s)
+    }
+
+    /// How many 20 ms frames it holds.
+    fn frames(&self) -> usize {
+        self.pcmu.len() / FRAME
     }
 
     fn frame(&self, codec: Codec, index: usize) -> &[u8] {
@@ -207,13 +213,18 @@ impl Recorder {
 }
 
 /// What the call's signalling tells its media.
-#[derive(Debug)]
 pub enum Command {
     Caller {
         remote: SocketAddr,
         signal: IpAddr,
         codec: Codec,
+        /// The telephone-event payload type the caller sends keys with.
+        events: Option<u8>,
     },
+    /// Play this to the caller once, then say so.
+    Play(Arc<Clip>),
+    /// Where the recording goes, once the call has a contact.
+    Record(RecordTo),
     /// The agent's leg's socket, opened when the phone is rung.
     AgentSocket(UdpSocket),
     Agent {
@@ -277,6 +288,15 @@ async fn recv(leg: Option<&Leg>, buf: &mut [u8]) -> std::io::Result<(usize, Sock
     }
 }
 
+/// What a call's media tells its signalling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The caller pressed a key.
+    Key(char),
+    /// A prompt finished.
+    PromptDone,
+}
+
 /// Where the recording goes and who is told of it.
 pub struct RecordTo {
     pub data_dir: PathBuf,
@@ -292,16 +312,22 @@ fn wall_ms() -> i64 {
 }
 
 /// Runs a call's media until [`Command::Stop`] or the sender is dropped.
-pub fn spawn(caller: UdpSocket, moh: Arc<Moh>, record: RecordTo) -> mpsc::UnboundedSender<Command> {
+pub fn spawn<K: Copy + Send + 'static>(
+    call: K,
+    caller: UdpSocket,
+    moh: Arc<Clip>,
+    events: mpsc::UnboundedSender<(K, Event)>,
+) -> mpsc::UnboundedSender<Command> {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(Leg::new(caller), moh, record, rx));
+    tokio::spawn(run(call, Leg::new(caller), moh, events, rx));
     tx
 }
 
-async fn run(
+async fn run<K: Copy>(
+    call: K,
     mut caller: Leg,
-    moh: Arc<Moh>,
-    record: RecordTo,
+    moh: Arc<Clip>,
+    events: mpsc::UnboundedSender<(K, Event)>,
     mut rx: mpsc::UnboundedReceiver<Command>,
 ) {
     let mut agent: Option<Leg> = None;
@@ -309,7 +335,11 @@ async fn run(
     let mut bridged = false;
     let mut holding = false;
     let mut recorder: Option<Recorder> = None;
-    let mut record = Some(record);
+    let mut record: Option<RecordTo> = None;
+    let mut key_pt: Option<u8> = None;
+    let mut keys = sb_sip::dtmf::Receiver::default();
+    // A prompt playing, and how far it has got.
+    let mut prompt: Option<(Arc<Clip>, usize)> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     let (mut seq, mut ts, mut frame) = (0u16, 0u32, 0usize);
     let ssrc = {
@@ -323,10 +353,17 @@ async fn run(
     loop {
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(Command::Caller { remote, signal, codec: c }) => {
+                Some(Command::Caller { remote, signal, codec: c, events: e }) => {
                     codec = c;
+                    key_pt = e;
                     caller.set_remote(remote, signal);
                 }
+                Some(Command::Play(clip)) => {
+                    holding = false;
+                    bridged = false;
+                    prompt = Some((clip, 0));
+                }
+                Some(Command::Record(r)) => record = Some(r),
                 Some(Command::AgentSocket(s)) => agent = Some(Leg::new(s)),
                 Some(Command::Agent { remote, signal }) => {
                     if let Some(a) = &mut agent {
@@ -336,10 +373,12 @@ async fn run(
                 Some(Command::Hold) => {
                     holding = true;
                     bridged = false;
+                    prompt = None;
                 }
                 Some(Command::Bridge) => {
                     holding = false;
                     bridged = true;
+                    prompt = None;
                     if recorder.is_none() && let Some(r) = &record {
                         match Recorder::create(&r.data_dir, r.relative.clone(), wall_ms()) {
                             Ok(rec) => recorder = Some(rec),
@@ -357,6 +396,12 @@ async fn run(
                 let pkt = &buf_a[..n];
                 if bridged && let Some(a) = &agent && let Some(to) = a.target {
                     let _ = a.socket.try_send_to(pkt, to);
+                }
+                if let (Some(pt), Ok(p)) = (key_pt, rtp_types::RtpPacket::parse(pkt))
+                    && p.payload_type() == pt
+                    && let Some(k) = keys.packet(p.timestamp(), p.payload())
+                {
+                    let _ = events.send((call, Event::Key(k)));
                 }
                 if let (Some(rec), Ok(p)) = (&mut recorder, rtp_types::RtpPacket::parse(pkt))
                     && p.payload_type() == codec.payload_type()
@@ -381,21 +426,35 @@ async fn run(
                 }
             },
             _ = tick.tick() => {
-                if holding && let Some(to) = caller.target {
+                // What the caller hears from us: the prompt, else music.
+                let finished = prompt.as_ref().is_some_and(|(clip, at)| *at >= clip.frames());
+                if finished {
+                    prompt = None;
+                    let _ = events.send((call, Event::PromptDone));
+                }
+                let sound = if let Some((clip, at)) = &mut prompt {
+                    *at += 1;
+                    Some((clip.clone(), *at - 1))
+                } else if holding {
+                    frame += 1;
+                    Some((moh.clone(), frame - 1))
+                } else {
+                    None
+                };
+                if let (Some((clip, at)), Some(to)) = (sound, caller.target) {
                     out.clear();
                     let b = rtp_types::RtpPacketBuilder::<&[u8], &[u8]>::new()
                         .payload_type(codec.payload_type())
                         .sequence_number(seq)
                         .timestamp(ts)
                         .ssrc(ssrc)
-                        .marker_bit(frame == 0)
-                        .payload(moh.frame(codec, frame));
+                        .marker_bit(at == 0)
+                        .payload(clip.frame(codec, at));
                     if b.write_into_vec(&mut out).is_ok() {
                         let _ = caller.socket.try_send_to(&out, to);
                     }
                     seq = seq.wrapping_add(1);
                     ts = ts.wrapping_add(FRAME as u32);
-                    frame += 1;
                 }
                 if let Some(rec) = &mut recorder
                     && let Err(e) = rec.tick()

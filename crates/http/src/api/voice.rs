@@ -3,12 +3,14 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sb_app::AppError;
 use sb_app::voice::{
-    NumberSpec, NumberView, PhoneSpec, PhoneView, RecordingView, TrunkSpec, TrunkView,
+    MAX_PROMPT_BYTES, NumberSpec, NumberView, PhoneSpec, PhoneView, PromptView, RecordingView,
+    TrunkSpec, TrunkView,
 };
 use sb_model::{AgentId, ContactId};
 use serde::Serialize;
@@ -30,6 +32,42 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_phone, put_phone, delete_phone))
         .routes(routes!(list_recordings))
         .routes(routes!(recording_audio))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(list_prompts))
+                .routes(routes!(put_prompt))
+                .layer(DefaultBodyLimit::max(MAX_PROMPT_BYTES + 64 * 1024)),
+        )
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromptList {
+    pub items: Vec<PromptView>,
+}
+
+/// Recorded prompts menus play.
+#[utoipa::path(get, path = "/voice/prompts", tag = "voice",
+    responses((status = 200, body = PromptList)))]
+async fn list_prompts(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<PromptList>> {
+    Ok(Json(PromptList {
+        items: s.app.list_voice_prompts(&p).await?,
+    }))
+}
+
+/// Uploads a prompt: the body is a WAV file, 8 kHz mono 16-bit PCM, at
+/// most 4 MiB. A prompt of the same name is replaced.
+#[utoipa::path(put, path = "/voice/prompts/{name}", tag = "voice",
+    params(("name" = String, Path)),
+    request_body(content = Vec<u8>, content_type = "audio/wav"),
+    responses((status = 200, body = PromptView), (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn put_prompt(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<PromptView>> {
+    Ok(Json(s.app.put_voice_prompt(&p, &name, &body).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -102,6 +102,8 @@ def main():
     ap.add_argument("--talk", type=float, default=3.0)
     ap.add_argument("--wait", type=float, default=2.0)
     ap.add_argument("--hold", type=float, default=0.0, help="the agent holds the caller this long, mid-call")
+    ap.add_argument("--keys", default="", help="keys the caller presses (RFC 4733) once answered")
+    ap.add_argument("--keys-after", type=float, default=1.5)
     ap.add_argument("--bind", default="127.0.0.1", help="the address the peers send from")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -174,6 +176,10 @@ def main():
     if not result["caller_answered"]:
         print(json.dumps(result), flush=True)
         return
+
+    if a.keys:
+        pump(a.keys_after)
+        call.dialDtmf(a.keys)
 
     if a.mode == "answered":
         agent_up = lambda: phone.calls and phone.calls[0].confirmed_at is not None
