@@ -21,6 +21,18 @@ after(async () => {
 });
 
 const editor = () => page.locator("#editor");
+
+/** A WAV file of a tone: mono, 16-bit, at `rate`. */
+function wav(rate, seconds) {
+  const n = Math.round(rate * seconds);
+  const b = Buffer.alloc(44 + n * 2);
+  b.write("RIFF", 0); b.writeUInt32LE(36 + n * 2, 4); b.write("WAVE", 8);
+  b.write("fmt ", 12); b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate * 2, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+  b.write("data", 36); b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
+  return b;
+}
 /** The error shown right after the control labelled `label`. */
 const errorBeside = (scope, label) => scope.getByLabel(label, { exact: true }).locator("xpath=following-sibling::div[contains(@class,'field-error')]");
 
@@ -176,6 +188,30 @@ test("an admin sets up voice: a number to a queue, a trunk, an agent's phone; ba
   await d.getByLabel("Addresses calls may come from").fill("203.0.113.0/24\n198.51.100.7");
   await d.getByRole("button", { name: "Add trunk" }).click();
   await textIs(page.locator('tr[data-trunk="carrier"] td').first(), "203.0.113.0/24, 198.51.100.7/32");
+
+  // A greeting, uploaded; a menu on the number: key 2 for Support.
+  await page.getByRole("button", { name: "Upload prompt" }).click();
+  d = editor();
+  await d.getByLabel("Prompt name").fill("greeting");
+  await d.getByLabel("Recording").setInputFiles({ name: "loud.wav", mimeType: "audio/wav", buffer: wav(44100, 0.1) });
+  await d.getByRole("button", { name: "Upload prompt" }).click();
+  await textIs(errorBeside(d, "Recording"), /^must be 8 kHz mono 16-bit PCM/);
+  await d.getByLabel("Recording").setInputFiles({ name: "greeting.wav", mimeType: "audio/wav", buffer: wav(8000, 1.5) });
+  await d.getByRole("button", { name: "Upload prompt" }).click();
+  await textIs(page.locator('tr[data-prompt="greeting"] td').first(), "1.5 s");
+  await page.getByRole("button", { name: "Edit +61290000000" }).click();
+  d = editor();
+  await d.getByText("Greet callers with a menu").click();
+  await d.getByLabel("Greeting").selectOption("greeting");
+  await d.getByLabel("Keys").fill("2 = Support\n9 = Nowhere");
+  await d.getByRole("button", { name: "Save number" }).click();
+  await textIs(d.locator(".field-error"), "menu.options.9: must be a queue id");
+  await d.getByLabel("Keys").fill("2 = Support");
+  await d.getByRole("button", { name: "Save number" }).click();
+  await textIs(page.locator('tr[data-number="+61290000000"] td').nth(1), "greeting; 2 → Support");
+  const n = (await admin("GET", "/api/v1/voice/numbers")).items[0];
+  assert.equal(n.menu.prompt, "greeting");
+  assert.equal(n.menu.timeout_seconds, 5);
 
   await page.getByRole("button", { name: "Phone for Emma Wilson" }).click();
   d = editor();

@@ -499,6 +499,12 @@ impl App {
         Ok(PromptView::from(row))
     }
 
+    /// Where a prompt's file is, for those who manage voice.
+    pub async fn voice_prompt_file(&self, p: &Principal, name: &str) -> Result<PathBuf, AppError> {
+        p.require(Permission::VoiceManage)?;
+        self.prompt_file(p.tenant_id, name).await
+    }
+
     /// Where a tenant's prompt's file is, for the SIP server.
     pub async fn prompt_file(&self, tenant: TenantId, name: &str) -> Result<PathBuf, AppError> {
         let row = self

@@ -469,13 +469,70 @@ async function auditArea() {
 
 // ---------- voice: numbers, trunks, agents' phones ----------
 
-function numberForm(n) {
+const queueByName = (name) => cache.queues.find((q) => q.name.toLowerCase() === name.trim().toLowerCase());
+
+/** Menu keys as lines `2 = Support`; unknown queue names go to the server as typed. */
+function keysText(options) {
+  return Object.entries(options || {}).map(([k, id]) => `${k} = ${nameOf("queues", id)?.name || id}`).join("\n");
+}
+function keysOf(textarea) {
+  const out = {};
+  for (const line of textarea.value.split("\n")) {
+    if (!line.trim()) continue;
+    const [k, ...rest] = line.split("=");
+    const name = rest.join("=").trim();
+    out[k.trim()] = queueByName(name)?.id || name;
+  }
+  return out;
+}
+
+function numberForm(n, prompts) {
   const number = text("number", n?.number, { placeholder: "+61290000000", readonly: !!n });
   const queue = select("queue_id", cache.queues.map((q) => [q.id, q.name]), n?.queue_id);
-  return form([el("div", { class: "grid2" }, field("Number dialled", number, "E.164, with the country code."), field("Queue", queue))],
+  const m = n?.menu;
+  const useMenu = check("menu", "Greet callers with a menu", !!m);
+  const promptChoices = [["", "— none —"], ...prompts.map((p) => [p.name, p.name])];
+  const greeting = select("menu.prompt", promptChoices, m?.prompt);
+  const keys = el("textarea", { name: "menu.options", rows: 3, placeholder: "1 = Sales\n2 = Support" }, keysText(m?.options));
+  const wait = num("menu.timeout_seconds", m?.timeout_seconds ?? 5);
+  const hours = select("menu.business_hours_id", [["", "always open"], ...cache.hours.map((h) => [h.id, h.name])], m?.business_hours_id);
+  const closed = select("menu.closed_prompt", promptChoices, m?.closed_prompt);
+  const menuFields = el("fieldset", { "data-field": "menu" }, el("legend", {}, "Menu"),
+    el("div", { class: "grid2" }, field("Greeting", greeting), field("Seconds to wait for a key", wait)),
+    field("Keys", keys, "One a line: a key (0-9, * or #) = a queue. With no key, calls go to the queue above."),
+    el("div", { class: "grid2" }, field("Open hours", hours), field("Closed message", closed, "Played out of hours; then the call ends.")));
+  const box = useMenu.querySelector("input");
+  menuFields.hidden = !box.checked;
+  box.addEventListener("change", () => { menuFields.hidden = !box.checked; });
+  return form([el("div", { class: "grid2" }, field("Number dialled", number, "E.164, with the country code."), field("Queue", queue)),
+    useMenu, menuFields],
     n ? "Save number" : "Add number",
-    () => api("PUT", `/api/v1/voice/numbers/${encodeURIComponent(number.value.trim())}`, { queue_id: queue.value }),
+    () => api("PUT", `/api/v1/voice/numbers/${encodeURIComponent(number.value.trim())}`, {
+      queue_id: queue.value,
+      menu: box.checked ? {
+        prompt: greeting.value || null, options: keysOf(keys), timeout_seconds: numberOf(wait),
+        business_hours_id: hours.value || null, closed_prompt: closed.value || null,
+      } : null,
+    }),
     async (r) => { dialog.close(); say(`${r.number} goes to ${nameOf("queues", r.queue_id)?.name}.`); await show(); });
+}
+
+function promptForm() {
+  const name = text("name", "");
+  const file = el("input", { name: "body", type: "file", accept: "audio/wav,.wav" });
+  return form([el("div", { class: "grid2" }, field("Prompt name", name, "a-z, 0-9, '.', '_' and '-'."),
+    field("Recording", file, "A WAV file: 8 kHz, mono, 16-bit."))],
+    "Upload prompt",
+    async () => {
+      const f = file.files[0];
+      const res = await fetch(`/api/v1/voice/prompts/${encodeURIComponent(name.value.trim())}`, {
+        method: "PUT", headers: { "content-type": "audio/wav" }, body: f ? await f.arrayBuffer() : new ArrayBuffer(0),
+      });
+      const data = await res.json().catch(() => ({}));
+      if (!res.ok) throw new ApiError(res.status, data);
+      return data;
+    },
+    async (p) => { dialog.close(); say(`Prompt ${p.name} saved (${(p.duration_ms / 1000).toFixed(1)} s).`); await show(); });
 }
 
 function trunkForm(t) {
@@ -499,13 +556,15 @@ function phoneForm(a, phone) {
 }
 
 async function voiceArea() {
-  await load("queues", "agents");
-  const [numbers, trunks, phoneList] = await Promise.all([api("GET", "/api/v1/voice/numbers"),
-    api("GET", "/api/v1/voice/trunks"), api("GET", "/api/v1/voice/phones")]);
+  await load("queues", "agents", "hours");
+  const [numbers, trunks, phoneList, promptList] = await Promise.all([api("GET", "/api/v1/voice/numbers"),
+    api("GET", "/api/v1/voice/trunks"), api("GET", "/api/v1/voice/phones"), api("GET", "/api/v1/voice/prompts")]);
+  const prompts = promptList.items;
   const phones = new Map(phoneList.items.map((p) => [p.agent_id, p]));
   const numberRows = numbers.items.map((n) => el("tr", { "data-number": n.number },
     el("th", { scope: "row" }, n.number), el("td", {}, nameOf("queues", n.queue_id)?.name || "—"),
-    el("td", {}, button("Edit", () => edit(`Number ${n.number}`, () => numberForm(n)), "secondary", { "aria-label": `Edit ${n.number}` }),
+    el("td", {}, n.menu ? `${n.menu.prompt || "no greeting"}; ${Object.keys(n.menu.options).map((k) => `${k} → ${nameOf("queues", n.menu.options[k])?.name}`).join(", ") || "no keys"}` : "—"),
+    el("td", {}, button("Edit", () => edit(`Number ${n.number}`, () => numberForm(n, prompts)), "secondary", { "aria-label": `Edit ${n.number}` }),
       " ", button("Remove", async () => {
         try { await api("DELETE", `/api/v1/voice/numbers/${encodeURIComponent(n.number)}`); await show(); } catch (e) { say(e.message, true); }
       }, "secondary", { "aria-label": `Remove ${n.number}` }))));
@@ -525,7 +584,12 @@ async function voiceArea() {
   });
   return [
     section("Numbers", el("p", { class: "muted" }, "Calls to these numbers from your trunks are queued; the routing engine rings an agent's phone."),
-      table(["Number", "Queue", ""], numberRows, "Numbers"), el("div", { class: "row" }, button("Add number", () => edit("New number", () => numberForm()), ""))),
+      table(["Number", "Queue", "Menu", ""], numberRows, "Numbers"), el("div", { class: "row" }, button("Add number", () => edit("New number", () => numberForm(null, prompts)), ""))),
+    section("Prompts", el("p", { class: "muted" }, "Recordings menus play: greetings and closed messages."),
+      table(["Prompt", "Length", ""], prompts.map((p) => el("tr", { "data-prompt": p.name },
+        el("th", { scope: "row" }, p.name), el("td", {}, `${(p.duration_ms / 1000).toFixed(1)} s`),
+        el("td", {}, el("audio", { controls: "", preload: "none", src: `/api/v1/voice/prompts/${encodeURIComponent(p.name)}`, "aria-label": `Play ${p.name}` })))), "Prompts"),
+      el("div", { class: "row" }, button("Upload prompt", () => edit("New prompt", () => promptForm()), ""))),
     section("Trunks", el("p", { class: "muted" }, "Only calls from these addresses are taken; any other caller is refused."),
       table(["Trunk", "Addresses", ""], trunkRows, "Trunks"), el("div", { class: "row" }, button("Add trunk", () => edit("New trunk", () => trunkForm()), ""))),
     section("Agents' phones", el("p", { class: "muted" }, "Desk phones and softphones register with these credentials (realm: switchboard)."),

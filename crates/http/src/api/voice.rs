@@ -35,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(list_prompts))
-                .routes(routes!(put_prompt))
+                .routes(routes!(get_prompt, put_prompt))
                 .layer(DefaultBodyLimit::max(MAX_PROMPT_BYTES + 64 * 1024)),
         )
 }
@@ -52,6 +52,40 @@ async fn list_prompts(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Jso
     Ok(Json(PromptList {
         items: s.app.list_voice_prompts(&p).await?,
     }))
+}
+
+/// A prompt's audio (WAV).
+#[utoipa::path(get, path = "/voice/prompts/{name}", tag = "voice",
+    params(("name" = String, Path)),
+    responses((status = 200, content_type = "audio/wav"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_prompt(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let path = s.app.voice_prompt_file(&p, &name).await?;
+    wav_response(&path, &name).await
+}
+
+/// A WAV file as a response, streamed.
+async fn wav_response(path: &std::path::Path, name: &str) -> ApiResult<Response> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| AppError::Unavailable(format!("the file cannot be read: {e}")))?;
+    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "audio/wav".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}.wav\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// Uploads a prompt: the body is a WAV file, 8 kHz mono 16-bit PCM, at
@@ -233,20 +267,5 @@ async fn recording_audio(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let (r, path) = s.app.recording_file(&p, &id).await?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| AppError::Unavailable(format!("the recording's file cannot be read: {e}")))?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "audio/wav".to_string()),
-            (header::CONTENT_LENGTH, r.bytes.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{}.wav\"", r.id),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    wav_response(&path, &r.id).await
 }
