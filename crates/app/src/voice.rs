@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use sb_model::{
     AgentId, BusinessHours, BusinessHoursId, ContactId, Permission, PhoneNumber, QueueId, TenantId,
 };
+use sb_sip::MonitorMode;
 use sb_sip::digest::{self, Algorithm};
 use sb_store::{
     AgentPhone, Recording, StoreError, VoiceDirectory, VoiceNumber, VoicePrompt, VoiceTrunk,
@@ -30,14 +31,68 @@ pub const MAX_PROMPT_BYTES: usize = 4 * 1024 * 1024;
 /// The most keys one menu offers.
 pub const MAX_MENU_OPTIONS: usize = 12;
 
+/// What the application asks of the SIP server.
+pub enum VoiceRequest {
+    /// A team leader's phone (`agent`'s) joins a call, or changes mode.
+    Monitor {
+        tenant: TenantId,
+        contact: ContactId,
+        agent: AgentId,
+        mode: MonitorMode,
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    StopMonitor {
+        tenant: TenantId,
+        contact: ContactId,
+        reply: tokio::sync::oneshot::Sender<bool>,
+    },
+}
+
 /// What the voice shell shares with the rest of the application.
 #[derive(Clone, Default)]
 pub struct VoiceState {
     /// Agents whose phones are registered on this node.
     registered: Arc<Mutex<HashSet<(TenantId, AgentId)>>>,
+    /// The SIP server's inbox, once it runs.
+    requests: Arc<Mutex<Option<tokio::sync::mpsc::Sender<VoiceRequest>>>>,
     /// Rung when the voice configuration changes, so the SIP server
     /// reloads it at once.
     pub changed: Arc<tokio::sync::Notify>,
+}
+
+impl VoiceState {
+    /// The SIP server takes requests from here on.
+    pub fn attach(&self, inbox: tokio::sync::mpsc::Sender<VoiceRequest>) {
+        if let Ok(mut r) = self.requests.lock() {
+            *r = Some(inbox);
+        }
+    }
+
+    fn inbox(&self) -> Option<tokio::sync::mpsc::Sender<VoiceRequest>> {
+        self.requests.lock().ok().and_then(|r| r.clone())
+    }
+}
+
+/// How a team leader joins a call.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitorModeName {
+    /// Hear both sides; nobody hears you.
+    Listen,
+    /// The agent hears you; the caller does not.
+    Whisper,
+    /// Everyone hears everyone.
+    Barge,
+}
+
+impl From<MonitorModeName> for MonitorMode {
+    fn from(m: MonitorModeName) -> Self {
+        match m {
+            MonitorModeName::Listen => MonitorMode::Listen,
+            MonitorModeName::Whisper => MonitorMode::Whisper,
+            MonitorModeName::Barge => MonitorMode::Barge,
+        }
+    }
 }
 
 /// A dialled number, its queue, and its menu if it has one.
@@ -775,6 +830,74 @@ impl App {
             payload,
         });
         Ok(())
+    }
+
+    /// A team leader joins a call in progress from their own phone (which
+    /// rings), or changes how they are joined.
+    pub async fn monitor_call(
+        &self,
+        p: &Principal,
+        contact: ContactId,
+        mode: MonitorModeName,
+    ) -> Result<(), AppError> {
+        p.require(Permission::CallMonitor)?;
+        let c = self
+            .store()
+            .get_contact(p.tenant_id, contact)
+            .await
+            .map_err(AppError::from_store("contact"))?;
+        if c.channel != sb_model::Channel::Voice {
+            return Err(AppError::Conflict("the contact is not a call".into()));
+        }
+        let agent = self.own_agent(p).await?.ok_or_else(|| {
+            AppError::Conflict("you need an agent's phone to monitor calls".into())
+        })?;
+        let inbox = self
+            .voice
+            .inbox()
+            .ok_or_else(|| AppError::Unavailable("the voice channel is not running".into()))?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        inbox
+            .send(VoiceRequest::Monitor {
+                tenant: p.tenant_id,
+                contact,
+                agent,
+                mode: mode.into(),
+                reply,
+            })
+            .await
+            .map_err(|_| AppError::Unavailable("the voice channel stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| AppError::Unavailable("the voice channel stopped".into()))?
+            .map_err(AppError::Conflict)
+    }
+
+    /// The team leader's phone leaves the call.
+    pub async fn stop_monitoring(&self, p: &Principal, contact: ContactId) -> Result<(), AppError> {
+        p.require(Permission::CallMonitor)?;
+        self.store()
+            .get_contact(p.tenant_id, contact)
+            .await
+            .map_err(AppError::from_store("contact"))?;
+        let inbox = self
+            .voice
+            .inbox()
+            .ok_or_else(|| AppError::Unavailable("the voice channel is not running".into()))?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        inbox
+            .send(VoiceRequest::StopMonitor {
+                tenant: p.tenant_id,
+                contact,
+                reply,
+            })
+            .await
+            .map_err(|_| AppError::Unavailable("the voice channel stopped".into()))?;
+        if answer.await.unwrap_or(false) {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("monitoring"))
+        }
     }
 
     /// The SIP server wrote a recording.

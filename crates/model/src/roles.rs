@@ -47,6 +47,8 @@ pub enum Permission {
     VoiceManage,
     /// Listen to call recordings.
     RecordingListen,
+    /// Listen in on, whisper to or barge into calls in progress.
+    CallMonitor,
 }
 
 impl Permission {
@@ -72,6 +74,7 @@ impl Permission {
         Permission::RosterManage,
         Permission::VoiceManage,
         Permission::RecordingListen,
+        Permission::CallMonitor,
     ];
 }
 
@@ -110,6 +113,7 @@ impl Role {
                     | P::ReportRead
                     | P::RosterManage
                     | P::RecordingListen
+                    | P::CallMonitor
             ),
             // Planners read what trainers read, and keep contracts and rosters.
             Role::WorkforcePlanner => {
@@ -226,6 +230,10 @@ mod tests {
         }
         for r in [Role::Agent, Role::WorkforcePlanner] {
             assert!(!r.allows(Permission::RecordingListen), "{r}");
+        }
+        assert!(Role::TeamLeader.allows(Permission::CallMonitor));
+        for r in [Role::Agent, Role::Trainer, Role::WorkforcePlanner] {
+            assert!(!r.allows(Permission::CallMonitor), "{r}");
         }
     }
 

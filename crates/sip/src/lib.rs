@@ -14,4 +14,6 @@ pub mod sdp;
 pub mod switch;
 
 pub use msg::{Message, ParseError};
-pub use switch::{CallRef, Config, Directory, EndedBy, Media, Output, Stage, Switch};
+pub use switch::{
+    CallRef, Config, Directory, EndedBy, Media, MonitorError, MonitorMode, Output, Stage, Switch,
+};

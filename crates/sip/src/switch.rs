@@ -133,6 +133,35 @@ pub enum EndedBy {
     Switch,
 }
 
+/// How a team leader monitors a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonitorMode {
+    /// The team leader hears both; nobody hears the team leader.
+    Listen,
+    /// The agent hears the team leader too; the caller does not.
+    Whisper,
+    /// All three hear each other.
+    Barge,
+}
+
+/// Why a call cannot be monitored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MonitorError {
+    #[error("the contact is not a call in progress with an agent")]
+    NotTalking,
+    #[error("the team leader's phone is not registered")]
+    NotRegistered,
+    #[error("someone else is monitoring the call")]
+    Busy,
+}
+
+/// Which of a call's outgoing legs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Agent,
+    Monitor,
+}
+
 /// What the media shell should do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Media {
@@ -165,6 +194,18 @@ pub enum Media {
     },
     /// Caller and agent hear each other; the call is recorded.
     Bridge { call: CallRef },
+    /// A team leader's phone answered: send it the call as `mode` says.
+    Monitor {
+        call: CallRef,
+        port: u16,
+        remote: SocketAddr,
+        signal: IpAddr,
+        mode: MonitorMode,
+    },
+    /// The team leader changes how they monitor.
+    MonitorMode { call: CallRef, mode: MonitorMode },
+    /// The team leader's leg ends.
+    MonitorStop { call: CallRef },
     /// The call's media ends.
     Stop { call: CallRef },
 }
@@ -218,6 +259,13 @@ pub enum Output {
         contact: Option<ContactId>,
         stage: Stage,
         by: EndedBy,
+    },
+    /// A team leader's monitoring leg ended (or never started).
+    MonitorEnded {
+        call: CallRef,
+        tenant: TenantId,
+        contact: ContactId,
+        why: String,
     },
     /// The agent put the caller on hold (`held`) or took them off it.
     Held {
@@ -355,6 +403,24 @@ struct Call {
     menu_deadline: Option<i64>,
     caller: CallerLeg,
     agent: Option<AgentLeg>,
+    /// A team leader's phone listening in, how, and whose it is.
+    monitor: Option<(AgentLeg, MonitorMode, AgentId)>,
+}
+
+impl Call {
+    fn leg(&mut self, which: Which) -> Option<&mut AgentLeg> {
+        match which {
+            Which::Agent => self.agent.as_mut(),
+            Which::Monitor => self.monitor.as_mut().map(|(l, _, _)| l),
+        }
+    }
+
+    fn leg_ref(&self, which: Which) -> Option<&AgentLeg> {
+        match which {
+            Which::Agent => self.agent.as_ref(),
+            Which::Monitor => self.monitor.as_ref().map(|(l, _, _)| l),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -853,6 +919,7 @@ impl Switch {
                 invite: req,
             },
             agent: None,
+            monitor: None,
         };
         self.calls.insert(cref, call);
         self.dialogs.insert(call_id, cref);
@@ -1175,6 +1242,233 @@ impl Switch {
         }
     }
 
+    /// A team leader monitors a call in progress: their phone (`agent`'s
+    /// registration) is rung, offering media on `media_port`. Asked again
+    /// by the same team leader, it changes the mode.
+    pub fn monitor(
+        &mut self,
+        now: i64,
+        contact: ContactId,
+        agent: AgentId,
+        mode: MonitorMode,
+        media_port: u16,
+    ) -> Result<CallRef, MonitorError> {
+        let cref = *self
+            .by_contact
+            .get(&contact)
+            .ok_or(MonitorError::NotTalking)?;
+        let c = self.calls.get_mut(&cref).ok_or(MonitorError::NotTalking)?;
+        if c.state != State::Talking {
+            return Err(MonitorError::NotTalking);
+        }
+        let tenant = c.tenant;
+        if let Some((leg, m, by)) = &mut c.monitor {
+            if *by != agent {
+                return Err(MonitorError::Busy);
+            }
+            *m = mode;
+            if leg.state == AgentState::Answered {
+                self.out
+                    .push_back(Output::Media(Media::MonitorMode { call: cref, mode }));
+            }
+            return Ok(cref);
+        }
+        let reg = self
+            .registrations
+            .get(&(tenant, agent))
+            .filter(|r| r.expires_at > now)
+            .cloned()
+            .ok_or(MonitorError::NotRegistered)?;
+        let call_id = format!("{}@switchboard", self.unique());
+        let local_tag = self.unique();
+        let host = host_of(&self.our_uri()).to_string();
+        let c = self.calls.get_mut(&cref).expect("present");
+        let (codec, events) = (c.caller.codec, c.caller.events.or(Some(101)));
+        c.monitor = Some((
+            AgentLeg {
+                reservation: 0,
+                call_id: call_id.clone(),
+                local_tag,
+                remote_tag: None,
+                to: format!("sip:{}@{host}", reg.username),
+                target: reg.contact.clone(),
+                signal: reg.addr,
+                branch: String::new(),
+                invite: Vec::new(),
+                state: AgentState::Calling,
+                resend: None,
+                cseq: 0,
+                media_port,
+                held: false,
+            },
+            mode,
+            agent,
+        ));
+        self.dialogs.insert(call_id, cref);
+        let (to, mut m) = self
+            .leg_request(cref, Which::Monitor, "INVITE")
+            .ok_or(MonitorError::NotTalking)?;
+        m.push("Contact", format!("<{}>", self.our_uri()));
+        m.push("Content-Type", "application/sdp");
+        m.push("Subject", "Monitoring");
+        m.body = sdp::build(
+            cref.0 + 1,
+            1,
+            SocketAddr::new(self.cfg.media_ip, media_port),
+            codec,
+            events,
+            Direction::SendRecv,
+        );
+        let branch = m
+            .via()
+            .and_then(|v| v.branch().map(str::to_string))
+            .unwrap_or_default();
+        let data = self.send(to, &m);
+        if let Some((leg, _, _)) = self.calls.get_mut(&cref).and_then(|c| c.monitor.as_mut()) {
+            leg.branch = branch;
+            leg.invite = data;
+            leg.resend = Some(Resend::new(now));
+        }
+        Ok(cref)
+    }
+
+    /// Stops a team leader's monitoring of the contact's call.
+    pub fn stop_monitor(&mut self, now: i64, contact: ContactId) -> bool {
+        let Some(&cref) = self.by_contact.get(&contact) else {
+            return false;
+        };
+        let had = self.calls.get(&cref).is_some_and(|c| c.monitor.is_some());
+        self.drop_monitor(now, cref, true, "stopped");
+        had
+    }
+
+    /// Ends the monitoring leg: hung up (`hang_up`) or cancelled if still
+    /// ringing, media told, the shell told why.
+    fn drop_monitor(&mut self, now: i64, cref: CallRef, hang_up: bool, why: &str) {
+        let Some(c) = self.calls.get(&cref) else {
+            return;
+        };
+        let Some((leg, _, _)) = &c.monitor else {
+            return;
+        };
+        let state = leg.state;
+        let (tenant, contact) = (c.tenant, c.contact);
+        if hang_up {
+            match state {
+                AgentState::Answered => {
+                    if let Some((to, m)) = self.leg_request(cref, Which::Monitor, "BYE") {
+                        self.send_pending(now, to, m);
+                    }
+                }
+                AgentState::Calling | AgentState::Proceeding => {
+                    self.cancel_leg(now, cref, Which::Monitor);
+                }
+                AgentState::Cancelling => {}
+            }
+        }
+        let c = self.calls.get_mut(&cref).expect("present");
+        if let Some((leg, _, _)) = c.monitor.take() {
+            self.dialogs.remove(&leg.call_id);
+        }
+        if state == AgentState::Answered {
+            self.out
+                .push_back(Output::Media(Media::MonitorStop { call: cref }));
+        }
+        if let Some(contact) = contact {
+            self.out.push_back(Output::MonitorEnded {
+                call: cref,
+                tenant,
+                contact,
+                why: why.to_string(),
+            });
+        }
+    }
+
+    fn monitor_response(
+        &mut self,
+        now: i64,
+        from: SocketAddr,
+        cref: CallRef,
+        resp: &Message,
+        code: u16,
+        cseq: u32,
+    ) {
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        let talking = c.state == State::Talking;
+        let Some((leg, mode, _)) = c.monitor.as_mut() else {
+            return;
+        };
+        let mode = *mode;
+        match code {
+            100..=199 => {
+                if leg.state == AgentState::Calling {
+                    leg.state = AgentState::Proceeding;
+                }
+                leg.resend = None;
+            }
+            200..=299 => {
+                let first = leg.state != AgentState::Answered;
+                leg.remote_tag = resp.to_addr().and_then(|a| a.tag().map(str::to_string));
+                if let Some(t) = resp.header("Contact").and_then(NameAddr::parse) {
+                    leg.target = t.uri;
+                }
+                leg.resend = None;
+                leg.state = AgentState::Answered;
+                let port = leg.media_port;
+                if let Some((to, mut ack)) = self.leg_request(cref, Which::Monitor, "ACK") {
+                    if let Some((leg, _, _)) =
+                        self.calls.get_mut(&cref).and_then(|c| c.monitor.as_mut())
+                    {
+                        leg.cseq -= 1;
+                    }
+                    ack.remove("CSeq");
+                    ack.push("CSeq", format!("{cseq} ACK"));
+                    self.send(to, &ack);
+                }
+                if !first {
+                    return;
+                }
+                match sdp::parse(&resp.body) {
+                    Ok(a) if talking && a.addr.port() != 0 => {
+                        self.out.push_back(Output::Media(Media::Monitor {
+                            call: cref,
+                            port,
+                            remote: a.addr,
+                            signal: from.ip(),
+                            mode,
+                        }));
+                    }
+                    _ => self.drop_monitor(
+                        now,
+                        cref,
+                        true,
+                        "the team leader's phone could not take the audio",
+                    ),
+                }
+            }
+            _ => {
+                let invite = leg.invite.clone();
+                if let Ok((inv, _)) = Message::parse(&invite, false) {
+                    let mut ack = Message::request("ACK", inv.uri());
+                    for h in ["Via", "Max-Forwards", "From", "Call-ID"] {
+                        if let Some(v) = inv.header(h) {
+                            ack.push(h, v.to_string());
+                        }
+                    }
+                    if let Some(to) = resp.header("To") {
+                        ack.push("To", to.to_string());
+                    }
+                    ack.push("CSeq", format!("{cseq} ACK"));
+                    self.send(from, &ack);
+                }
+                let why = format!("the team leader's phone answered {code}");
+                self.drop_monitor(now, cref, false, &why);
+            }
+        }
+    }
+
     /// The contact went back to a queue (a transfer): the agent's phone is
     /// hung up and the caller waits with music for the next agent.
     pub fn requeue(&mut self, now: i64, contact: ContactId) -> bool {
@@ -1197,6 +1491,7 @@ impl Switch {
             }
             _ => return false,
         }
+        self.drop_monitor(now, cref, true, "the call went back to a queue");
         let c = self.calls.get_mut(&cref).expect("present");
         c.state = State::Queued;
         if let Some(a) = c.agent.take() {
@@ -1230,6 +1525,14 @@ impl Switch {
             return;
         };
         self.reply(now, from, req, 200, "OK");
+        let by_monitor = self.calls.get(&cref).is_some_and(|c| {
+            c.leg_ref(Which::Monitor)
+                .is_some_and(|l| l.call_id == call_id)
+        });
+        if by_monitor {
+            self.drop_monitor(now, cref, false, "the team leader hung up");
+            return;
+        }
         let by_caller = self
             .calls
             .get(&cref)
@@ -1306,6 +1609,16 @@ impl Switch {
     }
 
     fn agent_request(&mut self, cref: CallRef, method: &str) -> Option<(SocketAddr, Message)> {
+        self.leg_request(cref, Which::Agent, method)
+    }
+
+    /// Builds a request inside an outgoing leg's dialog.
+    fn leg_request(
+        &mut self,
+        cref: CallRef,
+        which: Which,
+        method: &str,
+    ) -> Option<(SocketAddr, Message)> {
         let branch = format!("z9hG4bK{}", self.unique());
         let via = self.via(&branch);
         let our = self.our_uri();
@@ -1318,7 +1631,7 @@ impl Switch {
             .and_then(|a| a.parsed_uri())
             .and_then(|u| u.user)
             .unwrap_or_default();
-        let leg = c.agent.as_mut()?;
+        let leg = c.leg(which)?;
         leg.cseq += 1;
         let mut m = Message::request(method, &leg.target);
         m.push("Via", via);
@@ -1383,6 +1696,7 @@ impl Switch {
             Some(AgentState::Calling | AgentState::Proceeding) => self.cancel_agent(now, cref),
             _ => {}
         }
+        self.drop_monitor(now, cref, true, "the call ended");
         let c = self.calls.get_mut(&cref).expect("present");
         c.state = State::Ended;
         if let Some(a) = &mut c.agent {
@@ -1530,7 +1844,11 @@ impl Switch {
     }
 
     fn cancel_agent(&mut self, now: i64, cref: CallRef) {
-        let Some(leg) = self.calls.get_mut(&cref).and_then(|c| c.agent.as_mut()) else {
+        self.cancel_leg(now, cref, Which::Agent);
+    }
+
+    fn cancel_leg(&mut self, now: i64, cref: CallRef, which: Which) {
+        let Some(leg) = self.calls.get_mut(&cref).and_then(|c| c.leg(which)) else {
             return;
         };
         if !matches!(leg.state, AgentState::Calling | AgentState::Proceeding) {
@@ -1597,6 +1915,16 @@ impl Switch {
                 p.resend.at = now + T2_MS;
             }
             return;
+        }
+        let monitor = self
+            .dialogs
+            .get(&call_id)
+            .and_then(|cref| self.calls.get(cref))
+            .and_then(|c| c.leg_ref(Which::Monitor))
+            .is_some_and(|a| a.call_id == call_id);
+        if monitor {
+            let cref = self.dialogs[&call_id];
+            return self.monitor_response(now, from, cref, &resp, code, cseq);
         }
         let ours = self
             .dialogs
@@ -1805,6 +2133,8 @@ impl Switch {
             [
                 c.caller.resend.map(|r| r.at),
                 c.agent.as_ref().and_then(|a| a.resend.map(|r| r.at)),
+                c.leg_ref(Which::Monitor)
+                    .and_then(|a| a.resend.map(|r| r.at)),
                 c.menu_deadline,
             ]
         });
@@ -1819,6 +2149,8 @@ impl Switch {
             .iter()
             .filter(|(_, c)| {
                 c.menu_deadline.is_some_and(|d| d <= now)
+                    || c.leg_ref(Which::Monitor)
+                        .is_some_and(|a| a.resend.is_some_and(|r| r.at <= now))
                     || c.caller.resend.is_some_and(|r| r.at <= now)
                     || c.agent
                         .as_ref()
@@ -1852,6 +2184,22 @@ impl Switch {
     }
 
     fn call_timers(&mut self, now: i64, cref: CallRef) {
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        if let Some((leg, _, _)) = c.monitor.as_mut()
+            && let Some(mut r) = leg.resend.filter(|r| r.at <= now)
+        {
+            if now >= r.deadline {
+                leg.resend = None;
+                self.drop_monitor(now, cref, false, "the team leader's phone did not answer");
+            } else {
+                r.bump(now, i64::MAX);
+                leg.resend = Some(r);
+                let (to, data) = (leg.signal, leg.invite.clone());
+                self.out.push_back(Output::Send { to, data });
+            }
+        }
         let Some(c) = self.calls.get_mut(&cref) else {
             return;
         };

@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use sb_model::{AgentId, ContactId, QueueId, TenantId};
 use sb_sip::digest::{self, Algorithm};
 use sb_sip::switch::{Menu, NumberRoute, Phone, Trunk};
-use sb_sip::{Config, Directory, EndedBy, Media, Message, Output, Stage, Switch};
+use sb_sip::{
+    Config, Directory, EndedBy, Media, Message, MonitorError, MonitorMode, Output, Stage, Switch,
+};
 use uuid::Uuid;
 
 const TRUNK: &str = "10.1.1.1:5060";
@@ -700,4 +702,99 @@ fn a_menu_greets_then_routes_by_key_or_by_default_and_closed_hours_say_so() {
         stage: Stage::Waiting,
         by: EndedBy::Switch
     }));
+}
+
+#[test]
+fn a_team_leader_monitors_a_call_and_leaves_it() {
+    let mut w = world();
+    register_phone(&mut w, Algorithm::Md5);
+    let (_, outs) = w.send(TRUNK, &invite("z9hG4bKmo1", "call-4@carrier"));
+    let Output::Incoming { call, .. } = outs[0].clone() else {
+        panic!()
+    };
+    let contact = queue_it(&mut w, call, 30_200);
+    let stranger = AgentId::from_uuid(Uuid::now_v7());
+    assert_eq!(
+        w.sw.monitor(w.now, contact, w.agent, MonitorMode::Listen, 30_204),
+        Err(MonitorError::NotTalking),
+        "only a call in progress"
+    );
+    w.sw.ring(w.now, contact, 9, w.agent, 30_202);
+    let (sent, _) = split(w.outputs());
+    let mut ok = sent[0].1.reply(200, "OK", Some("p9"));
+    ok.push("Contact", format!("<sip:alice@{PHONE}>"));
+    ok.body = b"v=0\r\nc=IN IP4 10.2.2.2\r\nm=audio 50000 RTP/AVP 8\r\n".to_vec();
+    w.sw.receive(w.now, addr(PHONE), &ok.to_bytes());
+    w.outputs();
+    assert_eq!(
+        w.sw.monitor(w.now, contact, stranger, MonitorMode::Listen, 30_204),
+        Err(MonitorError::NotRegistered)
+    );
+    // The (registered) phone monitors: rung, answers, media joins.
+    w.sw.monitor(w.now, contact, w.agent, MonitorMode::Listen, 30_204)
+        .unwrap();
+    let (sent, _) = split(w.outputs());
+    let inv = sent[0].1.clone();
+    assert_eq!(inv.method(), "INVITE");
+    assert_eq!(inv.header("Subject"), Some("Monitoring"));
+    let mut ok = inv.reply(200, "OK", Some("tl"));
+    ok.push("Contact", format!("<sip:alice@{PHONE}>"));
+    ok.body = b"v=0\r\nc=IN IP4 10.2.2.2\r\nm=audio 50010 RTP/AVP 8\r\n".to_vec();
+    w.sw.receive(w.now, addr(PHONE), &ok.to_bytes());
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "ACK");
+    assert_eq!(
+        outs,
+        vec![Output::Media(Media::Monitor {
+            call,
+            port: 30_204,
+            remote: addr("10.2.2.2:50010"),
+            signal: addr(PHONE).ip(),
+            mode: MonitorMode::Listen
+        })]
+    );
+    // Someone else cannot take over; the same team leader changes mode.
+    assert_eq!(
+        w.sw.monitor(w.now, contact, stranger, MonitorMode::Barge, 0),
+        Err(MonitorError::Busy)
+    );
+    w.sw.monitor(w.now, contact, w.agent, MonitorMode::Barge, 0)
+        .unwrap();
+    assert_eq!(
+        w.outputs(),
+        vec![Output::Media(Media::MonitorMode {
+            call,
+            mode: MonitorMode::Barge
+        })]
+    );
+    // The team leader hangs up: only their leg ends.
+    let bye = format!(
+        "BYE sip:switchboard@192.0.2.10:5060 SIP/2.0
+Via: SIP/2.0/UDP {PHONE};branch=z9hG4bKtlbye
+From: <sip:alice@{PHONE}>;tag=tl
+To: {}
+Call-ID: {}
+CSeq: 2 BYE
+Content-Length: 0
+
+",
+        inv.header("From").unwrap(),
+        inv.call_id().unwrap()
+    );
+    let (sent, outs) = w.send(PHONE, &bye);
+    assert_eq!(sent[0].1.code(), Some(200));
+    assert_eq!(
+        outs,
+        vec![
+            Output::Media(Media::MonitorStop { call }),
+            Output::MonitorEnded {
+                call,
+                tenant: w.tenant,
+                contact,
+                why: "the team leader hung up".into()
+            }
+        ]
+    );
+    assert_eq!(w.sw.calls(), 1, "the call goes on");
+    assert!(!w.sw.stop_monitor(w.now, contact), "nothing left to stop");
 }

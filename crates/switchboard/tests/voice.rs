@@ -87,6 +87,7 @@ fn rms(samples: &[f64]) -> f64 {
 
 const CALLER_TONE: f64 = 440.0;
 const GREETING_TONE: f64 = 700.0;
+const LEAD_TONE: f64 = 1500.0;
 
 /// A WAV file of one tone.
 fn wav(rate: u32, channels: u16, freq: f64, seconds: f64) -> Vec<u8> {
@@ -452,6 +453,123 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
         tone(&legs[1], rate, AGENT_TONE) > 10.0 * tone(&legs[1], rate, CALLER_TONE).max(1.0),
         "right is the agent"
     );
+
+    // A team leader listens in from their phone (nobody hears them), then
+    // barges in (everyone does). An agent may not.
+    let lead = agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a.to_string().contains("Lee Team-Leader"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.put(
+        &format!("/agents/{lead}/phone"),
+        json!({"username": "lee", "password": "phone-secret-2"}),
+    )
+    .await;
+    // The agent wraps the last call up, so is free again at once.
+    let (s, v) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{id}/wrap-up"),
+            Some(json!({"disposition": "resolved"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let agent_session = demo_session(&api.client, &api.base, "agent1@demo.example").await;
+    let lead_session = demo_session(&api.client, &api.base, "lead@demo.example").await;
+    let out = dir.path().join("monitor");
+    let r = peer(&[
+        "monitor",
+        "--server",
+        &sip,
+        "--username",
+        "emma",
+        "--password",
+        "phone-secret-1",
+        "--lead-username",
+        "lee",
+        "--lead-password",
+        "phone-secret-2",
+        "--api",
+        &api.base,
+        "--cookie",
+        &lead_session,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r["lead_registration"], 200, "{r}");
+    assert_eq!(r["agent_answered"], true, "{r}");
+    assert_eq!(r["listen"], 204, "{r}");
+    assert_eq!(r["lead_answered"], true, "{r}");
+    assert_eq!(r["barge"], 204, "{r}");
+    assert_eq!(r["stop"], 204, "{r}");
+    assert_eq!(r["lead_hung_up"], true, "{r}");
+    let part = |who: &str, what: &str| -> Vec<f64> {
+        let (rate, chans) = channels(&out.join(format!("{who}-heard.wav")));
+        let span = &r[format!("{who}_{what}")];
+        let from = (span[0].as_f64().unwrap() * rate as f64) as usize;
+        let to = ((span[1].as_f64().unwrap() * rate as f64) as usize).min(chans[0].len());
+        assert!(to > from + rate as usize, "{who} {what}: {span}");
+        chans[0][from..to].to_vec()
+    };
+    let rate = channels(&out.join("lead-heard.wav")).0;
+    let heard = part("lead", "listen");
+    assert!(
+        tone(&heard, rate, CALLER_TONE) > 100.0 && tone(&heard, rate, AGENT_TONE) > 100.0,
+        "listening, the team leader hears both: {} {}",
+        tone(&heard, rate, CALLER_TONE),
+        tone(&heard, rate, AGENT_TONE)
+    );
+    for who in ["caller", "agent"] {
+        let quiet = part(who, "listen");
+        let loud = part(who, "barge");
+        assert!(
+            tone(&quiet, rate, LEAD_TONE) < 20.0,
+            "the {who} does not hear a listening team leader: {}",
+            tone(&quiet, rate, LEAD_TONE)
+        );
+        assert!(
+            tone(&loud, rate, LEAD_TONE) > 100.0,
+            "the {who} hears a team leader who barges in: {}",
+            tone(&loud, rate, LEAD_TONE)
+        );
+    }
+    let contact = r["contact"].as_str().unwrap();
+    let events = api.get(&format!("/contacts/{contact}/events")).await;
+    let kinds: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "call.monitor_started",
+        "call.monitor_changed",
+        "call.monitor_ended",
+    ] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    let forbidden = api
+        .client
+        .post(format!("{}/api/v1/contacts/{contact}/monitor", api.base))
+        .header("cookie", &agent_session)
+        .json(&json!({"mode": "listen"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), 403);
+    let (s, _) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{contact}/monitor"),
+            Some(json!({"mode": "shout"})),
+        )
+        .await;
+    assert_eq!(s, 422);
 
     // A caller from anywhere but the trunk is refused.
     let out = dir.path().join("stranger");

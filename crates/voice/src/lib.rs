@@ -21,10 +21,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use sb_app::contacts::NewContact;
+use sb_app::voice::VoiceRequest;
 use sb_app::{App, AppError, Principal};
 use sb_model::{AgentId, Channel, ContactId, Direction, TenantId, Text};
 use sb_sip::switch::{Menu, NumberRoute, Phone, Trunk};
-use sb_sip::{CallRef, Config, Directory, Media, Output, Stage, Switch};
+use sb_sip::{CallRef, Config, Directory, Media, MonitorError, MonitorMode, Output, Stage, Switch};
 use serde_json::json;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -195,6 +196,9 @@ enum Done {
 
 struct CallMedia {
     tenant: TenantId,
+    contact: Option<ContactId>,
+    /// The team leader's agent monitoring the call.
+    monitor: Option<AgentId>,
     /// Since when the agent has held the caller.
     held_since: Option<Instant>,
     tx: mpsc::UnboundedSender<media::Command>,
@@ -235,6 +239,8 @@ async fn media_socket(ip: IpAddr) -> std::io::Result<UdpSocket> {
 impl Shell {
     async fn run(mut self, mut media_rx: mpsc::UnboundedReceiver<(CallRef, media::Event)>) {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        let (req_tx, mut req_rx) = mpsc::channel::<VoiceRequest>(64);
+        self.app.voice_state().attach(req_tx);
         let mut live = self.app.subscribe_live();
         let changed = self.app.voice_state().changed;
         let mut reload = tokio::time::interval(Duration::from_secs(5));
@@ -260,6 +266,7 @@ impl Shell {
                     Err(e) => tracing::debug!(error = %e, "SIP receive"),
                 },
                 Some(d) = done_rx.recv() => self.done(d).await,
+                Some(r) = req_rx.recv() => self.request(r).await,
                 Some((call, e)) = media_rx.recv() => match e {
                     media::Event::Key(k) => self.switch.dtmf(wall_ms(), call, k),
                     media::Event::PromptDone => self.switch.prompt_done(wall_ms(), call),
@@ -302,6 +309,8 @@ impl Shell {
                     call,
                     CallMedia {
                         tenant,
+                        contact: None,
+                        monitor: None,
                         held_since: None,
                         tx,
                     },
@@ -352,7 +361,8 @@ impl Shell {
                         }
                     });
                 });
-                if let Some(m) = self.calls.get(&call) {
+                if let Some(m) = self.calls.get_mut(&call) {
+                    m.contact = Some(contact);
                     let _ = m.tx.send(media::Command::Record(media::RecordTo {
                         data_dir: self.data_dir.clone(),
                         relative,
@@ -377,6 +387,68 @@ impl Shell {
                 // A prompt that cannot be played counts as played.
                 _ => self.switch.prompt_done(wall_ms(), call),
             },
+        }
+    }
+
+    async fn request(&mut self, r: VoiceRequest) {
+        match r {
+            VoiceRequest::Monitor {
+                tenant,
+                contact,
+                agent,
+                mode,
+                reply,
+            } => {
+                let Some(call) = self
+                    .switch
+                    .call_of(contact)
+                    .filter(|c| self.calls.get(c).is_some_and(|m| m.tenant == tenant))
+                else {
+                    let _ = reply.send(Err(MonitorError::NotTalking.to_string()));
+                    return;
+                };
+                let already = self.calls.get(&call).and_then(|m| m.monitor);
+                let mut socket = None;
+                if already.is_none() {
+                    match media_socket(self.media_ip).await {
+                        Ok(s) => socket = Some(s),
+                        Err(e) => {
+                            let _ = reply.send(Err(format!("no media port: {e}")));
+                            return;
+                        }
+                    }
+                }
+                let port = socket
+                    .as_ref()
+                    .and_then(|s| s.local_addr().ok())
+                    .map(|a| a.port())
+                    .unwrap_or(0);
+                match self.switch.monitor(wall_ms(), contact, agent, mode, port) {
+                    Ok(_) => {
+                        if let Some(m) = self.calls.get_mut(&call) {
+                            if let Some(s) = socket {
+                                let _ = m.tx.send(media::Command::MonitorSocket(s));
+                            }
+                            m.monitor = Some(agent);
+                        }
+                        let _ = reply.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e.to_string()));
+                    }
+                }
+            }
+            VoiceRequest::StopMonitor {
+                tenant,
+                contact,
+                reply,
+            } => {
+                let ours = self
+                    .switch
+                    .call_of(contact)
+                    .is_some_and(|c| self.calls.get(&c).is_some_and(|m| m.tenant == tenant));
+                let _ = reply.send(ours && self.switch.stop_monitor(wall_ms(), contact));
+            }
         }
     }
 
@@ -651,6 +723,22 @@ impl Shell {
                     };
                     spawn_event(self.app.clone(), tenant, contact, kind, payload, hold_ms);
                 }
+                Output::MonitorEnded {
+                    call,
+                    tenant,
+                    contact,
+                    why,
+                } => {
+                    let by = self.calls.get_mut(&call).and_then(|m| m.monitor.take());
+                    spawn_event(
+                        self.app.clone(),
+                        tenant,
+                        contact,
+                        "call.monitor_ended",
+                        json!({ "agent_id": by, "why": why }),
+                        0,
+                    );
+                }
                 Output::Registered {
                     tenant,
                     agent,
@@ -665,6 +753,29 @@ impl Shell {
                 }
             }
         }
+    }
+
+    /// Puts a team leader's joining a call on the contact's timeline.
+    fn monitor_event(&self, call: CallRef, kind: &'static str, mode: MonitorMode) {
+        let Some(m) = self.calls.get(&call) else {
+            return;
+        };
+        let Some(contact) = m.contact else {
+            return;
+        };
+        let mode = match mode {
+            MonitorMode::Listen => "listen",
+            MonitorMode::Whisper => "whisper",
+            MonitorMode::Barge => "barge",
+        };
+        spawn_event(
+            self.app.clone(),
+            m.tenant,
+            contact,
+            kind,
+            json!({ "agent_id": m.monitor, "mode": mode }),
+            0,
+        );
     }
 
     fn media(&mut self, m: Media) {
@@ -692,6 +803,28 @@ impl Shell {
                 ..
             } => (call, media::Command::Agent { remote, signal }),
             Media::Hold { call } => (call, media::Command::Hold),
+            Media::Monitor {
+                call,
+                remote,
+                signal,
+                mode,
+                ..
+            } => {
+                self.monitor_event(call, "call.monitor_started", mode);
+                (
+                    call,
+                    media::Command::Monitor {
+                        remote,
+                        signal,
+                        mode,
+                    },
+                )
+            }
+            Media::MonitorMode { call, mode } => {
+                self.monitor_event(call, "call.monitor_changed", mode);
+                (call, media::Command::MonitorMode(mode))
+            }
+            Media::MonitorStop { call } => (call, media::Command::MonitorStop),
             // Loaded first; see `drain`.
             Media::Play { call, .. } => {
                 self.switch.prompt_done(wall_ms(), call);

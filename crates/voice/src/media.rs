@@ -4,6 +4,11 @@
 //! the legs once bridged (no transcoding), and both legs recorded to a
 //! stereo WAV file (caller left, agent right).
 //!
+//! A team leader's phone may join as a third leg: it hears caller and agent
+//! mixed (listen); in whisper the agent hears caller and team leader mixed;
+//! in barge everyone hears the other two. Mixing decodes, adds and encodes
+//! 20 ms at a time; directions nobody joins stay plain relays.
+//!
 //! Packets are accepted only from the address each leg's signalling or SDP
 //! named; the first such packet fixes where that leg's media is sent
 //! (symmetric RTP, for phones behind NAT).
@@ -16,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use sb_sip::MonitorMode;
 use sb_sip::sdp::Codec;
 use sha2::Digest;
 use tokio::net::UdpSocket;
@@ -115,6 +121,14 @@ impl Clip {
     }
 }
 
+/// Decodes into a mixer input, dropping the oldest past [`MAX_MIX`].
+fn decode_capped(codec: Codec, payload: &[u8], out: &mut VecDeque<i16>) {
+    decode(codec, payload, out);
+    while out.len() > MAX_MIX {
+        out.pop_front();
+    }
+}
+
 fn decode(codec: Codec, payload: &[u8], out: &mut VecDeque<i16>) {
     for &b in payload {
         out.push_back(match codec {
@@ -125,6 +139,75 @@ fn decode(codec: Codec, payload: &[u8], out: &mut VecDeque<i16>) {
     while out.len() > MAX_BUFFERED {
         out.pop_front();
     }
+}
+
+fn encode(codec: Codec, samples: &[i16], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend(samples.iter().map(|&x| match codec {
+        Codec::Pcmu => audio_codec_algorithms::encode_ulaw(x),
+        Codec::Pcma => audio_codec_algorithms::encode_alaw(x),
+    }));
+}
+
+/// The most samples a mixer input holds (100 ms): more is latency.
+const MAX_MIX: usize = 800;
+
+/// One generated RTP stream (sequence, timestamp, source).
+struct Stream {
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+}
+
+impl Stream {
+    fn new() -> Stream {
+        let mut b = [0u8; 4];
+        let _ = getrandom::fill(&mut b);
+        Stream {
+            seq: 0,
+            ts: 0,
+            ssrc: u32::from_be_bytes(b),
+        }
+    }
+
+    /// Sends one 20 ms frame.
+    fn send(
+        &mut self,
+        socket: &UdpSocket,
+        to: SocketAddr,
+        pt: u8,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        out.clear();
+        let b = rtp_types::RtpPacketBuilder::<&[u8], &[u8]>::new()
+            .payload_type(pt)
+            .sequence_number(self.seq)
+            .timestamp(self.ts)
+            .ssrc(self.ssrc)
+            .payload(payload);
+        if b.write_into_vec(out).is_ok() {
+            let _ = socket.try_send_to(out, to);
+        }
+        self.seq = self.seq.wrapping_add(1);
+        self.ts = self.ts.wrapping_add(FRAME as u32);
+    }
+}
+
+/// 20 ms from a mixer input, silence where it has nothing.
+fn take_frame(q: &mut VecDeque<i16>) -> [i16; FRAME] {
+    let mut f = [0i16; FRAME];
+    for x in f.iter_mut() {
+        match q.pop_front() {
+            Some(v) => *x = v,
+            None => break,
+        }
+    }
+    f
+}
+
+fn mix(a: &[i16; FRAME], b: &[i16; FRAME]) -> [i16; FRAME] {
+    std::array::from_fn(|i| a[i].saturating_add(b[i]))
 }
 
 /// What a finished recording is.
@@ -225,6 +308,15 @@ pub enum Command {
     Play(Arc<Clip>),
     /// Where the recording goes, once the call has a contact.
     Record(RecordTo),
+    /// The team leader's leg's socket, opened when their phone is rung.
+    MonitorSocket(UdpSocket),
+    Monitor {
+        remote: SocketAddr,
+        signal: IpAddr,
+        mode: MonitorMode,
+    },
+    MonitorMode(MonitorMode),
+    MonitorStop,
     /// The agent's leg's socket, opened when the phone is rung.
     AgentSocket(UdpSocket),
     Agent {
@@ -340,6 +432,15 @@ async fn run<K: Copy>(
     let mut keys = sb_sip::dtmf::Receiver::default();
     // A prompt playing, and how far it has got.
     let mut prompt: Option<(Arc<Clip>, usize)> = None;
+    // A team leader's leg, how it monitors (once answered), the mixer's
+    // inputs (caller, agent, team leader) and the streams it makes (to the
+    // team leader, the agent, the caller).
+    let mut monitor: Option<Leg> = None;
+    let mut mode: Option<MonitorMode> = None;
+    let mut mixer: [VecDeque<i16>; 3] = Default::default();
+    let mut streams = [Stream::new(), Stream::new(), Stream::new()];
+    let mut buf_c = vec![0u8; 2048];
+    let mut enc = Vec::with_capacity(FRAME);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     let (mut seq, mut ts, mut frame) = (0u16, 0u32, 0usize);
     let ssrc = {
@@ -386,6 +487,26 @@ async fn run<K: Copy>(
                         }
                     }
                 }
+                Some(Command::MonitorSocket(s)) => {
+                    monitor = Some(Leg::new(s));
+                    mode = None;
+                }
+                Some(Command::Monitor { remote, signal, mode: m }) => {
+                    if let Some(l) = &mut monitor {
+                        l.set_remote(remote, signal);
+                        mode = Some(m);
+                    }
+                }
+                Some(Command::MonitorMode(m)) => {
+                    if monitor.is_some() && mode.is_some() {
+                        mode = Some(m);
+                    }
+                }
+                Some(Command::MonitorStop) => {
+                    monitor = None;
+                    mode = None;
+                    mixer.iter_mut().for_each(VecDeque::clear);
+                }
                 Some(Command::Stop) | None => break,
             },
             r = caller.socket.recv_from(&mut buf_a) => {
@@ -394,8 +515,16 @@ async fn run<K: Copy>(
                     continue;
                 }
                 let pkt = &buf_a[..n];
-                if bridged && let Some(a) = &agent && let Some(to) = a.target {
+                // The agent hears the caller plainly unless the team leader
+                // speaks to them too.
+                let agent_mixed = matches!(mode, Some(MonitorMode::Whisper | MonitorMode::Barge));
+                if bridged && !agent_mixed && let Some(a) = &agent && let Some(to) = a.target {
                     let _ = a.socket.try_send_to(pkt, to);
+                }
+                if mode.is_some() && let Ok(p) = rtp_types::RtpPacket::parse(pkt)
+                    && p.payload_type() == codec.payload_type()
+                {
+                    decode_capped(codec, p.payload(), &mut mixer[0]);
                 }
                 if let (Some(pt), Ok(p)) = (key_pt, rtp_types::RtpPacket::parse(pkt))
                     && p.payload_type() == pt
@@ -416,8 +545,13 @@ async fn run<K: Copy>(
                     continue;
                 }
                 let pkt = &buf_b[..n];
-                if bridged && let Some(to) = caller.target {
+                if bridged && mode != Some(MonitorMode::Barge) && let Some(to) = caller.target {
                     let _ = caller.socket.try_send_to(pkt, to);
+                }
+                if mode.is_some() && let Ok(p) = rtp_types::RtpPacket::parse(pkt)
+                    && p.payload_type() == codec.payload_type()
+                {
+                    decode_capped(codec, p.payload(), &mut mixer[1]);
                 }
                 if let (Some(rec), Ok(p)) = (&mut recorder, rtp_types::RtpPacket::parse(pkt))
                     && p.payload_type() == codec.payload_type()
@@ -425,7 +559,39 @@ async fn run<K: Copy>(
                     decode(codec, p.payload(), &mut rec.legs[1]);
                 }
             },
+            r = recv(monitor.as_ref(), &mut buf_c) => {
+                let Ok((n, from)) = r else { continue };
+                let Some(m) = &mut monitor else { continue };
+                if !m.accept(from) || mode.is_none() {
+                    continue;
+                }
+                if let Ok(p) = rtp_types::RtpPacket::parse(&buf_c[..n])
+                    && p.payload_type() == codec.payload_type()
+                {
+                    decode_capped(codec, p.payload(), &mut mixer[2]);
+                }
+            },
             _ = tick.tick() => {
+                if let (Some(m), Some(how)) = (&monitor, mode) && bridged {
+                    let c = take_frame(&mut mixer[0]);
+                    let a = take_frame(&mut mixer[1]);
+                    let t = take_frame(&mut mixer[2]);
+                    let pt = codec.payload_type();
+                    if let Some(to) = m.target {
+                        encode(codec, &mix(&c, &a), &mut enc);
+                        streams[0].send(&m.socket, to, pt, &enc, &mut out);
+                    }
+                    if matches!(how, MonitorMode::Whisper | MonitorMode::Barge)
+                        && let Some(ag) = &agent && let Some(to) = ag.target
+                    {
+                        encode(codec, &mix(&c, &t), &mut enc);
+                        streams[1].send(&ag.socket, to, pt, &enc, &mut out);
+                    }
+                    if how == MonitorMode::Barge && let Some(to) = caller.target {
+                        encode(codec, &mix(&a, &t), &mut enc);
+                        streams[2].send(&caller.socket, to, pt, &enc, &mut out);
+                    }
+                }
                 // What the caller hears from us: the prompt, else music.
                 let finished = prompt.as_ref().is_some_and(|(clip, at)| *at >= clip.frames());
                 if finished {

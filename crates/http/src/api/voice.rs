@@ -9,8 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sb_app::AppError;
 use sb_app::voice::{
-    MAX_PROMPT_BYTES, NumberSpec, NumberView, PhoneSpec, PhoneView, PromptView, RecordingView,
-    TrunkSpec, TrunkView,
+    MAX_PROMPT_BYTES, MonitorModeName, NumberSpec, NumberView, PhoneSpec, PhoneView, PromptView,
+    RecordingView, TrunkSpec, TrunkView,
 };
 use sb_model::{AgentId, ContactId};
 use serde::Serialize;
@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(put_trunk, delete_trunk))
         .routes(routes!(list_phones))
         .routes(routes!(get_phone, put_phone, delete_phone))
+        .routes(routes!(monitor_call, stop_monitoring))
         .routes(routes!(list_recordings))
         .routes(routes!(recording_audio))
         .merge(
@@ -235,6 +236,41 @@ async fn delete_phone(
     Path(agent): Path<AgentId>,
 ) -> ApiResult<StatusCode> {
     s.app.delete_agent_phone(&p, agent).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorIn {
+    pub mode: MonitorModeName,
+}
+
+/// A team leader joins a call in progress from their own phone, which
+/// rings: `listen` (nobody hears them), `whisper` (the agent hears them) or
+/// `barge` (everyone does). Asked again, the mode changes.
+#[utoipa::path(post, path = "/contacts/{contact_id}/monitor", tag = "voice", request_body = MonitorIn,
+    params(("contact_id" = String, Path, format = Uuid)),
+    responses((status = 204), (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn monitor_call(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(contact): Path<ContactId>,
+    ApiJson(b): ApiJson<MonitorIn>,
+) -> ApiResult<StatusCode> {
+    s.app.monitor_call(&p, contact, b.mode).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The team leader's phone leaves the call.
+#[utoipa::path(delete, path = "/contacts/{contact_id}/monitor", tag = "voice",
+    params(("contact_id" = String, Path, format = Uuid)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn stop_monitoring(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(contact): Path<ContactId>,
+) -> ApiResult<StatusCode> {
+    s.app.stop_monitoring(&p, contact).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

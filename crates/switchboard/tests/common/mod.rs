@@ -79,22 +79,13 @@ impl Drop for Server {
 
 /// Logs in as the demo's admin and makes an API token.
 pub async fn demo_admin_token(client: &reqwest::Client, base: &str) -> String {
-    let r = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "admin@demo.example", "password": "switchboard"}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    demo_token(client, base, "admin@demo.example").await
+}
+
+/// Logs in as one of the demo's users and makes an API token (for those
+/// who may).
+pub async fn demo_token(client: &reqwest::Client, base: &str, email: &str) -> String {
+    let cookie = demo_session(client, base, email).await;
     let t: serde_json::Value = client
         .post(format!("{base}/api/v1/tokens"))
         .header("cookie", cookie)
@@ -106,6 +97,25 @@ pub async fn demo_admin_token(client: &reqwest::Client, base: &str) -> String {
         .await
         .unwrap();
     t["secret"].as_str().unwrap().to_owned()
+}
+
+/// Logs in as one of the demo's users; the session cookie (`name=value`).
+pub async fn demo_session(client: &reqwest::Client, base: &str, email: &str) -> String {
+    let r = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": "switchboard"}))
+        .send()
+        .await
+        .unwrap();
+    r.headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 pub async fn json_of(r: reqwest::Response) -> serde_json::Value {

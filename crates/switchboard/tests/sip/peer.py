@@ -10,10 +10,15 @@ Prints one JSON object describing what happened.
       --username alice --password secret --out DIR [--talk 3]
   peer.py abandon --server 127.0.0.1:5060 --number +61290000000 --out DIR [--wait 2]
   peer.py register --server ... --username alice --password wrong --out DIR
+  peer.py monitor ... --lead-username lead --lead-password secret \
+      --api http://127.0.0.1:8080 --cookie TEAM_LEADERS_SESSION
+      (the team leader listens in, then barges in; times of each part are
+      reported against each recording's start)
 """
 import argparse
 import json
 import math
+import urllib.request
 import os
 import struct
 import sys
@@ -24,6 +29,7 @@ import pjsua2 as pj
 
 CALLER_TONE = 440
 AGENT_TONE = 1000
+LEAD_TONE = 1500
 
 
 def write_tone(path, freq, seconds=20, rate=8000):
@@ -45,6 +51,7 @@ class Call(pj.Call):
         self.tone, self.rec = tone, rec
         self.player = self.recorder = None
         self.confirmed_at = None
+        self.recording_since = None
         self.disconnected = False
         self.last_code = None
 
@@ -69,6 +76,7 @@ class Call(pj.Call):
                     self.recorder = pj.AudioMediaRecorder()
                     self.recorder.createRecorder(self.rec)
                     am.startTransmit(self.recorder)
+                    self.recording_since = time.time()
 
 
 class Phone(pj.Account):
@@ -93,7 +101,11 @@ class Phone(pj.Account):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["answered", "abandon", "register"])
+    ap.add_argument("mode", choices=["answered", "abandon", "register", "monitor"])
+    ap.add_argument("--lead-username", default="")
+    ap.add_argument("--lead-password", default="")
+    ap.add_argument("--api", default="")
+    ap.add_argument("--cookie", default="", help="the team leader's session cookie, name=value")
     ap.add_argument("--server", required=True)
     ap.add_argument("--number", default="+61290000000")
     ap.add_argument("--username", default="")
@@ -113,6 +125,9 @@ def main():
     write_tone(agent_tone, AGENT_TONE)
     caller_rx = os.path.join(a.out, "caller-heard.wav")
     agent_rx = os.path.join(a.out, "agent-heard.wav")
+    lead_tone = os.path.join(a.out, "lead-tone.wav")
+    lead_rx = os.path.join(a.out, "lead-heard.wav")
+    write_tone(lead_tone, LEAD_TONE)
 
     ep = pj.Endpoint()
     ep.libCreate()
@@ -138,25 +153,51 @@ def main():
         while time.time() < end and not until():
             ep.libHandleEvents(10)
             now = time.time()
-            if phone is not None:
-                for at, c in list(phone.to_answer):
+            for p in (phone, lead):
+                if p is None:
+                    continue
+                for at, c in list(p.to_answer):
                     if now >= at:
-                        phone.to_answer.remove((at, c))
+                        p.to_answer.remove((at, c))
                         op = pj.CallOpParam()
                         op.statusCode = 200
                         c.answer(op)
         return until()
 
-    phone = None
-    if a.mode in ("answered", "register"):
+    def account(username, password, tone, rec):
         acfg = pj.AccountConfig()
-        acfg.idUri = f"sip:{a.username}@{a.server}"
+        acfg.idUri = f"sip:{username}@{a.server}"
         acfg.regConfig.registrarUri = f"sip:{a.server}"
         acfg.regConfig.timeoutSec = 300
         acfg.mediaConfig.transportConfig.port = 0
-        acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", a.username, 0, a.password))
-        phone = Phone(agent_tone, agent_rx, answer_after=1.0)
-        phone.create(acfg)
+        acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", username, 0, password))
+        acc = Phone(tone, rec, answer_after=1.0)
+        acc.create(acfg)
+        return acc
+
+    def api(method, path, body=None):
+        req = urllib.request.Request(
+            a.api + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"cookie": a.cookie, "content-type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req) as r:
+                text = r.read()
+                return r.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    phone = None
+    lead = None
+    if a.mode == "monitor":
+        lead = account(a.lead_username, a.lead_password, lead_tone, lead_rx)
+        lead.answer_after = 0.2
+        pump(10, lambda: lead.reg_code is not None and lead.reg_code != 100)
+        result["lead_registration"] = lead.reg_code
+    if a.mode in ("answered", "register", "monitor"):
+        phone = account(a.username, a.password, agent_tone, agent_rx)
         pump(10, lambda: phone.reg_code is not None and phone.reg_code != 100)
         result["registration"] = phone.reg_code
         if a.mode == "register" or phone.reg_code != 200:
@@ -181,6 +222,35 @@ def main():
         pump(a.keys_after)
         call.dialDtmf(a.keys)
 
+    if a.mode == "monitor":
+        agent_up = lambda: phone.calls and phone.calls[0].confirmed_at is not None
+        result["agent_answered"] = pump(40, agent_up)
+        pump(0.5)
+        _, page = api("GET", "/api/v1/contacts?limit=5")
+        contact = [c for c in page["items"] if c["channel"] == "voice" and c["state"] == "active"][0]["id"]
+        result["listen"] = api("POST", f"/api/v1/contacts/{contact}/monitor", {"mode": "listen"})[0]
+        lead_up = lambda: lead.calls and lead.calls[0].confirmed_at is not None
+        result["lead_answered"] = pump(10, lead_up)
+        pump(0.6)
+        start = time.time()
+        pump(1.5)
+        listen_span = (start, time.time())
+        result["barge"] = api("POST", f"/api/v1/contacts/{contact}/monitor", {"mode": "barge"})[0]
+        pump(0.4)
+        start = time.time()
+        pump(1.5)
+        barge_span = (start, time.time())
+        result["stop"] = api("DELETE", f"/api/v1/contacts/{contact}/monitor")[0]
+        result["lead_hung_up"] = pump(5, lambda: lead.calls[0].disconnected)
+        # Each part, in seconds from the start of each recording.
+        for name, c in (("caller", call), ("agent", phone.calls[0]), ("lead", lead.calls[0])):
+            base = c.recording_since or 0
+            result[f"{name}_listen"] = [listen_span[0] - base, listen_span[1] - base]
+            result[f"{name}_barge"] = [barge_span[0] - base, barge_span[1] - base]
+        result["contact"] = contact
+        call.hangup(pj.CallOpParam())
+        result["agent_hung_up"] = pump(10, lambda: phone.calls[0].disconnected)
+
     if a.mode == "answered":
         agent_up = lambda: phone.calls and phone.calls[0].confirmed_at is not None
         result["agent_answered"] = pump(40, agent_up)
@@ -196,17 +266,18 @@ def main():
             result["talked_seconds"] = time.time() - phone.calls[0].confirmed_at
         call.hangup(pj.CallOpParam())
         result["agent_hung_up"] = pump(10, lambda: phone.calls[0].disconnected) if phone.calls else False
-    else:
+    elif a.mode == "abandon":
         pump(a.wait)
         call.hangup(pj.CallOpParam())
     result["caller_hung_up"] = pump(10, lambda: call.disconnected)
     # Recorders close (and their files get their lengths) when destroyed.
-    for c in [call] + (phone.calls if phone else []):
+    for c in [call] + (phone.calls if phone else []) + (lead.calls if lead else []):
         c.recorder = None
         c.player = None
     pump(0.5)
     result["caller_heard"] = caller_rx
     result["agent_heard"] = agent_rx if phone and phone.calls else None
+    result["lead_heard"] = lead_rx if lead and lead.calls else None
     print(json.dumps(result), flush=True)
 
 
