@@ -466,3 +466,27 @@ test("a planner publishes a roster; the agent sees the shift and subscribes; the
   await shot(lead, "floor-adherence");
   await lead.context().close();
 });
+
+test("on the floor a team leader may listen in on a call in progress; one not on a phone says so", async () => {
+  const queue = await admin("POST", "/api/v1/queues", { name: "E2E Calls", wrap_up_seconds: 0 });
+  const farid = (await admin("GET", "/api/v1/agents?limit=100")).items.find((a) => a.display_name === "Farid Haddad");
+  await admin("PUT", `/api/v1/agents/${farid.id}/state`, { state: "available" });
+  const call = await admin("POST", "/api/v1/contacts", { channel: "voice", queue_id: queue.id });
+  const status = await admin("GET", `/api/v1/agents/${farid.id}/status`);
+  const reservation = status.reservations.find((r) => r.contact_id === call.id);
+  assert.ok(reservation, JSON.stringify(status));
+  await admin("POST", `/api/v1/reservations/${reservation.id}/accept`, {});
+
+  const page = await loggedIn(browser, server.base, "lead@demo.example");
+  await page.goto(`${server.base}/floor`);
+  const row = page.locator(`tr[data-agent="${farid.id}"]`);
+  await textIs(row.locator(".in-hand"), /^Call — E2E Calls/);
+  await row.getByRole("button", { name: "Listen on Farid Haddad's call" }).click();
+  await textIs(page.locator("#notice"), "the contact is not a call in progress with an agent");
+  await shot(page, "floor-monitor");
+  // Once the call is over, nothing is offered.
+  await admin("POST", `/api/v1/contacts/${call.id}/complete`, {});
+  await row.getByRole("button", { name: "Listen on Farid Haddad's call" }).waitFor({ state: "detached" });
+  await admin("PUT", `/api/v1/agents/${farid.id}/state`, { state: "offline" });
+  await page.context().close();
+});

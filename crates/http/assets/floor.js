@@ -1,7 +1,9 @@
 // The floor view: every agent with state, time in it, what is ringing and
 // in hand; a team leader changes an agent's state and skills (allocating
 // duties: queues are served by skill). Redrawn from the live stream.
-// Agents out of adherence to the published roster are flagged.
+// Agents out of adherence to the published roster are flagged. On a call
+// in progress a team leader listens in, whispers to the agent or barges in
+// from their own phone.
 import { api, el, duration, live, debounce, showFieldErrors, ApiError } from "/assets/common.js";
 
 const body = document.querySelector("#floor tbody");
@@ -30,6 +32,31 @@ function holding(s) {
     const c = inHand.get(id);
     return c ? `${CHANNEL[c.channel] || c.channel} — ${queueNames.get(c.queue_id) || "?"}` : "…";
   }).join(", ");
+}
+
+/** Listen / whisper / barge buttons for a call in progress. */
+function monitorButtons(a, s) {
+  const calls = (s ? s.contacts : []).map((id) => inHand.get(id)).filter((c) => c && c.channel === "voice" && c.state === "active");
+  return calls.flatMap((c) => [" ", el("span", { class: "monitor row", style: "margin:0; display:inline-flex; gap:.25rem" },
+    ...[["listen", "Listen"], ["whisper", "Whisper"], ["barge", "Barge in"]].map(([mode, label]) =>
+      el("button", { type: "button", class: "secondary", "aria-label": `${label} on ${a.display_name}'s call`,
+        onclick: () => monitor(a, c, mode) }, label)),
+    el("button", { type: "button", class: "secondary", "aria-label": `Leave ${a.display_name}'s call`,
+      onclick: () => leave(a, c) }, "Leave"))]);
+}
+
+async function monitor(a, c, mode) {
+  try {
+    await api("POST", `/api/v1/contacts/${c.id}/monitor`, { mode });
+    say(mode === "listen" ? `Your phone rings: you will hear ${a.display_name}'s call; nobody hears you.`
+      : mode === "whisper" ? `Whispering: ${a.display_name} hears you; the caller does not.`
+      : `Barged in: everyone on ${a.display_name}'s call hears you.`);
+  } catch (e) { say(e.message, true); }
+}
+
+async function leave(a, c) {
+  try { await api("DELETE", `/api/v1/contacts/${c.id}/monitor`); say(`You left ${a.display_name}'s call.`); }
+  catch (e) { say(e.message, true); }
 }
 
 let today = new Map();              // agent id → handled today
@@ -72,7 +99,7 @@ function draw() {
       el("td", {}, el("span", { class: `pill ${state}` }, state.replace("_", "-"), s && s.reason ? ` (${s.reason})` : "")),
       el("td", { class: "since", "data-since": s && s.since ? s.since : "" }, s && s.since ? duration(Date.now() - s.since) : "—"),
       el("td", {}, s ? String(s.reservations.length) : "—"),
-      el("td", { class: "in-hand" }, holding(s)),
+      el("td", { class: "in-hand" }, holding(s), ...monitorButtons(a, s)),
       el("td", { class: "handled" }, today.has(a.id) && today.get(a.id) !== null ? String(today.get(a.id)) : "—"),
       adherenceCell(adherence.get(a.id)),
       el("td", {}, el("div", { class: "row", style: "margin:0" }, select,
@@ -176,7 +203,9 @@ setInterval(() => {
   }
 }, 1000);
 const todaySoon = debounce(() => loadToday().catch(() => {}), 1000);
-live((kind) => {
+live((kind, data) => {
+  // A call over: what the agent holds is read again (no monitoring offered).
+  if (kind === "contact.wrap_up_started" && data) { inHand.delete(data.subject_id); refreshSoon(); }
   if (kind === "contact.ended" || kind === "reconnected") todaySoon();
   if (kind.startsWith("help.") || kind === "reconnected") loadHands();
   if (kind === "agent.status" || kind.startsWith("reservation") || kind === "reconnected") refreshSoon();
