@@ -46,6 +46,13 @@ pub enum VoiceRequest {
         contact: ContactId,
         reply: tokio::sync::oneshot::Sender<bool>,
     },
+    /// Pause (`paused`) or resume a call's recording.
+    PauseRecording {
+        tenant: TenantId,
+        contact: ContactId,
+        paused: bool,
+        reply: tokio::sync::oneshot::Sender<bool>,
+    },
 }
 
 /// What the voice shell shares with the rest of the application.
@@ -897,6 +904,49 @@ impl App {
             Ok(())
         } else {
             Err(AppError::NotFound("monitoring"))
+        }
+    }
+
+    /// Pauses or resumes a call's recording (the agent on the call, or those
+    /// who allocate duties). The file keeps silence where it was paused.
+    pub async fn pause_recording(
+        &self,
+        p: &Principal,
+        contact: ContactId,
+        paused: bool,
+    ) -> Result<(), AppError> {
+        p.require(Permission::ContactWrite)?;
+        let c = self
+            .store()
+            .get_contact(p.tenant_id, contact)
+            .await
+            .map_err(AppError::from_store("contact"))?;
+        if p.require(Permission::AgentAllocate).is_err() {
+            let mine = self.own_agent(p).await?.map(|a| a.to_string());
+            if mine.is_none() || c.agent_id != mine {
+                return Err(AppError::Conflict("the call is not yours".into()));
+            }
+        }
+        let inbox = self
+            .voice
+            .inbox()
+            .ok_or_else(|| AppError::Unavailable("the voice channel is not running".into()))?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        inbox
+            .send(VoiceRequest::PauseRecording {
+                tenant: p.tenant_id,
+                contact,
+                paused,
+                reply,
+            })
+            .await
+            .map_err(|_| AppError::Unavailable("the voice channel stopped".into()))?;
+        if answer.await.unwrap_or(false) {
+            Ok(())
+        } else {
+            Err(AppError::Conflict(
+                "the contact is not a call being recorded".into(),
+            ))
         }
     }
 

@@ -550,9 +550,62 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
         "call.monitor_started",
         "call.monitor_changed",
         "call.monitor_ended",
+        "call.recording_paused",
+        "call.recording_resumed",
     ] {
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
+    // The recording was paused while the team leader listened: silence
+    // there, its length reported, where it began marked.
+    assert_eq!(
+        (r["pause"].as_u64(), r["resume"].as_u64()),
+        (Some(204), Some(204)),
+        "{r}"
+    );
+    let recs = loop {
+        let v = api.get(&format!("/contacts/{contact}/recordings")).await;
+        if !v["items"].as_array().unwrap().is_empty() {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let rec = &recs["items"][0];
+    let paused = rec["paused_ms"].as_i64().unwrap();
+    assert!((1_500..4_000).contains(&paused), "paused {paused} ms");
+    let marker = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "call.recording_paused")
+        .unwrap();
+    let at = marker["payload"]["at_ms"].as_i64().unwrap() as usize;
+    let bytes = api
+        .client
+        .get(format!(
+            "{}/api/v1/recordings/{}/audio",
+            api.base,
+            rec["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let file = dir.path().join("paused.wav");
+    std::fs::write(&file, &bytes).unwrap();
+    let (rate, legs) = channels(&file);
+    let from = (at + 200) * rate as usize / 1000;
+    let to = (at + paused as usize - 200) * rate as usize / 1000;
+    assert!(
+        rms(&legs[0][from..to]) < 1.0 && rms(&legs[1][from..to]) < 1.0,
+        "silence while paused"
+    );
+    assert!(
+        rms(&legs[0][..from.saturating_sub(rate as usize / 2)]) > 300.0,
+        "the caller before the pause"
+    );
     let forbidden = api
         .client
         .post(format!("{}/api/v1/contacts/{contact}/monitor", api.base))

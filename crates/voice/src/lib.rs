@@ -270,6 +270,20 @@ impl Shell {
                 Some((call, e)) = media_rx.recv() => match e {
                     media::Event::Key(k) => self.switch.dtmf(wall_ms(), call, k),
                     media::Event::PromptDone => self.switch.prompt_done(wall_ms(), call),
+                    media::Event::Recording { paused, at_ms } => {
+                        if let Some(m) = self.calls.get(&call)
+                            && let Some(contact) = m.contact
+                        {
+                            spawn_event(
+                                self.app.clone(),
+                                m.tenant,
+                                contact,
+                                if paused { "call.recording_paused" } else { "call.recording_resumed" },
+                                json!({ "at_ms": at_ms }),
+                                0,
+                            );
+                        }
+                    }
                 },
                 r = live.recv() => match r {
                     Ok(e) => self.live(&e).await,
@@ -352,7 +366,7 @@ impl Shell {
                             sha256: f.sha256,
                             channels: 2,
                             duration_ms: f.duration_ms,
-                            paused_ms: 0,
+                            paused_ms: f.paused_ms,
                             started_at: f.started_at,
                             ended_at: f.ended_at,
                         };
@@ -437,6 +451,23 @@ impl Shell {
                         let _ = reply.send(Err(e.to_string()));
                     }
                 }
+            }
+            VoiceRequest::PauseRecording {
+                tenant,
+                contact,
+                paused,
+                reply,
+            } => {
+                let found = self
+                    .switch
+                    .call_of(contact)
+                    .and_then(|c| self.calls.get(&c))
+                    .filter(|m| m.tenant == tenant);
+                let ok = match found {
+                    Some(m) => m.tx.send(media::Command::PauseRecording(paused)).is_ok(),
+                    None => false,
+                };
+                let _ = reply.send(ok);
             }
             VoiceRequest::StopMonitor {
                 tenant,

@@ -9,6 +9,9 @@
 //! in barge everyone hears the other two. Mixing decodes, adds and encodes
 //! 20 ms at a time; directions nobody joins stay plain relays.
 //!
+//! Recording can be paused (card details read out, say): the file keeps
+//! its timing with silence, and how long it was paused is reported.
+//!
 //! Packets are accepted only from the address each leg's signalling or SDP
 //! named; the first such packet fixes where that leg's media is sent
 //! (symmetric RTP, for phones behind NAT).
@@ -218,6 +221,7 @@ pub struct Finished {
     pub bytes: i64,
     pub sha256: String,
     pub duration_ms: i64,
+    pub paused_ms: i64,
     pub started_at: i64,
     pub ended_at: i64,
 }
@@ -229,6 +233,8 @@ struct Recorder {
     full: PathBuf,
     legs: [VecDeque<i16>; 2],
     frames: u64,
+    paused: bool,
+    paused_frames: u64,
     started_at: i64,
 }
 
@@ -253,12 +259,19 @@ impl Recorder {
             full,
             legs: [VecDeque::new(), VecDeque::new()],
             frames: 0,
+            paused: false,
+            paused_frames: 0,
             started_at,
         })
     }
 
-    /// Writes the next 20 ms: what each leg sent, silence where it sent nothing.
+    /// Writes the next 20 ms: what each leg sent, silence where it sent
+    /// nothing or while paused.
     fn tick(&mut self) -> Result<()> {
+        if self.paused {
+            self.legs.iter_mut().for_each(VecDeque::clear);
+            self.paused_frames += 1;
+        }
         for _ in 0..FRAME {
             let l = self.legs[0].pop_front().unwrap_or(0);
             let r = self.legs[1].pop_front().unwrap_or(0);
@@ -271,6 +284,7 @@ impl Recorder {
 
     fn finish(self, ended_at: i64) -> Result<Finished> {
         let duration_ms = (self.frames * FRAME as u64 * 1000 / 8_000) as i64;
+        let paused_ms = (self.paused_frames * FRAME as u64 * 1000 / 8_000) as i64;
         self.writer.finalize()?;
         let mut f = std::fs::File::open(&self.full)?;
         let mut hash = sha2::Sha256::new();
@@ -289,6 +303,7 @@ impl Recorder {
             bytes,
             sha256: hex::encode(hash.finalize()),
             duration_ms,
+            paused_ms,
             started_at: self.started_at,
             ended_at,
         })
@@ -317,6 +332,8 @@ pub enum Command {
     },
     MonitorMode(MonitorMode),
     MonitorStop,
+    /// Pause (`true`) or resume the recording.
+    PauseRecording(bool),
     /// The agent's leg's socket, opened when the phone is rung.
     AgentSocket(UdpSocket),
     Agent {
@@ -387,6 +404,8 @@ pub enum Event {
     Key(char),
     /// A prompt finished.
     PromptDone,
+    /// Recording paused (or resumed) this far into the file.
+    Recording { paused: bool, at_ms: i64 },
 }
 
 /// Where the recording goes and who is told of it.
@@ -506,6 +525,15 @@ async fn run<K: Copy>(
                     monitor = None;
                     mode = None;
                     mixer.iter_mut().for_each(VecDeque::clear);
+                }
+                Some(Command::PauseRecording(p)) => {
+                    if let Some(rec) = &mut recorder
+                        && rec.paused != p
+                    {
+                        rec.paused = p;
+                        let at_ms = (rec.frames * FRAME as u64 * 1000 / 8_000) as i64;
+                        let _ = events.send((call, Event::Recording { paused: p, at_ms }));
+                    }
                 }
                 Some(Command::Stop) | None => break,
             },

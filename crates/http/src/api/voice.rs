@@ -31,6 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_phones))
         .routes(routes!(get_phone, put_phone, delete_phone))
         .routes(routes!(monitor_call, stop_monitoring))
+        .routes(routes!(pause_recording))
+        .routes(routes!(resume_recording))
         .routes(routes!(list_recordings))
         .routes(routes!(recording_audio))
         .merge(
@@ -271,6 +273,33 @@ async fn stop_monitoring(
     Path(contact): Path<ContactId>,
 ) -> ApiResult<StatusCode> {
     s.app.stop_monitoring(&p, contact).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Pauses the call's recording (while card details are read out, say):
+/// silence is recorded and the pause marked on the contact's timeline.
+#[utoipa::path(post, path = "/contacts/{contact_id}/recording/pause", tag = "voice",
+    params(("contact_id" = String, Path, format = Uuid)),
+    responses((status = 204), (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn pause_recording(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(contact): Path<ContactId>,
+) -> ApiResult<StatusCode> {
+    s.app.pause_recording(&p, contact, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Resumes the call's recording.
+#[utoipa::path(post, path = "/contacts/{contact_id}/recording/resume", tag = "voice",
+    params(("contact_id" = String, Path, format = Uuid)),
+    responses((status = 204), (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn resume_recording(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(contact): Path<ContactId>,
+) -> ApiResult<StatusCode> {
+    s.app.pause_recording(&p, contact, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

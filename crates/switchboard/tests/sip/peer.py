@@ -229,12 +229,15 @@ def main():
         _, page = api("GET", "/api/v1/contacts?limit=5")
         contact = [c for c in page["items"] if c["channel"] == "voice" and c["state"] == "active"][0]["id"]
         result["listen"] = api("POST", f"/api/v1/contacts/{contact}/monitor", {"mode": "listen"})[0]
+        # The recording is paused while the team leader listens.
+        result["pause"] = api("POST", f"/api/v1/contacts/{contact}/recording/pause")[0]
         lead_up = lambda: lead.calls and lead.calls[0].confirmed_at is not None
         result["lead_answered"] = pump(10, lead_up)
         pump(0.6)
         start = time.time()
         pump(1.5)
         listen_span = (start, time.time())
+        result["resume"] = api("POST", f"/api/v1/contacts/{contact}/recording/resume")[0]
         result["barge"] = api("POST", f"/api/v1/contacts/{contact}/monitor", {"mode": "barge"})[0]
         pump(0.4)
         start = time.time()
