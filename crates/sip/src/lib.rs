@@ -9,6 +9,7 @@
 
 pub mod digest;
 pub mod dtmf;
+pub mod fuzzing;
 pub mod msg;
 pub mod sdp;
 pub mod switch;

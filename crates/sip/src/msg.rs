@@ -118,6 +118,7 @@ impl Message {
         let first = lines.next().ok_or(ParseError::StartLine("empty"))?;
         let start = parse_start(first)?;
         let mut headers: Vec<(String, String)> = Vec::new();
+        let mut counted = 0;
         for line in lines {
             if line.starts_with([' ', '\t']) {
                 let Some(last) = headers.last_mut() else {
@@ -134,10 +135,15 @@ impl Message {
             if !is_token(name) {
                 return Err(ParseError::Header("the name is not a token"));
             }
-            if headers.len() == MAX_HEADERS {
-                return Err(ParseError::TooManyHeaders);
+            let name = expand(name);
+            // Content-Length is not counted: a message's own is rebuilt.
+            if !name.eq_ignore_ascii_case("Content-Length") {
+                if counted == MAX_HEADERS {
+                    return Err(ParseError::TooManyHeaders);
+                }
+                counted += 1;
             }
-            headers.push((expand(name).to_string(), value.trim().to_string()));
+            headers.push((name.to_string(), value.trim().to_string()));
         }
         let mut msg = Message {
             start,
