@@ -122,6 +122,8 @@ pub enum Stage {
     Waiting,
     /// Talking to an agent: the conversation is over.
     Talking,
+    /// The caller took a callback and keeps their place: not abandoned.
+    CallbackKept,
 }
 
 /// Which side ended a call.
@@ -259,6 +261,13 @@ pub enum Output {
         contact: Option<ContactId>,
         stage: Stage,
         by: EndedBy,
+    },
+    /// The caller pressed 1 after a callback offer: book it (the contact
+    /// keeps its place), then call [`Switch::callback_booked`].
+    CallbackRequested {
+        call: CallRef,
+        tenant: TenantId,
+        contact: ContactId,
     },
     /// A team leader's monitoring leg ended (or never started).
     MonitorEnded {
@@ -401,6 +410,13 @@ struct Call {
     to_number: String,
     /// When the menu stops waiting for a key.
     menu_deadline: Option<i64>,
+    /// While queued: a prompt interrupts the music; a callback was offered
+    /// (key 1 confirms it; hanging up keeps it too); it was asked for; it is
+    /// booked (the call ends after its prompt).
+    queue_prompt: bool,
+    callback_offered: bool,
+    callback_asked: bool,
+    callback_booked: bool,
     caller: CallerLeg,
     agent: Option<AgentLeg>,
     /// A team leader's phone listening in, how, and whose it is.
@@ -901,6 +917,10 @@ impl Switch {
             from_number: caller_number,
             to_number: number,
             menu_deadline: None,
+            queue_prompt: false,
+            callback_offered: false,
+            callback_asked: false,
+            callback_booked: false,
             caller: CallerLeg {
                 call_id: call_id.clone(),
                 invite_branch: branch,
@@ -1059,9 +1079,21 @@ impl Switch {
 
     /// The caller pressed a key (RFC 4733 in the media, or SIP INFO).
     pub fn dtmf(&mut self, now: i64, call: CallRef, key: char) {
-        let Some(c) = self.calls.get(&call) else {
+        let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
+        if c.state == State::Queued && c.callback_offered && !c.callback_asked && key == '1' {
+            c.callback_asked = true;
+            if let Some(contact) = c.contact {
+                let tenant = c.tenant;
+                self.out.push_back(Output::CallbackRequested {
+                    call,
+                    tenant,
+                    contact,
+                });
+            }
+            return;
+        }
         if c.state != State::Menu {
             return;
         }
@@ -1090,7 +1122,63 @@ impl Switch {
                 c.menu_deadline = Some(now + wait);
             }
             State::Closing => self.end_call(now, call, EndedBy::Switch),
+            State::Queued if c.callback_booked => self.end_call(now, call, EndedBy::Switch),
+            State::Queued if c.queue_prompt => {
+                c.queue_prompt = false;
+                self.out.push_back(Output::Media(Media::Hold { call }));
+            }
             _ => {}
+        }
+    }
+
+    /// A waiting caller hears `prompt` (their place, an announcement, a
+    /// callback offer), then music again. With `offer_callback`, key 1
+    /// asks for a callback. False if the call is not waiting.
+    pub fn play_in_queue(
+        &mut self,
+        _now: i64,
+        contact: ContactId,
+        prompt: &str,
+        offer_callback: bool,
+    ) -> bool {
+        let Some(&call) = self.by_contact.get(&contact) else {
+            return false;
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return false;
+        };
+        if c.state != State::Queued || c.callback_booked {
+            return false;
+        }
+        c.queue_prompt = true;
+        c.callback_offered |= offer_callback;
+        let tenant = c.tenant;
+        self.out.push_back(Output::Media(Media::Play {
+            call,
+            tenant,
+            prompt: prompt.to_string(),
+        }));
+        true
+    }
+
+    /// The callback is booked: the caller hears `prompt` (if any), then the
+    /// call ends without abandoning the contact.
+    pub fn callback_booked(&mut self, now: i64, call: CallRef, prompt: Option<&str>) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.state != State::Queued {
+            return;
+        }
+        c.callback_booked = true;
+        let tenant = c.tenant;
+        match prompt {
+            Some(p) => self.out.push_back(Output::Media(Media::Play {
+                call,
+                tenant,
+                prompt: p.to_string(),
+            })),
+            None => self.end_call(now, call, EndedBy::Switch),
         }
     }
 
@@ -1678,6 +1766,8 @@ impl Switch {
             return;
         }
         let prior = c.state;
+        // Offered a callback, the caller keeps it by hanging up too.
+        let callback = c.callback_booked || c.callback_offered;
         let (tenant, contact) = (c.tenant, c.contact);
         let agent_state = c.agent.as_ref().map(|a| a.state);
         // The caller's leg: hung up unless the caller ended it.
@@ -1713,6 +1803,8 @@ impl Switch {
             contact,
             stage: if prior == State::Talking {
                 Stage::Talking
+            } else if callback {
+                Stage::CallbackKept
             } else {
                 Stage::Waiting
             },

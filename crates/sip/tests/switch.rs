@@ -798,3 +798,62 @@ Content-Length: 0
     assert_eq!(w.sw.calls(), 1, "the call goes on");
     assert!(!w.sw.stop_monitor(w.now, contact), "nothing left to stop");
 }
+
+#[test]
+fn waiting_callers_hear_announcements_and_may_take_a_callback() {
+    let mut w = world();
+    let (sent, outs) = w.send(TRUNK, &invite("z9hG4bKcb1", "call-5@carrier"));
+    assert_eq!(sent[0].1.code(), Some(100));
+    let Output::Incoming { call, .. } = outs[0].clone() else {
+        panic!()
+    };
+    assert!(w.sw.accept(w.now, call, 30_300, true));
+    let (sent, _) = split(w.outputs());
+    let tag = sent[0].1.to_addr().unwrap().tag().unwrap().to_string();
+    let contact = ContactId::from_uuid(Uuid::now_v7());
+    w.sw.call_queued(w.now, call, contact);
+    // An announcement interrupts the music, which then resumes; a key
+    // means nothing without an offer.
+    assert!(w.sw.play_in_queue(w.now, contact, "position-2", false));
+    assert_eq!(
+        w.outputs(),
+        vec![Output::Media(Media::Play {
+            call,
+            tenant: w.tenant,
+            prompt: "position-2".into()
+        })]
+    );
+    let (_, outs) = w.send(TRUNK, &info("call-5@carrier", &tag, 2, "1"));
+    assert!(outs.is_empty());
+    w.sw.prompt_done(w.now, call);
+    assert_eq!(w.outputs(), vec![Output::Media(Media::Hold { call })]);
+    // Offered a callback, key 1 asks for it (once); booked, the caller hears
+    // it confirmed and the call ends, keeping the contact's place.
+    assert!(w.sw.play_in_queue(w.now, contact, "callback-offer", true));
+    w.outputs();
+    let (_, outs) = w.send(TRUNK, &info("call-5@carrier", &tag, 3, "1"));
+    assert_eq!(
+        outs,
+        vec![Output::CallbackRequested {
+            call,
+            tenant: w.tenant,
+            contact
+        }]
+    );
+    let (_, outs) = w.send(TRUNK, &info("call-5@carrier", &tag, 4, "1"));
+    assert!(outs.is_empty(), "asked once");
+    w.sw.callback_booked(w.now, call, Some("callback-booked"));
+    assert!(
+        matches!(&w.outputs()[0], Output::Media(Media::Play { prompt, .. }) if prompt == "callback-booked")
+    );
+    w.sw.prompt_done(w.now, call);
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "BYE");
+    assert!(outs.contains(&Output::Ended {
+        call,
+        tenant: w.tenant,
+        contact: Some(contact),
+        stage: Stage::CallbackKept,
+        by: EndedBy::Switch
+    }));
+}

@@ -18,6 +18,8 @@ pub struct VoiceDirectory {
     pub numbers: Vec<VoiceNumber>,
     pub trunks: Vec<VoiceTrunk>,
     pub phones: Vec<AgentPhone>,
+    /// Which prompts each tenant has, by name.
+    pub prompts: Vec<(String, String)>,
 }
 
 impl Store {
@@ -335,6 +337,11 @@ impl Store {
             phones: sqlx::query_as::<Any, AgentPhone>("SELECT * FROM agent_phones")
                 .fetch_all(self.read())
                 .await?,
+            prompts: sqlx::query_as::<Any, (String, String)>(
+                "SELECT tenant_id, name FROM voice_prompts",
+            )
+            .fetch_all(self.read())
+            .await?,
         })
     }
 

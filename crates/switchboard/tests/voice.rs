@@ -624,6 +624,68 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
         .await;
     assert_eq!(s, 422);
 
+    // A queue that offers callbacks after a short wait: the caller hears
+    // the offer, presses 1, hears it confirmed and is hung up; the contact
+    // keeps its place as a callback.
+    let (s, v) = api
+        .call(
+            reqwest::Method::POST,
+            "/queues",
+            Some(
+                json!({"name": "Callbacks", "max_wait_seconds": 2, "wrap_up_seconds": 0,
+                "routing_rules": {"max_wait_action": {"voice": "callback"}}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let callbacks = v["id"].as_str().unwrap().to_string();
+    for name in ["callback-offer", "callback-booked"] {
+        let (s, v) = api
+            .upload(&format!("/voice/prompts/{name}"), wav(8_000, 1, 600.0, 0.8))
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    api.put(
+        "/voice/numbers/+61290000000",
+        json!({"queue_id": callbacks}),
+    )
+    .await;
+    let out = dir.path().join("callback");
+    let r = peer(&[
+        "abandon",
+        "--server",
+        &sip,
+        "--keys",
+        "1",
+        "--keys-after",
+        "3.5",
+        "--wait",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r["caller_answered"], true, "{r}");
+    assert_eq!(r["ended_by_switchboard"], true, "{r}");
+    let call = api.newest_call(&["queued"]).await;
+    let id = call["id"].as_str().unwrap();
+    let events = api.get(&format!("/contacts/{id}/events")).await;
+    let hung_up = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "call.hung_up")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(hung_up["payload"]["stage"], "callback", "{events}");
+    assert!(
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "contact.max_wait_reached"),
+        "{events}"
+    );
+
     // A caller from anywhere but the trunk is refused.
     let out = dir.path().join("stranger");
     let r = peer(&[

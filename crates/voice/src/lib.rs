@@ -74,6 +74,7 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
     getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let mut inst = [0u8; 4];
     getrandom::fill(&mut inst).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let (dir, prompt_names) = directory(&app).await?;
     let switch = Switch::new(
         Config {
             sip_addr: SocketAddr::new(advertise, local.port()),
@@ -83,7 +84,7 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
             instance: hex::encode(inst),
             user_agent: format!("Switchboard/{}", env!("CARGO_PKG_VERSION")),
         },
-        directory(&app).await?,
+        dir,
     );
     let (media_events, media_rx) = mpsc::unbounded_channel();
     let shell = Shell {
@@ -98,15 +99,28 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
         creating: HashSet::new(),
         cancelled: HashSet::new(),
         prompts: HashMap::new(),
+        prompt_names,
         media_events,
     };
     tokio::spawn(shell.run(media_rx));
     Ok(Voice { addr: local })
 }
 
-/// The switch's directory from the store's.
-async fn directory(app: &App) -> Result<Directory> {
+/// Prompt names callers hear while waiting: their place (`position-3`),
+/// else a general announcement; a callback offer and its confirmation.
+pub const POSITION_PROMPT: &str = "position-";
+pub const ANNOUNCEMENT_PROMPT: &str = "queue-announcement";
+pub const CALLBACK_OFFER_PROMPT: &str = "callback-offer";
+pub const CALLBACK_BOOKED_PROMPT: &str = "callback-booked";
+
+/// The switch's directory from the store's, and which prompts each tenant has.
+async fn directory(app: &App) -> Result<(Directory, HashSet<(TenantId, String)>)> {
     let d = app.voice_directory().await?;
+    let prompts = d
+        .prompts
+        .iter()
+        .filter_map(|(t, n)| Some((t.parse().ok()?, n.clone())))
+        .collect();
     let mut dir = Directory::default();
     for n in d.numbers {
         let Ok(queue) = n.queue_id.parse() else {
@@ -157,7 +171,7 @@ async fn directory(app: &App) -> Result<Directory> {
             },
         );
     }
-    Ok(dir)
+    Ok((dir, prompts))
 }
 
 fn wall_ms() -> i64 {
@@ -192,6 +206,11 @@ enum Done {
         call: CallRef,
         clip: Option<Arc<Clip>>,
     },
+    CallbackBooked {
+        call: CallRef,
+        tenant: TenantId,
+        ok: bool,
+    },
 }
 
 struct CallMedia {
@@ -221,6 +240,8 @@ struct Shell {
     cancelled: HashSet<CallRef>,
     /// Prompts read from their files, by tenant and name.
     prompts: HashMap<(TenantId, String), Arc<Clip>>,
+    /// The prompts each tenant has.
+    prompt_names: HashSet<(TenantId, String)>,
     media_events: mpsc::UnboundedSender<(CallRef, media::Event)>,
 }
 
@@ -304,7 +325,10 @@ impl Shell {
         // Prompts may have been replaced.
         self.prompts.clear();
         match directory(&self.app).await {
-            Ok(d) => self.switch.set_directory(d),
+            Ok((d, names)) => {
+                self.switch.set_directory(d);
+                self.prompt_names = names;
+            }
             Err(e) => tracing::warn!(error = %e, "the voice directory could not be read"),
         }
     }
@@ -393,6 +417,15 @@ impl Shell {
                 self.cancelled.remove(&call);
                 self.switch
                     .call_refused(wall_ms(), call, 503, "Service Unavailable");
+            }
+            Done::CallbackBooked { call, tenant, ok } => {
+                if ok {
+                    let confirm = self
+                        .prompt_names
+                        .contains(&(tenant, CALLBACK_BOOKED_PROMPT.to_string()))
+                        .then_some(CALLBACK_BOOKED_PROMPT);
+                    self.switch.callback_booked(wall_ms(), call, confirm);
+                }
             }
             Done::Prompt { call, clip } => match (clip, self.calls.get(&call)) {
                 (Some(c), Some(m)) => {
@@ -542,6 +575,45 @@ impl Shell {
                 if self.switch.hang_up(wall_ms(), contact) =>
             {
                 tracing::info!(%contact, kind = e.kind, "call hung up by the contact's end");
+            }
+            // A waiting caller is told their place (or hears the centre's
+            // announcement), where the tenant recorded prompts for it.
+            "contact.position" => {
+                let Some(call) = self.switch.call_of(contact) else {
+                    return;
+                };
+                let Some(tenant) = self.calls.get(&call).map(|m| m.tenant) else {
+                    return;
+                };
+                let place = e.payload["position"].as_u64().unwrap_or(0);
+                let by_place = format!("{POSITION_PROMPT}{place}");
+                let prompt = [by_place.as_str(), ANNOUNCEMENT_PROMPT]
+                    .into_iter()
+                    .find(|p| self.prompt_names.contains(&(tenant, p.to_string())));
+                if let Some(p) = prompt {
+                    self.switch.play_in_queue(wall_ms(), contact, p, false);
+                }
+            }
+            // Waited the longest the queue allows, and it offers callbacks:
+            // "press 1 to be called back".
+            "contact.max_wait_reached"
+                if e.payload["action"]
+                    .as_str()
+                    .is_some_and(|a| a.eq_ignore_ascii_case("callback")) =>
+            {
+                let Some(call) = self.switch.call_of(contact) else {
+                    return;
+                };
+                let Some(tenant) = self.calls.get(&call).map(|m| m.tenant) else {
+                    return;
+                };
+                if self
+                    .prompt_names
+                    .contains(&(tenant, CALLBACK_OFFER_PROMPT.to_string()))
+                {
+                    self.switch
+                        .play_in_queue(wall_ms(), contact, CALLBACK_OFFER_PROMPT, true);
+                }
             }
             // Sent to another queue or agent: the caller waits again.
             "contact.transferred" if self.switch.requeue(wall_ms(), contact) => {
@@ -707,6 +779,7 @@ impl Shell {
                         let stage = match stage {
                             Stage::Waiting => "waiting",
                             Stage::Talking => "talking",
+                            Stage::CallbackKept => "callback",
                         };
                         spawn_event(
                             self.app.clone(),
@@ -726,6 +799,8 @@ impl Shell {
                         Some(contact) => match stage {
                             Stage::Waiting => spawn_abandon(self.app.clone(), tenant, contact),
                             Stage::Talking => spawn_complete(self.app.clone(), tenant, contact),
+                            // The contact keeps its place; an agent rings back.
+                            Stage::CallbackKept => {}
                         },
                     }
                 }
@@ -753,6 +828,25 @@ impl Shell {
                         ("call.resumed", json!({ "hold_ms": hold_ms }))
                     };
                     spawn_event(self.app.clone(), tenant, contact, kind, payload, hold_ms);
+                }
+                Output::CallbackRequested {
+                    call,
+                    tenant,
+                    contact,
+                } => {
+                    let app = self.app.clone();
+                    let done = done.clone();
+                    tokio::spawn(async move {
+                        let booked = app.request_callback(&principal(tenant), contact).await;
+                        if let Err(e) = &booked
+                            && !matches!(e, AppError::Conflict(_))
+                        {
+                            tracing::warn!(error = %e, "a caller's callback could not be booked");
+                        }
+                        // The queue may have made it a callback already.
+                        let ok = matches!(booked, Ok(_) | Err(AppError::Conflict(_)));
+                        let _ = done.send(Done::CallbackBooked { call, tenant, ok });
+                    });
                 }
                 Output::MonitorEnded {
                     call,

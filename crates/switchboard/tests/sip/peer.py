@@ -270,8 +270,10 @@ def main():
         call.hangup(pj.CallOpParam())
         result["agent_hung_up"] = pump(10, lambda: phone.calls[0].disconnected) if phone.calls else False
     elif a.mode == "abandon":
-        pump(a.wait)
-        call.hangup(pj.CallOpParam())
+        # Switchboard may end the call first (a callback booked, say).
+        result["ended_by_switchboard"] = pump(a.wait, lambda: call.disconnected)
+        if not call.disconnected:
+            call.hangup(pj.CallOpParam())
     result["caller_hung_up"] = pump(10, lambda: call.disconnected)
     # Recorders close (and their files get their lengths) when destroyed.
     for c in [call] + (phone.calls if phone else []) + (lead.calls if lead else []):
