@@ -41,6 +41,12 @@ pub const FAIL_WINDOW_MS: i64 = 60_000;
 pub const BLOCK_MS: i64 = 300_000;
 /// The most calls in progress at once.
 pub const MAX_CALLS: usize = 10_000;
+/// Requests outside any call (OPTIONS, REGISTER, new INVITEs) one address
+/// that is no trunk may send per second before the rest of that second is
+/// dropped: a scanner's flood costs little and cannot crowd out calls in
+/// progress. Trunks' addresses are not limited (their calls per second are
+/// the centre's traffic).
+pub const MAX_NEW_PER_SECOND: u32 = 50;
 
 const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO";
 
@@ -461,6 +467,8 @@ pub struct Switch {
     answered: HashMap<(String, String), (SocketAddr, Vec<u8>, i64)>,
     pending: Vec<Pending>,
     failures: HashMap<IpAddr, Failures>,
+    /// Requests outside calls per address in the current second.
+    rates: HashMap<IpAddr, (i64, u32)>,
     out: VecDeque<Output>,
 }
 
@@ -477,6 +485,7 @@ impl Switch {
             answered: HashMap::default(),
             pending: Vec::new(),
             failures: HashMap::default(),
+            rates: HashMap::default(),
             out: VecDeque::new(),
         }
     }
@@ -591,6 +600,30 @@ impl Switch {
             return;
         };
         let method = req.method().to_string();
+        let in_call = req.call_id().is_some_and(|c| self.dialogs.contains_key(c));
+        let trunk = self
+            .dir
+            .trunks
+            .iter()
+            .any(|t| t.sources.iter().any(|n| n.contains(&from.ip())));
+        if !in_call && !trunk && method != "ACK" {
+            let second = now.div_euclid(1000);
+            let r = self.rates.entry(from.ip()).or_insert((second, 0));
+            if r.0 != second {
+                *r = (second, 0);
+            }
+            r.1 += 1;
+            if r.1 > MAX_NEW_PER_SECOND {
+                if r.1 == MAX_NEW_PER_SECOND + 1 {
+                    self.refused(
+                        from,
+                        "flood",
+                        format!("more than {MAX_NEW_PER_SECOND} requests a second"),
+                    );
+                }
+                return;
+            }
+        }
         if method != "ACK"
             && let Some((_, data, _)) = self.answered.get(&(branch.clone(), method.clone()))
         {
@@ -2273,6 +2306,8 @@ impl Switch {
             .retain(|_, r| r.expires_at > now - TXN_MS);
         self.failures
             .retain(|_, f| f.blocked_until > now || now - f.since <= FAIL_WINDOW_MS);
+        let second = now.div_euclid(1000);
+        self.rates.retain(|_, (s, _)| *s >= second - 1);
     }
 
     fn call_timers(&mut self, now: i64, cref: CallRef) {

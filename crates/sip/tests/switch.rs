@@ -857,3 +857,44 @@ fn waiting_callers_hear_announcements_and_may_take_a_callback() {
         by: EndedBy::Switch
     }));
 }
+
+#[test]
+fn a_scanners_flood_is_cut_off_without_touching_calls_in_progress() {
+    let mut w = world();
+    let (_, outs) = w.send(TRUNK, &invite("z9hG4bKfl1", "call-6@carrier"));
+    let Output::Incoming { call, .. } = outs[0].clone() else {
+        panic!()
+    };
+    assert!(w.sw.accept(w.now, call, 30_400, true));
+    let (sent, _) = split(w.outputs());
+    let tag = sent[0].1.to_addr().unwrap().tag().unwrap().to_string();
+    let options = |i: u32| {
+        format!(
+            "OPTIONS sip:192.0.2.10 SIP/2.0
+Via: SIP/2.0/UDP {STRANGER};branch=z9hG4bKscan{i}
+From: <sip:scan@x>;tag=s
+To: <sip:192.0.2.10>
+Call-ID: scan-{i}
+CSeq: 1 OPTIONS
+Content-Length: 0
+
+"
+        )
+    };
+    let mut answered = 0;
+    let mut refused = 0;
+    for i in 0..500 {
+        let (sent, outs) = w.send(STRANGER, &options(i));
+        answered += sent.len();
+        refused += outs.len();
+    }
+    assert_eq!(answered, sb_sip::switch::MAX_NEW_PER_SECOND as usize);
+    assert_eq!(refused, 1, "the flood is logged once a second");
+    // The call in progress is still served at once (its INFO is answered).
+    let (sent, _) = w.send(TRUNK, &info("call-6@carrier", &tag, 2, "5"));
+    assert_eq!(sent[0].1.code(), Some(200));
+    // The next second, the scanner is answered again.
+    w.now += 1_000;
+    let (sent, _) = w.send(STRANGER, &options(999));
+    assert_eq!(sent[0].1.code(), Some(200));
+}
