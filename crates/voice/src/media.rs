@@ -668,3 +668,100 @@ async fn run<K: Copy>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(seq: u16, pt: u8, byte: u8) -> Vec<u8> {
+        rtp_types::RtpPacketBuilder::<&[u8], &[u8]>::new()
+            .payload_type(pt)
+            .sequence_number(seq)
+            .timestamp(u32::from(seq) * 160)
+            .ssrc(7)
+            .payload(&[byte; 160][..])
+            .write_vec()
+            .unwrap()
+    }
+
+    async fn bind(ip: &str) -> UdpSocket {
+        UdpSocket::bind((ip, 0)).await.unwrap()
+    }
+
+    async fn recv(s: &UdpSocket) -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; 2048];
+        match tokio::time::timeout(Duration::from_millis(300), s.recv_from(&mut buf)).await {
+            Ok(Ok((n, _))) => Some(buf[..n].to_vec()),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_each_legs_own_address_is_relayed_and_keys_are_read() {
+        // The caller's phone, the agent's phone, and a stranger on another
+        // address (127.0.0.2: loopback, but not the caller's).
+        let caller = bind("127.0.0.1").await;
+        let agent = bind("127.0.0.1").await;
+        let stranger = bind("127.0.0.2").await;
+        let ours_caller = bind("127.0.0.1").await;
+        let ours_agent = bind("127.0.0.1").await;
+        let to_caller_leg = ours_caller.local_addr().unwrap();
+        let to_agent_leg = ours_agent.local_addr().unwrap();
+        let (events, mut seen) = mpsc::unbounded_channel();
+        let tx = spawn(1u8, ours_caller, Arc::new(Clip::built_in()), events);
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        tx.send(Command::Caller {
+            remote: caller.local_addr().unwrap(),
+            signal: lo,
+            codec: Codec::Pcmu,
+            events: Some(101),
+        })
+        .ok();
+        tx.send(Command::AgentSocket(ours_agent)).ok();
+        tx.send(Command::Agent {
+            remote: agent.local_addr().unwrap(),
+            signal: lo,
+        })
+        .ok();
+        tx.send(Command::Bridge).ok();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        // A stranger's packets to the caller's leg go nowhere.
+        stranger
+            .send_to(&packet(1, 0, 0x11), to_caller_leg)
+            .await
+            .unwrap();
+        assert_eq!(
+            recv(&agent).await,
+            None,
+            "a stranger's audio is not relayed"
+        );
+        // The caller's do, unchanged, and back.
+        let p = packet(2, 0, 0x22);
+        caller.send_to(&p, to_caller_leg).await.unwrap();
+        assert_eq!(recv(&agent).await, Some(p));
+        let p = packet(3, 0, 0x33);
+        agent.send_to(&p, to_agent_leg).await.unwrap();
+        assert_eq!(recv(&caller).await, Some(p));
+        // A key from the caller (RFC 4733, payload type 101) is read once.
+        for _ in 0..3 {
+            caller
+                .send_to(
+                    &rtp_types::RtpPacketBuilder::<&[u8], &[u8]>::new()
+                        .payload_type(101)
+                        .sequence_number(9)
+                        .timestamp(5_000)
+                        .ssrc(7)
+                        .payload(&[9u8, 0x8a, 3, 32][..])
+                        .write_vec()
+                        .unwrap(),
+                    to_caller_leg,
+                )
+                .await
+                .unwrap();
+        }
+        let got = tokio::time::timeout(Duration::from_millis(300), seen.recv()).await;
+        assert_eq!(got.ok().flatten(), Some((1u8, Event::Key('9'))));
+        tx.send(Command::Stop).ok();
+    }
+}
