@@ -8,6 +8,7 @@ use sb_app::codes::CodeKind;
 use sb_app::customers::NewCustomer;
 use sb_app::directory::{Capacities, NewAgent, NewQueue, NewSkill};
 use sb_app::tenants::NewTenant;
+use sb_app::voice::{NumberSpec, PhoneSpec, TrunkSpec};
 use sb_app::{App, Principal};
 use sb_model::*;
 
@@ -15,6 +16,15 @@ pub const DEMO_SLUG: &str = "demo";
 pub const DEMO_PASSWORD: &str = "switchboard";
 
 /// The people of the demo centre: (email, name, roles).
+/// The number the demo's callers dial (from this machine).
+pub const DEMO_NUMBER: &str = "+61290000000";
+/// Who has a SIP phone in the demo, and its username (password: the demo's).
+pub const DEMO_PHONES: &[(&str, &str)] = &[
+    ("lead@demo.example", "lead"),
+    ("agent5@demo.example", "agent5"),
+    ("agent6@demo.example", "agent6"),
+];
+
 pub const DEMO_USERS: &[(&str, &str, &[Role])] = &[
     (
         "lead@demo.example",
@@ -199,6 +209,7 @@ pub async fn seed(app: &App) -> Result<bool> {
         vec![(technical, prof(9)?), (french, prof(4)?)],
     ];
     let agent_users = users.iter().filter(|u| u.roles.contains(Role::Agent));
+    let mut agents_by_email = Vec::new();
     for (i, (u, sk)) in agent_users.zip(agent_skills).enumerate() {
         // Languages spoken, for queue conditions such as
         // `languages HAS task.language`.
@@ -216,19 +227,21 @@ pub async fn seed(app: &App) -> Result<bool> {
         ]
         .into_iter()
         .collect();
-        app.create_agent(
-            &p,
-            NewAgent {
-                user_id: u.id,
-                display_name: None,
-                capacity: Capacities::default(),
-                voice_blocks_others: true,
-                skills: sk,
-                attributes,
-            },
-        )
-        .await
-        .map_err(err("agent"))?;
+        let a = app
+            .create_agent(
+                &p,
+                NewAgent {
+                    user_id: u.id,
+                    display_name: None,
+                    capacity: Capacities::default(),
+                    voice_blocks_others: true,
+                    skills: sk,
+                    attributes,
+                },
+            )
+            .await
+            .map_err(err("agent"))?;
+        agents_by_email.push((u.email.as_str().to_owned(), a.id));
     }
 
     let req = |skill, min| SkillRequirement {
@@ -342,6 +355,42 @@ pub async fn seed(app: &App) -> Result<bool> {
         )
         .await
         .map_err(err("customer"))?;
+    }
+
+    // Voice: the demo's number goes to Support; calls may come from this
+    // machine; the team leader and the agents left to people have phones.
+    app.put_voice_trunk(
+        &p,
+        "this machine",
+        TrunkSpec {
+            sources: vec!["127.0.0.1".into()],
+        },
+    )
+    .await
+    .map_err(err("trunk"))?;
+    app.put_voice_number(
+        &p,
+        DEMO_NUMBER,
+        NumberSpec {
+            queue_id: support.id.to_string(),
+            menu: None,
+        },
+    )
+    .await
+    .map_err(err("number"))?;
+    for (email, username) in DEMO_PHONES {
+        if let Some((_, agent)) = agents_by_email.iter().find(|(e, _)| e == email) {
+            app.put_agent_phone(
+                &p,
+                *agent,
+                PhoneSpec {
+                    username: username.to_string(),
+                    password: DEMO_PASSWORD.into(),
+                },
+            )
+            .await
+            .map_err(err("phone"))?;
+        }
     }
     Ok(true)
 }

@@ -190,6 +190,21 @@ async fn run(cli: Cli) -> Result<()> {
                     demo::HISTORY_DAYS
                 );
             }
+            println!(
+                "  Calls: register a softphone at sip:{} as {} (password: {}), set the agent available, and call {} from this machine.",
+                if args.listen.sip.ip().is_unspecified() {
+                    std::net::SocketAddr::new([127, 0, 0, 1].into(), args.listen.sip.port())
+                } else {
+                    args.listen.sip
+                },
+                demo::DEMO_PHONES
+                    .iter()
+                    .map(|(_, u)| *u)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                demo::DEMO_PASSWORD,
+                demo::DEMO_NUMBER
+            );
             if traffic.is_some() {
                 println!(
                     "  Live traffic: customers and agent1–agent4 are simulated ({}x time; --no-traffic to stop it).",
