@@ -950,6 +950,73 @@ impl App {
         }
     }
 
+    /// Calls this node's SIP server had in progress when it stopped (their
+    /// contacts carry `sip_node` = `node`): after a restart no call is
+    /// left, so waiting ones are abandoned and answered ones completed, each
+    /// with a `call.hung_up` event saying so. Returns how many.
+    pub async fn close_orphaned_calls(
+        &self,
+        tenants: &[TenantId],
+        node: &str,
+    ) -> Result<usize, AppError> {
+        let mut closed = 0;
+        for &tenant in tenants {
+            let p = Principal {
+                source: "voice".into(),
+                ..Principal::cli(tenant)
+            };
+            for state in [
+                sb_model::ContactState::Queued,
+                sb_model::ContactState::Reserved,
+                sb_model::ContactState::Active,
+            ] {
+                let filter = sb_store::ContactFilter {
+                    channel: Some(sb_model::Channel::Voice),
+                    state: Some(state),
+                    ..Default::default()
+                };
+                let mut after = None;
+                loop {
+                    let page = self
+                        .store()
+                        .list_contacts(tenant, &filter, after, crate::MAX_PAGE)
+                        .await?;
+                    for c in &page.items {
+                        let attrs: BTreeMap<String, String> =
+                            serde_json::from_str(&c.attributes).unwrap_or_default();
+                        if attrs.get("sip_node").map(String::as_str) != Some(node) {
+                            continue;
+                        }
+                        let (stage, done) = if state == sb_model::ContactState::Active {
+                            ("talking", self.complete_contact(&p, c.id).await)
+                        } else {
+                            ("waiting", self.abandon_contact(&p, c.id).await)
+                        };
+                        match done {
+                            Ok(_) | Err(AppError::Conflict(_)) => {
+                                closed += 1;
+                                self.call_event(
+                                    tenant,
+                                    c.id,
+                                    "call.hung_up",
+                                    serde_json::json!({"by": "restart", "stage": stage}),
+                                    0,
+                                )
+                                .await?;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    match page.next.and_then(|n| n.parse().ok()) {
+                        Some(n) => after = Some(n),
+                        None => break,
+                    }
+                }
+            }
+        }
+        Ok(closed)
+    }
+
     /// The SIP server wrote a recording.
     pub async fn add_recording(&self, r: &Recording) -> Result<(), AppError> {
         Ok(self.store().insert_recording(r).await?)

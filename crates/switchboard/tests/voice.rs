@@ -726,3 +726,96 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
     let call = api.newest_call(&["abandoned"]).await;
     assert!(call["timeline"]["abandoned_at"].as_i64().is_some());
 }
+
+/// This machine's name as the server sees it.
+fn node_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "switchboard".into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_cut_by_a_restart_are_closed_not_left_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let args = [
+        "--data-dir",
+        d,
+        "demo",
+        "--http",
+        "127.0.0.1:0",
+        "--no-traffic",
+    ];
+    let server = Server::start(&args);
+    let client = http_client();
+    let api = Api {
+        token: demo_admin_token(&client, &server.base).await,
+        client,
+        base: server.base.clone(),
+    };
+    let queues = api.get("/queues").await;
+    let support = queues["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "Support")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A call this node was holding (waiting for an agent), and one that
+    // belongs to another node, and one that is no call of ours at all.
+    let mut ids = Vec::new();
+    for node in [node_name(), "another-node".to_string()] {
+        let (s, c) = api
+            .call(
+                reqwest::Method::POST,
+                "/contacts",
+                Some(json!({"channel": "voice", "queue_id": support, "attributes": {"sip_node": node}})),
+            )
+            .await;
+        assert_eq!(s, 201, "{c}");
+        ids.push(c["id"].as_str().unwrap().to_string());
+    }
+    let (s, c) = api
+        .call(
+            reqwest::Method::POST,
+            "/contacts",
+            Some(json!({"channel": "voice", "queue_id": support})),
+        )
+        .await;
+    assert_eq!(s, 201, "{c}");
+    ids.push(c["id"].as_str().unwrap().to_string());
+    drop(server);
+
+    let server = Server::start(&args);
+    let api = Api {
+        base: server.base.clone(),
+        ..api
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let c = api.get(&format!("/contacts/{}", ids[0])).await;
+        if c["state"] == "abandoned" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {}", c["state"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let events = api.get(&format!("/contacts/{}/events", ids[0])).await;
+    let hung_up = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "call.hung_up")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(hung_up["payload"]["by"], "restart", "{events}");
+    for other in &ids[1..] {
+        let c = api.get(&format!("/contacts/{other}")).await;
+        assert_eq!(c["state"], "queued", "not ours to close: {c}");
+    }
+}

@@ -75,6 +75,20 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
     let mut inst = [0u8; 4];
     getrandom::fill(&mut inst).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let (dir, prompt_names) = directory(&app).await?;
+    // Calls this node had when it last stopped are gone: their contacts
+    // are closed so no queue keeps offering callers who are not there.
+    let node = node_name();
+    let tenants: Vec<TenantId> = {
+        let mut t: Vec<TenantId> = dir.numbers.values().map(|r| r.tenant).collect();
+        t.sort();
+        t.dedup();
+        t
+    };
+    match app.close_orphaned_calls(&tenants, &node).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(calls = n, "calls cut by the last stop were closed"),
+        Err(e) => tracing::warn!(error = %e, "calls cut by the last stop could not be closed"),
+    }
     let switch = Switch::new(
         Config {
             sip_addr: SocketAddr::new(advertise, local.port()),
@@ -88,6 +102,7 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
     );
     let (media_events, media_rx) = mpsc::unbounded_channel();
     let shell = Shell {
+        node,
         app,
         socket: Arc::new(socket),
         switch,
@@ -174,6 +189,16 @@ async fn directory(app: &App) -> Result<(Directory, HashSet<(TenantId, String)>)
     Ok((dir, prompts))
 }
 
+/// This machine's name (its calls' contacts are closed when it restarts).
+fn node_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "switchboard".into())
+}
+
 fn wall_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -224,6 +249,8 @@ struct CallMedia {
 }
 
 struct Shell {
+    /// This node's name, kept on the contacts of its calls.
+    node: String,
     app: App,
     socket: Arc<UdpSocket>,
     switch: Switch,
@@ -673,8 +700,10 @@ impl Shell {
                     self.creating.insert(call);
                     let app = self.app.clone();
                     let done = done.clone();
+                    let node = self.node.clone();
                     tokio::spawn(async move {
                         let mut attributes = std::collections::BTreeMap::new();
+                        attributes.insert("sip_node".to_string(), node);
                         if let Some(k) = choice {
                             attributes.insert("ivr_choice".to_string(), k.to_string());
                         }
