@@ -489,4 +489,9 @@ test("on the floor a team leader may listen in on a call in progress; one not on
   await row.getByRole("button", { name: "Listen on Farid Haddad's call" }).waitFor({ state: "detached" });
   await admin("PUT", `/api/v1/agents/${farid.id}/state`, { state: "offline" });
   await page.context().close();
+  // Farid's desk says whether calls can reach his phone.
+  const desk = await loggedIn(browser, server.base, "agent6@demo.example");
+  await desk.goto(`${server.base}/desk`);
+  await textIs(desk.locator("#my-phone"), "Phone agent6: not registered — calls cannot reach you.");
+  await desk.context().close();
 });

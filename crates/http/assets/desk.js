@@ -11,6 +11,7 @@ const workBox = document.getElementById("work");
 const notice = document.getElementById("notice");
 
 let status = null;                  // last /agents/{id}/status answer
+let phone;                          // my SIP phone: {username, registered}, null for none
 let statusSeenAt = Date.now();      // our clock when `since` was read
 let queues = new Map();             // queue id → name
 let departments = new Map();        // queue id → department
@@ -63,6 +64,7 @@ async function refresh() {
   try {
     status = await api("GET", `/api/v1/agents/${agentId}/status`);
     statusSeenAt = Date.now();
+    phone = await api("GET", `/api/v1/agents/${agentId}/phone`).catch(() => null);
     const wanted = new Set([...status.contacts, ...status.reservations.map((r) => r.contact_id), ...wrapping]);
     for (const id of [...contacts.keys()]) if (!wanted.has(id)) contacts.delete(id);
     for (const id of wanted) await loadContact(id);
@@ -94,6 +96,10 @@ function renderState() {
       codeInput(reasons, { id: "away-reason", name: "reason", style: "flex:1" }, "reasons"),
       el("button", { type: "button", class: "secondary", id: "go-away",
         onclick: () => setState({ state: "away", reason: document.getElementById("away-reason").value }) }, "Away")),
+    // Calls ring the phone registered as mine.
+    phone ? el("p", { id: "my-phone", class: phone.registered ? "muted" : "error" },
+      phone.registered ? `Phone ${phone.username}: registered — calls ring it.`
+        : `Phone ${phone.username}: not registered — calls cannot reach you.`) : "",
   );
   if (chosen) document.getElementById("away-reason").value = chosen;
   if (stateError) showFieldErrors(stateBox, stateError);
