@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Voice under load: N agents' phones register with digest authentication
+# from one address, where SIPp (Debian's sip-tester) then answers as those
+# phones and echoes their audio, and as the carrier places calls at RATE a second, each playing
+# G.711 audio for HOLD_MS. Switchboard (release build) queues each call,
+# rings a phone, relays RTP both ways and records every call.
+# Reports: calls set up and failed, concurrent calls, the server's CPU per
+# call, and the relay's delay per packet from a loopback capture (tshark's
+# dumpcap) during the steady part.
+#
+#   bench/voice-load.sh                # N=500 RATE=60 HOLD_MS=8000
+#   N=200 RATE=100 HOLD_MS=2000 bench/voice-load.sh   # setup rate
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-500}; RATE=${RATE:-60}; HOLD_MS=${HOLD_MS:-8000}; CALLS=${CALLS:-$((N * 2))}
+command -v sipp >/dev/null || apt-get install -y -q sip-tester >/dev/null
+command -v dumpcap >/dev/null || apt-get install -y -q tshark >/dev/null
+if [ -z "${BIN:-}" ]; then cargo build -q --release -p switchboard; BIN=target/release/switchboard; fi
+WORK=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; pkill -f "sipp -sf bench/sipp" || true; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT; echo "work: $WORK"
+HTTP=127.0.0.1:18181; SIP_PORT=5062
+SWITCHBOARD_LOG=warn $BIN --data-dir "$WORK/data" demo --no-traffic --http $HTTP --sip 127.0.0.1:$SIP_PORT >"$WORK/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 100); do curl -fs http://$HTTP/healthz >/dev/null 2>&1 && break; sleep 0.2; done
+python3 bench/voice-setup.py http://$HTTP "$N" >/dev/null
+echo "== $N agents' phones register"
+# (SIPp's own digest takes only MD5, which Switchboard offers second.)
+python3 bench/register-phones.py 127.0.0.1:$SIP_PORT "$N" 5070
+echo "== phones answer (5070); callers dial at $RATE/s, $HOLD_MS ms each, $CALLS calls, at most $N at once"
+sipp -sf bench/sipp/agent.xml -i 127.0.0.1 -p 5070 -mp 20000 -rtp_echo -nostdin -bg \
+  -trace_stat -stf "$WORK/agent.csv" 127.0.0.1:$SIP_PORT >/dev/null 2>&1 || true  # -bg exits 99
+sipp -sf bench/sipp/caller.xml -i 127.0.0.1 -p 5080 -mp 30000 -r "$RATE" -l "$N" -m "$CALLS" -d "$HOLD_MS" \
+  -nostdin -trace_stat -stf "$WORK/caller.csv" -fd 1 -timeout 600s 127.0.0.1:$SIP_PORT >/dev/null 2>&1 &
+CALLER=$!
+# The steady part: after the ramp to N calls, before the first hang-ups end it.
+RAMP=$(python3 -c "print(max(2, min($N / $RATE, $HOLD_MS / 1000) + 1))")
+sleep "$RAMP"
+ticks() { awk '{print $14 + $15}' /proc/$SERVER/stat; }
+T0=$(ticks); S0=$(date +%s.%N)
+dumpcap -q -i lo -f "udp and not port $SIP_PORT and not port 5070 and not port 5080" -a duration:2 -P -B 64 -w "$WORK/rtp.pcap" 2>/dev/null
+sleep 1
+T1=$(ticks); S1=$(date +%s.%N)
+tail -1 "$WORK/caller.csv" > "$WORK/sample.csv"
+wait $CALLER || true
+python3 - "$WORK/caller.csv" "$T0" "$T1" "$S0" "$S1" "$WORK/sample.csv" "$RATE" <<'PY'
+import csv, sys
+path, t0, t1, s0, s1, sample, rate = sys.argv[1:]
+rows = list(csv.reader(open(path), delimiter=";"))
+head, last = rows[0], rows[-1]
+col = lambda n: last[head.index(n)]
+cpu = (float(t1) - float(t0)) / 100 / (float(s1) - float(s0)) * 100
+now = next(csv.reader(open(sample), delimiter=";"))
+conc = int(now[head.index("CurrentCall")])
+print(f"calls: {col('SuccessfulCall(C)')} answered and ended, {col('FailedCall(C)')} failed; "
+      f"{conc} at once during the sample; offered {rate}/s")
+print(f"server CPU during the sample: {cpu:.1f} % of one core; {cpu / max(conc, 1):.3f} % per call")
+PY
+python3 bench/rtp-delay.py "$WORK/rtp.pcap" 30000 20000
+grep -c 'call ended' "$WORK/server.log" >/dev/null 2>&1 || true
+kill $SERVER
