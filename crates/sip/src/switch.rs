@@ -469,6 +469,8 @@ pub struct Switch {
     failures: HashMap<IpAddr, Failures>,
     /// Requests outside calls per address in the current second.
     rates: HashMap<IpAddr, (i64, u32)>,
+    /// Peers connected over TCP.
+    tcp_peers: std::collections::BTreeSet<SocketAddr>,
     out: VecDeque<Output>,
 }
 
@@ -486,6 +488,7 @@ impl Switch {
             pending: Vec::new(),
             failures: HashMap::default(),
             rates: HashMap::default(),
+            tcp_peers: std::collections::BTreeSet::new(),
             out: VecDeque::new(),
         }
     }
@@ -548,8 +551,32 @@ impl Switch {
         format!("sip:switchboard@{}", self.cfg.sip_addr)
     }
 
-    fn via(&self, branch: &str) -> String {
-        format!("SIP/2.0/UDP {};branch={branch};rport", self.cfg.sip_addr)
+    /// Our Via for a request to `to`: TCP when that peer is connected over
+    /// TCP, else UDP.
+    fn via(&self, branch: &str, to: SocketAddr) -> String {
+        let transport = if self.tcp_peers.contains(&to) {
+            "TCP"
+        } else {
+            "UDP"
+        };
+        format!(
+            "SIP/2.0/{transport} {};branch={branch};rport",
+            self.cfg.sip_addr
+        )
+    }
+
+    /// A message that arrived over a TCP connection from `from` (framed by
+    /// the shell with [`Message::parse`] in stream mode). Requests to that
+    /// peer then say TCP in their Via, and the shell sends them down the
+    /// connection.
+    pub fn receive_stream(&mut self, now: i64, from: SocketAddr, bytes: &[u8]) {
+        self.tcp_peers.insert(from);
+        self.receive(now, from, bytes);
+    }
+
+    /// A TCP connection closed.
+    pub fn connection_closed(&mut self, from: SocketAddr) {
+        self.tcp_peers.remove(&from);
     }
 
     /// Answers a non-INVITE request and remembers the answer.
@@ -1699,7 +1726,8 @@ impl Switch {
     /// Builds a request inside the caller's dialog.
     fn caller_request(&mut self, cref: CallRef, method: &str) -> Option<(SocketAddr, Message)> {
         let branch = format!("z9hG4bK{}", self.unique());
-        let via = self.via(&branch);
+        let to = self.calls.get(&cref)?.caller.signal;
+        let via = self.via(&branch, to);
         let ua = self.cfg.user_agent.clone();
         let c = self.calls.get_mut(&cref)?;
         let leg = &mut c.caller;
@@ -1741,7 +1769,8 @@ impl Switch {
         method: &str,
     ) -> Option<(SocketAddr, Message)> {
         let branch = format!("z9hG4bK{}", self.unique());
-        let via = self.via(&branch);
+        let to = self.calls.get(&cref)?.leg_ref(which)?.signal;
+        let via = self.via(&branch, to);
         let our = self.our_uri();
         let ua = self.cfg.user_agent.clone();
         let c = self.calls.get_mut(&cref)?;
@@ -2216,7 +2245,7 @@ impl Switch {
         if code < 300 {
             // A 2xx ACK is a new transaction.
             let branch = format!("z9hG4bK{}", self.unique());
-            ack.push("Via", self.via(&branch));
+            ack.push("Via", self.via(&branch, from));
         } else {
             ack.push("Via", via);
         }
@@ -2229,7 +2258,7 @@ impl Switch {
         if code < 300 {
             let branch = format!("z9hG4bK{}", self.unique());
             let mut bye = Message::request("BYE", &target);
-            bye.push("Via", self.via(&branch));
+            bye.push("Via", self.via(&branch, from));
             bye.push("Max-Forwards", "70");
             bye.push("From", from_h.to_string());
             bye.push("To", to.to_string());

@@ -898,3 +898,33 @@ Content-Length: 0
     let (sent, _) = w.send(STRANGER, &options(999));
     assert_eq!(sent[0].1.code(), Some(200));
 }
+
+#[test]
+fn a_phone_on_tcp_is_called_over_tcp() {
+    let mut w = world();
+    // The phone's REGISTERs arrive over its TCP connection.
+    let text = register("z9hG4bKt1", 1, None, 600).replace('\n', "\r\n");
+    w.sw.receive_stream(w.now, addr(PHONE), text.as_bytes());
+    let (sent, _) = split(w.outputs());
+    let nonce = nonce_of(&sent[0].1);
+    let auth = authorization(&nonce, "s3cret-pass", Algorithm::Sha256);
+    let text = register("z9hG4bKt2", 2, Some(&auth), 600).replace('\n', "\r\n");
+    w.sw.receive_stream(w.now, addr(PHONE), text.as_bytes());
+    let (sent, _) = split(w.outputs());
+    assert_eq!(sent[0].1.code(), Some(200));
+    let (_, outs) = w.send(TRUNK, &invite("z9hG4bKt3", "call-7@carrier"));
+    let Output::Incoming { call, .. } = outs[0].clone() else {
+        panic!()
+    };
+    let contact = queue_it(&mut w, call, 30_500);
+    w.sw.ring(w.now, contact, 11, w.agent, 30_502);
+    let (sent, _) = split(w.outputs());
+    assert_eq!(sent[0].0, addr(PHONE));
+    assert_eq!(sent[0].1.via().unwrap().transport, "TCP");
+    // The carrier's leg stays on UDP.
+    w.sw.connection_closed(addr(PHONE));
+    w.sw.hang_up(w.now, contact);
+    let (sent, _) = split(w.outputs());
+    let to_trunk = sent.iter().find(|(to, _)| *to == addr(TRUNK)).unwrap();
+    assert_eq!(to_trunk.1.via().unwrap().transport, "UDP");
+}

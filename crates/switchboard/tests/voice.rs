@@ -321,7 +321,8 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
     )
     .await;
 
-    // The agent is available; the phone registers, a caller dials, hears
+    // The agent is available; the phone registers (over TCP), a caller
+    // dials (over UDP), hears
     // the greeting, presses 2, hears music, the phone rings and answers,
     // they talk (the agent holds the caller a moment), the caller hangs up.
     api.put(
@@ -344,6 +345,8 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
         "1.5",
         "--keys",
         "2",
+        // The agent's phone over TCP (the carrier's calls over UDP).
+        "--tcp",
         "--out",
         out.to_str().unwrap(),
     ]);

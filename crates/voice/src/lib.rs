@@ -1,4 +1,5 @@
-//! The voice channel's shell: one UDP socket for SIP driving
+//! The voice channel's shell: one UDP socket and a TCP listener for SIP
+//! driving
 //! [`sb_sip::Switch`], the routing engine's reservations turned into rings,
 //! and one media task per call (music on hold, relay, recording).
 //!
@@ -65,6 +66,12 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
         )
     })?;
     let local = socket.local_addr()?;
+    // TCP on the same address and port.
+    let tcp = tokio::net::TcpListener::bind(local)
+        .await
+        .with_context(|| {
+            format!("cannot listen for SIP over TCP on {local} (choose another address with --sip)")
+        })?;
     let advertise = cfg.advertise.unwrap_or(if local.ip().is_unspecified() {
         IpAddr::from([127, 0, 0, 1])
     } else {
@@ -101,6 +108,8 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
         dir,
     );
     let (media_events, media_rx) = mpsc::unbounded_channel();
+    let (stream_tx, stream_rx) = mpsc::channel(1024);
+    tokio::spawn(accept_tcp(tcp, stream_tx));
     let shell = Shell {
         node,
         app,
@@ -116,8 +125,9 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
         prompts: HashMap::new(),
         prompt_names,
         media_events,
+        connections: HashMap::new(),
     };
-    tokio::spawn(shell.run(media_rx));
+    tokio::spawn(shell.run(media_rx, stream_rx));
     Ok(Voice { addr: local })
 }
 
@@ -270,6 +280,88 @@ struct Shell {
     /// The prompts each tenant has.
     prompt_names: HashSet<(TenantId, String)>,
     media_events: mpsc::UnboundedSender<(CallRef, media::Event)>,
+    /// Open TCP connections, by peer: where their messages are written.
+    connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+}
+
+/// What the TCP side tells the loop.
+enum Stream {
+    Opened(SocketAddr, mpsc::Sender<Vec<u8>>),
+    /// One whole SIP message from a peer.
+    Message(SocketAddr, Vec<u8>),
+    Closed(SocketAddr),
+}
+
+/// The most a TCP peer may have sent without completing a message.
+const MAX_STREAM_BUFFER: usize = sb_sip::msg::MAX_MESSAGE + sb_sip::msg::MAX_HEAD;
+
+/// Accepts SIP connections; each is read into whole messages (framed by
+/// Content-Length) and written from a queue.
+async fn accept_tcp(listener: tokio::net::TcpListener, tx: mpsc::Sender<Stream>) {
+    loop {
+        let (conn, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "SIP accept");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            tracing::debug!(%peer, "SIP over TCP: connected");
+            let (mut reader, mut writer) = conn.into_split();
+            let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(256);
+            if tx.send(Stream::Opened(peer, out_tx)).await.is_err() {
+                return;
+            }
+            let write = tokio::spawn(async move {
+                while let Some(data) = out_rx.recv().await {
+                    if writer.write_all(&data).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+            let mut chunk = vec![0u8; 16 * 1024];
+            'read: loop {
+                let n = match reader.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                buf.extend_from_slice(&chunk[..n]);
+                loop {
+                    match sb_sip::Message::parse(&buf, true) {
+                        Ok((_, used)) => {
+                            let msg: Vec<u8> = buf.drain(..used).collect();
+                            if tx.send(Stream::Message(peer, msg)).await.is_err() {
+                                break 'read;
+                            }
+                        }
+                        // Keep-alives: nothing to frame yet.
+                        Err(_) if buf.iter().all(|b| matches!(b, b'\r' | b'\n')) => {
+                            buf.clear();
+                            break;
+                        }
+                        Err(sb_sip::ParseError::Truncated | sb_sip::ParseError::ShortBody)
+                            if buf.len() <= MAX_STREAM_BUFFER =>
+                        {
+                            break;
+                        }
+                        // A stream that cannot be framed cannot be trusted again.
+                        Err(e) => {
+                            metrics::counter!("switchboard_sip_refused_total", "what" => "malformed").increment(1);
+                            tracing::warn!(%peer, error = %e, "SIP over TCP: connection closed");
+                            break 'read;
+                        }
+                    }
+                }
+            }
+            write.abort();
+            let _ = tx.send(Stream::Closed(peer)).await;
+        });
+    }
 }
 
 fn principal(tenant: TenantId) -> Principal {
@@ -285,7 +377,11 @@ async fn media_socket(ip: IpAddr) -> std::io::Result<UdpSocket> {
 }
 
 impl Shell {
-    async fn run(mut self, mut media_rx: mpsc::UnboundedReceiver<(CallRef, media::Event)>) {
+    async fn run(
+        mut self,
+        mut media_rx: mpsc::UnboundedReceiver<(CallRef, media::Event)>,
+        mut stream_rx: mpsc::Receiver<Stream>,
+    ) {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
         let (req_tx, mut req_rx) = mpsc::channel::<VoiceRequest>(64);
         self.app.voice_state().attach(req_tx);
@@ -312,6 +408,19 @@ impl Shell {
                         self.switch.receive(wall_ms(), from, &buf[..n]);
                     }
                     Err(e) => tracing::debug!(error = %e, "SIP receive"),
+                },
+                Some(s) = stream_rx.recv() => match s {
+                    Stream::Opened(peer, tx) => {
+                        self.connections.insert(peer, tx);
+                    }
+                    Stream::Message(peer, bytes) => {
+                        metrics::counter!("switchboard_sip_messages_total").increment(1);
+                        self.switch.receive_stream(wall_ms(), peer, &bytes);
+                    }
+                    Stream::Closed(peer) => {
+                        self.connections.remove(&peer);
+                        self.switch.connection_closed(peer);
+                    }
                 },
                 Some(d) = done_rx.recv() => self.done(d).await,
                 Some(r) = req_rx.recv() => self.request(r).await,
@@ -654,7 +763,10 @@ impl Shell {
         while let Some(o) = self.switch.poll_output() {
             match o {
                 Output::Send { to, data } => {
-                    if let Err(e) = self.socket.send_to(&data, to).await {
+                    if let Some(conn) = self.connections.get(&to) {
+                        // A full queue means a peer that does not read: dropped.
+                        let _ = conn.try_send(data);
+                    } else if let Err(e) = self.socket.send_to(&data, to).await {
                         tracing::debug!(error = %e, %to, "SIP send");
                     }
                 }

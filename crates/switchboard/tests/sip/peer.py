@@ -117,6 +117,7 @@ def main():
     ap.add_argument("--keys", default="", help="keys the caller presses (RFC 4733) once answered")
     ap.add_argument("--keys-after", type=float, default=1.5)
     ap.add_argument("--bind", default="127.0.0.1", help="the address the peers send from")
+    ap.add_argument("--tcp", action="store_true", help="the agent's phone registers (and is called) over TCP")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     caller_tone = os.path.join(a.out, "caller-tone.wav")
@@ -144,6 +145,8 @@ def main():
     tcfg.port = 0
     tcfg.boundAddress = a.bind
     ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+    if a.tcp:
+        ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcfg)
     ep.libStart()
     ep.audDevManager().setNullDev()
     result = {"mode": a.mode}
@@ -164,10 +167,10 @@ def main():
                         c.answer(op)
         return until()
 
-    def account(username, password, tone, rec):
+    def account(username, password, tone, rec, tcp=False):
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:{username}@{a.server}"
-        acfg.regConfig.registrarUri = f"sip:{a.server}"
+        acfg.regConfig.registrarUri = f"sip:{a.server}" + (";transport=tcp" if tcp else "")
         acfg.regConfig.timeoutSec = 300
         acfg.mediaConfig.transportConfig.port = 0
         acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", username, 0, password))
@@ -197,7 +200,7 @@ def main():
         pump(10, lambda: lead.reg_code is not None and lead.reg_code != 100)
         result["lead_registration"] = lead.reg_code
     if a.mode in ("answered", "register", "monitor"):
-        phone = account(a.username, a.password, agent_tone, agent_rx)
+        phone = account(a.username, a.password, agent_tone, agent_rx, tcp=a.tcp)
         pump(10, lambda: phone.reg_code is not None and phone.reg_code != 100)
         result["registration"] = phone.reg_code
         if a.mode == "register" or phone.reg_code != 200:
