@@ -236,7 +236,15 @@ struct Recorder {
     paused: bool,
     paused_frames: u64,
     started_at: i64,
+    begun: std::time::Instant,
 }
+
+/// How far behind real time the recording is written, in 20 ms frames:
+/// packets still on their way land in place.
+const LAG_FRAMES: u64 = 10;
+/// A leg silent for longer than this (in samples) resumes where real time
+/// is, not where it stopped.
+const GAP_SAMPLES: u64 = 480;
 
 impl Recorder {
     fn create(data_dir: &Path, relative: String, started_at: i64) -> Result<Recorder> {
@@ -262,6 +270,7 @@ impl Recorder {
             paused: false,
             paused_frames: 0,
             started_at,
+            begun: std::time::Instant::now(),
         })
     }
 
@@ -282,7 +291,56 @@ impl Recorder {
         Ok(())
     }
 
-    fn finish(self, ended_at: i64) -> Result<Finished> {
+    /// Samples since the recording began.
+    fn now_index(&self) -> u64 {
+        self.begun.elapsed().as_micros() as u64 * 8 / 1_000
+    }
+
+    /// Writes every frame due `lag` frames behind real time.
+    fn catch_up(&mut self, lag: u64) -> Result<()> {
+        let due = (self.now_index() / FRAME as u64).saturating_sub(lag);
+        while self.frames < due {
+            self.tick()?;
+        }
+        Ok(())
+    }
+
+    /// A leg's packet: placed where real time is if the leg was silent.
+    fn push(&mut self, leg: usize, codec: Codec, payload: &[u8]) -> Result<()> {
+        self.catch_up(LAG_FRAMES)?;
+        if self.paused {
+            return Ok(());
+        }
+        let now = self.now_index();
+        let q = &mut self.legs[leg];
+        let end = self.frames * FRAME as u64 + q.len() as u64;
+        if now > end + GAP_SAMPLES {
+            let gap = (now - end).min(MAX_BUFFERED as u64);
+            q.extend(std::iter::repeat_n(0, gap as usize));
+        }
+        decode(codec, payload, q);
+        Ok(())
+    }
+
+    /// Pauses or resumes: everything up to now is written first, so the
+    /// paused span is exact.
+    fn set_paused(&mut self, paused: bool) -> Result<()> {
+        self.catch_up(0)?;
+        if paused {
+            // What was heard before the pause is kept.
+            while self.legs.iter().any(|q| !q.is_empty()) {
+                self.tick()?;
+            }
+        }
+        self.paused = paused;
+        Ok(())
+    }
+
+    fn finish(mut self, ended_at: i64) -> Result<Finished> {
+        self.catch_up(0)?;
+        while self.legs.iter().any(|q| !q.is_empty()) {
+            self.tick()?;
+        }
         let duration_ms = (self.frames * FRAME as u64 * 1000 / 8_000) as i64;
         let paused_ms = (self.paused_frames * FRAME as u64 * 1000 / 8_000) as i64;
         self.writer.finalize()?;
@@ -461,6 +519,7 @@ async fn run<K: Copy>(
     let mut buf_c = vec![0u8; 2048];
     let mut enc = Vec::with_capacity(FRAME);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut seq, mut ts, mut frame) = (0u16, 0u32, 0usize);
     let ssrc = {
         let mut b = [0u8; 4];
@@ -530,7 +589,9 @@ async fn run<K: Copy>(
                     if let Some(rec) = &mut recorder
                         && rec.paused != p
                     {
-                        rec.paused = p;
+                        if let Err(e) = rec.set_paused(p) {
+                            tracing::error!(error = %e, "the recording failed");
+                        }
                         let at_ms = (rec.frames * FRAME as u64 * 1000 / 8_000) as i64;
                         let _ = events.send((call, Event::Recording { paused: p, at_ms }));
                     }
@@ -563,7 +624,9 @@ async fn run<K: Copy>(
                 if let (Some(rec), Ok(p)) = (&mut recorder, rtp_types::RtpPacket::parse(pkt))
                     && p.payload_type() == codec.payload_type()
                 {
-                    decode(codec, p.payload(), &mut rec.legs[0]);
+                    if let Err(e) = rec.push(0, codec, p.payload()) {
+                        tracing::error!(error = %e, "the recording failed");
+                    }
                 }
             },
             r = recv(agent.as_ref(), &mut buf_b) => {
@@ -584,7 +647,9 @@ async fn run<K: Copy>(
                 if let (Some(rec), Ok(p)) = (&mut recorder, rtp_types::RtpPacket::parse(pkt))
                     && p.payload_type() == codec.payload_type()
                 {
-                    decode(codec, p.payload(), &mut rec.legs[1]);
+                    if let Err(e) = rec.push(1, codec, p.payload()) {
+                        tracing::error!(error = %e, "the recording failed");
+                    }
                 }
             },
             r = recv(monitor.as_ref(), &mut buf_c) => {
@@ -599,7 +664,9 @@ async fn run<K: Copy>(
                     decode_capped(codec, p.payload(), &mut mixer[2]);
                 }
             },
-            _ = tick.tick() => {
+            // Only while something is played or mixed: a plain relay (and
+            // its recording) is driven by the packets alone.
+            _ = tick.tick(), if holding || prompt.is_some() || (mode.is_some() && bridged) => {
                 if let (Some(m), Some(how)) = (&monitor, mode) && bridged {
                     let c = take_frame(&mut mixer[0]);
                     let a = take_frame(&mut mixer[1]);
@@ -649,12 +716,6 @@ async fn run<K: Copy>(
                     }
                     seq = seq.wrapping_add(1);
                     ts = ts.wrapping_add(FRAME as u32);
-                }
-                if let Some(rec) = &mut recorder
-                    && let Err(e) = rec.tick()
-                {
-                    tracing::error!(error = %e, "the recording failed; it stops here");
-                    recorder = None;
                 }
             },
         }
