@@ -623,10 +623,9 @@ async fn run<K: Copy>(
                 }
                 if let (Some(rec), Ok(p)) = (&mut recorder, rtp_types::RtpPacket::parse(pkt))
                     && p.payload_type() == codec.payload_type()
+                    && let Err(e) = rec.push(0, codec, p.payload())
                 {
-                    if let Err(e) = rec.push(0, codec, p.payload()) {
-                        tracing::error!(error = %e, "the recording failed");
-                    }
+                    tracing::error!(error = %e, "the recording failed");
                 }
             },
             r = recv(agent.as_ref(), &mut buf_b) => {
@@ -646,10 +645,9 @@ async fn run<K: Copy>(
                 }
                 if let (Some(rec), Ok(p)) = (&mut recorder, rtp_types::RtpPacket::parse(pkt))
                     && p.payload_type() == codec.payload_type()
+                    && let Err(e) = rec.push(1, codec, p.payload())
                 {
-                    if let Err(e) = rec.push(1, codec, p.payload()) {
-                        tracing::error!(error = %e, "the recording failed");
-                    }
+                    tracing::error!(error = %e, "the recording failed");
                 }
             },
             r = recv(monitor.as_ref(), &mut buf_c) => {
