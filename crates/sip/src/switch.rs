@@ -48,7 +48,7 @@ pub const MAX_CALLS: usize = 10_000;
 /// the centre's traffic).
 pub const MAX_NEW_PER_SECOND: u32 = 50;
 
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO";
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, REFER, NOTIFY";
 
 /// Fixed facts about this server.
 #[derive(Debug, Clone)]
@@ -275,6 +275,17 @@ pub enum Output {
         tenant: TenantId,
         contact: ContactId,
     },
+    /// The agent's phone asked to transfer the caller (a blind transfer,
+    /// REFER): to a number's queue, or to the agent whose phone was named
+    /// (in the contact's queue). Do it, then call
+    /// [`Switch::transfer_outcome`].
+    TransferRequested {
+        call: CallRef,
+        tenant: TenantId,
+        contact: ContactId,
+        queue: Option<QueueId>,
+        agent: Option<AgentId>,
+    },
     /// A team leader's monitoring leg ended (or never started).
     MonitorEnded {
         call: CallRef,
@@ -420,6 +431,8 @@ struct Call {
     /// (key 1 confirms it; hanging up keeps it too); it was asked for; it is
     /// booked (the call ends after its prompt).
     queue_prompt: bool,
+    /// The agent's phone asked for a transfer; it is told how it went.
+    refer_pending: bool,
     callback_offered: bool,
     callback_asked: bool,
     callback_booked: bool,
@@ -689,6 +702,15 @@ impl Switch {
             "ACK" => self.ack(&req),
             "BYE" => self.bye(now, from, &req),
             "CANCEL" => self.cancel(now, from, &req, &branch),
+            "REFER" => self.refer(now, from, &req),
+            "NOTIFY" => {
+                let known = req.call_id().is_some_and(|c| self.dialogs.contains_key(c));
+                if known {
+                    self.reply(now, from, &req, 200, "OK");
+                } else {
+                    self.reply(now, from, &req, 481, "Call/Transaction Does Not Exist");
+                }
+            }
             "INFO" => {
                 let call = req.call_id().and_then(|c| self.dialogs.get(c)).copied();
                 if let Some(call) = call {
@@ -978,6 +1000,7 @@ impl Switch {
             to_number: number,
             menu_deadline: None,
             queue_prompt: false,
+            refer_pending: false,
             callback_offered: false,
             callback_asked: false,
             callback_booked: false,
@@ -1617,6 +1640,82 @@ impl Switch {
         }
     }
 
+    /// A REFER from the agent's phone on a call in progress: accepted (202),
+    /// and the shell asked to transfer.
+    fn refer(&mut self, now: i64, from: SocketAddr, req: &Message) {
+        let call_id = req.call_id().unwrap_or_default().to_string();
+        let found = self.dialogs.get(&call_id).copied().filter(|c| {
+            self.calls.get(c).is_some_and(|c| {
+                c.state == State::Talking && c.agent.as_ref().is_some_and(|a| a.call_id == call_id)
+            })
+        });
+        let Some(cref) = found else {
+            self.reply(now, from, req, 481, "Call/Transaction Does Not Exist");
+            return;
+        };
+        let target = req
+            .header("Refer-To")
+            .and_then(NameAddr::parse)
+            .and_then(|a| a.parsed_uri())
+            .and_then(|u| u.user);
+        let Some(target) = target.filter(|t| !t.is_empty()) else {
+            self.reply(now, from, req, 400, "Bad Request");
+            return;
+        };
+        let tenant = self.calls[&cref].tenant;
+        // Another agent's phone, or one of the tenant's numbers.
+        let agent = self
+            .dir
+            .phones
+            .get(&target)
+            .filter(|p| p.tenant == tenant)
+            .map(|p| p.agent);
+        let digits: String = target.chars().filter(|c| c.is_ascii_digit()).collect();
+        let queue = self
+            .dir
+            .numbers
+            .get(&format!("+{digits}"))
+            .filter(|r| r.tenant == tenant)
+            .map(|r| r.queue);
+        if agent.is_none() && queue.is_none() {
+            self.reply(now, from, req, 404, "Not Found");
+            return;
+        }
+        self.reply(now, from, req, 202, "Accepted");
+        let c = self.calls.get_mut(&cref).expect("found");
+        c.refer_pending = true;
+        if let Some(contact) = c.contact {
+            self.out.push_back(Output::TransferRequested {
+                call: cref,
+                tenant,
+                contact,
+                queue: if agent.is_some() { None } else { queue },
+                agent,
+            });
+        }
+    }
+
+    /// How the phone's transfer went: the phone is told (NOTIFY with the
+    /// outcome as a SIP status line, RFC 3515).
+    pub fn transfer_outcome(&mut self, now: i64, call: CallRef, ok: bool) {
+        match self.calls.get_mut(&call) {
+            Some(c) if c.refer_pending => c.refer_pending = false,
+            _ => return,
+        }
+        let Some((to, mut m)) = self.leg_request(call, Which::Agent, "NOTIFY") else {
+            return;
+        };
+        m.push("Event", "refer");
+        m.push("Subscription-State", "terminated;reason=noresource");
+        m.push("Content-Type", "message/sipfrag;version=2.0");
+        m.body = if ok {
+            b"SIP/2.0 200 OK\r\n".to_vec()
+        } else {
+            b"SIP/2.0 503 Service Unavailable\r\n".to_vec()
+        };
+        self.send_pending(now, to, m);
+    }
+
     /// The contact went back to a queue (a transfer): the agent's phone is
     /// hung up and the caller waits with music for the next agent.
     pub fn requeue(&mut self, now: i64, contact: ContactId) -> bool {
@@ -1630,6 +1729,8 @@ impl Switch {
             .and_then(|c| c.agent.as_ref().map(|a| a.state));
         match (state, agent_state) {
             (Some(State::Talking), Some(AgentState::Answered)) => {
+                // A transfer the phone asked for: told it worked first.
+                self.transfer_outcome(now, cref, true);
                 if let Some((to, m)) = self.agent_request(cref, "BYE") {
                     self.send_pending(now, to, m);
                 }

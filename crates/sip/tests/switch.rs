@@ -928,3 +928,64 @@ fn a_phone_on_tcp_is_called_over_tcp() {
     let to_trunk = sent.iter().find(|(to, _)| *to == addr(TRUNK)).unwrap();
     assert_eq!(to_trunk.1.via().unwrap().transport, "UDP");
 }
+
+#[test]
+fn a_phone_transfers_the_caller_by_refer() {
+    let mut w = world();
+    register_phone(&mut w, Algorithm::Sha256);
+    let (_, outs) = w.send(TRUNK, &invite("z9hG4bKrf1", "call-8@carrier"));
+    let Output::Incoming { call, .. } = outs[0].clone() else {
+        panic!()
+    };
+    let contact = queue_it(&mut w, call, 30_600);
+    w.sw.ring(w.now, contact, 12, w.agent, 30_602);
+    let (sent, _) = split(w.outputs());
+    let inv = sent[0].1.clone();
+    let mut ok = inv.reply(200, "OK", Some("p12"));
+    ok.push("Contact", format!("<sip:alice@{PHONE}>"));
+    ok.body = b"v=0\r\nc=IN IP4 10.2.2.2\r\nm=audio 50000 RTP/AVP 8\r\n".to_vec();
+    w.sw.receive(w.now, addr(PHONE), &ok.to_bytes());
+    w.outputs();
+    let refer = |cseq: u32, to: &str| {
+        format!(
+            "REFER sip:switchboard@192.0.2.10:5060 SIP/2.0
+Via: SIP/2.0/UDP {PHONE};branch=z9hG4bKrefer{cseq}
+From: <sip:alice@{PHONE}>;tag=p12
+To: {from}
+Call-ID: {cid}
+CSeq: {cseq} REFER
+Refer-To: <{to}>
+Content-Length: 0
+
+",
+            from = inv.header("From").unwrap(),
+            cid = inv.call_id().unwrap(),
+        )
+    };
+    // Nowhere known: refused.
+    let (sent, outs) = w.send(PHONE, &refer(2, "sip:+61299999999@192.0.2.10"));
+    assert_eq!(sent[0].1.code(), Some(404));
+    assert!(outs.is_empty());
+    // A number of the tenant's: its queue.
+    let (sent, outs) = w.send(PHONE, &refer(3, "sip:+61290000000@192.0.2.10"));
+    assert_eq!(sent[0].1.code(), Some(202));
+    assert_eq!(
+        outs,
+        vec![Output::TransferRequested {
+            call,
+            tenant: w.tenant,
+            contact,
+            queue: Some(w.queue),
+            agent: None
+        }]
+    );
+    // Done: the phone is told it worked, then hung up; the caller waits.
+    assert!(w.sw.requeue(w.now, contact));
+    let (sent, outs) = split(w.outputs());
+    let methods: Vec<&str> = sent.iter().map(|(_, m)| m.method()).collect();
+    assert_eq!(methods, vec!["NOTIFY", "BYE"]);
+    assert_eq!(sent[0].1.body, b"SIP/2.0 200 OK\r\n");
+    assert_eq!(outs, vec![Output::Media(Media::Hold { call })]);
+    w.sw.transfer_outcome(w.now, call, true);
+    assert!(w.outputs().is_empty(), "told once");
+}

@@ -627,6 +627,71 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
         .await;
     assert_eq!(s, 422);
 
+    // The agent's phone transfers a caller to another number (REFER): the
+    // phone is told it worked and hung up, the caller waits in that
+    // number's queue.
+    let (s, v) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{contact}/wrap-up"),
+            Some(json!({"disposition": "resolved"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    api.put("/voice/numbers/+61290000001", json!({"queue_id": sales}))
+        .await;
+    api.put("/voice/numbers/+61290000000", json!({"queue_id": support}))
+        .await;
+    let out = dir.path().join("transfer");
+    let transfer_to = format!("sip:+61290000001@{sip}");
+    let r = peer(&[
+        "answered",
+        "--server",
+        &sip,
+        "--username",
+        "emma",
+        "--password",
+        "phone-secret-1",
+        "--talk",
+        "3",
+        "--transfer-to",
+        &transfer_to,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r["agent_answered"], true, "{r}");
+    assert_eq!(r["transferred"], true, "the phone leaves the call: {r}");
+    let call = api
+        .newest_call(&[
+            "queued",
+            "reserved",
+            "active",
+            "wrap_up",
+            "abandoned",
+            "ended",
+        ])
+        .await;
+    let id = call["id"].as_str().unwrap();
+    let events = api.get(&format!("/contacts/{id}/events")).await;
+    let transferred = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "contact.transferred")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(transferred["payload"]["to"], sales.as_str(), "{events}");
+
+    // Nobody to answer from here on.
+    let (s, v) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/agents/{agent}/state"),
+            Some(json!({"state": "offline"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
     // A queue that offers callbacks after a short wait: the caller hears
     // the offer, presses 1, hears it confirmed and is hung up; the contact
     // keeps its place as a callback.

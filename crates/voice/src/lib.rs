@@ -246,6 +246,10 @@ enum Done {
         tenant: TenantId,
         ok: bool,
     },
+    Transferred {
+        call: CallRef,
+        ok: bool,
+    },
 }
 
 struct CallMedia {
@@ -554,6 +558,7 @@ impl Shell {
                 self.switch
                     .call_refused(wall_ms(), call, 503, "Service Unavailable");
             }
+            Done::Transferred { call, ok } => self.switch.transfer_outcome(wall_ms(), call, ok),
             Done::CallbackBooked { call, tenant, ok } => {
                 if ok {
                     let confirm = self
@@ -987,6 +992,34 @@ impl Shell {
                         // The queue may have made it a callback already.
                         let ok = matches!(booked, Ok(_) | Err(AppError::Conflict(_)));
                         let _ = done.send(Done::CallbackBooked { call, tenant, ok });
+                    });
+                }
+                Output::TransferRequested {
+                    call,
+                    tenant,
+                    contact,
+                    queue,
+                    agent,
+                } => {
+                    let app = self.app.clone();
+                    let done = done.clone();
+                    tokio::spawn(async move {
+                        let p = principal(tenant);
+                        let queue = match queue {
+                            Some(q) => Some(q),
+                            None => app.get_contact(&p, contact).await.ok().map(|c| c.queue_id),
+                        };
+                        let ok = match queue {
+                            Some(q) => match app.transfer_contact(&p, contact, q, agent).await {
+                                Ok(_) => true,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "a phone's transfer failed");
+                                    false
+                                }
+                            },
+                            None => false,
+                        };
+                        let _ = done.send(Done::Transferred { call, ok });
                     });
                 }
                 Output::MonitorEnded {

@@ -116,6 +116,7 @@ def main():
     ap.add_argument("--hold", type=float, default=0.0, help="the agent holds the caller this long, mid-call")
     ap.add_argument("--keys", default="", help="keys the caller presses (RFC 4733) once answered")
     ap.add_argument("--keys-after", type=float, default=1.5)
+    ap.add_argument("--transfer-to", default="", help="mid-call, the agent's phone transfers the caller here (REFER)")
     ap.add_argument("--bind", default="127.0.0.1", help="the address the peers send from")
     ap.add_argument("--tcp", action="store_true", help="the agent's phone registers (and is called) over TCP")
     a = ap.parse_args()
@@ -262,6 +263,9 @@ def main():
         result["agent_answered"] = pump(40, agent_up)
         if result["agent_answered"]:
             pump(a.talk / 2)
+            if a.transfer_to:
+                phone.calls[0].xfer(a.transfer_to, pj.CallOpParam(True))
+                result["transferred"] = pump(10, lambda: phone.calls[0].disconnected)
             if a.hold > 0:
                 phone.calls[0].setHold(pj.CallOpParam(True))
                 pump(a.hold)
@@ -270,7 +274,8 @@ def main():
                 phone.calls[0].reinvite(op)
             pump(a.talk / 2)
             result["talked_seconds"] = time.time() - phone.calls[0].confirmed_at
-        call.hangup(pj.CallOpParam())
+        if not call.disconnected:
+            call.hangup(pj.CallOpParam())
         result["agent_hung_up"] = pump(10, lambda: phone.calls[0].disconnected) if phone.calls else False
     elif a.mode == "abandon":
         # Switchboard may end the call first (a callback booked, say).
