@@ -1013,7 +1013,7 @@ impl Shell {
                             Some(q) => match app.transfer_contact(&p, contact, q, agent).await {
                                 Ok(_) => true,
                                 Err(e) => {
-                                    tracing::warn!(error = %e, "a phone's transfer failed");
+                                    tracing::warn!(error = %e, "a transfer asked for by REFER failed");
                                     false
                                 }
                             },
