@@ -1450,55 +1450,11 @@ impl Switch {
             .filter(|r| r.expires_at > now)
             .cloned()
             .ok_or(MonitorError::NotRegistered)?;
-        let call_id = format!("{}@switchboard", self.unique());
-        let local_tag = self.unique();
-        let host = host_of(&self.our_uri()).to_string();
+        let leg = self.new_leg(&reg, 0, media_port);
         let c = self.calls.get_mut(&cref).expect("present");
-        let (codec, events) = (c.caller.codec, c.caller.events.or(Some(101)));
-        c.monitor = Some((
-            AgentLeg {
-                reservation: 0,
-                call_id: call_id.clone(),
-                local_tag,
-                remote_tag: None,
-                to: format!("sip:{}@{host}", reg.username),
-                target: reg.contact.clone(),
-                signal: reg.addr,
-                branch: String::new(),
-                invite: Vec::new(),
-                state: AgentState::Calling,
-                resend: None,
-                cseq: 0,
-                media_port,
-                held: false,
-            },
-            mode,
-            agent,
-        ));
-        self.dialogs.insert(call_id, cref);
-        let (to, mut m) = self
-            .leg_request(cref, Which::Monitor, "INVITE")
-            .ok_or(MonitorError::NotTalking)?;
-        m.push("Contact", format!("<{}>", self.our_uri()));
-        m.push("Content-Type", "application/sdp");
-        m.push("Subject", "Monitoring");
-        m.body = sdp::build(
-            cref.0 + 1,
-            1,
-            SocketAddr::new(self.cfg.media_ip, media_port),
-            codec,
-            events,
-            Direction::SendRecv,
-        );
-        let branch = m
-            .via()
-            .and_then(|v| v.branch().map(str::to_string))
-            .unwrap_or_default();
-        let data = self.send(to, &m);
-        if let Some((leg, _, _)) = self.calls.get_mut(&cref).and_then(|c| c.monitor.as_mut()) {
-            leg.branch = branch;
-            leg.invite = data;
-            leg.resend = Some(Resend::new(now));
+        c.monitor = Some((leg, mode, agent));
+        if !self.invite_leg(now, cref, Which::Monitor, &[("Subject", "Monitoring")]) {
+            return Err(MonitorError::NotTalking);
         }
         Ok(cref)
     }
@@ -1621,19 +1577,7 @@ impl Switch {
             }
             _ => {
                 let invite = leg.invite.clone();
-                if let Ok((inv, _)) = Message::parse(&invite, false) {
-                    let mut ack = Message::request("ACK", inv.uri());
-                    for h in ["Via", "Max-Forwards", "From", "Call-ID"] {
-                        if let Some(v) = inv.header(h) {
-                            ack.push(h, v.to_string());
-                        }
-                    }
-                    if let Some(to) = resp.header("To") {
-                        ack.push("To", to.to_string());
-                    }
-                    ack.push("CSeq", format!("{cseq} ACK"));
-                    self.send(from, &ack);
-                }
+                self.ack_failure(from, &invite, resp, cseq);
                 let why = format!("the team leader's phone answered {code}");
                 self.drop_monitor(now, cref, false, &why);
             }
@@ -2042,20 +1986,23 @@ impl Switch {
             });
             return;
         };
-        let call_id = format!("{}@switchboard", self.unique());
-        let local_tag = self.unique();
-        let host = host_of(&self.our_uri()).to_string();
+        let leg = self.new_leg(&reg, reservation, media_port);
         let c = self.calls.get_mut(&cref).expect("present");
         c.state = State::Ringing;
-        if let Some(old) = c.agent.take() {
+        if let Some(old) = c.agent.replace(leg) {
             self.dialogs.remove(&old.call_id);
         }
-        let c = self.calls.get_mut(&cref).expect("present");
-        let (codec, events) = (c.caller.codec, c.caller.events.or(Some(101)));
-        c.agent = Some(AgentLeg {
+        self.invite_leg(now, cref, Which::Agent, &[("Allow", ALLOW)]);
+    }
+
+    /// A new outgoing leg to a registered phone, not yet invited.
+    fn new_leg(&mut self, reg: &Registration, reservation: u64, media_port: u16) -> AgentLeg {
+        let call_id = format!("{}@switchboard", self.unique());
+        let host = host_of(&self.our_uri()).to_string();
+        AgentLeg {
             reservation,
-            call_id: call_id.clone(),
-            local_tag,
+            call_id,
+            local_tag: self.unique(),
             remote_tag: None,
             to: format!("sip:{}@{host}", reg.username),
             target: reg.contact.clone(),
@@ -2067,18 +2014,40 @@ impl Switch {
             cseq: 0,
             media_port,
             held: false,
-        });
+        }
+    }
+
+    /// Sends the INVITE of a leg just set on the call, offering the
+    /// caller's codec on the leg's media port; it is sent again until
+    /// answered. False if there is no such leg.
+    fn invite_leg(
+        &mut self,
+        now: i64,
+        cref: CallRef,
+        which: Which,
+        extra: &[(&str, &str)],
+    ) -> bool {
+        let Some(c) = self.calls.get(&cref) else {
+            return false;
+        };
+        let (codec, events) = (c.caller.codec, c.caller.events.or(Some(101)));
+        let Some(leg) = c.leg_ref(which) else {
+            return false;
+        };
+        let (call_id, port) = (leg.call_id.clone(), leg.media_port);
         self.dialogs.insert(call_id, cref);
-        let Some((to, mut m)) = self.agent_request(cref, "INVITE") else {
-            return;
+        let Some((to, mut m)) = self.leg_request(cref, which, "INVITE") else {
+            return false;
         };
         m.push("Contact", format!("<{}>", self.our_uri()));
-        m.push("Allow", ALLOW);
+        for (name, value) in extra {
+            m.push(name, *value);
+        }
         m.push("Content-Type", "application/sdp");
         m.body = sdp::build(
-            cref.0,
+            cref.0 * 2 + u64::from(which == Which::Monitor),
             1,
-            SocketAddr::new(self.cfg.media_ip, media_port),
+            SocketAddr::new(self.cfg.media_ip, port),
             codec,
             events,
             Direction::SendRecv,
@@ -2088,14 +2057,12 @@ impl Switch {
             .and_then(|v| v.branch().map(str::to_string))
             .unwrap_or_default();
         let data = self.send(to, &m);
-        let leg = self
-            .calls
-            .get_mut(&cref)
-            .and_then(|c| c.agent.as_mut())
-            .expect("present");
-        leg.branch = branch;
-        leg.invite = data;
-        leg.resend = Some(Resend::new(now));
+        if let Some(leg) = self.calls.get_mut(&cref).and_then(|c| c.leg(which)) {
+            leg.branch = branch;
+            leg.invite = data;
+            leg.resend = Some(Resend::new(now));
+        }
+        true
     }
 
     fn cancel_agent(&mut self, now: i64, cref: CallRef) {
@@ -2284,19 +2251,7 @@ impl Switch {
                 let invite = leg.invite.clone();
                 let state = leg.state;
                 let reservation = leg.reservation;
-                if let Ok((inv, _)) = Message::parse(&invite, false) {
-                    let mut ack = Message::request("ACK", inv.uri());
-                    for h in ["Via", "Max-Forwards", "From", "Call-ID"] {
-                        if let Some(v) = inv.header(h) {
-                            ack.push(h, v.to_string());
-                        }
-                    }
-                    if let Some(to) = resp.header("To") {
-                        ack.push("To", to.to_string());
-                    }
-                    ack.push("CSeq", format!("{cseq} ACK"));
-                    self.send(from, &ack);
-                }
+                self.ack_failure(from, &invite, &resp, cseq);
                 let c = self.calls.get_mut(&cref).expect("present");
                 if let Some(a) = c.agent.take() {
                     self.dialogs.remove(&a.call_id);
@@ -2367,6 +2322,25 @@ impl Switch {
             bye.push("CSeq", format!("{} BYE", cseq + 1));
             self.send_pending(now, from, bye);
         }
+    }
+
+    /// Acknowledges a failure to one of our INVITEs (the bytes we sent):
+    /// the same branch, the response's To (RFC 3261 17.1.1.3).
+    fn ack_failure(&mut self, to: SocketAddr, invite: &[u8], resp: &Message, cseq: u32) {
+        let Ok((inv, _)) = Message::parse(invite, false) else {
+            return;
+        };
+        let mut ack = Message::request("ACK", inv.uri());
+        for h in ["Via", "Max-Forwards", "From", "Call-ID"] {
+            if let Some(v) = inv.header(h) {
+                ack.push(h, v.to_string());
+            }
+        }
+        if let Some(t) = resp.header("To") {
+            ack.push("To", t.to_string());
+        }
+        ack.push("CSeq", format!("{cseq} ACK"));
+        self.send(to, &ack);
     }
 
     fn send_ack(&mut self, cref: CallRef, cseq: u32) {
