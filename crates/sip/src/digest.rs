@@ -166,6 +166,92 @@ impl Authorization {
     }
 }
 
+/// A challenge from a server we call (`WWW-Authenticate` or
+/// `Proxy-Authenticate`), answered with our credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Challenge {
+    pub realm: String,
+    pub nonce: String,
+    pub opaque: Option<String>,
+    pub algorithm: Option<String>,
+    /// Whether `qop=auth` is offered.
+    pub qop_auth: bool,
+}
+
+impl Challenge {
+    pub fn parse(v: &str) -> Option<Challenge> {
+        let (scheme, rest) = v.trim().split_once(char::is_whitespace)?;
+        if !scheme.eq_ignore_ascii_case("digest") {
+            return None;
+        }
+        let mut c = Challenge::default();
+        for part in crate::msg::split_commas(rest) {
+            let (k, v) = part.split_once('=')?;
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v)
+                .to_string();
+            match k.trim().to_ascii_lowercase().as_str() {
+                "realm" => c.realm = v,
+                "nonce" => c.nonce = v,
+                "opaque" => c.opaque = Some(v),
+                "algorithm" => c.algorithm = Some(v),
+                "qop" => c.qop_auth = v.split(',').any(|q| q.trim().eq_ignore_ascii_case("auth")),
+                _ => {}
+            }
+        }
+        if c.nonce.is_empty() {
+            return None;
+        }
+        Some(c)
+    }
+
+    /// The credentials for `method` on `uri`: an `Authorization` value.
+    /// `None` for an algorithm we do not know.
+    pub fn answer(
+        &self,
+        method: &str,
+        uri: &str,
+        username: &str,
+        password: &str,
+        cnonce: &str,
+    ) -> Option<String> {
+        let alg = match self.algorithm.as_deref() {
+            None => Algorithm::Md5,
+            Some(a) if a.eq_ignore_ascii_case("md5") => Algorithm::Md5,
+            Some(a) if a.eq_ignore_ascii_case("sha-256") => Algorithm::Sha256,
+            Some(_) => return None,
+        };
+        let ha1 = ha1(alg, username, &self.realm, password);
+        let quote = |s: &str| s.replace(['"', '\\'], "");
+        let mut v = format!(
+            "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", algorithm={}",
+            quote(username),
+            quote(&self.realm),
+            quote(&self.nonce),
+            quote(uri),
+            alg.name()
+        );
+        let resp = if self.qop_auth {
+            let nc = "00000001";
+            v.push_str(&format!(
+                ", qop=auth, nc={nc}, cnonce=\"{}\"",
+                quote(cnonce)
+            ));
+            response(alg, &ha1, method, uri, &self.nonce, Some((nc, cnonce)))
+        } else {
+            response(alg, &ha1, method, uri, &self.nonce, None)
+        };
+        v.push_str(&format!(", response=\"{resp}\""));
+        if let Some(o) = &self.opaque {
+            v.push_str(&format!(", opaque=\"{}\"", quote(o)));
+        }
+        Some(v)
+    }
+}
+
 /// The digest response a client computes (`qop=auth` when `nc` and
 /// `cnonce` are given).
 pub fn response(
@@ -230,6 +316,32 @@ mod tests {
         )
         .unwrap();
         assert!(a.verify("GET", &ha1));
+    }
+
+    #[test]
+    fn answers_to_challenges_verify() {
+        for (alg, name) in [(Algorithm::Md5, "MD5"), (Algorithm::Sha256, "SHA-256")] {
+            for qop in [true, false] {
+                let c = Challenge::parse(&format!(
+                    "Digest realm=\"carrier\", nonce=\"abc\", opaque=\"xyz\", algorithm={name}{}",
+                    if qop { ", qop=\"auth,auth-int\"" } else { "" }
+                ))
+                .unwrap();
+                assert_eq!(c.qop_auth, qop);
+                let v = c
+                    .answer("INVITE", "sip:123@carrier", "acme", "pw", "cn")
+                    .unwrap();
+                let a = Authorization::parse(&v).unwrap();
+                assert_eq!(a.algorithm(), Some(alg));
+                assert!(v.contains("opaque=\"xyz\""));
+                assert!(a.verify("INVITE", &ha1(alg, "acme", "carrier", "pw")));
+                assert!(!a.verify("INVITE", &ha1(alg, "acme", "carrier", "other")));
+            }
+        }
+        assert!(Challenge::parse("Basic realm=\"x\"").is_none());
+        assert!(Challenge::parse("Digest realm=\"x\"").is_none());
+        let odd = Challenge::parse("Digest realm=x, nonce=n, algorithm=SHA-512").unwrap();
+        assert!(odd.answer("INVITE", "sip:x", "u", "p", "c").is_none());
     }
 
     #[test]

@@ -65,6 +65,11 @@ pub fn message_once(data: &[u8]) {
             if let Some(a) = m.header("Authorization") {
                 let _ = digest::Authorization::parse(a);
             }
+            for h in ["WWW-Authenticate", "Proxy-Authenticate"] {
+                if let Some(c) = m.header(h).and_then(digest::Challenge::parse) {
+                    let _ = c.answer("INVITE", "sip:x@y", "u", "p", "c");
+                }
+            }
             let _ = crate::sdp::parse(&m.body);
             let _ = crate::dtmf::from_info(m.header("Content-Type").unwrap_or(""), &m.body);
         }

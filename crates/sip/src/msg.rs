@@ -197,6 +197,14 @@ impl Message {
         }
     }
 
+    /// The reason phrase of a response.
+    pub fn reason(&self) -> &str {
+        match &self.start {
+            Start::Response { reason, .. } => reason,
+            Start::Request { .. } => "",
+        }
+    }
+
     /// The Request-URI of a request.
     pub fn uri(&self) -> &str {
         match &self.start {

@@ -107,6 +107,20 @@ pub struct Phone {
     pub ha1_sha256: String,
 }
 
+/// Where a tenant's outbound calls go: a carrier trunk that takes them,
+/// and how to answer its challenges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carrier {
+    pub addr: SocketAddr,
+    /// The host named in request URIs (`sip:+61290000000@host`).
+    pub domain: String,
+    /// Digest credentials, for a carrier that challenges.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The number the called party sees.
+    pub caller_id: String,
+}
+
 /// The configuration the switch acts on, reloaded by the shell.
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
@@ -115,7 +129,41 @@ pub struct Directory {
     pub trunks: Vec<Trunk>,
     /// By SIP username.
     pub phones: HashMap<String, Phone>,
+    /// Each tenant's outbound trunk.
+    pub carriers: HashMap<TenantId, Carrier>,
 }
+
+/// An outbound call to make for a reservation: the agent's phone rings
+/// first; when it answers, the number is called through the tenant's
+/// carrier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dial {
+    pub tenant: TenantId,
+    pub contact: ContactId,
+    pub queue: QueueId,
+    pub reservation: u64,
+    pub agent: AgentId,
+    /// The number to call (digits, `+` first for E.164).
+    pub number: String,
+}
+
+/// Why an outbound call cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialError {
+    #[error("the agent's phone is not registered")]
+    NotRegistered,
+    #[error("the tenant has no trunk for outbound calls")]
+    NoCarrier,
+    #[error("the contact is already a call")]
+    InCall,
+    #[error("the number must be 3 to 20 digits, with an optional leading +")]
+    BadNumber,
+    #[error("too many calls")]
+    TooMany,
+}
+
+/// How long a called party may ring before the call is given up.
+pub const DIAL_RING_MS: i64 = 60_000;
 
 /// A call this switch handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -130,6 +178,9 @@ pub enum Stage {
     Talking,
     /// The caller took a callback and keeps their place: not abandoned.
     CallbackKept,
+    /// An outbound call the agent's phone never answered: the contact
+    /// stays where it was.
+    Unanswered,
 }
 
 /// Which side ended a call.
@@ -168,6 +219,8 @@ pub enum MonitorError {
 enum Which {
     Agent,
     Monitor,
+    /// The called party of an outbound call, until it answers.
+    Far,
 }
 
 /// What the media shell should do.
@@ -286,6 +339,21 @@ pub enum Output {
         queue: Option<QueueId>,
         agent: Option<AgentId>,
     },
+    /// The called party of an outbound call answered: talking starts.
+    Connected {
+        call: CallRef,
+        tenant: TenantId,
+        contact: ContactId,
+    },
+    /// The called party of an outbound call could not be reached (busy,
+    /// no answer, refused); the call then ends.
+    DialFailed {
+        call: CallRef,
+        tenant: TenantId,
+        contact: ContactId,
+        code: u16,
+        reason: String,
+    },
     /// A team leader's monitoring leg ended (or never started).
     MonitorEnded {
         call: CallRef,
@@ -356,6 +424,10 @@ enum State {
     Setup,
     Queued,
     Ringing,
+    /// Outbound: the agent's phone rings.
+    Dialling,
+    /// Outbound: the agent answered; the called party rings.
+    Connecting,
     Talking,
     /// Over; kept until a final response is acknowledged.
     Ended,
@@ -405,6 +477,8 @@ struct AgentLeg {
     media_port: u16,
     /// The phone put the call on hold (re-INVITE with sendonly or inactive).
     held: bool,
+    /// Who the leg's requests come from (the user part of From).
+    from_user: String,
 }
 
 /// A request we sent outside an INVITE (BYE, CANCEL), tried until answered.
@@ -440,6 +514,17 @@ struct Call {
     agent: Option<AgentLeg>,
     /// A team leader's phone listening in, how, and whose it is.
     monitor: Option<(AgentLeg, MonitorMode, AgentId)>,
+    /// Outbound: the called party while it rings (the caller leg stands
+    /// in for it until it answers).
+    far: Option<AgentLeg>,
+    /// Outbound: credentials were sent once; when ringing is given up.
+    outbound: Option<Outbound>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Outbound {
+    auth_tried: bool,
+    give_up_at: Option<i64>,
 }
 
 impl Call {
@@ -447,6 +532,7 @@ impl Call {
         match which {
             Which::Agent => self.agent.as_mut(),
             Which::Monitor => self.monitor.as_mut().map(|(l, _, _)| l),
+            Which::Far => self.far.as_mut(),
         }
     }
 
@@ -454,6 +540,7 @@ impl Call {
         match which {
             Which::Agent => self.agent.as_ref(),
             Which::Monitor => self.monitor.as_ref().map(|(l, _, _)| l),
+            Which::Far => self.far.as_ref(),
         }
     }
 }
@@ -1023,6 +1110,8 @@ impl Switch {
             },
             agent: None,
             monitor: None,
+            far: None,
+            outbound: None,
         };
         self.calls.insert(cref, call);
         self.dialogs.insert(call_id, cref);
@@ -1450,7 +1539,8 @@ impl Switch {
             .filter(|r| r.expires_at > now)
             .cloned()
             .ok_or(MonitorError::NotRegistered)?;
-        let leg = self.new_leg(&reg, 0, media_port);
+        let from_user = self.calls[&cref].from_number.clone();
+        let leg = self.new_leg(&reg, 0, media_port, from_user);
         let c = self.calls.get_mut(&cref).expect("present");
         c.monitor = Some((leg, mode, agent));
         if !self.invite_leg(now, cref, Which::Monitor, &[("Subject", "Monitoring")]) {
@@ -1780,7 +1870,9 @@ impl Switch {
         let mut m = Message::request(method, &leg.target);
         m.push("Via", via);
         m.push("Max-Forwards", "70");
-        for r in leg.route.iter().rev() {
+        // The route set, in order (a UAS keeps Record-Route as it came, a
+        // UAC reversed).
+        for r in &leg.route {
             m.push("Route", r.clone());
         }
         let to = leg.invite.header("From").unwrap_or_default().to_string();
@@ -1819,13 +1911,6 @@ impl Switch {
         let our = self.our_uri();
         let ua = self.cfg.user_agent.clone();
         let c = self.calls.get_mut(&cref)?;
-        let number = c
-            .caller
-            .invite
-            .from_addr()
-            .and_then(|a| a.parsed_uri())
-            .and_then(|u| u.user)
-            .unwrap_or_default();
         let leg = c.leg(which)?;
         leg.cseq += 1;
         let mut m = Message::request(method, &leg.target);
@@ -1833,7 +1918,12 @@ impl Switch {
         m.push("Max-Forwards", "70");
         m.push(
             "From",
-            format!("<sip:{number}@{}>;tag={}", host_of(&our), leg.local_tag),
+            format!(
+                "<sip:{}@{}>;tag={}",
+                leg.from_user,
+                host_of(&our),
+                leg.local_tag
+            ),
         );
         m.push(
             "To",
@@ -1877,9 +1967,13 @@ impl Switch {
         let callback = c.callback_booked || c.callback_offered;
         let (tenant, contact) = (c.tenant, c.contact);
         let agent_state = c.agent.as_ref().map(|a| a.state);
-        // The caller's leg: hung up unless the caller ended it.
-        if by != EndedBy::Caller
-            && prior != State::Offered
+        // The caller's leg: hung up unless the caller ended it (or, for an
+        // outbound call, cancelled while it rings).
+        let far_ringing = c.far.is_some();
+        if far_ringing {
+            self.cancel_leg(now, cref, Which::Far);
+        } else if by != EndedBy::Caller
+            && !matches!(prior, State::Offered | State::Dialling)
             && let Some((to, m)) = self.caller_request(cref, "BYE")
         {
             self.send_pending(now, to, m);
@@ -1899,6 +1993,9 @@ impl Switch {
         if let Some(a) = &mut c.agent {
             a.resend = None;
         }
+        if let Some(o) = &mut c.outbound {
+            o.give_up_at = None;
+        }
         c.menu_deadline = None;
         self.out
             .push_back(Output::Media(Media::Stop { call: cref }));
@@ -1908,8 +2005,10 @@ impl Switch {
             call: cref,
             tenant,
             contact,
-            stage: if prior == State::Talking {
+            stage: if matches!(prior, State::Talking | State::Connecting) {
                 Stage::Talking
+            } else if prior == State::Dialling {
+                Stage::Unanswered
             } else if callback {
                 Stage::CallbackKept
             } else {
@@ -1927,6 +2026,9 @@ impl Switch {
         if let Some(c) = self.calls.remove(&cref) {
             self.dialogs.remove(&c.caller.call_id);
             if let Some(a) = &c.agent {
+                self.dialogs.remove(&a.call_id);
+            }
+            if let Some(a) = &c.far {
                 self.dialogs.remove(&a.call_id);
             }
             if let Some(contact) = c.contact {
@@ -1986,7 +2088,8 @@ impl Switch {
             });
             return;
         };
-        let leg = self.new_leg(&reg, reservation, media_port);
+        let from_user = c.from_number.clone();
+        let leg = self.new_leg(&reg, reservation, media_port, from_user);
         let c = self.calls.get_mut(&cref).expect("present");
         c.state = State::Ringing;
         if let Some(old) = c.agent.replace(leg) {
@@ -1995,8 +2098,330 @@ impl Switch {
         self.invite_leg(now, cref, Which::Agent, &[("Allow", ALLOW)]);
     }
 
+    /// The routing engine reserved `d.agent` for an outbound contact (a
+    /// callback, a call the agent asked to make): the agent's phone rings,
+    /// showing the number; when it answers, the number is called through
+    /// the tenant's carrier. Media: the agent's on `agent_port`, the called
+    /// party's on `far_port` (both opened by the shell).
+    pub fn dial(
+        &mut self,
+        now: i64,
+        d: Dial,
+        agent_port: u16,
+        far_port: u16,
+    ) -> Result<CallRef, DialError> {
+        if !valid_number(&d.number) {
+            return Err(DialError::BadNumber);
+        }
+        if self.by_contact.contains_key(&d.contact) {
+            return Err(DialError::InCall);
+        }
+        if self.calls.len() >= MAX_CALLS {
+            return Err(DialError::TooMany);
+        }
+        let carrier = self
+            .dir
+            .carriers
+            .get(&d.tenant)
+            .cloned()
+            .ok_or(DialError::NoCarrier)?;
+        let reg = self
+            .registrations
+            .get(&(d.tenant, d.agent))
+            .filter(|r| r.expires_at > now)
+            .cloned()
+            .ok_or(DialError::NotRegistered)?;
+        self.counter += 1;
+        let cref = CallRef(self.counter);
+        let agent = self.new_leg(&reg, d.reservation, agent_port, d.number.clone());
+        let far_uri = format!("sip:{}@{}", d.number, carrier.domain);
+        let far = AgentLeg {
+            reservation: d.reservation,
+            call_id: format!("{}@switchboard", self.unique()),
+            local_tag: self.unique(),
+            remote_tag: None,
+            to: far_uri.clone(),
+            target: far_uri.clone(),
+            signal: carrier.addr,
+            branch: String::new(),
+            invite: Vec::new(),
+            state: AgentState::Calling,
+            resend: None,
+            cseq: 0,
+            media_port: far_port,
+            held: false,
+            from_user: carrier.caller_id.clone(),
+        };
+        // The caller leg stands in for the called party until it answers:
+        // it carries the codec offered and, then, the dialog.
+        let caller = CallerLeg {
+            call_id: far.call_id.clone(),
+            invite: Message::request("INVITE", &far_uri),
+            invite_branch: String::new(),
+            local_tag: far.local_tag.clone(),
+            target: far_uri,
+            signal: carrier.addr,
+            route: Vec::new(),
+            cseq: 0,
+            final_response: None,
+            resend: None,
+            media_port: far_port,
+            remote_rtp: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0),
+            codec: Codec::Pcmu,
+            events: Some(101),
+            sdp_version: 1,
+        };
+        self.calls.insert(
+            cref,
+            Call {
+                tenant: d.tenant,
+                contact: Some(d.contact),
+                state: State::Dialling,
+                route: NumberRoute {
+                    tenant: d.tenant,
+                    queue: d.queue,
+                    menu: None,
+                },
+                from_number: d.number,
+                to_number: carrier.caller_id,
+                menu_deadline: None,
+                queue_prompt: false,
+                refer_pending: false,
+                callback_offered: false,
+                callback_asked: false,
+                callback_booked: false,
+                caller,
+                agent: Some(agent),
+                monitor: None,
+                far: Some(far),
+                outbound: Some(Outbound {
+                    auth_tried: false,
+                    give_up_at: None,
+                }),
+            },
+        );
+        self.by_contact.insert(d.contact, cref);
+        self.invite_leg(now, cref, Which::Agent, &[("Allow", ALLOW)]);
+        Ok(cref)
+    }
+
+    /// A response to the INVITE of an outbound call's called party.
+    fn far_response(
+        &mut self,
+        now: i64,
+        from: SocketAddr,
+        cref: CallRef,
+        resp: &Message,
+        code: u16,
+        cseq: u32,
+    ) {
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        let (tenant, state) = (c.tenant, c.state);
+        let Some(contact) = c.contact else {
+            return;
+        };
+        let Some(leg) = c.far.as_mut() else {
+            // Answered already: the 2xx again means our ACK was lost.
+            if (200..300).contains(&code) && c.caller.signal.ip() == from.ip() {
+                self.send_caller_ack(cref, cseq);
+            }
+            return;
+        };
+        if leg.signal.ip() != from.ip() {
+            self.refused(from, "spoofed", "a response for a call from elsewhere");
+            return;
+        }
+        if leg.state == AgentState::Cancelling || state != State::Connecting {
+            // Given up: a failure is acknowledged, a late answer hung up.
+            if code >= 200 {
+                c.far = None;
+                self.orphan_response(now, from, resp, code, cseq);
+            }
+            return;
+        }
+        match code {
+            100..=199 => {
+                if leg.state == AgentState::Calling {
+                    leg.state = AgentState::Proceeding;
+                }
+                leg.resend = None;
+            }
+            200..=299 => {
+                leg.resend = None;
+                leg.state = AgentState::Answered;
+                leg.remote_tag = resp.to_addr().and_then(|a| a.tag().map(str::to_string));
+                if let Some(t) = resp.header("Contact").and_then(NameAddr::parse) {
+                    leg.target = t.uri;
+                }
+                self.send_leg_ack(cref, Which::Far, cseq);
+                let codec = self.calls[&cref].caller.codec;
+                match sdp::parse(&resp.body) {
+                    Ok(a) if a.addr.port() != 0 && a.codecs.contains(&codec) => {
+                        self.connected(cref, from, resp, a);
+                    }
+                    _ => {
+                        if let Some((to, m)) = self.leg_request(cref, Which::Far, "BYE") {
+                            self.send_pending(now, to, m);
+                        }
+                        let c = self.calls.get_mut(&cref).expect("present");
+                        c.far = None;
+                        self.out.push_back(Output::DialFailed {
+                            call: cref,
+                            tenant,
+                            contact,
+                            code: 488,
+                            reason: "the called party's audio was unusable".into(),
+                        });
+                        self.end_call(now, cref, EndedBy::Switch);
+                    }
+                }
+            }
+            401 | 407 => {
+                let invite = leg.invite.clone();
+                self.ack_failure(from, &invite, resp, cseq);
+                let (header, answer) = if code == 401 {
+                    ("WWW-Authenticate", "Authorization")
+                } else {
+                    ("Proxy-Authenticate", "Proxy-Authorization")
+                };
+                let cnonce = self.unique();
+                let c = self.calls.get_mut(&cref).expect("present");
+                let tried = c.outbound.is_some_and(|o| o.auth_tried);
+                let creds = self.dir.carriers.get(&tenant).and_then(|k| {
+                    Some((k.username.clone()?, k.password.clone().unwrap_or_default()))
+                });
+                let value = match (
+                    tried,
+                    creds,
+                    resp.header(header).and_then(digest::Challenge::parse),
+                ) {
+                    (false, Some((user, pass)), Some(ch)) => {
+                        let uri = c.far.as_ref().map(|l| l.to.clone()).unwrap_or_default();
+                        ch.answer("INVITE", &uri, &user, &pass, &cnonce)
+                    }
+                    _ => None,
+                };
+                match value {
+                    Some(v) => {
+                        if let Some(o) = &mut c.outbound {
+                            o.auth_tried = true;
+                        }
+                        if let Some(l) = &mut c.far {
+                            l.state = AgentState::Calling;
+                        }
+                        self.invite_leg(now, cref, Which::Far, &[(answer, &v)]);
+                    }
+                    None => self.dial_failed(now, cref, code, resp),
+                }
+            }
+            _ => {
+                let invite = leg.invite.clone();
+                self.ack_failure(from, &invite, resp, cseq);
+                self.dial_failed(now, cref, code, resp);
+            }
+        }
+    }
+
+    /// The called party could not be reached: the agent is hung up.
+    fn dial_failed(&mut self, now: i64, cref: CallRef, code: u16, resp: &Message) {
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        c.far = None;
+        let (tenant, Some(contact)) = (c.tenant, c.contact) else {
+            return;
+        };
+        let reason = resp
+            .reason()
+            .chars()
+            .filter(|ch| !ch.is_control())
+            .take(100)
+            .collect();
+        self.out.push_back(Output::DialFailed {
+            call: cref,
+            tenant,
+            contact,
+            code,
+            reason,
+        });
+        self.end_call(now, cref, EndedBy::Caller);
+    }
+
+    /// The called party answered with usable audio: its leg becomes the
+    /// caller's, and the two talk.
+    fn connected(&mut self, cref: CallRef, from: SocketAddr, resp: &Message, a: sdp::Audio) {
+        let host = host_of(&self.our_uri()).to_string();
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        let Some(far) = c.far.take() else {
+            return;
+        };
+        let mut stand_in = Message::request("INVITE", &far.to);
+        stand_in.push(
+            "From",
+            format!("<{}>;tag={}", far.to, far.remote_tag.unwrap_or_default()),
+        );
+        stand_in.push("To", format!("<sip:{}@{host}>", far.from_user));
+        let codec = c.caller.codec;
+        // A UAC's route set is the Record-Route reversed.
+        let route = resp
+            .header_all("Record-Route")
+            .into_iter()
+            .rev()
+            .map(str::to_string)
+            .collect();
+        c.caller = CallerLeg {
+            call_id: far.call_id,
+            invite: stand_in,
+            invite_branch: String::new(),
+            local_tag: far.local_tag,
+            target: far.target,
+            signal: far.signal,
+            route,
+            cseq: far.cseq,
+            final_response: None,
+            resend: None,
+            media_port: far.media_port,
+            remote_rtp: a.addr,
+            codec,
+            events: a.events,
+            sdp_version: 1,
+        };
+        c.state = State::Talking;
+        if let Some(o) = &mut c.outbound {
+            o.give_up_at = None;
+        }
+        let (tenant, contact) = (c.tenant, c.contact);
+        self.out.push_back(Output::Media(Media::Caller {
+            call: cref,
+            port: far.media_port,
+            remote: a.addr,
+            signal: from.ip(),
+            codec,
+            events: a.events,
+        }));
+        self.out
+            .push_back(Output::Media(Media::Bridge { call: cref }));
+        if let Some(contact) = contact {
+            self.out.push_back(Output::Connected {
+                call: cref,
+                tenant,
+                contact,
+            });
+        }
+    }
+
     /// A new outgoing leg to a registered phone, not yet invited.
-    fn new_leg(&mut self, reg: &Registration, reservation: u64, media_port: u16) -> AgentLeg {
+    fn new_leg(
+        &mut self,
+        reg: &Registration,
+        reservation: u64,
+        media_port: u16,
+        from_user: String,
+    ) -> AgentLeg {
         let call_id = format!("{}@switchboard", self.unique());
         let host = host_of(&self.our_uri()).to_string();
         AgentLeg {
@@ -2014,6 +2439,7 @@ impl Switch {
             cseq: 0,
             media_port,
             held: false,
+            from_user,
         }
     }
 
@@ -2045,7 +2471,12 @@ impl Switch {
         }
         m.push("Content-Type", "application/sdp");
         m.body = sdp::build(
-            cref.0 * 2 + u64::from(which == Which::Monitor),
+            cref.0 * 4
+                + match which {
+                    Which::Agent => 0,
+                    Which::Monitor => 1,
+                    Which::Far => 2,
+                },
             1,
             SocketAddr::new(self.cfg.media_ip, port),
             codec,
@@ -2102,7 +2533,7 @@ impl Switch {
             return;
         };
         let ringing = self.calls.get(&cref).is_some_and(|c| {
-            c.state == State::Ringing
+            matches!(c.state, State::Ringing | State::Dialling)
                 && c.agent.as_ref().is_some_and(|a| {
                     a.reservation == reservation
                         && matches!(a.state, AgentState::Calling | AgentState::Proceeding)
@@ -2111,7 +2542,11 @@ impl Switch {
         if ringing {
             self.cancel_agent(now, cref);
             let c = self.calls.get_mut(&cref).expect("present");
-            c.state = State::Queued;
+            if c.state == State::Dialling {
+                self.end_call(now, cref, EndedBy::Switch);
+            } else {
+                c.state = State::Queued;
+            }
         }
     }
 
@@ -2147,6 +2582,15 @@ impl Switch {
         if monitor {
             let cref = self.dialogs[&call_id];
             return self.monitor_response(now, from, cref, &resp, code, cseq);
+        }
+        let far = self
+            .dialogs
+            .get(&call_id)
+            .and_then(|cref| self.calls.get(cref))
+            .is_some_and(|c| c.outbound.is_some() && c.caller.call_id == call_id);
+        if far {
+            let cref = self.dialogs[&call_id];
+            return self.far_response(now, from, cref, &resp, code, cseq);
         }
         let ours = self
             .dialogs
@@ -2190,7 +2634,9 @@ impl Switch {
                     leg.target = t.uri;
                 }
                 leg.resend = None;
-                let cancelled = leg.state == AgentState::Cancelling || c.state != State::Ringing;
+                let cancelled = leg.state == AgentState::Cancelling
+                    || !matches!(c.state, State::Ringing | State::Dialling);
+                let outbound = c.state == State::Dialling;
                 let answer = sdp::parse(&resp.body);
                 if first {
                     leg.state = AgentState::Answered;
@@ -2201,6 +2647,32 @@ impl Switch {
                 }
                 let reservation = leg_reservation(self.calls.get(&cref));
                 match answer {
+                    Ok(a) if !cancelled && outbound && a.addr.port() != 0 => {
+                        // The agent is on: now the number is called, with
+                        // the codec the phone chose.
+                        let c = self.calls.get_mut(&cref).expect("present");
+                        c.state = State::Connecting;
+                        if let Some(&codec) = a.codecs.first() {
+                            c.caller.codec = codec;
+                        }
+                        if let Some(o) = &mut c.outbound {
+                            o.give_up_at = Some(now + DIAL_RING_MS);
+                        }
+                        let port = c.agent.as_ref().map(|a| a.media_port).unwrap_or(0);
+                        self.out.push_back(Output::AgentAnswered {
+                            call: cref,
+                            tenant,
+                            contact,
+                            reservation,
+                        });
+                        self.out.push_back(Output::Media(Media::Agent {
+                            call: cref,
+                            port,
+                            remote: a.addr,
+                            signal: from.ip(),
+                        }));
+                        self.invite_leg(now, cref, Which::Far, &[("Allow", ALLOW)]);
+                    }
                     Ok(a) if !cancelled && a.addr.port() != 0 => {
                         let c = self.calls.get_mut(&cref).expect("present");
                         c.state = State::Talking;
@@ -2242,6 +2714,10 @@ impl Switch {
                                     Ok(_) => "the phone refused the audio stream".into(),
                                 },
                             });
+                            if outbound {
+                                c.state = State::Dialling;
+                                self.end_call(now, cref, EndedBy::Agent);
+                            }
                         }
                     }
                 }
@@ -2256,8 +2732,13 @@ impl Switch {
                 if let Some(a) = c.agent.take() {
                     self.dialogs.remove(&a.call_id);
                 }
-                if state != AgentState::Cancelling && c.state == State::Ringing {
-                    c.state = State::Queued;
+                if state != AgentState::Cancelling
+                    && matches!(c.state, State::Ringing | State::Dialling)
+                {
+                    let outbound = c.state == State::Dialling;
+                    if !outbound {
+                        c.state = State::Queued;
+                    }
                     self.out.push_back(Output::AgentDeclined {
                         call: cref,
                         tenant,
@@ -2265,6 +2746,9 @@ impl Switch {
                         reservation,
                         why: format!("the phone answered {code}"),
                     });
+                    if outbound {
+                        self.end_call(now, cref, EndedBy::Agent);
+                    }
                 }
             }
         }
@@ -2344,12 +2828,30 @@ impl Switch {
     }
 
     fn send_ack(&mut self, cref: CallRef, cseq: u32) {
-        let Some((to, mut m)) = self.agent_request(cref, "ACK") else {
+        self.send_leg_ack(cref, Which::Agent, cseq);
+    }
+
+    /// Acknowledges a 2xx to one of our INVITEs on an outgoing leg.
+    fn send_leg_ack(&mut self, cref: CallRef, which: Which, cseq: u32) {
+        let Some((to, mut m)) = self.leg_request(cref, which, "ACK") else {
             return;
         };
         // The ACK carries the INVITE's CSeq number, and does not count.
-        if let Some(leg) = self.calls.get_mut(&cref).and_then(|c| c.agent.as_mut()) {
+        if let Some(leg) = self.calls.get_mut(&cref).and_then(|c| c.leg(which)) {
             leg.cseq -= 1;
+        }
+        m.remove("CSeq");
+        m.push("CSeq", format!("{cseq} ACK"));
+        self.send(to, &m);
+    }
+
+    /// Acknowledges a 2xx again on an outbound call's answered leg.
+    fn send_caller_ack(&mut self, cref: CallRef, cseq: u32) {
+        let Some((to, mut m)) = self.caller_request(cref, "ACK") else {
+            return;
+        };
+        if let Some(c) = self.calls.get_mut(&cref) {
+            c.caller.cseq -= 1;
         }
         m.remove("CSeq");
         m.push("CSeq", format!("{cseq} ACK"));
@@ -2364,6 +2866,8 @@ impl Switch {
                 c.agent.as_ref().and_then(|a| a.resend.map(|r| r.at)),
                 c.leg_ref(Which::Monitor)
                     .and_then(|a| a.resend.map(|r| r.at)),
+                c.far.as_ref().and_then(|a| a.resend.map(|r| r.at)),
+                c.outbound.and_then(|o| o.give_up_at),
                 c.menu_deadline,
             ]
         });
@@ -2381,6 +2885,11 @@ impl Switch {
                     || c.leg_ref(Which::Monitor)
                         .is_some_and(|a| a.resend.is_some_and(|r| r.at <= now))
                     || c.caller.resend.is_some_and(|r| r.at <= now)
+                    || c.far
+                        .as_ref()
+                        .is_some_and(|a| a.resend.is_some_and(|r| r.at <= now))
+                    || c.outbound
+                        .is_some_and(|o| o.give_up_at.is_some_and(|t| t <= now))
                     || c.agent
                         .as_ref()
                         .is_some_and(|a| a.resend.is_some_and(|r| r.at <= now))
@@ -2434,6 +2943,31 @@ impl Switch {
         let Some(c) = self.calls.get_mut(&cref) else {
             return;
         };
+        let give_up = c
+            .outbound
+            .is_some_and(|o| o.give_up_at.is_some_and(|t| t <= now));
+        let far_due = c.far.as_mut().and_then(|leg| {
+            let mut r = leg.resend.filter(|r| r.at <= now)?;
+            if now >= r.deadline {
+                leg.resend = None;
+                return Some(None);
+            }
+            r.bump(now, i64::MAX);
+            leg.resend = Some(r);
+            Some(Some((leg.signal, leg.invite.clone())))
+        });
+        match far_due {
+            Some(Some((to, data))) => self.out.push_back(Output::Send { to, data }),
+            // Timer B: the carrier never answered.
+            Some(None) => return self.gave_up(now, cref, "the carrier did not answer"),
+            None => {}
+        }
+        if give_up {
+            return self.gave_up(now, cref, "no answer");
+        }
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
         if c.menu_deadline.is_some_and(|d| d <= now) && c.state == State::Menu {
             // No key in time: the number's own queue.
             self.send_to_queue(cref, None);
@@ -2475,7 +3009,10 @@ impl Switch {
                 let reservation = leg.reservation;
                 let id = leg.call_id.clone();
                 c.agent = None;
-                c.state = State::Queued;
+                let outbound = c.state == State::Dialling;
+                if !outbound {
+                    c.state = State::Queued;
+                }
                 self.dialogs.remove(&id);
                 self.out.push_back(Output::AgentDeclined {
                     call: cref,
@@ -2484,6 +3021,9 @@ impl Switch {
                     reservation,
                     why: "the phone did not answer".into(),
                 });
+                if outbound {
+                    self.end_call(now, cref, EndedBy::Agent);
+                }
                 return;
             }
             r.bump(now, i64::MAX);
@@ -2494,10 +3034,43 @@ impl Switch {
     }
 }
 
+impl Switch {
+    /// An outbound call's called party did not answer in time: its ringing
+    /// is cancelled and the call ends.
+    fn gave_up(&mut self, now: i64, cref: CallRef, why: &str) {
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        if let Some(o) = &mut c.outbound {
+            o.give_up_at = None;
+        }
+        if c.state != State::Connecting {
+            return;
+        }
+        let (tenant, Some(contact)) = (c.tenant, c.contact) else {
+            return;
+        };
+        self.out.push_back(Output::DialFailed {
+            call: cref,
+            tenant,
+            contact,
+            code: 408,
+            reason: why.into(),
+        });
+        self.end_call(now, cref, EndedBy::Switch);
+    }
+}
+
 fn leg_reservation(c: Option<&Call>) -> u64 {
     c.and_then(|c| c.agent.as_ref())
         .map(|a| a.reservation)
         .unwrap_or(0)
+}
+
+/// A number that may be dialled out: 3 to 20 digits, `+` first or not.
+pub fn valid_number(n: &str) -> bool {
+    let digits = n.strip_prefix('+').unwrap_or(n);
+    (3..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn host_of(uri: &str) -> &str {

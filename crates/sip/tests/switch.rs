@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use sb_model::{AgentId, ContactId, QueueId, TenantId};
 use sb_sip::digest::{self, Algorithm};
-use sb_sip::switch::{Menu, NumberRoute, Phone, Trunk};
+use sb_sip::switch::{Carrier, Dial, DialError, Menu, NumberRoute, Phone, Trunk};
 use sb_sip::{
     Config, Directory, EndedBy, Media, Message, MonitorError, MonitorMode, Output, Stage, Switch,
 };
@@ -15,6 +15,7 @@ use uuid::Uuid;
 const TRUNK: &str = "10.1.1.1:5060";
 const PHONE: &str = "10.2.2.2:5062";
 const STRANGER: &str = "203.0.113.9:5060";
+const CARRIER: &str = "10.3.3.3:5060";
 
 struct World {
     sw: Switch,
@@ -52,6 +53,16 @@ fn world() -> World {
             agent,
             ha1_md5: digest::ha1(Algorithm::Md5, "alice", "switchboard", "s3cret-pass"),
             ha1_sha256: digest::ha1(Algorithm::Sha256, "alice", "switchboard", "s3cret-pass"),
+        },
+    );
+    dir.carriers.insert(
+        tenant,
+        Carrier {
+            addr: addr(CARRIER),
+            domain: "carrier.example".into(),
+            username: Some("acme".into()),
+            password: Some("trunk-pass".into()),
+            caller_id: "+61290000000".into(),
         },
     );
     let cfg = Config {
@@ -988,4 +999,315 @@ Content-Length: 0
     assert_eq!(outs, vec![Output::Media(Media::Hold { call })]);
     w.sw.transfer_outcome(w.now, call, true);
     assert!(w.outputs().is_empty(), "told once");
+}
+
+/// Dials `number` for a reservation and answers on the agent's phone:
+/// returns the call, the contact and the INVITE sent to the carrier.
+fn dial_and_answer(w: &mut World, number: &str) -> (sb_sip::CallRef, ContactId, Message) {
+    let contact = ContactId::from_uuid(Uuid::now_v7());
+    let d = Dial {
+        tenant: w.tenant,
+        contact,
+        queue: w.queue,
+        reservation: 9,
+        agent: w.agent,
+        number: number.into(),
+    };
+    let call = w.sw.dial(w.now, d.clone(), 31_000, 31_002).unwrap();
+    assert_eq!(w.sw.dial(w.now, d, 1, 2), Err(DialError::InCall));
+    let (sent, outs) = split(w.outputs());
+    assert!(outs.is_empty(), "{outs:?}");
+    let (to, inv) = &sent[0];
+    assert_eq!(*to, addr(PHONE));
+    assert_eq!(inv.method(), "INVITE");
+    // The phone shows the number it is calling.
+    assert_eq!(
+        inv.from_addr()
+            .unwrap()
+            .parsed_uri()
+            .unwrap()
+            .user
+            .as_deref(),
+        Some(number)
+    );
+    let mut ok = inv.reply(200, "OK", Some("phone-tag"));
+    ok.push("Contact", format!("<sip:alice@{PHONE}>"));
+    ok.body = b"v=0\r\nc=IN IP4 10.2.2.2\r\nm=audio 50000 RTP/AVP 0 101\r\n".to_vec();
+    w.sw.receive(w.now, addr(PHONE), &ok.to_bytes());
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(
+        outs,
+        vec![
+            Output::AgentAnswered {
+                call,
+                tenant: w.tenant,
+                contact,
+                reservation: 9
+            },
+            Output::Media(Media::Agent {
+                call,
+                port: 31_000,
+                remote: addr("10.2.2.2:50000"),
+                signal: addr(PHONE).ip(),
+            }),
+        ]
+    );
+    assert_eq!(sent[0].1.method(), "ACK");
+    assert_eq!(sent[0].0, addr(PHONE));
+    let (to, far) = sent[1].clone();
+    assert_eq!(to, addr(CARRIER));
+    assert_eq!(far.method(), "INVITE");
+    assert_eq!(far.uri(), format!("sip:{number}@carrier.example"));
+    assert_eq!(
+        far.from_addr()
+            .unwrap()
+            .parsed_uri()
+            .unwrap()
+            .user
+            .as_deref(),
+        Some("+61290000000")
+    );
+    let offer = sb_sip::sdp::parse(&far.body).unwrap();
+    assert_eq!(offer.addr, addr("192.0.2.10:31002"));
+    assert_eq!(offer.codecs, vec![sb_sip::sdp::Codec::Pcmu]);
+    (call, contact, far)
+}
+
+#[test]
+fn an_outbound_call_rings_the_agent_then_the_number_through_a_challenging_carrier() {
+    let mut w = world();
+    // Not registered, a bad number, a tenant without a carrier: refused.
+    let mut d = Dial {
+        tenant: w.tenant,
+        contact: ContactId::from_uuid(Uuid::now_v7()),
+        queue: w.queue,
+        reservation: 1,
+        agent: w.agent,
+        number: "+61400111222".into(),
+    };
+    assert_eq!(
+        w.sw.dial(w.now, d.clone(), 1, 2),
+        Err(DialError::NotRegistered)
+    );
+    register_phone(&mut w, Algorithm::Sha256);
+    d.number = "0400 111 222".into();
+    assert_eq!(w.sw.dial(w.now, d.clone(), 1, 2), Err(DialError::BadNumber));
+    d.number = "+61400111222".into();
+    d.tenant = TenantId::from_uuid(Uuid::now_v7());
+    assert_eq!(w.sw.dial(w.now, d, 1, 2), Err(DialError::NoCarrier));
+    assert_eq!(w.sw.calls(), 0);
+
+    let (call, contact, far) = dial_and_answer(&mut w, "+61400111222");
+    // The carrier challenges: acknowledged, and asked again with
+    // credentials that verify against the trunk's password.
+    let mut challenge = far.reply(407, "Proxy Authentication Required", Some("c1"));
+    challenge.push(
+        "Proxy-Authenticate",
+        "Digest realm=\"carrier.example\", nonce=\"n0nce\", qop=\"auth\", algorithm=MD5",
+    );
+    w.sw.receive(w.now, addr(CARRIER), &challenge.to_bytes());
+    let (sent, outs) = split(w.outputs());
+    assert!(outs.is_empty(), "{outs:?}");
+    assert_eq!(sent[0].1.method(), "ACK");
+    assert_eq!(sent[0].1.via(), far.via());
+    let again = sent[1].1.clone();
+    assert_eq!(again.method(), "INVITE");
+    assert_eq!(again.call_id(), far.call_id());
+    assert_eq!(again.cseq(), Some((2, "INVITE")));
+    assert_ne!(again.via(), far.via());
+    let auth = digest::Authorization::parse(again.header("Proxy-Authorization").unwrap()).unwrap();
+    assert_eq!(auth.username, "acme");
+    assert!(auth.verify(
+        "INVITE",
+        &digest::ha1(Algorithm::Md5, "acme", "carrier.example", "trunk-pass")
+    ));
+
+    // It rings, then answers: ACK, and caller and agent are bridged.
+    w.sw.receive(
+        w.now,
+        addr(CARRIER),
+        &again.reply(180, "Ringing", Some("c2")).to_bytes(),
+    );
+    assert!(w.outputs().is_empty());
+    let mut ok = again.reply(200, "OK", Some("c2"));
+    ok.push("Contact", "<sip:gw@10.3.3.3:5060>");
+    ok.push("Record-Route", "<sip:p2.carrier.example;lr>");
+    ok.push("Record-Route", "<sip:p1.carrier.example;lr>");
+    ok.body = b"v=0\r\nc=IN IP4 10.3.3.4\r\nm=audio 42000 RTP/AVP 0\r\n".to_vec();
+    w.sw.receive(w.now, addr(CARRIER), &ok.to_bytes());
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "ACK");
+    assert_eq!(sent[0].1.uri(), "sip:gw@10.3.3.3:5060");
+    assert_eq!(sent[0].1.cseq(), Some((2, "ACK")));
+    assert_eq!(
+        outs,
+        vec![
+            Output::Media(Media::Caller {
+                call,
+                port: 31_002,
+                remote: addr("10.3.3.4:42000"),
+                signal: addr(CARRIER).ip(),
+                codec: sb_sip::sdp::Codec::Pcmu,
+                events: None,
+            }),
+            Output::Media(Media::Bridge { call }),
+            Output::Connected {
+                call,
+                tenant: w.tenant,
+                contact
+            },
+        ]
+    );
+    // The 200 again (our ACK was lost): acknowledged again, nothing else.
+    w.sw.receive(w.now, addr(CARRIER), &ok.to_bytes());
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1.method(), "ACK");
+    assert!(outs.is_empty());
+    // A team leader may listen in like on any call.
+    assert_eq!(w.sw.call_of(contact), Some(call));
+
+    // The desk hangs up: BYE to both, inside their dialogs, the carrier's
+    // along its route.
+    assert!(w.sw.hang_up(w.now, contact));
+    let (sent, outs) = split(w.outputs());
+    let byes: Vec<_> = sent.iter().filter(|(_, m)| m.method() == "BYE").collect();
+    assert_eq!(byes.len(), 2, "{sent:?}");
+    let to_carrier = byes.iter().find(|(a, _)| *a == addr(CARRIER)).unwrap();
+    assert_eq!(to_carrier.1.uri(), "sip:gw@10.3.3.3:5060");
+    assert_eq!(
+        to_carrier.1.header_all("Route"),
+        vec!["<sip:p1.carrier.example;lr>", "<sip:p2.carrier.example;lr>"]
+    );
+    assert_eq!(to_carrier.1.cseq(), Some((3, "BYE")));
+    assert!(to_carrier.1.header("To").unwrap().contains("tag=c2"));
+    assert!(outs.contains(&Output::Ended {
+        call,
+        tenant: w.tenant,
+        contact: Some(contact),
+        stage: Stage::Talking,
+        by: EndedBy::Switch
+    }));
+}
+
+#[test]
+fn outbound_calls_that_fail_end_and_say_why() {
+    let mut w = world();
+    register_phone(&mut w, Algorithm::Md5);
+
+    // Busy: acknowledged, the agent hung up, the call over as talked.
+    let (call, contact, far) = dial_and_answer(&mut w, "+61400111222");
+    w.sw.receive(
+        w.now,
+        addr(CARRIER),
+        &far.reply(486, "Busy Here", Some("b")).to_bytes(),
+    );
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "ACK");
+    assert!(
+        sent.iter()
+            .any(|(a, m)| *a == addr(PHONE) && m.method() == "BYE")
+    );
+    assert_eq!(
+        outs[0],
+        Output::DialFailed {
+            call,
+            tenant: w.tenant,
+            contact,
+            code: 486,
+            reason: "Busy Here".into()
+        }
+    );
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Ended {
+            stage: Stage::Talking,
+            ..
+        }
+    )));
+
+    // A second challenge after credentials: wrong credentials, given up.
+    let (_, _, far) = dial_and_answer(&mut w, "+61400111223");
+    let mut challenge = far.reply(401, "Unauthorized", Some("c1"));
+    challenge.push("WWW-Authenticate", "Digest realm=\"x\", nonce=\"n1\"");
+    w.sw.receive(w.now, addr(CARRIER), &challenge.to_bytes());
+    let (sent, _) = split(w.outputs());
+    let again = sent[1].1.clone();
+    assert!(again.header("Authorization").is_some());
+    let mut challenge = again.reply(401, "Unauthorized", Some("c2"));
+    challenge.push("WWW-Authenticate", "Digest realm=\"x\", nonce=\"n2\"");
+    w.sw.receive(w.now, addr(CARRIER), &challenge.to_bytes());
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "ACK");
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, Output::DialFailed { code: 401, .. })),
+        "{outs:?}"
+    );
+
+    // Rings too long: cancelled, no answer.
+    let (_, _, far) = dial_and_answer(&mut w, "+61400111224");
+    w.sw.receive(
+        w.now,
+        addr(CARRIER),
+        &far.reply(180, "Ringing", Some("r")).to_bytes(),
+    );
+    w.now += sb_sip::switch::DIAL_RING_MS;
+    w.sw.handle_timeout(w.now);
+    let (sent, outs) = split(w.outputs());
+    let cancel = sent.iter().find(|(_, m)| m.method() == "CANCEL").unwrap();
+    assert_eq!(cancel.0, addr(CARRIER));
+    assert_eq!(cancel.1.via(), far.via());
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, Output::DialFailed { code: 408, .. })),
+        "{outs:?}"
+    );
+    // The carrier's 487 is acknowledged.
+    w.sw.receive(
+        w.now,
+        addr(CARRIER),
+        &far.reply(487, "Request Terminated", Some("r")).to_bytes(),
+    );
+    let (sent, _) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "ACK");
+
+    // The agent's phone declines: the reservation is declined and the
+    // call ends unanswered, the carrier never called.
+    let contact = ContactId::from_uuid(Uuid::now_v7());
+    let call =
+        w.sw.dial(
+            w.now,
+            Dial {
+                tenant: w.tenant,
+                contact,
+                queue: w.queue,
+                reservation: 4,
+                agent: w.agent,
+                number: "+61400111225".into(),
+            },
+            1,
+            2,
+        )
+        .unwrap();
+    let (sent, _) = split(w.outputs());
+    w.sw.receive(
+        w.now,
+        addr(PHONE),
+        &sent[0].1.reply(603, "Decline", Some("d")).to_bytes(),
+    );
+    let (sent, outs) = split(w.outputs());
+    assert!(sent.iter().all(|(a, _)| *a == addr(PHONE)), "{sent:?}");
+    assert!(matches!(
+        outs[0],
+        Output::AgentDeclined { reservation: 4, .. }
+    ));
+    assert!(outs.contains(&Output::Ended {
+        call,
+        tenant: w.tenant,
+        contact: Some(contact),
+        stage: Stage::Unanswered,
+        by: EndedBy::Agent
+    }));
+    assert_eq!(w.sw.call_of(contact), None);
 }
