@@ -11,6 +11,8 @@
 #
 # Voice tests: real SIP peers from pjsua2-python (PyPI), installed into
 # target/sip-venv; set SWITCHBOARD_SIP_PYTHON to use another Python with it.
+# SIPp (Debian's sip-tester, installed with apt-get when missing) plays a
+# carrier that challenges; set SWITCHBOARD_SIPP to use another.
 #
 # Browser tests (e2e/): Debian's Chromium driven by playwright-core from the
 # npm registry (installed from e2e/package-lock.json). Chromium is
@@ -52,6 +54,14 @@ if [ -z "${SWITCHBOARD_SIP_PYTHON:-}" ]; then
   fi
   export SWITCHBOARD_SIP_PYTHON="$PWD/$SIP_VENV/bin/python"
 fi
+
+# A carrier for the outbound-call tests: SIPp (Debian's sip-tester).
+if [ -z "${SWITCHBOARD_SIPP:-}" ] && ! command -v sipp >/dev/null 2>&1; then
+  echo "installing Debian's sip-tester (SIPp, a carrier in the voice tests)"
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -q sip-tester >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q sip-tester >/dev/null; }
+  else sudo apt-get install -y -q sip-tester >/dev/null; fi
+fi
+[ -n "${SWITCHBOARD_SIPP:-}" ] || export SWITCHBOARD_SIPP="$(command -v sipp)"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

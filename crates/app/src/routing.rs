@@ -758,10 +758,11 @@ impl TenantRouting {
                         eligible: why.eligible,
                         key: why.key,
                     };
+                    let channel = self.rows.get(&contact).map(|r| r.channel.to_string());
                     self.changes.events.push(event(
                         "reservation.created",
                         contact.to_string(),
-                        serde_json::json!({"reservation": reservation.0, "agent_id": agent, "queue_id": queue, "expires_at": expires_at,
+                        serde_json::json!({"reservation": reservation.0, "agent_id": agent, "queue_id": queue, "expires_at": expires_at, "callback": callback, "channel": channel,
                             "why": {"step": why.step, "eligible": why.eligible, "strategy": why.strategy, "key": why.key, "waited_ms": why.waited_ms}}),
                     ));
                     self.reservations.insert(reservation.0, live);

@@ -168,18 +168,72 @@ fn number_view(n: VoiceNumber) -> NumberView {
     }
 }
 
-/// A carrier trunk: the addresses its calls come from.
+/// A carrier trunk: the addresses its calls come from, and where
+/// outbound calls go.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TrunkView {
     pub name: String,
     /// CIDR blocks, like `203.0.113.0/24` or `2001:db8::1/128`.
     pub sources: Vec<String>,
+    /// Where outbound calls go: `host` or `host:port` (5060 when left out).
+    pub outbound: Option<String>,
+    /// The username the carrier's digest challenges are answered with.
+    pub username: Option<String>,
+    /// Whether a password is kept (it is never shown).
+    pub has_password: bool,
+    /// The number called parties see.
+    pub caller_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrunkSpec {
+    #[serde(default)]
     pub sources: Vec<String>,
+    #[serde(default)]
+    pub outbound: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Left out with an unchanged username: the kept password stays.
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub caller_id: Option<String>,
+}
+
+/// Whether `s` is `host` or `host:port`, the host an IP address or a DNS name.
+pub fn valid_host_port(s: &str) -> bool {
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.starts_with('[') => (h, Some(p)),
+        _ => (s, None),
+    };
+    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+        return false;
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
+fn trunk_view(t: VoiceTrunk) -> TrunkView {
+    TrunkView {
+        sources: serde_json::from_str(&t.sources).unwrap_or_default(),
+        name: t.name,
+        outbound: t.outbound,
+        username: t.auth_username,
+        has_password: t.auth_password.is_some(),
+        caller_id: t.caller_id,
+    }
 }
 
 /// An agent's phone: its SIP username and whether it is registered now.
@@ -595,14 +649,11 @@ impl App {
             .list_voice_trunks(p.tenant_id)
             .await?
             .into_iter()
-            .map(|t| TrunkView {
-                sources: serde_json::from_str(&t.sources).unwrap_or_default(),
-                name: t.name,
-            })
+            .map(trunk_view)
             .collect())
     }
 
-    /// Sets where a trunk's calls may come from.
+    /// Sets where a trunk's calls may come from and where outbound calls go.
     pub async fn put_voice_trunk(
         &self,
         p: &Principal,
@@ -618,10 +669,82 @@ impl App {
                 message: "must be 1 to 100 characters".into(),
             });
         }
-        if spec.sources.is_empty() || spec.sources.len() > MAX_TRUNK_SOURCES {
+        let outbound = spec
+            .outbound
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty());
+        if (spec.sources.is_empty() && outbound.is_none()) || spec.sources.len() > MAX_TRUNK_SOURCES
+        {
             errors.push(FieldError {
                 field: "sources".into(),
-                message: format!("must list 1 to {MAX_TRUNK_SOURCES} address blocks"),
+                message: format!(
+                    "must list 1 to {MAX_TRUNK_SOURCES} address blocks (none only for a trunk that only takes outbound calls)"
+                ),
+            });
+        }
+        if let Some(o) = outbound
+            && !valid_host_port(o)
+        {
+            errors.push(FieldError {
+                field: "outbound".into(),
+                message: "must be a host or address, with an optional port, like sip.carrier.example:5060".into(),
+            });
+        }
+        let username = spec
+            .username
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        if let Some(u) = username
+            && (u.chars().count() > 100
+                || u.chars().any(|c| c.is_control() || c == '"' || c == '\\'))
+        {
+            errors.push(FieldError {
+                field: "username".into(),
+                message: "must be 1 to 100 characters, without quotes or backslashes".into(),
+            });
+        }
+        if let Some(pw) = &spec.password
+            && (pw.is_empty() || pw.chars().count() > 200 || pw.chars().any(char::is_control))
+        {
+            errors.push(FieldError {
+                field: "password".into(),
+                message: "must be 1 to 200 characters".into(),
+            });
+        }
+        let caller_id = spec
+            .caller_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        match caller_id {
+            Some(c) if !sb_sip::switch::valid_number(c) => errors.push(FieldError {
+                field: "caller_id".into(),
+                message: "must be 3 to 20 digits, with an optional leading +".into(),
+            }),
+            None if outbound.is_some() => errors.push(FieldError {
+                field: "caller_id".into(),
+                message: "is needed for a trunk that takes outbound calls".into(),
+            }),
+            _ => {}
+        }
+        // A password left out stays, while the username does.
+        let kept = if spec.password.is_none() && username.is_some() {
+            self.store()
+                .list_voice_trunks(p.tenant_id)
+                .await?
+                .into_iter()
+                .find(|t| t.name == name && t.auth_username.as_deref() == username)
+                .and_then(|t| t.auth_password)
+        } else {
+            None
+        };
+        let password = spec.password.clone().or(kept);
+        if username.is_some() && password.is_none() {
+            errors.push(FieldError {
+                field: "password".into(),
+                message: "is needed with a username".into(),
             });
         }
         let mut sources = Vec::new();
@@ -650,15 +773,16 @@ impl App {
             name: name.to_string(),
             sources: serde_json::to_string(&sources).unwrap_or_default(),
             updated_at: self.now(),
+            outbound: outbound.map(str::to_string),
+            auth_username: username.map(str::to_string),
+            auth_password: username.and(password),
+            caller_id: caller_id.map(str::to_string),
         };
         self.store()
             .put_voice_trunk(&row, &p.audit(self.now()))
             .await?;
         self.voice.changed.notify_waiters();
-        Ok(TrunkView {
-            name: row.name,
-            sources,
-        })
+        Ok(trunk_view(row))
     }
 
     pub async fn delete_voice_trunk(&self, p: &Principal, name: &str) -> Result<(), AppError> {
@@ -1020,5 +1144,169 @@ impl App {
     /// The SIP server wrote a recording.
     pub async fn add_recording(&self, r: &Recording) -> Result<(), AppError> {
         Ok(self.store().insert_recording(r).await?)
+    }
+}
+
+/// The contact attribute that marks a call an agent asked to make.
+pub const DIAL_ATTRIBUTE: &str = "dial";
+
+/// A call an agent asks to make from their phone.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallSpec {
+    /// The number to call: digits with an optional leading `+`; spaces,
+    /// dashes, dots and brackets are ignored.
+    pub to: String,
+    /// The customer called, for the contact's history.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// The queue the call counts in; the first voice number's when left out.
+    #[serde(default)]
+    pub queue_id: Option<String>,
+}
+
+/// What the SIP server needs to dial a contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialTarget {
+    pub queue: QueueId,
+    pub number: String,
+    /// An agent asked for it (not a callback): unanswered, it is dropped.
+    pub click: bool,
+}
+
+/// A number as dialled: separators removed.
+pub fn dialable(n: &str) -> String {
+    n.chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect()
+}
+
+impl App {
+    /// Click-to-call: the agent's phone rings at once and, when it is
+    /// answered, the number is called through the tenant's outbound trunk.
+    /// The call is an outbound voice contact kept for the agent.
+    pub async fn place_call(
+        &self,
+        p: &Principal,
+        spec: CallSpec,
+    ) -> Result<sb_store::Contact, AppError> {
+        p.require(Permission::ContactWrite)?;
+        let agent = self
+            .own_agent(p)
+            .await?
+            .ok_or(AppError::Forbidden(Permission::ContactWrite))?;
+        let number = dialable(spec.to.trim());
+        if !sb_sip::switch::valid_number(&number) {
+            return Err(AppError::invalid(
+                "to",
+                "must be 3 to 20 digits, with an optional leading +",
+            ));
+        }
+        let customer_id = match spec.customer_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(c) => Some(
+                c.parse()
+                    .map_err(|_| AppError::invalid("customer_id", "must be a customer's id"))?,
+            ),
+        };
+        let queue_id = match spec.queue_id.as_deref().map(str::trim) {
+            Some(q) if !q.is_empty() => q
+                .parse()
+                .map_err(|_| AppError::invalid("queue_id", "must be a queue's id"))?,
+            _ => self
+                .store()
+                .list_voice_numbers(p.tenant_id)
+                .await?
+                .into_iter()
+                .find_map(|n| n.queue_id.parse().ok())
+                .ok_or_else(|| {
+                    AppError::invalid("queue_id", "is needed: the tenant has no voice number")
+                })?,
+        };
+        if !self
+            .store()
+            .list_voice_trunks(p.tenant_id)
+            .await?
+            .iter()
+            .any(|t| t.outbound.is_some())
+        {
+            return Err(AppError::Conflict(
+                "no trunk takes outbound calls: an administrator sets one up under Voice".into(),
+            ));
+        }
+        if !self.phone_registered(p.tenant_id, agent) {
+            return Err(AppError::Conflict("your phone is not registered".into()));
+        }
+        let live = self
+            .routing
+            .ask(p.tenant_id, |reply| crate::routing::Command::AgentStatus {
+                agent,
+                reply,
+            })
+            .await?
+            .ok_or(AppError::NotFound("agent"))?;
+        if live.status != "available" || !live.contacts.is_empty() || !live.reservations.is_empty()
+        {
+            return Err(AppError::Conflict(
+                "you can make a call when you are available and have no other contact".into(),
+            ));
+        }
+        let mut attributes = BTreeMap::new();
+        attributes.insert(DIAL_ATTRIBUTE.to_string(), "click".to_string());
+        let made = self
+            .create_contact(
+                p,
+                crate::contacts::NewContact {
+                    channel: sb_model::Channel::Voice,
+                    direction: sb_model::Direction::Outbound,
+                    queue_id,
+                    customer_id,
+                    priority: Some(100),
+                    subject: sb_model::Text::parse("Outbound call", 200).ok(),
+                    from_address: None,
+                    to_address: sb_model::Text::parse(&number, 200).ok(),
+                    attributes,
+                    requested_agent_id: Some(agent),
+                },
+            )
+            .await?;
+        // The engine offers it to the agent (at once: kept for them, who
+        // are free), and the SIP server rings their phone.
+        self.contact_now(p, made.id).await
+    }
+
+    /// The number to dial for a voice contact offered to an agent: `None`
+    /// unless it is still open, has a number, and is to be called — a
+    /// callback (`callback`: the engine says so; or booked), or a call an
+    /// agent asked for.
+    pub async fn dial_target(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        callback: bool,
+    ) -> Option<DialTarget> {
+        let c = self.store().get_contact(tenant, contact).await.ok()?;
+        if c.channel != sb_model::Channel::Voice || c.state.is_final() {
+            return None;
+        }
+        let attributes: BTreeMap<String, String> =
+            serde_json::from_str(&c.attributes).unwrap_or_default();
+        let click = attributes.get(DIAL_ATTRIBUTE).is_some_and(|v| v == "click");
+        if !(callback || click || attributes.contains_key("callback")) {
+            return None;
+        }
+        let number = match c.direction {
+            sb_model::Direction::Outbound => c.to_address?,
+            _ => c.from_address?,
+        };
+        let number = dialable(&number);
+        if !sb_sip::switch::valid_number(&number) {
+            return None;
+        }
+        Some(DialTarget {
+            queue: c.queue_id,
+            number,
+            click,
+        })
     }
 }

@@ -105,7 +105,11 @@ impl App {
             .ok_or(AppError::NotFound("queue"))
     }
 
-    async fn contact_now(&self, p: &Principal, id: ContactId) -> Result<Contact, AppError> {
+    pub(crate) async fn contact_now(
+        &self,
+        p: &Principal,
+        id: ContactId,
+    ) -> Result<Contact, AppError> {
         self.store()
             .get_contact(p.tenant_id, id)
             .await

@@ -417,6 +417,13 @@ pub struct VoiceTrunk {
     /// JSON array of CIDR blocks.
     pub sources: String,
     pub updated_at: UnixMs,
+    /// Where outbound calls go (`host` or `host:port`), if this trunk takes them.
+    pub outbound: Option<String>,
+    pub auth_username: Option<String>,
+    /// Kept as given: a carrier's challenge needs it (never returned by the API).
+    pub auth_password: Option<String>,
+    /// The number called parties see.
+    pub caller_id: Option<String>,
 }
 
 /// An agent's phone credentials (digest hashes only).

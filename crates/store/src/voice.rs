@@ -177,12 +177,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO voice_trunks (tenant_id, name, sources, updated_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO voice_trunks (tenant_id, name, sources, updated_at, outbound, auth_username, auth_password, caller_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(t.tenant_id.to_string())
         .bind(&t.name)
         .bind(&t.sources)
         .bind(t.updated_at)
+        .bind(&t.outbound)
+        .bind(&t.auth_username)
+        .bind(&t.auth_password)
+        .bind(&t.caller_id)
         .execute(&mut *tx)
         .await?;
         write_audit(
@@ -192,7 +197,13 @@ impl Store {
             "voice_trunk.updated",
             "voice_trunk",
             &t.name,
-            json!({"sources": serde_json::from_str::<serde_json::Value>(&t.sources).unwrap_or_default()}),
+            json!({
+                "sources": serde_json::from_str::<serde_json::Value>(&t.sources).unwrap_or_default(),
+                "outbound": t.outbound,
+                "auth_username": t.auth_username,
+                "has_auth_password": t.auth_password.is_some(),
+                "caller_id": t.caller_id,
+            }),
         )
         .await?;
         tx.commit().await?;

@@ -364,6 +364,7 @@ pub async fn seed(app: &App) -> Result<bool> {
         "this machine",
         TrunkSpec {
             sources: vec!["127.0.0.1".into()],
+            ..TrunkSpec::default()
         },
     )
     .await

@@ -113,6 +113,8 @@ const AGENT_TONE: f64 = 1000.0;
 struct Api {
     client: reqwest::Client,
     base: String,
+    /// An API token, or a session cookie (`name=value`) for those who may
+    /// not make tokens.
     token: String,
 }
 
@@ -120,8 +122,12 @@ impl Api {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut r = self
             .client
-            .request(method, format!("{}/api/v1{path}", self.base))
-            .bearer_auth(&self.token);
+            .request(method, format!("{}/api/v1{path}", self.base));
+        r = if self.token.contains('=') {
+            r.header("cookie", &self.token)
+        } else {
+            r.bearer_auth(&self.token)
+        };
         if let Some(b) = body {
             r = r.json(&b);
         }
@@ -886,4 +892,405 @@ async fn calls_cut_by_a_restart_are_closed_not_left_waiting() {
         let c = api.get(&format!("/contacts/{other}")).await;
         assert_eq!(c["state"], "queued", "not ours to close: {c}");
     }
+}
+
+/// Waits for a contact to reach one of `states`.
+async fn contact_in(api: &Api, id: &str, states: &[&str]) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let c = api.get(&format!("/contacts/{id}")).await;
+        if states.contains(&c["state"].as_str().unwrap_or("")) {
+            return c;
+        }
+        assert!(Instant::now() < deadline, "still {}: {c}", c["state"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn kinds(events: &Value) -> Vec<String> {
+    events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_call_out_and_booked_callbacks_are_dialled_through_the_trunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let server = Server::start(&[
+        "--data-dir",
+        d,
+        "demo",
+        "--http",
+        "127.0.0.1:0",
+        "--no-traffic",
+    ]);
+    let sip = loop {
+        let line = server
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the SIP address is printed");
+        if let Some(rest) = line.split("udp://").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    let client = http_client();
+    let api = Api {
+        token: demo_admin_token(&client, &server.base).await,
+        client: client.clone(),
+        base: server.base.clone(),
+    };
+    let session = demo_session(&client, &server.base, "agent5@demo.example").await;
+    let me = Api {
+        token: session.clone(),
+        client: client.clone(),
+        base: server.base.clone(),
+    };
+    let agents = api.get("/agents?limit=50").await;
+    let agent = agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a.to_string().contains("Emma Wilson"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.put(
+        &format!("/agents/{agent}/phone"),
+        json!({"username": "emma", "password": "phone-secret-1"}),
+    )
+    .await;
+    api.put(
+        &format!("/agents/{agent}/state"),
+        json!({"state": "available"}),
+    )
+    .await;
+
+    // No trunk takes outbound calls yet; a bad number is refused first.
+    let (s, v) = me
+        .call(
+            reqwest::Method::POST,
+            "/me/calls",
+            Some(json!({"to": "call me maybe"})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let (s, v) = me
+        .call(
+            reqwest::Method::POST,
+            "/me/calls",
+            Some(json!({"to": "+61 400 111 222"})),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(v.to_string().contains("outbound"), "{v}");
+
+    // Bad trunk settings are refused and change nothing.
+    let (s, v) = api
+        .call(
+            reqwest::Method::PUT,
+            "/voice/trunks/carrier",
+            Some(json!({"outbound": "bad host:99999", "username": "acme"})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let fields: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["outbound", "caller_id", "password"], "{v}");
+    let trunks = api.get("/voice/trunks").await;
+    assert!(
+        trunks["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["outbound"].is_null()),
+        "{trunks}"
+    );
+
+    // The carrier: a user agent on a port of this machine.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let v = api
+        .put(
+            "/voice/trunks/carrier",
+            // Outbound only: the demo's trunk already lets this machine call in.
+            json!({"outbound": format!("127.0.0.1:{port}"), "caller_id": "+61290000000"}),
+        )
+        .await;
+    assert_eq!(v["outbound"], format!("127.0.0.1:{port}"));
+    assert_eq!(v["has_password"], false);
+    // The SIP server reloads its directory on the change.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Click-to-call: the agent's phone rings, answers, the number is
+    // called and answers; they hear each other; the called party hangs up.
+    let out = dir.path().join("click");
+    let port_s = port.to_string();
+    let r = peer(&[
+        "outbound",
+        "--server",
+        &sip,
+        "--username",
+        "emma",
+        "--password",
+        "phone-secret-1",
+        "--api",
+        &server.base,
+        "--cookie",
+        &session,
+        "--port",
+        &port_s,
+        "--number",
+        "+61400111222",
+        "--talk",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r["registration"], 200, "{r}");
+    assert_eq!(r["api_status"], 201, "{r}");
+    assert_eq!(r["agent_answered"], true, "{r}");
+    assert_eq!(r["far_answered"], true, "{r}");
+    assert_eq!(r["far_hung_up"], true, "{r}");
+    assert_eq!(r["agent_hung_up"], true, "{r}");
+    let (rate, agent_heard) = channels(Path::new(r["agent_heard"].as_str().unwrap()));
+    let (_, far_heard) = channels(Path::new(r["far_heard"].as_str().unwrap()));
+    assert!(
+        tone(&agent_heard[0], rate, CALLER_TONE) > 500.0,
+        "the agent hears the called party"
+    );
+    assert!(
+        tone(&far_heard[0], rate, AGENT_TONE) > 500.0,
+        "the called party hears the agent"
+    );
+    let id = r["contact"].as_str().unwrap().to_string();
+    let c = contact_in(&api, &id, &["wrap_up", "completed"]).await;
+    assert_eq!(c["direction"], "outbound", "{c}");
+    assert_eq!(c["channel"], "voice", "{c}");
+    assert_eq!(c["agent_id"], agent.as_str(), "{c}");
+    let events = api.get(&format!("/contacts/{id}/events")).await;
+    let k = kinds(&events);
+    for want in ["call.dialling", "call.connected", "call.hung_up"] {
+        assert!(k.iter().any(|e| e == want), "{want} in {k:?}");
+    }
+    let hung_up = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "call.hung_up")
+        .unwrap();
+    assert_eq!(hung_up["payload"]["by"], "caller", "{events}");
+    assert_eq!(hung_up["payload"]["stage"], "talking", "{events}");
+    let recs = api.get(&format!("/contacts/{id}/recordings")).await;
+    let rec = &recs["items"][0];
+    assert_eq!(rec["channels"], 2, "{recs}");
+    let ms = rec["duration_ms"].as_i64().unwrap();
+    assert!((2_500..6_000).contains(&ms), "{ms} ms recorded");
+
+    // In wrap-up, the agent cannot start another call.
+    let (s, v) = me
+        .call(
+            reqwest::Method::POST,
+            "/me/calls",
+            Some(json!({"to": "+61400111222"})),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    let (s, v) = me
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{id}/wrap-up"),
+            Some(json!({"disposition": "resolved"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    // A callback booked for the agent is dialled the same way when due.
+    let queues = api.get("/queues").await;
+    let support = queues["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "Support")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body =
+        json!({"due_at": "{now}", "phone": "+61400111222", "queue_id": support, "agent_id": agent})
+            .to_string();
+    let out = dir.path().join("callback");
+    let r = peer(&[
+        "outbound",
+        "--server",
+        &sip,
+        "--username",
+        "emma",
+        "--password",
+        "phone-secret-1",
+        "--api",
+        &server.base,
+        "--cookie",
+        &session,
+        "--port",
+        &port_s,
+        "--number",
+        "+61400111222",
+        "--request-path",
+        "/api/v1/callbacks",
+        "--request-body",
+        &body,
+        "--talk",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r["api_status"], 201, "{r}");
+    assert_eq!(r["agent_answered"], true, "{r}");
+    assert_eq!(r["far_answered"], true, "{r}");
+    assert_eq!(r["agent_hung_up"], true, "{r}");
+    let (rate, agent_heard) = channels(Path::new(r["agent_heard"].as_str().unwrap()));
+    assert!(tone(&agent_heard[0], rate, CALLER_TONE) > 500.0);
+    let booked = api.get("/callbacks").await;
+    let contact = booked["items"][0]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = contact_in(&api, &contact, &["wrap_up", "completed"]).await;
+    assert_eq!(c["direction"], "outbound", "{c}");
+    let k = kinds(&api.get(&format!("/contacts/{contact}/events")).await);
+    assert!(k.iter().any(|e| e == "call.connected"), "{k:?}");
+    let (s, v) = me
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{contact}/wrap-up"),
+            Some(json!({"disposition": "resolved"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    // A carrier that challenges (SIPp, checking the digest answer against
+    // the password it knows): the right password gets the call through and
+    // the agent hears their own voice echoed back; a wrong one is refused,
+    // and the call ends with why.
+    let sipp = which_sipp();
+    for (password, good) in [("trunk-pass", true), ("wrong-pass", false)] {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let v = api
+            .put(
+                "/voice/trunks/carrier",
+                json!({"outbound": format!("127.0.0.1:{port}"), "caller_id": "+61290000000",
+                       "username": "acme", "password": password}),
+            )
+            .await;
+        assert_eq!(v["has_password"], true, "{v}");
+        assert!(!v.to_string().contains(password), "never shown: {v}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sip/carrier-auth.xml");
+        let mut carrier = Command::new(&sipp)
+            .args([
+                "-sf",
+                scenario.to_str().unwrap(),
+                "-i",
+                "127.0.0.1",
+                "-mi",
+                "127.0.0.1",
+            ])
+            .args([
+                "-p",
+                &port.to_string(),
+                "-rtp_echo",
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "40s",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = dir.path().join(format!("carrier-{good}"));
+        let r = peer(&[
+            "outbound",
+            "--server",
+            &sip,
+            "--username",
+            "emma",
+            "--password",
+            "phone-secret-1",
+            "--api",
+            &server.base,
+            "--cookie",
+            &session,
+            "--number",
+            "+61400111222",
+            "--far-elsewhere",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let _ = carrier.kill();
+        let _ = carrier.wait();
+        assert_eq!(r["api_status"], 201, "{r}");
+        assert_eq!(r["agent_answered"], true, "{r}");
+        assert_eq!(r["agent_hung_up"], true, "{r}");
+        let id = r["contact"].as_str().unwrap().to_string();
+        contact_in(&api, &id, &["wrap_up", "completed"]).await;
+        let events = api.get(&format!("/contacts/{id}/events")).await;
+        let k = kinds(&events);
+        if good {
+            assert!(k.iter().any(|e| e == "call.connected"), "{k:?}");
+            let (rate, heard) = channels(Path::new(r["agent_heard"].as_str().unwrap()));
+            assert!(
+                tone(&heard[0], rate, AGENT_TONE) > 500.0,
+                "the agent hears the echo through the carrier"
+            );
+        } else {
+            assert!(!k.iter().any(|e| e == "call.connected"), "{k:?}");
+            let failed = events["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["kind"] == "call.dial_failed")
+                .unwrap_or_else(|| panic!("{events}"));
+            assert_eq!(failed["payload"]["code"], 403, "{events}");
+        }
+        let (s, v) = me
+            .call(
+                reqwest::Method::POST,
+                &format!("/contacts/{id}/wrap-up"),
+                Some(json!({"disposition": "resolved"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+}
+
+/// SIPp (Debian's sip-tester), which scripts/test.sh installs.
+fn which_sipp() -> PathBuf {
+    let p = std::env::var_os("SWITCHBOARD_SIPP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/sipp"));
+    assert!(
+        p.exists(),
+        "no SIPp at {} — run scripts/test.sh once (it installs Debian's sip-tester), \
+         or point SWITCHBOARD_SIPP at one",
+        p.display()
+    );
+    p
 }

@@ -25,7 +25,7 @@ use sb_app::contacts::NewContact;
 use sb_app::voice::VoiceRequest;
 use sb_app::{App, AppError, Principal};
 use sb_model::{AgentId, Channel, ContactId, Direction, TenantId, Text};
-use sb_sip::switch::{Menu, NumberRoute, Phone, Trunk};
+use sb_sip::switch::{Carrier, Dial, Menu, NumberRoute, Phone, Trunk};
 use sb_sip::{CallRef, Config, Directory, Media, MonitorError, MonitorMode, Output, Stage, Switch};
 use serde_json::json;
 use tokio::net::UdpSocket;
@@ -109,6 +109,7 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
     );
     let (media_events, media_rx) = mpsc::unbounded_channel();
     let (stream_tx, stream_rx) = mpsc::channel(1024);
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
     tokio::spawn(accept_tcp(tcp, stream_tx));
     let shell = Shell {
         node,
@@ -126,8 +127,9 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
         prompt_names,
         media_events,
         connections: HashMap::new(),
+        done_tx,
     };
-    tokio::spawn(shell.run(media_rx, stream_rx));
+    tokio::spawn(shell.run(media_rx, stream_rx, done_rx));
     Ok(Voice { addr: local })
 }
 
@@ -176,6 +178,30 @@ async fn directory(app: &App) -> Result<(Directory, HashSet<(TenantId, String)>)
         );
     }
     for t in d.trunks {
+        // The first trunk (by name) that takes outbound calls carries the
+        // tenant's.
+        if let (Some(out), Some(caller_id)) = (&t.outbound, &t.caller_id)
+            && !dir.carriers.contains_key(&t.tenant_id)
+        {
+            match resolve(out).await {
+                Some((addr, domain)) => {
+                    dir.carriers.insert(
+                        t.tenant_id,
+                        Carrier {
+                            addr,
+                            domain,
+                            username: t.auth_username.clone(),
+                            password: t.auth_password.clone(),
+                            caller_id: caller_id.clone(),
+                        },
+                    );
+                }
+                None => tracing::warn!(
+                    trunk = t.name,
+                    "the trunk's outbound address does not resolve"
+                ),
+            }
+        }
         let sources: Vec<String> = serde_json::from_str(&t.sources).unwrap_or_default();
         dir.trunks.push(Trunk {
             tenant: t.tenant_id,
@@ -197,6 +223,23 @@ async fn directory(app: &App) -> Result<(Directory, HashSet<(TenantId, String)>)
         );
     }
     Ok((dir, prompts))
+}
+
+/// `host` or `host:port` (5060 by default) as an address, and the host to
+/// name in request URIs.
+async fn resolve(out: &str) -> Option<(SocketAddr, String)> {
+    if let Ok(a) = out.parse::<SocketAddr>() {
+        return Some((a, a.ip().to_string()));
+    }
+    if let Ok(ip) = out.trim_matches(['[', ']']).parse::<IpAddr>() {
+        return Some((SocketAddr::new(ip, 5060), ip.to_string()));
+    }
+    let (host, port) = match out.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().ok()?),
+        None => (out, 5060u16),
+    };
+    let addr = tokio::net::lookup_host((host, port)).await.ok()?.next()?;
+    Some((addr, host.to_string()))
 }
 
 /// This machine's name (its calls' contacts are closed when it restarts).
@@ -250,6 +293,15 @@ enum Done {
         call: CallRef,
         ok: bool,
     },
+    /// A callback (or a call an agent asked for) offered to an agent, with
+    /// the number to dial.
+    Dial {
+        tenant: TenantId,
+        contact: ContactId,
+        reservation: u64,
+        agent: AgentId,
+        target: sb_app::voice::DialTarget,
+    },
 }
 
 struct CallMedia {
@@ -259,6 +311,8 @@ struct CallMedia {
     monitor: Option<AgentId>,
     /// Since when the agent has held the caller.
     held_since: Option<Instant>,
+    /// A call an agent asked to make: left unanswered, it is dropped.
+    click: bool,
     tx: mpsc::UnboundedSender<media::Command>,
 }
 
@@ -286,6 +340,8 @@ struct Shell {
     media_events: mpsc::UnboundedSender<(CallRef, media::Event)>,
     /// Open TCP connections, by peer: where their messages are written.
     connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    /// Where work the loop started reports back.
+    done_tx: mpsc::UnboundedSender<Done>,
 }
 
 /// What the TCP side tells the loop.
@@ -385,8 +441,9 @@ impl Shell {
         mut self,
         mut media_rx: mpsc::UnboundedReceiver<(CallRef, media::Event)>,
         mut stream_rx: mpsc::Receiver<Stream>,
+        mut done_rx: mpsc::UnboundedReceiver<Done>,
     ) {
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        let done_tx = self.done_tx.clone();
         let (req_tx, mut req_rx) = mpsc::channel::<VoiceRequest>(64);
         self.app.voice_state().attach(req_tx);
         let mut live = self.app.subscribe_live();
@@ -490,6 +547,7 @@ impl Shell {
                         contact: None,
                         monitor: None,
                         held_since: None,
+                        click: false,
                         tx,
                     },
                 );
@@ -514,44 +572,22 @@ impl Shell {
                     spawn_abandon(self.app.clone(), tenant, contact);
                     return;
                 }
-                let app = self.app.clone();
-                let relative = format!(
-                    "recordings/{tenant}/{contact}-{}.wav",
-                    self.app.new_uuid().simple()
-                );
-                let done: Box<dyn FnOnce(media::Finished) + Send> = Box::new(move |f| {
-                    tokio::spawn(async move {
-                        let row = sb_store::Recording {
-                            id: app.new_uuid().to_string(),
-                            tenant_id: tenant,
-                            contact_id: contact.to_string(),
-                            path: f.path,
-                            bytes: f.bytes,
-                            sha256: f.sha256,
-                            channels: 2,
-                            duration_ms: f.duration_ms,
-                            paused_ms: f.paused_ms,
-                            started_at: f.started_at,
-                            ended_at: f.ended_at,
-                        };
-                        if let Err(e) = app.add_recording(&row).await {
-                            tracing::error!(error = %e, %contact, "the recording could not be stored");
-                        }
-                    });
-                });
                 if let Some(m) = self.calls.get_mut(&call) {
                     m.contact = Some(contact);
-                    let _ = m.tx.send(media::Command::Record(media::RecordTo {
-                        data_dir: self.data_dir.clone(),
-                        relative,
-                        done,
-                    }));
                 }
+                self.record(call, tenant, contact);
                 self.switch.call_queued(wall_ms(), call, contact);
                 if let Some((reservation, agent, _)) = self.early.remove(&contact) {
                     self.ring(contact, reservation, agent).await;
                 }
             }
+            Done::Dial {
+                tenant,
+                contact,
+                reservation,
+                agent,
+                target,
+            } => self.dial(tenant, contact, reservation, agent, target).await,
             Done::Refused { call } => {
                 self.creating.remove(&call);
                 self.cancelled.remove(&call);
@@ -575,6 +611,109 @@ impl Shell {
                 // A prompt that cannot be played counts as played.
                 _ => self.switch.prompt_done(wall_ms(), call),
             },
+        }
+    }
+
+    /// Starts recording a call into the data directory; the recording is
+    /// stored against the contact when it ends.
+    fn record(&self, call: CallRef, tenant: TenantId, contact: ContactId) {
+        let app = self.app.clone();
+        let relative = format!(
+            "recordings/{tenant}/{contact}-{}.wav",
+            self.app.new_uuid().simple()
+        );
+        let done: Box<dyn FnOnce(media::Finished) + Send> = Box::new(move |f| {
+            tokio::spawn(async move {
+                let row = sb_store::Recording {
+                    id: app.new_uuid().to_string(),
+                    tenant_id: tenant,
+                    contact_id: contact.to_string(),
+                    path: f.path,
+                    bytes: f.bytes,
+                    sha256: f.sha256,
+                    channels: 2,
+                    duration_ms: f.duration_ms,
+                    paused_ms: f.paused_ms,
+                    started_at: f.started_at,
+                    ended_at: f.ended_at,
+                };
+                if let Err(e) = app.add_recording(&row).await {
+                    tracing::error!(error = %e, %contact, "the recording could not be stored");
+                }
+            });
+        });
+        if let Some(m) = self.calls.get(&call) {
+            let _ = m.tx.send(media::Command::Record(media::RecordTo {
+                data_dir: self.data_dir.clone(),
+                relative,
+                done,
+            }));
+        }
+    }
+
+    /// Dials a callback offered to an agent: two media ports, one task,
+    /// then the switch rings the agent's phone. A phone not registered here
+    /// leaves the reservation to the desk.
+    async fn dial(
+        &mut self,
+        tenant: TenantId,
+        contact: ContactId,
+        reservation: u64,
+        agent: AgentId,
+        target: sb_app::voice::DialTarget,
+    ) {
+        if self.switch.call_of(contact).is_some()
+            || !self.switch.is_registered(tenant, agent, wall_ms())
+        {
+            return;
+        }
+        self.early.remove(&contact);
+        let (far, near) = match (
+            media_socket(self.media_ip).await,
+            media_socket(self.media_ip).await,
+        ) {
+            (Ok(f), Ok(n)) => (f, n),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "no media port for an outbound call");
+                return;
+            }
+        };
+        let port = |s: &UdpSocket| s.local_addr().map(|a| a.port()).unwrap_or(0);
+        let (far_port, near_port) = (port(&far), port(&near));
+        let d = Dial {
+            tenant,
+            contact,
+            queue: target.queue,
+            reservation,
+            agent,
+            number: target.number,
+        };
+        match self.switch.dial(wall_ms(), d, near_port, far_port) {
+            Ok(call) => {
+                let tx = media::spawn(call, far, self.moh.clone(), self.media_events.clone());
+                let _ = tx.send(media::Command::AgentSocket(near));
+                self.calls.insert(
+                    call,
+                    CallMedia {
+                        tenant,
+                        contact: Some(contact),
+                        monitor: None,
+                        held_since: None,
+                        click: target.click,
+                        tx,
+                    },
+                );
+                self.record(call, tenant, contact);
+                spawn_event(
+                    self.app.clone(),
+                    tenant,
+                    contact,
+                    "call.dialling",
+                    json!({ "agent_id": agent }),
+                    0,
+                );
+            }
+            Err(e) => tracing::warn!(%contact, error = %e, "an outbound call was not made"),
         }
     }
 
@@ -693,13 +832,33 @@ impl Shell {
                 };
                 if self.switch.call_of(contact).is_some() {
                     self.ring(contact, reservation, agent).await;
-                } else {
-                    let now = Instant::now();
-                    self.early
-                        .retain(|_, (_, _, at)| now.duration_since(*at) < Duration::from_secs(30));
-                    if self.early.len() < 10_000 {
-                        self.early.insert(contact, (reservation, agent, now));
-                    }
+                    return;
+                }
+                let callback = e.payload["callback"].as_bool() == Some(true);
+                if callback || e.payload["channel"] == "voice" {
+                    // Perhaps a callback, or a call an agent asked for: the
+                    // agent's phone rings, then the number is called.
+                    let app = self.app.clone();
+                    let done = self.done_tx.clone();
+                    let tenant = e.tenant_id;
+                    tokio::spawn(async move {
+                        if let Some(target) = app.dial_target(tenant, contact, callback).await {
+                            let _ = done.send(Done::Dial {
+                                tenant,
+                                contact,
+                                reservation,
+                                agent,
+                                target,
+                            });
+                        }
+                    });
+                }
+                // Or a new call whose contact is not known to be one yet.
+                let now = Instant::now();
+                self.early
+                    .retain(|_, (_, _, at)| now.duration_since(*at) < Duration::from_secs(30));
+                if self.early.len() < 10_000 {
+                    self.early.insert(contact, (reservation, agent, now));
                 }
             }
             "reservation.ended" => {
@@ -893,13 +1052,47 @@ impl Shell {
                     ..
                 } => spawn_respond(self.app.clone(), tenant, reservation, true),
                 Output::AgentDeclined {
+                    call,
                     tenant,
                     reservation,
+                    contact,
                     why,
-                    ..
                 } => {
                     tracing::info!(reservation, why, "the agent did not take the call");
-                    spawn_respond(self.app.clone(), tenant, reservation, false);
+                    if self.calls.get(&call).is_some_and(|m| m.click) {
+                        // A call the agent asked for and then did not take:
+                        // dropped rather than offered again.
+                        spawn_abandon(self.app.clone(), tenant, contact);
+                    } else {
+                        spawn_respond(self.app.clone(), tenant, reservation, false);
+                    }
+                }
+                Output::Connected {
+                    tenant, contact, ..
+                } => spawn_event(
+                    self.app.clone(),
+                    tenant,
+                    contact,
+                    "call.connected",
+                    json!({}),
+                    0,
+                ),
+                Output::DialFailed {
+                    tenant,
+                    contact,
+                    code,
+                    reason,
+                    ..
+                } => {
+                    tracing::info!(%contact, code, "an outbound call was not answered");
+                    spawn_event(
+                        self.app.clone(),
+                        tenant,
+                        contact,
+                        "call.dial_failed",
+                        json!({ "code": code, "reason": reason }),
+                        0,
+                    );
                 }
                 Output::Ended {
                     call,
@@ -926,6 +1119,7 @@ impl Shell {
                             Stage::Waiting => "waiting",
                             Stage::Talking => "talking",
                             Stage::CallbackKept => "callback",
+                            Stage::Unanswered => "unanswered",
                         };
                         spawn_event(
                             self.app.clone(),
@@ -946,7 +1140,9 @@ impl Shell {
                             Stage::Waiting => spawn_abandon(self.app.clone(), tenant, contact),
                             Stage::Talking => spawn_complete(self.app.clone(), tenant, contact),
                             // The contact keeps its place; an agent rings back.
-                            Stage::CallbackKept => {}
+                            // An unanswered outbound call: the reservation
+                            // was declined, the contact stays.
+                            Stage::CallbackKept | Stage::Unanswered => {}
                         },
                     }
                 }

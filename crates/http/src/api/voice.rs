@@ -9,8 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sb_app::AppError;
 use sb_app::voice::{
-    MAX_PROMPT_BYTES, MonitorModeName, NumberSpec, NumberView, PhoneSpec, PhoneView, PromptView,
-    RecordingView, TrunkSpec, TrunkView,
+    CallSpec, MAX_PROMPT_BYTES, MonitorModeName, NumberSpec, NumberView, PhoneSpec, PhoneView,
+    PromptView, RecordingView, TrunkSpec, TrunkView,
 };
 use sb_model::{AgentId, ContactId};
 use serde::Serialize;
@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_phones))
         .routes(routes!(get_phone, put_phone, delete_phone))
         .routes(routes!(monitor_call, stop_monitoring))
+        .routes(routes!(place_call))
         .routes(routes!(pause_recording))
         .routes(routes!(resume_recording))
         .routes(routes!(list_recordings))
@@ -261,6 +262,22 @@ async fn monitor_call(
 ) -> ApiResult<StatusCode> {
     s.app.monitor_call(&p, contact, b.mode).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Click-to-call: the caller's phone rings at once and, answered, calls
+/// the number through the tenant's outbound trunk. The call is an outbound
+/// voice contact kept for the caller, recorded like any call.
+#[utoipa::path(post, path = "/me/calls", tag = "voice", request_body = CallSpec,
+    responses((status = 201, body = crate::dto::ContactOut),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn place_call(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(b): ApiJson<CallSpec>,
+) -> ApiResult<(StatusCode, Json<crate::dto::ContactOut>)> {
+    let c = s.app.place_call(&p, b).await?;
+    Ok((StatusCode::CREATED, Json(c.into())))
 }
 
 /// The team leader's phone leaves the call.

@@ -14,6 +14,14 @@ Prints one JSON object describing what happened.
       --api http://127.0.0.1:8080 --cookie TEAM_LEADERS_SESSION
       (the team leader listens in, then barges in; times of each part are
       reported against each recording's start)
+  peer.py outbound --server ... --username alice --password secret \
+      --api http://127.0.0.1:8080 --cookie AGENTS_SESSION --port 5099 \
+      --number +61400111222 --out DIR
+      (the agent asks for a call by the API; the phone rings and answers;
+      the called party, a user agent on --port standing in for the
+      carrier, answers, talks, and hangs up; --request-path and
+      --request-body ask for something else instead, like a callback, with
+      {now} in the body replaced by the time)
 """
 import argparse
 import json
@@ -101,7 +109,12 @@ class Phone(pj.Account):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["answered", "abandon", "register", "monitor"])
+    ap.add_argument("mode", choices=["answered", "abandon", "register", "monitor", "outbound"])
+    ap.add_argument("--port", type=int, default=0, help="the SIP port the peers listen on")
+    ap.add_argument("--request-path", default="/api/v1/me/calls")
+    ap.add_argument("--request-body", default="")
+    ap.add_argument("--far-elsewhere", action="store_true",
+                    help="outbound: the called party is not ours (a carrier run apart); wait for it to hang up")
     ap.add_argument("--lead-username", default="")
     ap.add_argument("--lead-password", default="")
     ap.add_argument("--api", default="")
@@ -143,7 +156,7 @@ def main():
     cfg.medConfig.noVad = True
     ep.libInit(cfg)
     tcfg = pj.TransportConfig()
-    tcfg.port = 0
+    tcfg.port = a.port
     tcfg.boundAddress = a.bind
     ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
     if a.tcp:
@@ -195,6 +208,55 @@ def main():
 
     phone = None
     lead = None
+    if a.mode == "outbound":
+        phone = account(a.username, a.password, agent_tone, agent_rx)
+        pump(10, lambda: phone.reg_code is not None and phone.reg_code != 100)
+        result["registration"] = phone.reg_code
+        # The called party: answers whatever reaches its number.
+        fcfg = pj.AccountConfig()
+        fcfg.idUri = f"sip:{a.number}@127.0.0.1"
+        fcfg.mediaConfig.transportConfig.port = 0
+        far = Phone(caller_tone, caller_rx, answer_after=1.0)
+        if not a.far_elsewhere:
+            far.create(fcfg)
+            lead = far  # answered by `pump` like the other phones
+        from datetime import datetime, timezone
+        body = a.request_body or json.dumps({"to": a.number})
+        body = body.replace("{now}", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        status, body = api("POST", a.request_path, json.loads(body))
+        result["api_status"] = status
+        result["contact"] = (body or {}).get("id")
+        if status != 201:
+            result["api_body"] = body
+            print(json.dumps(result), flush=True)
+            return
+        agent_up = lambda: phone.calls and phone.calls[0].confirmed_at is not None
+        result["agent_answered"] = pump(40, agent_up)
+        if a.far_elsewhere:
+            result["agent_hung_up"] = pump(30, lambda: phone.calls and phone.calls[0].disconnected)
+            for c in phone.calls:
+                c.recorder = None
+                c.player = None
+            pump(0.5)
+            result["agent_heard"] = agent_rx
+            print(json.dumps(result), flush=True)
+            return
+        far_up = lambda: far.calls and far.calls[0].confirmed_at is not None
+        result["far_answered"] = pump(20, far_up)
+        if result["far_answered"]:
+            result["far_uri"] = far.calls[0].getInfo().localUri
+            pump(a.talk)
+            far.calls[0].hangup(pj.CallOpParam())
+            result["far_hung_up"] = pump(10, lambda: far.calls[0].disconnected)
+        result["agent_hung_up"] = pump(10, lambda: phone.calls and phone.calls[0].disconnected)
+        for c in phone.calls + far.calls:
+            c.recorder = None
+            c.player = None
+        pump(0.5)
+        result["agent_heard"] = agent_rx
+        result["far_heard"] = caller_rx
+        print(json.dumps(result), flush=True)
+        return
     if a.mode == "monitor":
         lead = account(a.lead_username, a.lead_password, lead_tone, lead_rx)
         lead.answer_after = 0.2
