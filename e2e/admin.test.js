@@ -188,6 +188,22 @@ test("an admin sets up voice: a number to a queue, a trunk, an agent's phone; ba
   await d.getByLabel("Addresses calls may come from").fill("203.0.113.0/24\n198.51.100.7");
   await d.getByRole("button", { name: "Add trunk" }).click();
   await textIs(page.locator('tr[data-trunk="carrier"] td').first(), "203.0.113.0/24, 198.51.100.7/32");
+  // Outbound calls through it: the caller ID is needed; the password is
+  // kept but never shown.
+  await page.getByRole("button", { name: "Edit trunk carrier" }).click();
+  d = editor();
+  await d.getByLabel("Send calls to").fill("sip.carrier.example:5060");
+  await d.getByLabel("Username").fill("acme");
+  await d.getByRole("button", { name: "Save trunk" }).click();
+  await textIs(errorBeside(d, "Caller ID"), "is needed for a trunk that takes outbound calls");
+  await textIs(errorBeside(d, "Password"), "is needed with a username");
+  await d.getByLabel("Caller ID").fill("+61290000000");
+  await d.getByLabel("Password").fill("carrier-secret");
+  await d.getByRole("button", { name: "Save trunk" }).click();
+  await textIs(page.locator('tr[data-trunk="carrier"] td').nth(1), "sip.carrier.example:5060 as +61290000000 (signs in as acme)");
+  const trunk = (await admin("GET", "/api/v1/voice/trunks")).items.find((t) => t.name === "carrier");
+  assert.equal(trunk.has_password, true);
+  assert.ok(!JSON.stringify(trunk).includes("carrier-secret"));
 
   // A greeting, uploaded; a menu on the number: key 2 for Support.
   await page.getByRole("button", { name: "Upload prompt" }).click();

@@ -49,6 +49,8 @@ async function run(server, addr) {
     const lines = createInterface({ input: child.stdout });
     const timer = setTimeout(() => reject(new Error("the server did not start in 60 s")), 60_000);
     lines.on("line", (line) => {
+      const sip = line.match(/listening on udp:\/\/(\S+)/);
+      if (sip) server.sip = sip[1];
       const m = line.match(/listening on (http:\/\/\S+)/);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
@@ -132,4 +134,21 @@ export async function countIs(locator, n, timeout = 5000) {
     await new Promise((r) => setTimeout(r, 50));
   }
   assert.fail(`expected ${n} matches, saw ${last}`);
+}
+
+/** Registers a demo phone with a real SIP user agent (PJSIP, from the
+ * voice tests' virtual environment); the registration outlasts it. */
+export async function registerPhone(server, username, password = "switchboard") {
+  const root = join(here, "..");
+  const python = process.env.SWITCHBOARD_SIP_PYTHON || join(root, "target", "sip-venv", "bin", "python");
+  for (let i = 0; i < 100 && !server.sip; i++) await new Promise((r) => setTimeout(r, 100));
+  const out = mkdtempSync(join(tmpdir(), "sb-e2e-sip-"));
+  const child = spawn(python, [join(root, "crates", "switchboard", "tests", "sip", "peer.py"), "register",
+    "--server", server.sip, "--username", username, "--password", password, "--out", out], { stdio: ["ignore", "pipe", "inherit"] });
+  let text = "";
+  child.stdout.on("data", (d) => { text += d; });
+  await new Promise((r) => child.once("exit", r));
+  rmSync(out, { recursive: true, force: true });
+  const result = JSON.parse(text.trim().split("\n").pop());
+  assert.equal(result.registration, 200, text);
 }

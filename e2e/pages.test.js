@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startServer, apiAs, launchBrowser, loggedIn, artifacts, shot, textIs, countIs } from "./harness.js";
+import { startServer, apiAs, launchBrowser, loggedIn, artifacts, shot, textIs, countIs, registerPhone } from "./harness.js";
 
 let server, browser, admin;
 
@@ -493,5 +493,21 @@ test("on the floor a team leader may listen in on a call in progress; one not on
   const desk = await loggedIn(browser, server.base, "agent6@demo.example");
   await desk.goto(`${server.base}/desk`);
   await textIs(desk.locator("#my-phone"), "Phone agent6: not registered — calls cannot reach you.");
+  assert.equal(await desk.locator("#dial").count(), 0, "no dialling without a phone");
+  // Registered, the phone can call out: a bad number is refused, then a
+  // call needs a trunk that takes outbound calls.
+  await registerPhone(server, "agent6");
+  await desk.reload();
+  await textIs(desk.locator("#my-phone"), "Phone agent6: registered — calls ring it.");
+  await desk.getByRole("button", { name: "Available", exact: true }).click();
+  await textIs(desk.locator("#my-state"), "available");
+  await desk.getByLabel("Number to call").fill("call me");
+  await desk.getByRole("button", { name: "Call", exact: true }).click();
+  await textIs(desk.locator("#notice"), "Could not call: must be 3 to 20 digits, with an optional leading +");
+  await desk.getByLabel("Number to call").fill("+61 400 111 222");
+  await desk.getByRole("button", { name: "Call", exact: true }).click();
+  await textIs(desk.locator("#notice"), "Could not call: no trunk takes outbound calls: an administrator sets one up under Voice");
+  await shot(desk, "desk-dial");
+  await desk.getByRole("button", { name: "Offline" }).click();
   await desk.context().close();
 });

@@ -538,10 +538,25 @@ function promptForm() {
 function trunkForm(t) {
   const name = text("name", t?.name, { readonly: !!t });
   const sources = el("textarea", { name: "sources", rows: 3 }, (t?.sources || []).join("\n"));
-  return form([field("Trunk", name), field("Addresses calls may come from", sources, "One address or CIDR block a line, like 203.0.113.0/24.")],
+  const outbound = text("outbound", t?.outbound, { placeholder: "sip.carrier.example:5060" });
+  const callerId = text("caller_id", t?.caller_id, { placeholder: "+61290000000" });
+  const username = text("username", t?.username, { autocomplete: "off" });
+  const password = el("input", { name: "password", type: "password", autocomplete: "new-password",
+    placeholder: t?.has_password ? "kept — type to change" : "" });
+  return form([field("Trunk", name), field("Addresses calls may come from", sources, "One address or CIDR block a line, like 203.0.113.0/24. None for a trunk that only takes outbound calls."),
+    el("fieldset", {}, el("legend", {}, "Outbound calls"),
+      el("div", { class: "grid2" }, field("Send calls to", outbound, "The carrier's host or address, with its port."),
+        field("Caller ID", callerId, "The number called parties see.")),
+      el("div", { class: "grid2" }, field("Username", username, "If the carrier asks for credentials."),
+        field("Password", password, "Kept to answer the carrier's challenges; never shown.")))],
     t ? "Save trunk" : "Add trunk",
-    () => api("PUT", `/api/v1/voice/trunks/${encodeURIComponent(name.value.trim())}`,
-      { sources: sources.value.split(/\s+/).filter(Boolean) }),
+    () => api("PUT", `/api/v1/voice/trunks/${encodeURIComponent(name.value.trim())}`, {
+      sources: sources.value.split(/\s+/).filter(Boolean),
+      outbound: outbound.value.trim() || null,
+      caller_id: callerId.value.trim() || null,
+      username: username.value.trim() || null,
+      password: password.value || null,
+    }),
     async (r) => { dialog.close(); say(`Trunk ${r.name} saved.`); await show(); });
 }
 
@@ -569,7 +584,8 @@ async function voiceArea() {
         try { await api("DELETE", `/api/v1/voice/numbers/${encodeURIComponent(n.number)}`); await show(); } catch (e) { say(e.message, true); }
       }, "secondary", { "aria-label": `Remove ${n.number}` }))));
   const trunkRows = trunks.items.map((t) => el("tr", { "data-trunk": t.name },
-    el("th", { scope: "row" }, t.name), el("td", {}, t.sources.join(", ")),
+    el("th", { scope: "row" }, t.name), el("td", {}, t.sources.join(", ") || "—"),
+    el("td", {}, t.outbound ? `${t.outbound} as ${t.caller_id}${t.username ? ` (signs in as ${t.username})` : ""}` : "—"),
     el("td", {}, button("Edit", () => edit(`Trunk ${t.name}`, () => trunkForm(t)), "secondary", { "aria-label": `Edit trunk ${t.name}` }),
       " ", button("Remove", async () => {
         try { await api("DELETE", `/api/v1/voice/trunks/${encodeURIComponent(t.name)}`); await show(); } catch (e) { say(e.message, true); }
@@ -590,8 +606,8 @@ async function voiceArea() {
         el("th", { scope: "row" }, p.name), el("td", {}, `${(p.duration_ms / 1000).toFixed(1)} s`),
         el("td", {}, el("audio", { controls: "", preload: "none", src: `/api/v1/voice/prompts/${encodeURIComponent(p.name)}`, "aria-label": `Play ${p.name}` })))), "Prompts"),
       el("div", { class: "row" }, button("Upload prompt", () => edit("New prompt", () => promptForm()), ""))),
-    section("Trunks", el("p", { class: "muted" }, "Only calls from these addresses are taken; any other caller is refused."),
-      table(["Trunk", "Addresses", ""], trunkRows, "Trunks"), el("div", { class: "row" }, button("Add trunk", () => edit("New trunk", () => trunkForm()), ""))),
+    section("Trunks", el("p", { class: "muted" }, "Only calls from these addresses are taken; any other caller is refused. Agents' calls and callbacks go out through the first trunk with an outbound address."),
+      table(["Trunk", "Addresses", "Outbound", ""], trunkRows, "Trunks"), el("div", { class: "row" }, button("Add trunk", () => edit("New trunk", () => trunkForm()), ""))),
     section("Agents' phones", el("p", { class: "muted" }, "Desk phones and softphones register with these credentials (realm: switchboard)."),
       table(["Agent", "SIP username", "State", ""], phoneRows, "Agents' phones")),
   ];

@@ -80,6 +80,7 @@ function channelName(c) { return { voice: "Call", email: "Email", chat: "Chat", 
 function renderState() {
   // Keep a reason the agent has chosen but not yet sent.
   const chosen = document.getElementById("away-reason")?.value;
+  const typed = document.getElementById("dial-number")?.value;
   const since = status.since ? Date.now() - status.since : Date.now() - statusSeenAt;
   const label = status.status.replace("_", "-");
   const known = reasons.find((c) => c.code === status.reason);
@@ -100,9 +101,27 @@ function renderState() {
     phone ? el("p", { id: "my-phone", class: phone.registered ? "muted" : "error" },
       phone.registered ? `Phone ${phone.username}: registered — calls ring it.`
         : `Phone ${phone.username}: not registered — calls cannot reach you.`) : "",
+    // Click-to-call: the phone rings, then the number is called.
+    phone?.registered ? el("form", { id: "dial", class: "row", style: "margin-top:0", onsubmit: dial },
+      el("input", { id: "dial-number", name: "to", type: "tel", placeholder: "Number to call", "aria-label": "Number to call",
+        autocomplete: "off", style: "flex:1" }),
+      el("button", { type: "submit", class: "secondary", id: "dial-button" }, "Call")) : "",
   );
   if (chosen) document.getElementById("away-reason").value = chosen;
+  if (typed && document.getElementById("dial-number")) document.getElementById("dial-number").value = typed;
   if (stateError) showFieldErrors(stateBox, stateError);
+}
+
+async function dial(ev) {
+  ev.preventDefault();
+  const input = document.getElementById("dial-number");
+  try {
+    await api("POST", "/api/v1/me/calls", { to: input.value });
+    say(`Calling ${input.value}: answer your phone.`);
+    input.value = "";
+  } catch (e) {
+    say(`Could not call: ${e instanceof ApiError && e.fields.length ? e.fields[0].message : e.message}`, true);
+  }
 }
 
 // The server's answer to the last state change, kept across redraws (a

@@ -268,7 +268,8 @@ def main():
         result["registration"] = phone.reg_code
         if a.mode == "register" or phone.reg_code != 200:
             print(json.dumps(result), flush=True)
-            return
+            # Left at once: the registration stays until it expires.
+            os._exit(0)
 
     ccfg = pj.AccountConfig()
     ccfg.idUri = "sip:+61400111222@127.0.0.1"
