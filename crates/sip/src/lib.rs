@@ -16,5 +16,6 @@ pub mod switch;
 
 pub use msg::{Message, ParseError};
 pub use switch::{
-    CallRef, Config, Directory, EndedBy, Media, MonitorError, MonitorMode, Output, Stage, Switch,
+    CallRef, Config, ConsultError, Directory, EndedBy, Media, MonitorError, MonitorMode, Output,
+    Stage, Switch,
 };

@@ -214,6 +214,24 @@ pub enum MonitorError {
     Busy,
 }
 
+/// Why a consultation cannot start or end as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConsultError {
+    #[error("the contact is not a call in progress with an agent")]
+    NotTalking,
+    #[error("the other agent's phone is not registered")]
+    NotRegistered,
+    #[error("a consultation or monitoring is already under way on the call")]
+    Busy,
+    #[error("the other agent has not answered yet")]
+    NotAnswered,
+    #[error("no consultation is under way on the call")]
+    NoConsultation,
+}
+
+/// How long a consulted agent's phone may ring.
+pub const CONSULT_RING_MS: i64 = 30_000;
+
 /// Which of a call's outgoing legs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Which {
@@ -221,6 +239,8 @@ enum Which {
     Monitor,
     /// The called party of an outbound call, until it answers.
     Far,
+    /// Another agent the agent consults before handing the call over.
+    Consult,
 }
 
 /// What the media shell should do.
@@ -263,6 +283,18 @@ pub enum Media {
         signal: IpAddr,
         mode: MonitorMode,
     },
+    /// The consulted agent's phone answered: the agent and they talk,
+    /// the caller hears music.
+    Consult {
+        call: CallRef,
+        port: u16,
+        remote: SocketAddr,
+        signal: IpAddr,
+    },
+    /// The consultation ended: its leg goes.
+    ConsultStop { call: CallRef },
+    /// The consulted agent takes the call: their leg becomes the agent's.
+    ConsultComplete { call: CallRef },
     /// The team leader changes how they monitor.
     MonitorMode { call: CallRef, mode: MonitorMode },
     /// The team leader's leg ends.
@@ -353,6 +385,30 @@ pub enum Output {
         contact: ContactId,
         code: u16,
         reason: String,
+    },
+    /// The consulted agent answered.
+    ConsultAnswered {
+        call: CallRef,
+        tenant: TenantId,
+        contact: ContactId,
+        agent: AgentId,
+    },
+    /// The consultation ended without a handover; the caller is back with
+    /// the agent.
+    ConsultEnded {
+        call: CallRef,
+        tenant: TenantId,
+        contact: ContactId,
+        why: String,
+    },
+    /// The consulted agent took the call (an attended transfer): move the
+    /// contact to them, in its queue; the reservation that makes is taken
+    /// by the call already in progress ([`Switch::ring`]).
+    ConsultCompleted {
+        call: CallRef,
+        tenant: TenantId,
+        contact: ContactId,
+        agent: AgentId,
     },
     /// A team leader's monitoring leg ended (or never started).
     MonitorEnded {
@@ -519,6 +575,19 @@ struct Call {
     far: Option<AgentLeg>,
     /// Outbound: credentials were sent once; when ringing is given up.
     outbound: Option<Outbound>,
+    /// Another agent consulted, until the call is handed over or not.
+    consult: Option<Consult>,
+    /// Handed over to this agent: the reservation the transfer makes for
+    /// them is taken by the call in progress.
+    adopting: Option<AgentId>,
+}
+
+#[derive(Debug)]
+struct Consult {
+    leg: AgentLeg,
+    agent: AgentId,
+    /// When its ringing is given up.
+    until: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -533,6 +602,7 @@ impl Call {
             Which::Agent => self.agent.as_mut(),
             Which::Monitor => self.monitor.as_mut().map(|(l, _, _)| l),
             Which::Far => self.far.as_mut(),
+            Which::Consult => self.consult.as_mut().map(|c| &mut c.leg),
         }
     }
 
@@ -541,6 +611,7 @@ impl Call {
             Which::Agent => self.agent.as_ref(),
             Which::Monitor => self.monitor.as_ref().map(|(l, _, _)| l),
             Which::Far => self.far.as_ref(),
+            Which::Consult => self.consult.as_ref().map(|c| &c.leg),
         }
     }
 }
@@ -1112,6 +1183,8 @@ impl Switch {
             monitor: None,
             far: None,
             outbound: None,
+            consult: None,
+            adopting: None,
         };
         self.calls.insert(cref, call);
         self.dialogs.insert(call_id, cref);
@@ -1549,6 +1622,234 @@ impl Switch {
         Ok(cref)
     }
 
+    /// The agent consults another agent before handing the call over (an
+    /// attended transfer): the caller hears music and the other agent's
+    /// phone rings, with its media on `media_port`.
+    pub fn consult(
+        &mut self,
+        now: i64,
+        contact: ContactId,
+        agent: AgentId,
+        media_port: u16,
+    ) -> Result<CallRef, ConsultError> {
+        let cref = *self
+            .by_contact
+            .get(&contact)
+            .ok_or(ConsultError::NotTalking)?;
+        let c = self.calls.get(&cref).ok_or(ConsultError::NotTalking)?;
+        let answered = c
+            .agent
+            .as_ref()
+            .is_some_and(|a| a.state == AgentState::Answered);
+        if c.state != State::Talking || !answered {
+            return Err(ConsultError::NotTalking);
+        }
+        if c.consult.is_some() || c.monitor.is_some() || c.adopting.is_some() {
+            return Err(ConsultError::Busy);
+        }
+        let reg = self
+            .registrations
+            .get(&(c.tenant, agent))
+            .filter(|r| r.expires_at > now)
+            .cloned()
+            .ok_or(ConsultError::NotRegistered)?;
+        let from_user = c.from_number.clone();
+        let leg = self.new_leg(&reg, 0, media_port, from_user);
+        let c = self.calls.get_mut(&cref).expect("present");
+        c.consult = Some(Consult {
+            leg,
+            agent,
+            until: now + CONSULT_RING_MS,
+        });
+        self.invite_leg(now, cref, Which::Consult, &[("Subject", "Consultation")]);
+        self.out
+            .push_back(Output::Media(Media::Hold { call: cref }));
+        Ok(cref)
+    }
+
+    /// Ends the consultation on the contact's call: the consulted agent
+    /// takes the call (`complete`, once they have answered; the agent's
+    /// phone is hung up), or it is called off and the caller is back with
+    /// the agent. Returns the consulted agent.
+    pub fn finish_consult(
+        &mut self,
+        now: i64,
+        contact: ContactId,
+        complete: bool,
+    ) -> Result<AgentId, ConsultError> {
+        let cref = *self
+            .by_contact
+            .get(&contact)
+            .ok_or(ConsultError::NoConsultation)?;
+        let c = self.calls.get(&cref).ok_or(ConsultError::NoConsultation)?;
+        let Some(k) = c.consult.as_ref().filter(|_| c.state == State::Talking) else {
+            return Err(ConsultError::NoConsultation);
+        };
+        let agent = k.agent;
+        if !complete {
+            self.drop_consult(now, cref, true, "called off");
+            return Ok(agent);
+        }
+        if k.leg.state != AgentState::Answered {
+            return Err(ConsultError::NotAnswered);
+        }
+        self.hand_over(now, cref);
+        Ok(agent)
+    }
+
+    /// The consulted agent's leg becomes the agent's: the agent's phone is
+    /// hung up and the caller bridged to the other agent.
+    fn hand_over(&mut self, now: i64, cref: CallRef) {
+        if let Some((to, m)) = self.agent_request(cref, "BYE") {
+            self.send_pending(now, to, m);
+        }
+        self.hand_over_after_bye(now, cref);
+    }
+
+    fn hand_over_after_bye(&mut self, _now: i64, cref: CallRef) {
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        let Some(k) = c.consult.take() else {
+            return;
+        };
+        if let Some(old) = c.agent.replace(k.leg) {
+            self.dialogs.remove(&old.call_id);
+        }
+        c.adopting = Some(k.agent);
+        let (tenant, contact) = (c.tenant, c.contact);
+        self.out
+            .push_back(Output::Media(Media::ConsultComplete { call: cref }));
+        if let Some(contact) = contact {
+            self.out.push_back(Output::ConsultCompleted {
+                call: cref,
+                tenant,
+                contact,
+                agent: k.agent,
+            });
+        }
+    }
+
+    /// Ends the consultation leg: hung up (`hang_up`) or cancelled if
+    /// still ringing; the caller back with the agent unless the call is
+    /// over.
+    fn drop_consult(&mut self, now: i64, cref: CallRef, hang_up: bool, why: &str) {
+        let Some(k) = self.calls.get(&cref).and_then(|c| c.consult.as_ref()) else {
+            return;
+        };
+        let state = k.leg.state;
+        if hang_up {
+            match state {
+                AgentState::Answered => {
+                    if let Some((to, m)) = self.leg_request(cref, Which::Consult, "BYE") {
+                        self.send_pending(now, to, m);
+                    }
+                }
+                AgentState::Calling | AgentState::Proceeding => {
+                    self.cancel_leg(now, cref, Which::Consult);
+                }
+                AgentState::Cancelling => {}
+            }
+        }
+        let c = self.calls.get_mut(&cref).expect("present");
+        if let Some(k) = c.consult.take() {
+            self.dialogs.remove(&k.leg.call_id);
+        }
+        let (tenant, contact, talking) = (c.tenant, c.contact, c.state == State::Talking);
+        let held = c.agent.as_ref().is_some_and(|a| a.held);
+        self.out
+            .push_back(Output::Media(Media::ConsultStop { call: cref }));
+        if talking {
+            self.out.push_back(Output::Media(if held {
+                Media::Hold { call: cref }
+            } else {
+                Media::Bridge { call: cref }
+            }));
+        }
+        if let Some(contact) = contact {
+            self.out.push_back(Output::ConsultEnded {
+                call: cref,
+                tenant,
+                contact,
+                why: why.to_string(),
+            });
+        }
+    }
+
+    fn consult_response(
+        &mut self,
+        now: i64,
+        from: SocketAddr,
+        cref: CallRef,
+        resp: &Message,
+        code: u16,
+        cseq: u32,
+    ) {
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        let (tenant, contact, talking) = (c.tenant, c.contact, c.state == State::Talking);
+        let Some(k) = c.consult.as_mut() else {
+            return;
+        };
+        let agent = k.agent;
+        let leg = &mut k.leg;
+        if leg.signal.ip() != from.ip() {
+            self.refused(from, "spoofed", "a response for a call from elsewhere");
+            return;
+        }
+        match code {
+            100..=199 => {
+                if leg.state == AgentState::Calling {
+                    leg.state = AgentState::Proceeding;
+                }
+                leg.resend = None;
+            }
+            200..=299 => {
+                let first = leg.state != AgentState::Answered;
+                leg.remote_tag = resp.to_addr().and_then(|a| a.tag().map(str::to_string));
+                if let Some(t) = resp.header("Contact").and_then(NameAddr::parse) {
+                    leg.target = t.uri;
+                }
+                leg.resend = None;
+                leg.state = AgentState::Answered;
+                let port = leg.media_port;
+                self.send_leg_ack(cref, Which::Consult, cseq);
+                if !first {
+                    return;
+                }
+                match (sdp::parse(&resp.body), contact) {
+                    (Ok(a), Some(contact)) if talking && a.addr.port() != 0 => {
+                        self.out.push_back(Output::Media(Media::Consult {
+                            call: cref,
+                            port,
+                            remote: a.addr,
+                            signal: from.ip(),
+                        }));
+                        self.out.push_back(Output::ConsultAnswered {
+                            call: cref,
+                            tenant,
+                            contact,
+                            agent,
+                        });
+                    }
+                    _ => self.drop_consult(
+                        now,
+                        cref,
+                        true,
+                        "the other agent's phone could not take the audio",
+                    ),
+                }
+            }
+            _ => {
+                let invite = leg.invite.clone();
+                self.ack_failure(from, &invite, resp, cseq);
+                let why = format!("the other agent's phone answered {code}");
+                self.drop_consult(now, cref, false, &why);
+            }
+        }
+    }
+
     /// Stops a team leader's monitoring of the contact's call.
     pub fn stop_monitor(&mut self, now: i64, contact: ContactId) -> bool {
         let Some(&cref) = self.by_contact.get(&contact) else {
@@ -1756,6 +2057,10 @@ impl Switch {
         let Some(&cref) = self.by_contact.get(&contact) else {
             return false;
         };
+        // Handed over by a consultation: the caller stays with the agent.
+        if self.calls.get(&cref).is_some_and(|c| c.adopting.is_some()) {
+            return false;
+        }
         let state = self.calls.get(&cref).map(|c| c.state);
         let agent_state = self
             .calls
@@ -1775,6 +2080,7 @@ impl Switch {
             _ => return false,
         }
         self.drop_monitor(now, cref, true, "the call went back to a queue");
+        self.drop_consult(now, cref, true, "the call went back to a queue");
         let c = self.calls.get_mut(&cref).expect("present");
         c.state = State::Queued;
         if let Some(a) = c.agent.take() {
@@ -1814,6 +2120,23 @@ impl Switch {
         });
         if by_monitor {
             self.drop_monitor(now, cref, false, "the team leader hung up");
+            return;
+        }
+        let Some(c) = self.calls.get(&cref) else {
+            return;
+        };
+        if c.consult.as_ref().is_some_and(|k| k.leg.call_id == call_id) {
+            self.drop_consult(now, cref, false, "the other agent hung up");
+            return;
+        }
+        // The agent hangs up while the consulted agent is on: handed over.
+        let handing_over = c.state == State::Talking
+            && c.agent.as_ref().is_some_and(|a| a.call_id == call_id)
+            && c.consult
+                .as_ref()
+                .is_some_and(|k| k.leg.state == AgentState::Answered);
+        if handing_over {
+            self.hand_over_after_bye(now, cref);
             return;
         }
         let by_caller = self
@@ -1990,6 +2313,8 @@ impl Switch {
         self.drop_monitor(now, cref, true, "the call ended");
         let c = self.calls.get_mut(&cref).expect("present");
         c.state = State::Ended;
+        self.drop_consult(now, cref, true, "the call ended");
+        let c = self.calls.get_mut(&cref).expect("present");
         if let Some(a) = &mut c.agent {
             a.resend = None;
         }
@@ -2031,6 +2356,9 @@ impl Switch {
             if let Some(a) = &c.far {
                 self.dialogs.remove(&a.call_id);
             }
+            if let Some(k) = &c.consult {
+                self.dialogs.remove(&k.leg.call_id);
+            }
             if let Some(contact) = c.contact {
                 self.by_contact.remove(&contact);
             }
@@ -2053,6 +2381,15 @@ impl Switch {
         }
     }
 
+    /// Whether the contact's call was handed to `agent` by a consultation,
+    /// so that their reservation needs no ring (nor a media port).
+    pub fn adopts(&self, contact: ContactId, agent: AgentId) -> bool {
+        self.by_contact
+            .get(&contact)
+            .and_then(|c| self.calls.get(c))
+            .is_some_and(|c| c.adopting == Some(agent))
+    }
+
     /// The routing engine reserved `agent` for the contact: ring the agent's
     /// phone, offering media on `media_port` (opened by the shell).
     pub fn ring(
@@ -2066,9 +2403,24 @@ impl Switch {
         let Some(&cref) = self.by_contact.get(&contact) else {
             return;
         };
-        let Some(c) = self.calls.get(&cref) else {
+        let Some(c) = self.calls.get_mut(&cref) else {
             return;
         };
+        // The agent a consultation handed the call to: already talking.
+        if c.adopting == Some(agent) && c.state == State::Talking {
+            c.adopting = None;
+            if let Some(a) = &mut c.agent {
+                a.reservation = reservation;
+            }
+            let tenant = c.tenant;
+            self.out.push_back(Output::AgentAnswered {
+                call: cref,
+                tenant,
+                contact,
+                reservation,
+            });
+            return;
+        }
         if c.state != State::Queued {
             return;
         }
@@ -2198,6 +2550,8 @@ impl Switch {
                     auth_tried: false,
                     give_up_at: None,
                 }),
+                consult: None,
+                adopting: None,
             },
         );
         self.by_contact.insert(d.contact, cref);
@@ -2476,6 +2830,7 @@ impl Switch {
                     Which::Agent => 0,
                     Which::Monitor => 1,
                     Which::Far => 2,
+                    Which::Consult => 3,
                 },
             1,
             SocketAddr::new(self.cfg.media_ip, port),
@@ -2582,6 +2937,16 @@ impl Switch {
         if monitor {
             let cref = self.dialogs[&call_id];
             return self.monitor_response(now, from, cref, &resp, code, cseq);
+        }
+        let consult = self
+            .dialogs
+            .get(&call_id)
+            .and_then(|cref| self.calls.get(cref))
+            .and_then(|c| c.consult.as_ref())
+            .is_some_and(|k| k.leg.call_id == call_id);
+        if consult {
+            let cref = self.dialogs[&call_id];
+            return self.consult_response(now, from, cref, &resp, code, cseq);
         }
         let far = self
             .dialogs
@@ -2867,6 +3232,11 @@ impl Switch {
                 c.leg_ref(Which::Monitor)
                     .and_then(|a| a.resend.map(|r| r.at)),
                 c.far.as_ref().and_then(|a| a.resend.map(|r| r.at)),
+                c.consult.as_ref().and_then(|k| k.leg.resend.map(|r| r.at)),
+                c.consult
+                    .as_ref()
+                    .filter(|k| k.leg.state != AgentState::Answered)
+                    .map(|k| k.until),
                 c.outbound.and_then(|o| o.give_up_at),
                 c.menu_deadline,
             ]
@@ -2890,6 +3260,10 @@ impl Switch {
                         .is_some_and(|a| a.resend.is_some_and(|r| r.at <= now))
                     || c.outbound
                         .is_some_and(|o| o.give_up_at.is_some_and(|t| t <= now))
+                    || c.consult.as_ref().is_some_and(|k| {
+                        k.leg.resend.is_some_and(|r| r.at <= now)
+                            || (k.leg.state != AgentState::Answered && k.until <= now)
+                    })
                     || c.agent
                         .as_ref()
                         .is_some_and(|a| a.resend.is_some_and(|r| r.at <= now))
@@ -2964,6 +3338,27 @@ impl Switch {
         }
         if give_up {
             return self.gave_up(now, cref, "no answer");
+        }
+        let Some(c) = self.calls.get_mut(&cref) else {
+            return;
+        };
+        let consult_due = c.consult.as_mut().and_then(|k| {
+            if k.leg.state != AgentState::Answered && k.until <= now {
+                return Some(None);
+            }
+            let mut r = k.leg.resend.filter(|r| r.at <= now)?;
+            if now >= r.deadline {
+                k.leg.resend = None;
+                return Some(None);
+            }
+            r.bump(now, i64::MAX);
+            k.leg.resend = Some(r);
+            Some(Some((k.leg.signal, k.leg.invite.clone())))
+        });
+        match consult_due {
+            Some(Some((to, data))) => self.out.push_back(Output::Send { to, data }),
+            Some(None) => self.drop_consult(now, cref, true, "the other agent did not answer"),
+            None => {}
         }
         let Some(c) = self.calls.get_mut(&cref) else {
             return;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use sb_model::{AgentId, ContactId, QueueId, TenantId};
 use sb_sip::digest::{self, Algorithm};
-use sb_sip::switch::{Carrier, Dial, DialError, Menu, NumberRoute, Phone, Trunk};
+use sb_sip::switch::{Carrier, ConsultError, Dial, DialError, Menu, NumberRoute, Phone, Trunk};
 use sb_sip::{
     Config, Directory, EndedBy, Media, Message, MonitorError, MonitorMode, Output, Stage, Switch,
 };
@@ -16,6 +16,9 @@ const TRUNK: &str = "10.1.1.1:5060";
 const PHONE: &str = "10.2.2.2:5062";
 const STRANGER: &str = "203.0.113.9:5060";
 const CARRIER: &str = "10.3.3.3:5060";
+const PHONE2: &str = "10.2.2.3:5062";
+/// The second agent's id in every world.
+const BOB: &str = "01900000-0000-7000-8000-0000000000b0";
 
 struct World {
     sw: Switch,
@@ -53,6 +56,15 @@ fn world() -> World {
             agent,
             ha1_md5: digest::ha1(Algorithm::Md5, "alice", "switchboard", "s3cret-pass"),
             ha1_sha256: digest::ha1(Algorithm::Sha256, "alice", "switchboard", "s3cret-pass"),
+        },
+    );
+    dir.phones.insert(
+        "bob".into(),
+        Phone {
+            tenant,
+            agent: BOB.parse().unwrap(),
+            ha1_md5: digest::ha1(Algorithm::Md5, "bob", "switchboard", "bob-pass"),
+            ha1_sha256: digest::ha1(Algorithm::Sha256, "bob", "switchboard", "bob-pass"),
         },
     );
     dir.carriers.insert(
@@ -1310,4 +1322,258 @@ fn outbound_calls_that_fail_end_and_say_why() {
         by: EndedBy::Agent
     }));
     assert_eq!(w.sw.call_of(contact), None);
+}
+
+/// Registers the second phone, `bob`, from PHONE2.
+fn register_bob(w: &mut World) {
+    let reg = |cseq: u32, auth: Option<&str>| {
+        format!(
+            "REGISTER sip:switchboard SIP/2.0
+Via: SIP/2.0/UDP {PHONE2};branch=z9hG4bKb{cseq}
+From: <sip:bob@switchboard>;tag=b1
+To: <sip:bob@switchboard>
+Call-ID: reg-bob@phone
+CSeq: {cseq} REGISTER
+Contact: <sip:bob@{PHONE2}>;expires=600
+{}Content-Length: 0
+
+",
+            auth.map(|a| format!("Authorization: {a}\n"))
+                .unwrap_or_default()
+        )
+    };
+    let (sent, _) = w.send(PHONE2, &reg(1, None));
+    let nonce = nonce_of(&sent[0].1);
+    let ha1 = digest::ha1(Algorithm::Md5, "bob", "switchboard", "bob-pass");
+    let resp = digest::response(
+        Algorithm::Md5,
+        &ha1,
+        "REGISTER",
+        "sip:switchboard",
+        &nonce,
+        None,
+    );
+    let auth = format!(
+        "Digest username=\"bob\", realm=\"switchboard\", nonce=\"{nonce}\", uri=\"sip:switchboard\", response=\"{resp}\", algorithm=MD5"
+    );
+    let (sent, _) = w.send(PHONE2, &reg(2, Some(&auth)));
+    assert_eq!(sent[0].1.code(), Some(200), "{:?}", sent[0].1);
+}
+
+/// A call from the trunk answered by alice's phone: the call, its contact,
+/// the Call-ID of alice's leg.
+fn talking(w: &mut World, call_id: &str) -> (sb_sip::CallRef, ContactId, String) {
+    let (_, outs) = w.send(TRUNK, &invite(&format!("z9hG4bK{call_id}"), call_id));
+    let Output::Incoming { call, .. } = outs[0].clone() else {
+        panic!("{outs:?}")
+    };
+    let contact = queue_it(w, call, 30_400);
+    w.sw.ring(w.now, contact, 1, w.agent, 30_402);
+    let (sent, _) = split(w.outputs());
+    let mut ok = sent[0].1.reply(200, "OK", Some("alice-tag"));
+    ok.push("Contact", format!("<sip:alice@{PHONE}>"));
+    ok.body = b"v=0\r\nc=IN IP4 10.2.2.2\r\nm=audio 50000 RTP/AVP 8\r\n".to_vec();
+    w.sw.receive(w.now, addr(PHONE), &ok.to_bytes());
+    w.outputs();
+    (call, contact, sent[0].1.call_id().unwrap().to_string())
+}
+
+/// The consulted phone answers the consultation INVITE.
+fn bob_answers(w: &mut World, inv: &Message) -> Vec<Output> {
+    let mut ok = inv.reply(200, "OK", Some("bob-tag"));
+    ok.push("Contact", format!("<sip:bob@{PHONE2}>"));
+    ok.body = b"v=0\r\nc=IN IP4 10.2.2.3\r\nm=audio 51000 RTP/AVP 8\r\n".to_vec();
+    w.sw.receive(w.now, addr(PHONE2), &ok.to_bytes());
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "ACK");
+    assert_eq!(sent[0].0, addr(PHONE2));
+    outs
+}
+
+#[test]
+fn an_agent_consults_another_then_hands_the_call_over() {
+    let mut w = world();
+    let bob: AgentId = BOB.parse().unwrap();
+    register_phone(&mut w, Algorithm::Sha256);
+    let (call, contact, _) = talking(&mut w, "call-c1@carrier");
+    assert_eq!(
+        w.sw.consult(w.now, contact, bob, 30_404),
+        Err(ConsultError::NotRegistered)
+    );
+    register_bob(&mut w);
+    w.sw.consult(w.now, contact, bob, 30_404).unwrap();
+    let (sent, outs) = split(w.outputs());
+    let inv = sent[0].1.clone();
+    assert_eq!((sent[0].0, inv.method()), (addr(PHONE2), "INVITE"));
+    assert_eq!(inv.header("Subject"), Some("Consultation"));
+    assert_eq!(
+        sb_sip::sdp::parse(&inv.body).unwrap().addr,
+        addr("192.0.2.10:30404")
+    );
+    assert_eq!(outs, vec![Output::Media(Media::Hold { call })]);
+    assert_eq!(
+        w.sw.consult(w.now, contact, bob, 1),
+        Err(ConsultError::Busy)
+    );
+    assert_eq!(
+        w.sw.finish_consult(w.now, contact, true),
+        Err(ConsultError::NotAnswered)
+    );
+    let outs = bob_answers(&mut w, &inv);
+    assert_eq!(
+        outs,
+        vec![
+            Output::Media(Media::Consult {
+                call,
+                port: 30_404,
+                remote: addr("10.2.2.3:51000"),
+                signal: addr(PHONE2).ip(),
+            }),
+            Output::ConsultAnswered {
+                call,
+                tenant: w.tenant,
+                contact,
+                agent: bob
+            },
+        ]
+    );
+    // Handed over: alice's phone is hung up, bob's leg is the agent's.
+    assert_eq!(w.sw.finish_consult(w.now, contact, true), Ok(bob));
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].0, sent[0].1.method()), (addr(PHONE), "BYE"));
+    assert_eq!(
+        outs,
+        vec![
+            Output::Media(Media::ConsultComplete { call }),
+            Output::ConsultCompleted {
+                call,
+                tenant: w.tenant,
+                contact,
+                agent: bob
+            },
+        ]
+    );
+    // The engine moves the contact to bob: the call stays where it is, and
+    // bob's reservation is taken without ringing.
+    assert!(!w.sw.requeue(w.now, contact));
+    w.sw.ring(w.now, contact, 12, bob, 1);
+    let (sent, outs) = split(w.outputs());
+    assert!(sent.is_empty(), "{sent:?}");
+    assert_eq!(
+        outs,
+        vec![Output::AgentAnswered {
+            call,
+            tenant: w.tenant,
+            contact,
+            reservation: 12
+        }]
+    );
+    // The desk hangs up: bob's phone gets the BYE.
+    assert!(w.sw.hang_up(w.now, contact));
+    let (sent, _) = split(w.outputs());
+    assert!(
+        sent.iter()
+            .any(|(a, m)| *a == addr(PHONE2) && m.method() == "BYE")
+    );
+    assert!(!sent.iter().any(|(a, _)| *a == addr(PHONE)));
+}
+
+#[test]
+fn a_consultation_called_off_or_hung_up_brings_the_caller_back() {
+    let mut w = world();
+    let bob: AgentId = BOB.parse().unwrap();
+    register_phone(&mut w, Algorithm::Md5);
+    register_bob(&mut w);
+    let (call, contact, alice_leg) = talking(&mut w, "call-c2@carrier");
+    assert_eq!(
+        w.sw.finish_consult(w.now, contact, false),
+        Err(ConsultError::NoConsultation)
+    );
+
+    // Called off while ringing: CANCEL, and the caller is back.
+    w.sw.consult(w.now, contact, bob, 30_404).unwrap();
+    let (sent, _) = split(w.outputs());
+    let inv = sent[0].1.clone();
+    w.sw.receive(
+        w.now,
+        addr(PHONE2),
+        &inv.reply(180, "Ringing", Some("bob-tag")).to_bytes(),
+    );
+    assert_eq!(w.sw.finish_consult(w.now, contact, false), Ok(bob));
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "CANCEL");
+    assert!(outs.contains(&Output::Media(Media::Bridge { call })));
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, Output::ConsultEnded { .. }))
+    );
+
+    // Rings too long: given up the same way.
+    w.sw.consult(w.now, contact, bob, 30_404).unwrap();
+    let (sent, _) = split(w.outputs());
+    w.sw.receive(
+        w.now,
+        addr(PHONE2),
+        &sent[0].1.reply(180, "Ringing", Some("b2")).to_bytes(),
+    );
+    w.now += sb_sip::switch::CONSULT_RING_MS;
+    w.sw.handle_timeout(w.now);
+    let (sent, outs) = split(w.outputs());
+    assert_eq!(sent[0].1.method(), "CANCEL");
+    assert!(outs.iter().any(
+        |o| matches!(o, Output::ConsultEnded { why, .. } if why == "the other agent did not answer")
+    ));
+
+    // Answered, then the consulted agent hangs up: the caller is back.
+    w.sw.consult(w.now, contact, bob, 30_404).unwrap();
+    let (sent, _) = split(w.outputs());
+    let inv = sent[0].1.clone();
+    bob_answers(&mut w, &inv);
+    let bye = format!(
+        "BYE sip:switchboard@192.0.2.10:5060 SIP/2.0
+Via: SIP/2.0/UDP {PHONE2};branch=z9hG4bKbb1
+From: <sip:bob@{PHONE2}>;tag=bob-tag
+To: {}
+Call-ID: {}
+CSeq: 5 BYE
+Content-Length: 0
+
+",
+        inv.header("From").unwrap(),
+        inv.call_id().unwrap()
+    );
+    let (sent, outs) = w.send(PHONE2, &bye);
+    assert_eq!(sent[0].1.code(), Some(200));
+    assert!(outs.contains(&Output::Media(Media::ConsultStop { call })));
+    assert!(outs.contains(&Output::Media(Media::Bridge { call })));
+
+    // Answered, then the agent's own phone hangs up: handed over.
+    w.sw.consult(w.now, contact, bob, 30_404).unwrap();
+    let (sent, _) = split(w.outputs());
+    bob_answers(&mut w, &sent[0].1.clone());
+    let bye = format!(
+        "BYE sip:switchboard@192.0.2.10:5060 SIP/2.0
+Via: SIP/2.0/UDP {PHONE};branch=z9hG4bKab1
+From: <sip:alice@{PHONE}>;tag=alice-tag
+To: <sip:x@192.0.2.10>
+Call-ID: {}
+CSeq: 9 BYE
+Content-Length: 0
+
+",
+        alice_leg
+    );
+    let (sent, outs) = w.send(PHONE, &bye);
+    assert_eq!(sent[0].1.code(), Some(200));
+    assert!(
+        outs.contains(&Output::ConsultCompleted {
+            call,
+            tenant: w.tenant,
+            contact,
+            agent: bob
+        }),
+        "{outs:?}"
+    );
+    assert!(!outs.iter().any(|o| matches!(o, Output::Ended { .. })));
 }
