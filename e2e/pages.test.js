@@ -508,6 +508,18 @@ test("on the floor a team leader may listen in on a call in progress; one not on
   await desk.getByRole("button", { name: "Call", exact: true }).click();
   await textIs(desk.locator("#notice"), "Could not call: no trunk takes outbound calls: an administrator sets one up under Voice");
   await shot(desk, "desk-dial");
+  // A call in hand offers a consultation with a colleague; one that is no
+  // call on the phone says so.
+  const second = await admin("POST", "/api/v1/contacts", { channel: "voice", queue_id: queue.id });
+  const st = await admin("GET", `/api/v1/agents/${farid.id}/status`);
+  const res = st.reservations.find((r) => r.contact_id === second.id);
+  assert.ok(res, JSON.stringify(st));
+  await admin("POST", `/api/v1/reservations/${res.id}/accept`, {});
+  const card = desk.locator(`[data-contact="${second.id}"]`);
+  await card.getByLabel("Consult agent").selectOption({ label: "Emma Wilson" });
+  await card.getByRole("button", { name: "Consult", exact: true }).click();
+  await textIs(desk.locator("#notice"), /^Could not consult: the other agent is not available$/);
+  await admin("POST", `/api/v1/contacts/${second.id}/complete`, {});
   await desk.getByRole("button", { name: "Offline" }).click();
   await desk.context().close();
 });

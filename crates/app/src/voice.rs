@@ -46,6 +46,20 @@ pub enum VoiceRequest {
         contact: ContactId,
         reply: tokio::sync::oneshot::Sender<bool>,
     },
+    /// The call's agent consults `agent` (an attended transfer's first step).
+    Consult {
+        tenant: TenantId,
+        contact: ContactId,
+        agent: AgentId,
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    /// Hand the call to the consulted agent (`complete`), or call it off.
+    FinishConsult {
+        tenant: TenantId,
+        contact: ContactId,
+        complete: bool,
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
     /// Pause (`paused`) or resume a call's recording.
     PauseRecording {
         tenant: TenantId,
@@ -1308,5 +1322,123 @@ impl App {
             number,
             click,
         })
+    }
+}
+
+/// The agent to consult before handing a call over.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsultSpec {
+    pub agent_id: String,
+}
+
+impl App {
+    /// Asks the SIP server something and waits for its answer.
+    async fn ask_voice<T>(
+        &self,
+        make: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> VoiceRequest,
+    ) -> Result<T, AppError> {
+        let inbox = self
+            .voice
+            .inbox()
+            .ok_or_else(|| AppError::Unavailable("the voice channel is not running".into()))?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        inbox
+            .send(make(reply))
+            .await
+            .map_err(|_| AppError::Unavailable("the voice channel stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| AppError::Unavailable("the voice channel stopped".into()))
+    }
+
+    /// The call `contact`, if the caller is its agent (or allocates work).
+    async fn own_call(
+        &self,
+        p: &Principal,
+        contact: ContactId,
+    ) -> Result<sb_store::Contact, AppError> {
+        p.require(Permission::ContactWrite)?;
+        let c = self
+            .store()
+            .get_contact(p.tenant_id, contact)
+            .await
+            .map_err(AppError::from_store("contact"))?;
+        if c.channel != sb_model::Channel::Voice {
+            return Err(AppError::Conflict("the contact is not a call".into()));
+        }
+        if p.require(Permission::AgentAllocate).is_err() {
+            let me = self.own_agent(p).await?.map(|a| a.to_string());
+            if me.is_none() || c.agent_id != me {
+                return Err(AppError::Forbidden(Permission::ContactWrite));
+            }
+        }
+        Ok(c)
+    }
+
+    /// Attended transfer: the caller holds while the call's agent talks to
+    /// another agent on their phone, who must be available.
+    pub async fn consult_agent(
+        &self,
+        p: &Principal,
+        contact: ContactId,
+        spec: ConsultSpec,
+    ) -> Result<(), AppError> {
+        let c = self.own_call(p, contact).await?;
+        let agent: AgentId = spec
+            .agent_id
+            .trim()
+            .parse()
+            .map_err(|_| AppError::invalid("agent_id", "must be an agent's id"))?;
+        if c.agent_id.as_deref() == Some(agent.to_string().as_str()) {
+            return Err(AppError::invalid("agent_id", "must be another agent"));
+        }
+        self.store()
+            .get_agent(p.tenant_id, agent)
+            .await
+            .map_err(AppError::from_store("agent"))?;
+        let live = self
+            .routing
+            .ask(p.tenant_id, |reply| crate::routing::Command::AgentStatus {
+                agent,
+                reply,
+            })
+            .await?
+            .ok_or(AppError::NotFound("agent"))?;
+        if live.status != "available" || !live.contacts.is_empty() || !live.reservations.is_empty()
+        {
+            return Err(AppError::Conflict(
+                "the other agent is not available".into(),
+            ));
+        }
+        let tenant = p.tenant_id;
+        self.ask_voice(|reply| VoiceRequest::Consult {
+            tenant,
+            contact,
+            agent,
+            reply,
+        })
+        .await?
+        .map_err(AppError::Conflict)
+    }
+
+    /// Hands the call to the consulted agent (`complete`) or calls the
+    /// consultation off.
+    pub async fn finish_consultation(
+        &self,
+        p: &Principal,
+        contact: ContactId,
+        complete: bool,
+    ) -> Result<(), AppError> {
+        self.own_call(p, contact).await?;
+        let tenant = p.tenant_id;
+        self.ask_voice(|reply| VoiceRequest::FinishConsult {
+            tenant,
+            contact,
+            complete,
+            reply,
+        })
+        .await?
+        .map_err(AppError::Conflict)
     }
 }

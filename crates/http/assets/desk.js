@@ -25,6 +25,7 @@ function say(text, bad = false) {
 }
 
 let colleagues = [];                // agents one may transfer to by name
+const consulting = new Map();       // call → the colleague consulted (attended transfer)
 let reasons = [], dispositions = []; // the centre's codes; empty means free text
 
 async function loadQueues() {
@@ -214,6 +215,8 @@ function workCard(id) {
         el("button", { type: "button", class: "complete", onclick: () => complete(id, notes.value) }, "Complete")),
       el("div", { class: "row" }, target, person,
         el("button", { type: "button", class: "secondary", onclick: () => transfer(id, target.value, person.value) }, "Transfer")));
+    // On a call from my phone: talk to a colleague first, then hand over.
+    if (contact.channel === "voice" && phone?.registered) form.append(consultRow(id));
     const question = el("input", { name: "question", "aria-label": "Question for a team leader", placeholder: "Ask a team leader…", style: "flex:1" });
     form.append(el("div", { class: "row" }, question,
       el("button", { type: "button", class: "secondary raise-hand", onclick: () => raiseHand(form, id, question) }, "Raise hand")));
@@ -366,6 +369,42 @@ async function finish(form, id, disposition, notes) {
     if (e instanceof ApiError && e.fields.length) showFieldErrors(form, e);
     else say(`Could not finish: ${e.message}`, true);
   }
+}
+
+function consultRow(id) {
+  const who = consulting.get(id);
+  if (who) {
+    return el("div", { class: "row consult" },
+      el("span", { class: "muted", style: "flex:1" }, `Consulting ${who.name} — the caller hears music.`),
+      el("button", { type: "button", onclick: () => endConsult(id, true) }, "Hand over"),
+      el("button", { type: "button", class: "secondary", onclick: () => endConsult(id, false) }, "Back to caller"));
+  }
+  const person = el("select", { name: "consult_agent", "aria-label": "Consult agent" },
+    ...colleagues.filter((a) => a.id !== agentId).map((a) => el("option", { value: a.id }, a.display_name)));
+  return el("div", { class: "row consult" }, person,
+    el("button", { type: "button", class: "secondary", onclick: () => consult(id, person) }, "Consult"));
+}
+
+async function consult(id, person) {
+  try {
+    await api("POST", `/api/v1/contacts/${id}/consult`, { agent_id: person.value });
+    consulting.set(id, { id: person.value, name: person.selectedOptions[0]?.textContent || "" });
+    say(`Ringing ${consulting.get(id).name}; the caller hears music.`);
+  } catch (e) { say(`Could not consult: ${e.message}`, true); }
+  renderWork();
+}
+
+async function endConsult(id, handOver) {
+  try {
+    await api(handOver ? "POST" : "DELETE", `/api/v1/contacts/${id}/consult${handOver ? "/complete" : ""}`);
+    say(handOver ? `Handed over to ${consulting.get(id)?.name}.` : "Back with the caller.");
+    consulting.delete(id);
+  } catch (e) {
+    // Nothing to end any more: the colleague hung up or never answered.
+    if (e instanceof ApiError && e.status === 409 && /no consultation/.test(e.message)) consulting.delete(id);
+    say(`${handOver ? "Could not hand over" : "Could not go back"}: ${e.message}`, true);
+  }
+  renderWork();
 }
 
 async function transfer(id, queue_id, agent_id) {

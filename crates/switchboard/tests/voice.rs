@@ -1294,3 +1294,148 @@ fn which_sipp() -> PathBuf {
     );
     p
 }
+
+/// One span (`{who}_{what}`, seconds from the start of its recording) of
+/// what `who` heard.
+fn heard(out: &Path, r: &Value, who: &str, file: &str, what: &str) -> (u32, Vec<f64>) {
+    let (rate, chans) = channels(&out.join(format!("{file}-heard.wav")));
+    let span = &r[format!("{who}_{what}")];
+    let from = (span[0].as_f64().unwrap() * rate as f64) as usize;
+    let to = ((span[1].as_f64().unwrap() * rate as f64) as usize).min(chans[0].len());
+    assert!(to > from + rate as usize, "{who} {what}: {span}");
+    (rate, chans[0][from..to].to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_consults_another_then_hands_the_call_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let server = Server::start(&[
+        "--data-dir",
+        d,
+        "demo",
+        "--http",
+        "127.0.0.1:0",
+        "--no-traffic",
+    ]);
+    let sip = loop {
+        let line = server
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the SIP address is printed");
+        if let Some(rest) = line.split("udp://").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    let client = http_client();
+    let api = Api {
+        token: demo_admin_token(&client, &server.base).await,
+        client: client.clone(),
+        base: server.base.clone(),
+    };
+    let agents = api.get("/agents?limit=50").await;
+    let id_of = |name: &str| {
+        agents["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a.to_string().contains(name))
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (emma, farid) = (id_of("Emma Wilson"), id_of("Farid Haddad"));
+    // Emma takes the call; Farid becomes available once she has it.
+    api.put(
+        &format!("/agents/{emma}/state"),
+        json!({"state": "available"}),
+    )
+    .await;
+    api.put(
+        &format!("/agents/{farid}/state"),
+        json!({"state": "offline"}),
+    )
+    .await;
+    let session = demo_session(&client, &server.base, "agent5@demo.example").await;
+    let out = dir.path().join("consult");
+    let args: Vec<String> = [
+        "consult",
+        "--server",
+        &sip,
+        "--username",
+        "agent5",
+        "--password",
+        "switchboard",
+        "--lead-username",
+        "agent6",
+        "--lead-password",
+        "switchboard",
+        "--consult-agent",
+        &farid,
+        "--api",
+        &server.base,
+        "--cookie",
+        &session,
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let peers = std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        peer(&args)
+    });
+    let call = api.newest_call(&["active"]).await;
+    assert_eq!(call["agent_id"], emma.as_str(), "{call}");
+    api.put(
+        &format!("/agents/{farid}/state"),
+        json!({"state": "available"}),
+    )
+    .await;
+    let r = peers.join().unwrap();
+    assert_eq!(r["agent_answered"], true, "{r}");
+    assert_eq!(r["consult"][0], 204, "{r}");
+    assert_eq!(r["early_complete"], 409, "not before Farid answers: {r}");
+    assert_eq!(r["other_answered"], true, "{r}");
+    assert_eq!(r["complete"], 204, "{r}");
+    assert_eq!(r["agent_hung_up"], true, "Emma's phone is hung up: {r}");
+    assert_eq!(r["other_hung_up"], true, "{r}");
+
+    // While they consult, Emma and Farid hear each other and the caller
+    // hears neither; afterwards the caller and Farid hear each other.
+    let (rate, s) = heard(&out, &r, "agent", "agent", "consult");
+    assert!(tone(&s, rate, LEAD_TONE) > 300.0, "Emma hears Farid");
+    let (rate, s) = heard(&out, &r, "other", "lead", "consult");
+    assert!(tone(&s, rate, AGENT_TONE) > 300.0, "Farid hears Emma");
+    let (rate, s) = heard(&out, &r, "caller", "caller", "consult");
+    assert!(
+        tone(&s, rate, AGENT_TONE) < 20.0 && tone(&s, rate, LEAD_TONE) < 20.0,
+        "the caller hears neither agent while they consult"
+    );
+    assert!(rms(&s) > 300.0, "but music");
+    let (rate, s) = heard(&out, &r, "caller", "caller", "after");
+    assert!(tone(&s, rate, LEAD_TONE) > 300.0, "the caller hears Farid");
+    let (rate, s) = heard(&out, &r, "other", "lead", "after");
+    assert!(
+        tone(&s, rate, CALLER_TONE) > 300.0,
+        "Farid hears the caller"
+    );
+
+    // The contact moved to Farid and closed with him; the steps are on
+    // its timeline.
+    let id = r["contact"].as_str().unwrap().to_string();
+    let c = contact_in(&api, &id, &["wrap_up", "completed"]).await;
+    assert_eq!(c["agent_id"], farid.as_str(), "{c}");
+    let k = kinds(&api.get(&format!("/contacts/{id}/events")).await);
+    for want in [
+        "call.consult_started",
+        "call.consult_answered",
+        "call.consult_completed",
+        "contact.transferred",
+        "call.hung_up",
+    ] {
+        assert!(k.iter().any(|e| e == want), "{want} in {k:?}");
+    }
+}

@@ -765,6 +765,68 @@ impl Shell {
                     }
                 }
             }
+            VoiceRequest::Consult {
+                tenant,
+                contact,
+                agent,
+                reply,
+            } => {
+                let Some(call) = self
+                    .switch
+                    .call_of(contact)
+                    .filter(|c| self.calls.get(c).is_some_and(|m| m.tenant == tenant))
+                else {
+                    let _ = reply.send(Err(sb_sip::ConsultError::NotTalking.to_string()));
+                    return;
+                };
+                let socket = match media_socket(self.media_ip).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = reply.send(Err(format!("no media port: {e}")));
+                        return;
+                    }
+                };
+                let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+                match self.switch.consult(wall_ms(), contact, agent, port) {
+                    Ok(_) => {
+                        if let Some(m) = self.calls.get(&call) {
+                            let _ = m.tx.send(media::Command::ConsultSocket(socket));
+                        }
+                        spawn_event(
+                            self.app.clone(),
+                            tenant,
+                            contact,
+                            "call.consult_started",
+                            json!({ "agent_id": agent }),
+                            0,
+                        );
+                        let _ = reply.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e.to_string()));
+                    }
+                }
+            }
+            VoiceRequest::FinishConsult {
+                tenant,
+                contact,
+                complete,
+                reply,
+            } => {
+                let ours = self
+                    .switch
+                    .call_of(contact)
+                    .is_some_and(|c| self.calls.get(&c).is_some_and(|m| m.tenant == tenant));
+                let r = if ours {
+                    self.switch
+                        .finish_consult(wall_ms(), contact, complete)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                } else {
+                    Err(sb_sip::ConsultError::NoConsultation.to_string())
+                };
+                let _ = reply.send(r);
+            }
             VoiceRequest::PauseRecording {
                 tenant,
                 contact,
@@ -803,6 +865,11 @@ impl Shell {
         let Some(m) = self.calls.get(&call) else {
             return;
         };
+        if self.switch.adopts(contact, agent) {
+            // Already talking to the caller: the reservation is taken.
+            self.switch.ring(wall_ms(), contact, reservation, agent, 0);
+            return;
+        }
         match media_socket(self.media_ip).await {
             Ok(s) => {
                 let port = s.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -1067,6 +1134,64 @@ impl Shell {
                         spawn_respond(self.app.clone(), tenant, reservation, false);
                     }
                 }
+                Output::ConsultAnswered {
+                    tenant,
+                    contact,
+                    agent,
+                    ..
+                } => spawn_event(
+                    self.app.clone(),
+                    tenant,
+                    contact,
+                    "call.consult_answered",
+                    json!({ "agent_id": agent }),
+                    0,
+                ),
+                Output::ConsultEnded {
+                    tenant,
+                    contact,
+                    why,
+                    ..
+                } => spawn_event(
+                    self.app.clone(),
+                    tenant,
+                    contact,
+                    "call.consult_ended",
+                    json!({ "why": why }),
+                    0,
+                ),
+                Output::ConsultCompleted {
+                    tenant,
+                    contact,
+                    agent,
+                    ..
+                } => {
+                    // The contact follows the call: to the consulted agent,
+                    // in its queue; their reservation is taken at once.
+                    let app = self.app.clone();
+                    tokio::spawn(async move {
+                        let p = principal(tenant);
+                        let _ = app
+                            .call_event(
+                                tenant,
+                                contact,
+                                "call.consult_completed",
+                                json!({ "agent_id": agent }),
+                                0,
+                            )
+                            .await;
+                        let moved = match app.get_contact(&p, contact).await {
+                            Ok(c) => app
+                                .transfer_contact(&p, contact, c.queue_id, Some(agent))
+                                .await
+                                .map(|_| ()),
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = moved {
+                            tracing::warn!(error = %e, "a call handed over could not move its contact");
+                        }
+                    });
+                }
                 Output::Connected {
                     tenant, contact, ..
                 } => spawn_event(
@@ -1320,6 +1445,14 @@ impl Shell {
                 (call, media::Command::MonitorMode(mode))
             }
             Media::MonitorStop { call } => (call, media::Command::MonitorStop),
+            Media::Consult {
+                call,
+                remote,
+                signal,
+                ..
+            } => (call, media::Command::Consult { remote, signal }),
+            Media::ConsultStop { call } => (call, media::Command::ConsultStop),
+            Media::ConsultComplete { call } => (call, media::Command::ConsultComplete),
             // Loaded first; see `drain`.
             Media::Play { call, .. } => {
                 self.switch.prompt_done(wall_ms(), call);

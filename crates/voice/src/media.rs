@@ -390,6 +390,16 @@ pub enum Command {
     },
     MonitorMode(MonitorMode),
     MonitorStop,
+    /// A consulted agent's leg's socket, opened when their phone is rung.
+    ConsultSocket(UdpSocket),
+    /// The consulted agent answered: they and the agent hear each other.
+    Consult {
+        remote: SocketAddr,
+        signal: IpAddr,
+    },
+    ConsultStop,
+    /// The consulted agent's leg becomes the agent's.
+    ConsultComplete,
     /// Pause (`true`) or resume the recording.
     PauseRecording(bool),
     /// The agent's leg's socket, opened when the phone is rung.
@@ -517,6 +527,11 @@ async fn run<K: Copy>(
     let mut mixer: [VecDeque<i16>; 3] = Default::default();
     let mut streams = [Stream::new(), Stream::new(), Stream::new()];
     let mut buf_c = vec![0u8; 2048];
+    // A consulted agent's leg, and whether they are on (talking with the
+    // agent while the caller holds).
+    let mut consult: Option<Leg> = None;
+    let mut consulting = false;
+    let mut buf_d = vec![0u8; 2048];
     let mut enc = Vec::with_capacity(FRAME);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -585,6 +600,28 @@ async fn run<K: Copy>(
                     mode = None;
                     mixer.iter_mut().for_each(VecDeque::clear);
                 }
+                Some(Command::ConsultSocket(s)) => {
+                    consult = Some(Leg::new(s));
+                    consulting = false;
+                }
+                Some(Command::Consult { remote, signal }) => {
+                    if let Some(l) = &mut consult {
+                        l.set_remote(remote, signal);
+                        consulting = true;
+                    }
+                }
+                Some(Command::ConsultStop) => {
+                    consult = None;
+                    consulting = false;
+                }
+                Some(Command::ConsultComplete) => {
+                    if let Some(l) = consult.take() {
+                        agent = Some(l);
+                    }
+                    consulting = false;
+                    holding = false;
+                    bridged = true;
+                }
                 Some(Command::PauseRecording(p)) => {
                     if let Some(rec) = &mut recorder
                         && rec.paused != p
@@ -638,6 +675,9 @@ async fn run<K: Copy>(
                 if bridged && mode != Some(MonitorMode::Barge) && let Some(to) = caller.target {
                     let _ = caller.socket.try_send_to(pkt, to);
                 }
+                if consulting && let Some(k) = &consult && let Some(to) = k.target {
+                    let _ = k.socket.try_send_to(pkt, to);
+                }
                 if mode.is_some() && let Ok(p) = rtp_types::RtpPacket::parse(pkt)
                     && p.payload_type() == codec.payload_type()
                 {
@@ -660,6 +700,16 @@ async fn run<K: Copy>(
                     && p.payload_type() == codec.payload_type()
                 {
                     decode_capped(codec, p.payload(), &mut mixer[2]);
+                }
+            },
+            r = recv(consult.as_ref(), &mut buf_d) => {
+                let Ok((n, from)) = r else { continue };
+                let Some(k) = &mut consult else { continue };
+                if !k.accept(from) || !consulting {
+                    continue;
+                }
+                if let Some(a) = &agent && let Some(to) = a.target {
+                    let _ = a.socket.try_send_to(&buf_d[..n], to);
                 }
             },
             // Only while something is played or mixed: a plain relay (and

@@ -9,8 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sb_app::AppError;
 use sb_app::voice::{
-    CallSpec, MAX_PROMPT_BYTES, MonitorModeName, NumberSpec, NumberView, PhoneSpec, PhoneView,
-    PromptView, RecordingView, TrunkSpec, TrunkView,
+    CallSpec, ConsultSpec, MAX_PROMPT_BYTES, MonitorModeName, NumberSpec, NumberView, PhoneSpec,
+    PhoneView, PromptView, RecordingView, TrunkSpec, TrunkView,
 };
 use sb_model::{AgentId, ContactId};
 use serde::Serialize;
@@ -32,6 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_phone, put_phone, delete_phone))
         .routes(routes!(monitor_call, stop_monitoring))
         .routes(routes!(place_call))
+        .routes(routes!(consult, call_off_consult))
+        .routes(routes!(complete_consult))
         .routes(routes!(pause_recording))
         .routes(routes!(resume_recording))
         .routes(routes!(list_recordings))
@@ -278,6 +280,49 @@ async fn place_call(
 ) -> ApiResult<(StatusCode, Json<crate::dto::ContactOut>)> {
     let c = s.app.place_call(&p, b).await?;
     Ok((StatusCode::CREATED, Json(c.into())))
+}
+
+/// Attended transfer, first step: the caller holds (with music) while the
+/// call's agent talks to another, available, agent on their phone.
+#[utoipa::path(post, path = "/contacts/{contact_id}/consult", tag = "voice", request_body = ConsultSpec,
+    params(("contact_id" = String, Path, format = Uuid)),
+    responses((status = 204), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn consult(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(contact): Path<ContactId>,
+    ApiJson(b): ApiJson<ConsultSpec>,
+) -> ApiResult<StatusCode> {
+    s.app.consult_agent(&p, contact, b).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Hands the call to the consulted agent, once they have answered: the
+/// agent's phone is hung up and the contact moves to them.
+#[utoipa::path(post, path = "/contacts/{contact_id}/consult/complete", tag = "voice",
+    params(("contact_id" = String, Path, format = Uuid)),
+    responses((status = 204), (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn complete_consult(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(contact): Path<ContactId>,
+) -> ApiResult<StatusCode> {
+    s.app.finish_consultation(&p, contact, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Calls the consultation off: the caller is back with the agent.
+#[utoipa::path(delete, path = "/contacts/{contact_id}/consult", tag = "voice",
+    params(("contact_id" = String, Path, format = Uuid)),
+    responses((status = 204), (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn call_off_consult(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(contact): Path<ContactId>,
+) -> ApiResult<StatusCode> {
+    s.app.finish_consultation(&p, contact, false).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The team leader's phone leaves the call.

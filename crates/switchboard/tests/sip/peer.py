@@ -14,6 +14,11 @@ Prints one JSON object describing what happened.
       --api http://127.0.0.1:8080 --cookie TEAM_LEADERS_SESSION
       (the team leader listens in, then barges in; times of each part are
       reported against each recording's start)
+  peer.py consult --server ... --username alice --password secret \
+      --lead-username bob --lead-password secret --consult-agent BOBS_AGENT_ID \
+      --api http://127.0.0.1:8080 --cookie ALICES_SESSION --out DIR
+      (a caller reaches alice; alice consults bob, then hands the call to
+      him; times of each part are reported against each recording's start)
   peer.py outbound --server ... --username alice --password secret \
       --api http://127.0.0.1:8080 --cookie AGENTS_SESSION --port 5099 \
       --number +61400111222 --out DIR
@@ -109,7 +114,8 @@ class Phone(pj.Account):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["answered", "abandon", "register", "monitor", "outbound"])
+    ap.add_argument("mode", choices=["answered", "abandon", "register", "monitor", "outbound", "consult"])
+    ap.add_argument("--consult-agent", default="")
     ap.add_argument("--port", type=int, default=0, help="the SIP port the peers listen on")
     ap.add_argument("--request-path", default="/api/v1/me/calls")
     ap.add_argument("--request-body", default="")
@@ -257,12 +263,12 @@ def main():
         result["far_heard"] = caller_rx
         print(json.dumps(result), flush=True)
         return
-    if a.mode == "monitor":
+    if a.mode in ("monitor", "consult"):
         lead = account(a.lead_username, a.lead_password, lead_tone, lead_rx)
         lead.answer_after = 0.2
         pump(10, lambda: lead.reg_code is not None and lead.reg_code != 100)
         result["lead_registration"] = lead.reg_code
-    if a.mode in ("answered", "register", "monitor"):
+    if a.mode in ("answered", "register", "monitor", "consult"):
         phone = account(a.username, a.password, agent_tone, agent_rx, tcp=a.tcp)
         pump(10, lambda: phone.reg_code is not None and phone.reg_code != 100)
         result["registration"] = phone.reg_code
@@ -320,6 +326,39 @@ def main():
         result["contact"] = contact
         call.hangup(pj.CallOpParam())
         result["agent_hung_up"] = pump(10, lambda: phone.calls[0].disconnected)
+
+    if a.mode == "consult":
+        agent_up = lambda: phone.calls and phone.calls[0].confirmed_at is not None
+        result["agent_answered"] = pump(40, agent_up)
+        pump(1.0)
+        _, page = api("GET", "/api/v1/contacts?limit=5")
+        contact = [c for c in page["items"] if c["channel"] == "voice" and c["state"] == "active"][0]["id"]
+        result["contact"] = contact
+        # The other agent may take a moment to become available.
+        for _ in range(50):
+            result["consult"] = api("POST", f"/api/v1/contacts/{contact}/consult", {"agent_id": a.consult_agent})
+            if result["consult"][0] != 409:
+                break
+            pump(0.1)
+        result["early_complete"] = api("POST", f"/api/v1/contacts/{contact}/consult/complete")[0]
+        lead_up = lambda: lead.calls and lead.calls[0].confirmed_at is not None
+        result["other_answered"] = pump(10, lead_up)
+        pump(0.6)
+        start = time.time()
+        pump(1.5)
+        consult_span = (start, time.time())
+        result["complete"] = api("POST", f"/api/v1/contacts/{contact}/consult/complete")[0]
+        result["agent_hung_up"] = pump(5, lambda: phone.calls[0].disconnected)
+        pump(0.6)
+        start = time.time()
+        pump(1.5)
+        after_span = (start, time.time())
+        for name, c in (("caller", call), ("agent", phone.calls[0]), ("other", lead.calls[0])):
+            base = c.recording_since or 0
+            result[f"{name}_consult"] = [consult_span[0] - base, consult_span[1] - base]
+            result[f"{name}_after"] = [after_span[0] - base, after_span[1] - base]
+        call.hangup(pj.CallOpParam())
+        result["other_hung_up"] = pump(10, lambda: lead.calls[0].disconnected)
 
     if a.mode == "answered":
         agent_up = lambda: phone.calls and phone.calls[0].confirmed_at is not None
