@@ -615,6 +615,36 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
         rms(&legs[0][..from.saturating_sub(rate as usize / 2)]) > 300.0,
         "the caller before the pause"
     );
+    // The team leader who barged in is recorded with the agent; before,
+    // listening, was not.
+    let at_of = |kind: &str| {
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rfind(|e| e["kind"] == kind)
+            .and_then(|e| e["at"].as_i64())
+            .unwrap_or_else(|| panic!("no {kind} in {events}"))
+    };
+    let started = rec["started_at"].as_i64().unwrap();
+    let sample =
+        |ms: i64| ((ms - started).max(0) as usize * rate as usize / 1000).min(legs[1].len());
+    let (b0, b1) = (
+        sample(at_of("call.monitor_changed") + 400),
+        sample(at_of("call.monitor_ended") - 400),
+    );
+    assert!(
+        b1 > b0 + rate as usize / 2,
+        "a barge of {} samples",
+        b1 - b0
+    );
+    assert!(
+        tone(&legs[1][b0..b1], rate, LEAD_TONE) > 100.0,
+        "the barging team leader is in the recording: {}",
+        tone(&legs[1][b0..b1], rate, LEAD_TONE)
+    );
+    let before = &legs[1][..from.saturating_sub(rate as usize / 2)];
+    assert!(tone(before, rate, LEAD_TONE) < 20.0, "nobody else before");
     let forbidden = api
         .client
         .post(format!("{}/api/v1/contacts/{contact}/monitor", api.base))

@@ -59,19 +59,36 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
         Some(p) => Clip::load(p)?,
         None => Clip::built_in(),
     });
-    let socket = UdpSocket::bind(cfg.bind).await.with_context(|| {
-        format!(
-            "cannot listen for SIP on {} (choose another address with --sip)",
-            cfg.bind
-        )
-    })?;
-    let local = socket.local_addr()?;
-    // TCP on the same address and port.
-    let tcp = tokio::net::TcpListener::bind(local)
-        .await
-        .with_context(|| {
-            format!("cannot listen for SIP over TCP on {local} (choose another address with --sip)")
+    // UDP and TCP on the same address and port. An ephemeral port (`:0`)
+    // free for UDP may be taken for TCP: another is tried.
+    let mut tries = 0;
+    let (socket, tcp, local) = loop {
+        tries += 1;
+        let socket = UdpSocket::bind(cfg.bind).await.with_context(|| {
+            format!(
+                "cannot listen for SIP on {} (choose another address with --sip)",
+                cfg.bind
+            )
         })?;
+        let local = socket.local_addr()?;
+        match tokio::net::TcpListener::bind(local).await {
+            Ok(tcp) => break (socket, tcp, local),
+            Err(e)
+                if cfg.bind.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && tries < 20 =>
+            {
+                continue;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "cannot listen for SIP over TCP on {local} (choose another address with --sip)"
+                    )
+                });
+            }
+        }
+    };
     let advertise = cfg.advertise.unwrap_or(if local.ip().is_unspecified() {
         IpAddr::from([127, 0, 0, 1])
     } else {

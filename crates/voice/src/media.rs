@@ -226,12 +226,14 @@ pub struct Finished {
     pub ended_at: i64,
 }
 
-/// Writes both legs, 20 ms at a time, to a stereo WAV file.
+/// Writes both legs, 20 ms at a time, to a stereo WAV file: the caller
+/// left; the agent right, with a team leader who barges in mixed in.
 struct Recorder {
     writer: hound::WavWriter<BufWriter<std::fs::File>>,
     relative: String,
     full: PathBuf,
-    legs: [VecDeque<i16>; 2],
+    /// Caller, agent, team leader.
+    legs: [VecDeque<i16>; 3],
     frames: u64,
     paused: bool,
     paused_frames: u64,
@@ -265,7 +267,7 @@ impl Recorder {
             writer,
             relative,
             full,
-            legs: [VecDeque::new(), VecDeque::new()],
+            legs: Default::default(),
             frames: 0,
             paused: false,
             paused_frames: 0,
@@ -284,6 +286,7 @@ impl Recorder {
         for _ in 0..FRAME {
             let l = self.legs[0].pop_front().unwrap_or(0);
             let r = self.legs[1].pop_front().unwrap_or(0);
+            let r = r.saturating_add(self.legs[2].pop_front().unwrap_or(0));
             self.writer.write_sample(l)?;
             self.writer.write_sample(r)?;
         }
@@ -700,6 +703,13 @@ async fn run<K: Copy>(
                     && p.payload_type() == codec.payload_type()
                 {
                     decode_capped(codec, p.payload(), &mut mixer[2]);
+                    // Barging in, the team leader is part of the call.
+                    if mode == Some(MonitorMode::Barge)
+                        && let Some(rec) = &mut recorder
+                        && let Err(e) = rec.push(2, codec, p.payload())
+                    {
+                        tracing::error!(error = %e, "the recording failed");
+                    }
                 }
             },
             r = recv(consult.as_ref(), &mut buf_d) => {
