@@ -76,6 +76,8 @@ pub struct VoiceState {
     registered: Arc<Mutex<HashSet<(TenantId, AgentId)>>>,
     /// The SIP server's inbox, once it runs.
     requests: Arc<Mutex<Option<tokio::sync::mpsc::Sender<VoiceRequest>>>>,
+    /// How each tenant's registration with its carrier stands.
+    carriers: Arc<Mutex<std::collections::HashMap<TenantId, String>>>,
     /// Rung when the voice configuration changes, so the SIP server
     /// reloads it at once.
     pub changed: Arc<tokio::sync::Notify>,
@@ -197,6 +199,11 @@ pub struct TrunkView {
     pub has_password: bool,
     /// The number called parties see.
     pub caller_id: Option<String>,
+    /// Switchboard registers with the carrier, which then sends calls from
+    /// the outbound address.
+    pub register: bool,
+    /// How the registration stands on this node: `registered`, or why not.
+    pub registration: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -213,6 +220,9 @@ pub struct TrunkSpec {
     pub password: Option<String>,
     #[serde(default)]
     pub caller_id: Option<String>,
+    /// Register with the carrier (needs `outbound`, `username` and a password).
+    #[serde(default)]
+    pub register: bool,
 }
 
 /// Whether `s` is `host` or `host:port`, the host an IP address or a DNS name.
@@ -247,6 +257,8 @@ fn trunk_view(t: VoiceTrunk) -> TrunkView {
         username: t.auth_username,
         has_password: t.auth_password.is_some(),
         caller_id: t.caller_id,
+        register: t.registration == 1,
+        registration: None,
     }
 }
 
@@ -341,6 +353,22 @@ impl App {
     /// Every tenant's numbers, trunks and phones, for the SIP server.
     pub async fn voice_directory(&self) -> Result<VoiceDirectory, AppError> {
         Ok(self.store().voice_directory().await?)
+    }
+
+    /// The SIP server registered with a tenant's carrier, or failed to.
+    pub fn set_carrier_registration(&self, tenant: TenantId, state: String) {
+        if let Ok(mut m) = self.voice.carriers.lock() {
+            m.insert(tenant, state);
+        }
+    }
+
+    fn carrier_registration(&self, tenant: TenantId) -> String {
+        self.voice
+            .carriers
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&tenant).cloned())
+            .unwrap_or_else(|| "not yet registered".into())
     }
 
     /// The SIP server saw a phone register or go.
@@ -664,6 +692,12 @@ impl App {
             .await?
             .into_iter()
             .map(trunk_view)
+            .map(|mut t| {
+                if t.register {
+                    t.registration = Some(self.carrier_registration(p.tenant_id));
+                }
+                t
+            })
             .collect())
     }
 
@@ -755,6 +789,12 @@ impl App {
             None
         };
         let password = spec.password.clone().or(kept);
+        if spec.register && (outbound.is_none() || username.is_none()) {
+            errors.push(FieldError {
+                field: "register".into(),
+                message: "needs an outbound address and a username".into(),
+            });
+        }
         if username.is_some() && password.is_none() {
             errors.push(FieldError {
                 field: "password".into(),
@@ -791,6 +831,7 @@ impl App {
             auth_username: username.map(str::to_string),
             auth_password: username.and(password),
             caller_id: caller_id.map(str::to_string),
+            registration: i64::from(spec.register),
         };
         self.store()
             .put_voice_trunk(&row, &p.audit(self.now()))

@@ -543,12 +543,14 @@ function trunkForm(t) {
   const username = text("username", t?.username, { autocomplete: "off" });
   const password = el("input", { name: "password", type: "password", autocomplete: "new-password",
     placeholder: t?.has_password ? "kept — type to change" : "" });
+  const register = check("register", "Register with the carrier (it then sends calls from that address)", !!t?.register);
   return form([field("Trunk", name), field("Addresses calls may come from", sources, "One address or CIDR block a line, like 203.0.113.0/24. None for a trunk that only takes outbound calls."),
     el("fieldset", {}, el("legend", {}, "Outbound calls"),
       el("div", { class: "grid2" }, field("Send calls to", outbound, "The carrier's host or address, with its port."),
         field("Caller ID", callerId, "The number called parties see.")),
       el("div", { class: "grid2" }, field("Username", username, "If the carrier asks for credentials."),
-        field("Password", password, "Kept to answer the carrier's challenges; never shown.")))],
+        field("Password", password, "Kept to answer the carrier's challenges; never shown.")),
+      register)],
     t ? "Save trunk" : "Add trunk",
     () => api("PUT", `/api/v1/voice/trunks/${encodeURIComponent(name.value.trim())}`, {
       sources: sources.value.split(/\s+/).filter(Boolean),
@@ -556,6 +558,7 @@ function trunkForm(t) {
       caller_id: callerId.value.trim() || null,
       username: username.value.trim() || null,
       password: password.value || null,
+      register: register.querySelector("input").checked,
     }),
     async (r) => { dialog.close(); say(`Trunk ${r.name} saved.`); await show(); });
 }
@@ -585,7 +588,8 @@ async function voiceArea() {
       }, "secondary", { "aria-label": `Remove ${n.number}` }))));
   const trunkRows = trunks.items.map((t) => el("tr", { "data-trunk": t.name },
     el("th", { scope: "row" }, t.name), el("td", {}, t.sources.join(", ") || "—"),
-    el("td", {}, t.outbound ? `${t.outbound} as ${t.caller_id}${t.username ? ` (signs in as ${t.username})` : ""}` : "—"),
+    el("td", {}, t.outbound ? `${t.outbound} as ${t.caller_id}${t.username ? ` (signs in as ${t.username})` : ""}` : "—",
+      t.register ? el("div", { class: t.registration === "registered" ? "muted" : "error" }, `Registration: ${t.registration}`) : ""),
     el("td", {}, button("Edit", () => edit(`Trunk ${t.name}`, () => trunkForm(t)), "secondary", { "aria-label": `Edit trunk ${t.name}` }),
       " ", button("Remove", async () => {
         try { await api("DELETE", `/api/v1/voice/trunks/${encodeURIComponent(t.name)}`); await show(); } catch (e) { say(e.message, true); }

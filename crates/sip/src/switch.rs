@@ -119,6 +119,28 @@ pub struct Carrier {
     pub password: Option<String>,
     /// The number the called party sees.
     pub caller_id: String,
+    /// Register with the carrier (as `username`), which then sends the
+    /// tenant's calls from `addr` and takes them from there.
+    pub register: bool,
+}
+
+/// How long our registration with a carrier asks to last.
+pub const CARRIER_EXPIRES_S: i64 = 600;
+/// How soon a failed registration is tried again.
+pub const CARRIER_RETRY_MS: i64 = 60_000;
+
+/// Our registration with a tenant's carrier.
+#[derive(Debug)]
+struct CarrierReg {
+    call_id: String,
+    tag: String,
+    cseq: u32,
+    /// The REGISTER in flight, sent again until answered.
+    pending: Option<(Vec<u8>, Resend)>,
+    auth_tried: bool,
+    registered: bool,
+    /// When to register (again).
+    next_at: i64,
 }
 
 /// The configuration the switch acts on, reloaded by the shell.
@@ -424,6 +446,13 @@ pub enum Output {
         contact: ContactId,
         held: bool,
     },
+    /// Our registration with a tenant's carrier succeeded, or failed
+    /// (`detail` says why); it is kept up by itself.
+    CarrierRegistered {
+        tenant: TenantId,
+        registered: bool,
+        detail: String,
+    },
     /// A phone registered (`true`) or unregistered.
     Registered {
         tenant: TenantId,
@@ -642,14 +671,16 @@ pub struct Switch {
     rates: HashMap<IpAddr, (i64, u32)>,
     /// Peers connected over TCP.
     tcp_peers: std::collections::BTreeSet<SocketAddr>,
+    /// Our registrations with carriers, by tenant.
+    carrier_regs: HashMap<TenantId, CarrierReg>,
     out: VecDeque<Output>,
 }
 
 impl Switch {
     pub fn new(cfg: Config, dir: Directory) -> Switch {
-        Switch {
+        let mut sw = Switch {
             cfg,
-            dir,
+            dir: Directory::default(),
             counter: 0,
             calls: BTreeMap::new(),
             dialogs: HashMap::default(),
@@ -660,8 +691,11 @@ impl Switch {
             failures: HashMap::default(),
             rates: HashMap::default(),
             tcp_peers: std::collections::BTreeSet::new(),
+            carrier_regs: HashMap::default(),
             out: VecDeque::new(),
-        }
+        };
+        sw.set_directory(dir);
+        sw
     }
 
     /// Replaces the directory (numbers, trunks, phones). Registrations of
@@ -672,7 +706,213 @@ impl Switch {
                 .get(&r.username)
                 .is_some_and(|p| p.tenant == *t && p.agent == *a)
         });
+        // Registrations with carriers follow the carriers: new ones are
+        // made at once, changed ones again.
+        let before = std::mem::take(&mut self.dir.carriers);
+        self.carrier_regs.retain(|t, _| {
+            dir.carriers.get(t).is_some_and(|c| c.register) && before.get(t) == dir.carriers.get(t)
+        });
+        for (t, c) in &dir.carriers {
+            if c.register && !self.carrier_regs.contains_key(t) {
+                let reg = CarrierReg {
+                    call_id: format!("{}-reg@switchboard", self.unique()),
+                    tag: self.unique(),
+                    cseq: 0,
+                    pending: None,
+                    auth_tried: false,
+                    registered: false,
+                    next_at: 0,
+                };
+                self.carrier_regs.insert(*t, reg);
+            }
+        }
         self.dir = dir;
+    }
+
+    /// Whether `ip` is the tenant's carrier and we are registered with it.
+    fn registered_carrier(&self, tenant: TenantId, ip: IpAddr) -> bool {
+        self.carrier_registered(tenant)
+            && self
+                .dir
+                .carriers
+                .get(&tenant)
+                .is_some_and(|c| c.addr.ip() == ip)
+    }
+
+    /// Whether our registration with the tenant's carrier stands.
+    pub fn carrier_registered(&self, tenant: TenantId) -> bool {
+        self.carrier_regs.get(&tenant).is_some_and(|r| r.registered)
+    }
+
+    /// Sends a REGISTER to the tenant's carrier, with credentials when
+    /// answering a challenge.
+    fn register_with_carrier(&mut self, now: i64, tenant: TenantId, auth: Option<(&str, String)>) {
+        let Some(c) = self.dir.carriers.get(&tenant).cloned() else {
+            return;
+        };
+        let branch = format!("z9hG4bK{}", self.unique());
+        let via = self.via(&branch, c.addr);
+        let ua = self.cfg.user_agent.clone();
+        let contact_host = self.cfg.sip_addr;
+        let Some(r) = self.carrier_regs.get_mut(&tenant) else {
+            return;
+        };
+        let user = c.username.clone().unwrap_or_default();
+        r.cseq += 1;
+        let mut m = Message::request("REGISTER", &format!("sip:{}", c.domain));
+        m.push("Via", via);
+        m.push("Max-Forwards", "70");
+        m.push("From", format!("<sip:{user}@{}>;tag={}", c.domain, r.tag));
+        m.push("To", format!("<sip:{user}@{}>", c.domain));
+        m.push("Call-ID", r.call_id.clone());
+        m.push("CSeq", format!("{} REGISTER", r.cseq));
+        m.push("Contact", format!("<sip:{user}@{contact_host}>"));
+        m.push("Expires", CARRIER_EXPIRES_S.to_string());
+        m.push("User-Agent", ua);
+        if let Some((h, v)) = auth {
+            m.push(h, v);
+        }
+        let data = m.to_bytes();
+        r.pending = Some((data.clone(), Resend::new(now)));
+        self.out.push_back(Output::Send { to: c.addr, data });
+    }
+
+    /// The carrier's answer to our REGISTER.
+    fn carrier_response(
+        &mut self,
+        now: i64,
+        from: SocketAddr,
+        resp: &Message,
+        code: u16,
+        cseq: u32,
+    ) {
+        let call_id = resp.call_id().unwrap_or_default();
+        let Some((&tenant, r)) = self
+            .carrier_regs
+            .iter_mut()
+            .find(|(_, r)| r.call_id == call_id && r.cseq == cseq)
+        else {
+            return;
+        };
+        let Some(c) = self.dir.carriers.get(&tenant).cloned() else {
+            return;
+        };
+        if c.addr.ip() != from.ip() {
+            return;
+        }
+        if code < 200 {
+            if let Some((_, rs)) = &mut r.pending {
+                rs.interval = T2_MS;
+                rs.at = now + T2_MS;
+            }
+            return;
+        }
+        r.pending = None;
+        let was = r.registered;
+        let (registered, detail) = match code {
+            200..=299 => {
+                r.auth_tried = false;
+                // What the carrier granted: the Contact's expires, else Expires.
+                let granted = resp
+                    .header_all("Contact")
+                    .iter()
+                    .filter_map(|v| NameAddr::parse(v))
+                    .find_map(|a| a.param("expires").and_then(|e| e.parse::<i64>().ok()))
+                    .or_else(|| resp.header("Expires").and_then(|e| e.trim().parse().ok()))
+                    .unwrap_or(CARRIER_EXPIRES_S)
+                    .clamp(60, MAX_EXPIRES_S);
+                r.next_at = now + granted * 500;
+                r.registered = true;
+                (true, "registered".to_string())
+            }
+            401 | 407 if !r.auth_tried => {
+                let (header, answer) = if code == 401 {
+                    ("WWW-Authenticate", "Authorization")
+                } else {
+                    ("Proxy-Authenticate", "Proxy-Authorization")
+                };
+                r.auth_tried = true;
+                let cnonce = self.unique();
+                let value = resp
+                    .header(header)
+                    .and_then(digest::Challenge::parse)
+                    .and_then(|ch| {
+                        ch.answer(
+                            "REGISTER",
+                            &format!("sip:{}", c.domain),
+                            c.username.as_deref()?,
+                            c.password.as_deref().unwrap_or_default(),
+                            &cnonce,
+                        )
+                    });
+                if let Some(v) = value {
+                    self.register_with_carrier(now, tenant, Some((answer, v)));
+                    return;
+                }
+                self.carrier_failed(
+                    now,
+                    tenant,
+                    "the carrier's challenge cannot be answered".into(),
+                );
+                return;
+            }
+            _ => {
+                self.carrier_failed(now, tenant, format!("the carrier answered {code}"));
+                return;
+            }
+        };
+        if !was {
+            self.out.push_back(Output::CarrierRegistered {
+                tenant,
+                registered,
+                detail,
+            });
+        }
+    }
+
+    fn carrier_failed(&mut self, now: i64, tenant: TenantId, detail: String) {
+        let Some(r) = self.carrier_regs.get_mut(&tenant) else {
+            return;
+        };
+        r.pending = None;
+        r.auth_tried = false;
+        r.registered = false;
+        r.next_at = now + CARRIER_RETRY_MS;
+        self.out.push_back(Output::CarrierRegistered {
+            tenant,
+            registered: false,
+            detail,
+        });
+    }
+
+    /// Registrations with carriers that are due, or whose REGISTER went
+    /// unanswered.
+    fn carrier_timers(&mut self, now: i64) {
+        let tenants: Vec<TenantId> = self.carrier_regs.keys().copied().collect();
+        for t in tenants {
+            let Some(r) = self.carrier_regs.get_mut(&t) else {
+                continue;
+            };
+            match &mut r.pending {
+                Some((data, rs)) if rs.at <= now => {
+                    if now >= rs.deadline {
+                        self.carrier_failed(now, t, "the carrier did not answer".into());
+                    } else {
+                        rs.bump(now, T2_MS);
+                        let data = data.clone();
+                        if let Some(c) = self.dir.carriers.get(&t) {
+                            let to = c.addr;
+                            self.out.push_back(Output::Send { to, data });
+                        }
+                    }
+                }
+                None if r.next_at <= now => {
+                    r.auth_tried = false;
+                    self.register_with_carrier(now, t, None);
+                }
+                _ => {}
+            }
+        }
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -803,7 +1043,11 @@ impl Switch {
             .dir
             .trunks
             .iter()
-            .any(|t| t.sources.iter().any(|n| n.contains(&from.ip())));
+            .any(|t| t.sources.iter().any(|n| n.contains(&from.ip())))
+            || self
+                .carrier_regs
+                .iter()
+                .any(|(t, _)| self.registered_carrier(*t, from.ip()));
         if !in_call && !trunk && method != "ACK" {
             let second = now.div_euclid(1000);
             let r = self.rates.entry(from.ip()).or_insert((second, 0));
@@ -1104,7 +1348,7 @@ impl Switch {
         let trusted =
             self.dir.trunks.iter().any(|t| {
                 t.tenant == route.tenant && t.sources.iter().any(|n| n.contains(&from.ip()))
-            });
+            }) || self.registered_carrier(route.tenant, from.ip());
         if !trusted {
             self.invite_failure(now, from, &req, 403, "Forbidden");
             self.refused(from, "untrusted_source", format!("INVITE for {number}"));
@@ -2913,6 +3157,9 @@ impl Switch {
             return;
         };
         let call_id = resp.call_id().unwrap_or_default().to_string();
+        if method == "REGISTER" {
+            return self.carrier_response(now, from, &resp, code, cseq);
+        }
         if method != "INVITE" {
             if code >= 200 {
                 self.pending
@@ -3242,7 +3489,13 @@ impl Switch {
             ]
         });
         let pending = self.pending.iter().map(|p| Some(p.resend.at));
-        calls.chain(pending).flatten().min()
+        let carriers = self.carrier_regs.values().map(|r| {
+            Some(match &r.pending {
+                Some((_, rs)) => rs.at,
+                None => r.next_at,
+            })
+        });
+        calls.chain(pending).chain(carriers).flatten().min()
     }
 
     /// Time passed: retransmissions, and transactions that ran out.
@@ -3288,6 +3541,7 @@ impl Switch {
         for (to, data) in resend {
             self.out.push_back(Output::Send { to, data });
         }
+        self.carrier_timers(now);
         self.answered.retain(|_, (_, _, until)| *until > now);
         self.registrations
             .retain(|_, r| r.expires_at > now - TXN_MS);

@@ -33,6 +33,11 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 fn world() -> World {
+    world_with(false)
+}
+
+/// A world whose tenant registers with its carrier (`register`) or not.
+fn world_with(register: bool) -> World {
     let tenant = TenantId::from_uuid(Uuid::now_v7());
     let agent = AgentId::from_uuid(Uuid::now_v7());
     let queue = QueueId::from_uuid(Uuid::now_v7());
@@ -75,6 +80,7 @@ fn world() -> World {
             username: Some("acme".into()),
             password: Some("trunk-pass".into()),
             caller_id: "+61290000000".into(),
+            register,
         },
     );
     let cfg = Config {
@@ -1576,4 +1582,93 @@ Content-Length: 0
         "{outs:?}"
     );
     assert!(!outs.iter().any(|o| matches!(o, Output::Ended { .. })));
+}
+
+#[test]
+fn the_switch_registers_with_a_carrier_that_then_may_call_in() {
+    let mut w = world_with(true);
+    // Before registering, the carrier's address is no trunk: refused.
+    let from_carrier = invite("z9hG4bKcr0", "call-r0@carrier").replace(TRUNK, CARRIER);
+    let (sent, _) = w.send(CARRIER, &from_carrier);
+    assert_eq!(sent[0].1.code(), Some(403));
+    w.sw.handle_timeout(w.now);
+    let (sent, _) = split(w.outputs());
+    let (to, reg) = sent[0].clone();
+    assert_eq!(
+        (to, reg.method(), reg.uri()),
+        (addr(CARRIER), "REGISTER", "sip:carrier.example")
+    );
+    assert_eq!(reg.header("Expires"), Some("600"));
+    assert!(
+        reg.header("Contact")
+            .unwrap()
+            .contains("acme@192.0.2.10:5060")
+    );
+    // Unanswered: sent again after T1.
+    w.now += 500;
+    w.sw.handle_timeout(w.now);
+    let (sent, _) = split(w.outputs());
+    assert_eq!(sent[0].1.cseq(), Some((1, "REGISTER")));
+    // Challenged: asked again with credentials that verify.
+    let mut ch = reg.reply(401, "Unauthorized", Some("x"));
+    ch.push(
+        "WWW-Authenticate",
+        "Digest realm=\"carrier.example\", nonce=\"rn\", algorithm=SHA-256",
+    );
+    w.sw.receive(w.now, addr(CARRIER), &ch.to_bytes());
+    let (sent, _) = split(w.outputs());
+    let again = sent[0].1.clone();
+    assert_eq!(again.cseq(), Some((2, "REGISTER")));
+    let auth = digest::Authorization::parse(again.header("Authorization").unwrap()).unwrap();
+    assert!(auth.verify(
+        "REGISTER",
+        &digest::ha1(Algorithm::Sha256, "acme", "carrier.example", "trunk-pass")
+    ));
+    // Accepted for 120 s: registered, and renewed halfway.
+    let mut ok = again.reply(200, "OK", Some("x"));
+    ok.push("Contact", "<sip:acme@192.0.2.10:5060>;expires=120");
+    w.sw.receive(w.now, addr(CARRIER), &ok.to_bytes());
+    let (_, outs) = split(w.outputs());
+    assert_eq!(
+        outs,
+        vec![Output::CarrierRegistered {
+            tenant: w.tenant,
+            registered: true,
+            detail: "registered".into()
+        }]
+    );
+    assert!(w.sw.carrier_registered(w.tenant));
+    // Now the carrier's calls are taken.
+    let (_, outs) = w.send(
+        CARRIER,
+        &from_carrier
+            .replace("z9hG4bKcr0", "z9hG4bKcr1")
+            .replace("call-r0", "call-r1"),
+    );
+    assert!(matches!(outs[0], Output::Incoming { .. }), "{outs:?}");
+    w.now += 60_000;
+    w.sw.handle_timeout(w.now);
+    let (sent, _) = split(w.outputs());
+    let renew = sent.iter().find(|(_, m)| m.method() == "REGISTER").unwrap();
+    assert_eq!(renew.1.cseq(), Some((3, "REGISTER")));
+    // Refused: not registered, tried again a minute later.
+    w.sw.receive(
+        w.now,
+        addr(CARRIER),
+        &renew.1.reply(403, "Forbidden", Some("x")).to_bytes(),
+    );
+    let (_, outs) = split(w.outputs());
+    assert_eq!(
+        outs,
+        vec![Output::CarrierRegistered {
+            tenant: w.tenant,
+            registered: false,
+            detail: "the carrier answered 403".into()
+        }]
+    );
+    assert!(!w.sw.carrier_registered(w.tenant));
+    w.now += sb_sip::switch::CARRIER_RETRY_MS;
+    w.sw.handle_timeout(w.now);
+    let (sent, _) = split(w.outputs());
+    assert!(sent.iter().any(|(_, m)| m.method() == "REGISTER"));
 }

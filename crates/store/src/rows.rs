@@ -424,6 +424,8 @@ pub struct VoiceTrunk {
     pub auth_password: Option<String>,
     /// The number called parties see.
     pub caller_id: Option<String>,
+    /// 1: Switchboard registers with the carrier at `outbound`.
+    pub registration: i64,
 }
 
 /// An agent's phone credentials (digest hashes only).

@@ -177,8 +177,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO voice_trunks (tenant_id, name, sources, updated_at, outbound, auth_username, auth_password, caller_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO voice_trunks (tenant_id, name, sources, updated_at, outbound, auth_username, auth_password, caller_id, registration) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(t.tenant_id.to_string())
         .bind(&t.name)
@@ -188,6 +188,7 @@ impl Store {
         .bind(&t.auth_username)
         .bind(&t.auth_password)
         .bind(&t.caller_id)
+        .bind(t.registration)
         .execute(&mut *tx)
         .await?;
         write_audit(
@@ -203,6 +204,7 @@ impl Store {
                 "auth_username": t.auth_username,
                 "has_auth_password": t.auth_password.is_some(),
                 "caller_id": t.caller_id,
+                "register": t.registration == 1,
             }),
         )
         .await?;

@@ -1311,6 +1311,113 @@ async fn agents_call_out_and_booked_callbacks_are_dialled_through_the_trunk() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switchboard_registers_with_a_carrier_that_then_may_call_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let server = Server::start(&[
+        "--data-dir",
+        d,
+        "demo",
+        "--http",
+        "127.0.0.1:0",
+        "--no-traffic",
+    ]);
+    let sip = loop {
+        let line = server
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the SIP address is printed");
+        if let Some(rest) = line.split("udp://").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    let client = http_client();
+    let api = Api {
+        token: demo_admin_token(&client, &server.base).await,
+        client,
+        base: server.base.clone(),
+    };
+    // The carrier sends from 127.0.0.3, which no trunk lists: refused.
+    let call_in = |name: &str| {
+        let out = dir.path().join(name);
+        peer(&[
+            "abandon",
+            "--server",
+            &sip,
+            "--bind",
+            "127.0.0.3",
+            "--wait",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let r = call_in("before");
+    assert_eq!(r["caller_code"], 403, "{r}");
+    let (s, v) = api
+        .call(
+            reqwest::Method::PUT,
+            "/voice/trunks/registered",
+            Some(json!({"register": true, "caller_id": "+61290000000"})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("register"), "{v}");
+
+    // The carrier: SIPp taking one registration, checking the digest.
+    let port = std::net::UdpSocket::bind("127.0.0.3:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sip/carrier-registrar.xml");
+    let mut carrier = Command::new(which_sipp())
+        .args(["-sf", scenario.to_str().unwrap(), "-i", "127.0.0.3"])
+        .args([
+            "-p",
+            &port.to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "30s",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    api.put(
+        "/voice/trunks/registered",
+        json!({"outbound": format!("127.0.0.3:{port}"), "caller_id": "+61290000000",
+               "username": "acme", "password": "trunk-pass", "register": true}),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let t = api.get("/voice/trunks").await;
+        let reg = t["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "registered")
+            .unwrap()["registration"]
+            .clone();
+        if reg == "registered" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {reg}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = carrier.wait().unwrap();
+    assert!(status.success(), "SIPp saw a good registration: {status}");
+
+    // Registered, the carrier's calls are taken.
+    let r = call_in("after");
+    assert_eq!(r["caller_answered"], true, "{r}");
+}
+
 /// SIPp (Debian's sip-tester), which scripts/test.sh installs.
 fn which_sipp() -> PathBuf {
     let p = std::env::var_os("SWITCHBOARD_SIPP")

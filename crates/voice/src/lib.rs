@@ -210,6 +210,7 @@ async fn directory(app: &App) -> Result<(Directory, HashSet<(TenantId, String)>)
                             username: t.auth_username.clone(),
                             password: t.auth_password.clone(),
                             caller_id: caller_id.clone(),
+                            register: t.registration == 1,
                         },
                     );
                 }
@@ -1375,6 +1376,18 @@ impl Shell {
                         json!({ "agent_id": by, "why": why }),
                         0,
                     );
+                }
+                Output::CarrierRegistered {
+                    tenant,
+                    registered,
+                    detail,
+                } => {
+                    if registered {
+                        tracing::info!(%tenant, "registered with the carrier");
+                    } else {
+                        tracing::warn!(%tenant, detail, "not registered with the carrier");
+                    }
+                    self.app.set_carrier_registration(tenant, detail);
                 }
                 Output::Registered {
                     tenant,
