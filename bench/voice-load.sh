@@ -10,6 +10,7 @@
 #
 #   bench/voice-load.sh                # N=500 RATE=60 HOLD_MS=8000
 #   N=200 RATE=100 HOLD_MS=2000 bench/voice-load.sh   # setup rate
+#   MEDIA_REALTIME=1 bench/voice-load.sh  # the relay at real-time priority
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-500}; RATE=${RATE:-60}; HOLD_MS=${HOLD_MS:-8000}; CALLS=${CALLS:-$((N * 2))}
@@ -18,7 +19,7 @@ command -v dumpcap >/dev/null || apt-get install -y -q tshark >/dev/null
 if [ -z "${BIN:-}" ]; then cargo build -q --release -p switchboard; BIN=target/release/switchboard; fi
 WORK=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; pkill -f "sipp -sf bench/sipp" || true; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT; echo "work: $WORK"
 HTTP=127.0.0.1:18181; SIP_PORT=5062
-SWITCHBOARD_LOG=warn $BIN --data-dir "$WORK/data" demo --no-traffic --http $HTTP --sip 127.0.0.1:$SIP_PORT >"$WORK/server.log" 2>&1 &
+SWITCHBOARD_LOG=warn $BIN --data-dir "$WORK/data" demo --no-traffic --http $HTTP --sip 127.0.0.1:$SIP_PORT ${MEDIA_REALTIME:+--media-realtime} >"$WORK/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 100); do curl -fs http://$HTTP/healthz >/dev/null 2>&1 && break; sleep 0.2; done
 python3 bench/voice-setup.py http://$HTTP "$N" >/dev/null

@@ -186,6 +186,11 @@ pub struct ListenArgs {
     /// and SDP (default: the --sip address, or 127.0.0.1 when that is 0.0.0.0).
     #[arg(long, env = "SWITCHBOARD_SIP_ADVERTISE")]
     pub sip_advertise: Option<std::net::IpAddr>,
+    /// Relay calls' audio on threads of their own at real-time priority
+    /// (SCHED_RR; needs CAP_SYS_NICE), so other work on the machine does
+    /// not delay it.
+    #[arg(long, env = "SWITCHBOARD_MEDIA_REALTIME")]
+    pub media_realtime: bool,
     /// Music on hold: an 8 kHz mono 16-bit WAV file (default: a built-in phrase).
     #[arg(long, env = "SWITCHBOARD_MOH")]
     pub moh: Option<PathBuf>,

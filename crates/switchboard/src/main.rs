@@ -342,6 +342,7 @@ async fn serve(
             advertise: listen.sip_advertise,
             moh: listen.moh.clone(),
             data_dir: app.config().data_dir.clone(),
+            media_realtime: listen.media_realtime,
         },
     )
     .await?;

@@ -44,6 +44,8 @@ pub struct VoiceConfig {
     /// Music on hold (8 kHz mono 16-bit WAV); a built-in phrase when absent.
     pub moh: Option<PathBuf>,
     pub data_dir: PathBuf,
+    /// Media threads at real-time priority (when the process may).
+    pub media_realtime: bool,
 }
 
 /// The running voice channel.
@@ -55,6 +57,7 @@ pub struct Voice {
 
 /// Binds the SIP socket and starts serving calls.
 pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
+    media::start_runtime(cfg.media_realtime);
     let moh = Arc::new(match &cfg.moh {
         Some(p) => Clip::load(p)?,
         None => Clip::built_in(),
@@ -283,7 +286,7 @@ enum Done {
     Ready {
         call: CallRef,
         tenant: TenantId,
-        socket: UdpSocket,
+        socket: std::net::UdpSocket,
         open: bool,
     },
     /// No media port could be opened.
@@ -449,9 +452,12 @@ fn principal(tenant: TenantId) -> Principal {
     }
 }
 
-/// Binds a media socket next to the SIP one.
-async fn media_socket(ip: IpAddr) -> std::io::Result<UdpSocket> {
-    UdpSocket::bind(SocketAddr::new(ip, 0)).await
+/// Binds a media socket next to the SIP one (it is served on the media
+/// threads).
+async fn media_socket(ip: IpAddr) -> std::io::Result<std::net::UdpSocket> {
+    let s = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
+    s.set_nonblocking(true)?;
+    Ok(s)
 }
 
 impl Shell {
@@ -696,7 +702,7 @@ impl Shell {
                 return;
             }
         };
-        let port = |s: &UdpSocket| s.local_addr().map(|a| a.port()).unwrap_or(0);
+        let port = |s: &std::net::UdpSocket| s.local_addr().map(|a| a.port()).unwrap_or(0);
         let (far_port, near_port) = (port(&far), port(&near));
         let d = Dial {
             tenant,

@@ -385,7 +385,7 @@ pub enum Command {
     /// Where the recording goes, once the call has a contact.
     Record(RecordTo),
     /// The team leader's leg's socket, opened when their phone is rung.
-    MonitorSocket(UdpSocket),
+    MonitorSocket(std::net::UdpSocket),
     Monitor {
         remote: SocketAddr,
         signal: IpAddr,
@@ -394,7 +394,7 @@ pub enum Command {
     MonitorMode(MonitorMode),
     MonitorStop,
     /// A consulted agent's leg's socket, opened when their phone is rung.
-    ConsultSocket(UdpSocket),
+    ConsultSocket(std::net::UdpSocket),
     /// The consulted agent answered: they and the agent hear each other.
     Consult {
         remote: SocketAddr,
@@ -406,7 +406,7 @@ pub enum Command {
     /// Pause (`true`) or resume the recording.
     PauseRecording(bool),
     /// The agent's leg's socket, opened when the phone is rung.
-    AgentSocket(UdpSocket),
+    AgentSocket(std::net::UdpSocket),
     Agent {
         remote: SocketAddr,
         signal: IpAddr,
@@ -427,13 +427,18 @@ struct Leg {
 }
 
 impl Leg {
-    fn new(socket: UdpSocket) -> Leg {
-        Leg {
+    /// A leg on a socket opened elsewhere; `None` if it cannot be served
+    /// here (called on the media threads).
+    fn new(socket: std::net::UdpSocket) -> Option<Leg> {
+        let socket = UdpSocket::from_std(socket)
+            .map_err(|e| tracing::error!(error = %e, "a media socket cannot be used"))
+            .ok()?;
+        Some(Leg {
             socket,
             allowed: Vec::new(),
             target: None,
             latched: false,
-        }
+        })
     }
 
     fn set_remote(&mut self, remote: SocketAddr, signal: IpAddr) {
@@ -494,14 +499,55 @@ fn wall_ms() -> i64 {
 }
 
 /// Runs a call's media until [`Command::Stop`] or the sender is dropped.
+/// The threads calls' media runs on, apart from signalling and the API.
+static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+
+/// Starts the media threads: at real-time priority (round robin) when
+/// `realtime` and the process may, so a loaded machine does not delay the
+/// relay. Once per process; later calls change nothing.
+pub fn start_runtime(realtime: bool) {
+    let _ = RUNTIME.get_or_init(|| build_runtime(realtime));
+}
+
+fn build_runtime(realtime: bool) -> tokio::runtime::Runtime {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("sb-media")
+        .enable_all()
+        .on_thread_start(move || {
+            if realtime {
+                use thread_priority::{
+                    RealtimeThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+                };
+                let r = thread_priority::set_thread_priority_and_policy(
+                    thread_priority::thread_native_id(),
+                    ThreadPriority::Min,
+                    ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::RoundRobin),
+                );
+                if let Err(e) = r {
+                    tracing::warn!(error = ?e, "media threads stay at normal priority");
+                }
+            }
+        })
+        .build()
+        .expect("the media threads start")
+}
+
 pub fn spawn<K: Copy + Send + 'static>(
     call: K,
-    caller: UdpSocket,
+    caller: std::net::UdpSocket,
     moh: Arc<Clip>,
     events: mpsc::UnboundedSender<(K, Event)>,
 ) -> mpsc::UnboundedSender<Command> {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(call, Leg::new(caller), moh, events, rx));
+    RUNTIME
+        .get_or_init(|| build_runtime(false))
+        .spawn(async move {
+            if let Some(caller) = Leg::new(caller) {
+                run(call, caller, moh, events, rx).await;
+            }
+        });
     tx
 }
 
@@ -561,7 +607,7 @@ async fn run<K: Copy>(
                     prompt = Some((clip, 0));
                 }
                 Some(Command::Record(r)) => record = Some(r),
-                Some(Command::AgentSocket(s)) => agent = Some(Leg::new(s)),
+                Some(Command::AgentSocket(s)) => agent = Leg::new(s),
                 Some(Command::Agent { remote, signal }) => {
                     if let Some(a) = &mut agent {
                         a.set_remote(remote, signal);
@@ -584,7 +630,7 @@ async fn run<K: Copy>(
                     }
                 }
                 Some(Command::MonitorSocket(s)) => {
-                    monitor = Some(Leg::new(s));
+                    monitor = Leg::new(s);
                     mode = None;
                 }
                 Some(Command::Monitor { remote, signal, mode: m }) => {
@@ -604,7 +650,7 @@ async fn run<K: Copy>(
                     mixer.iter_mut().for_each(VecDeque::clear);
                 }
                 Some(Command::ConsultSocket(s)) => {
-                    consult = Some(Leg::new(s));
+                    consult = Leg::new(s);
                     consulting = false;
                 }
                 Some(Command::Consult { remote, signal }) => {
@@ -807,6 +853,13 @@ mod tests {
         UdpSocket::bind((ip, 0)).await.unwrap()
     }
 
+    /// A socket for the media threads to serve.
+    fn ours() -> std::net::UdpSocket {
+        let s = std::net::UdpSocket::bind(("127.0.0.1", 0)).unwrap();
+        s.set_nonblocking(true).unwrap();
+        s
+    }
+
     async fn recv(s: &UdpSocket) -> Option<Vec<u8>> {
         let mut buf = vec![0u8; 2048];
         match tokio::time::timeout(Duration::from_millis(300), s.recv_from(&mut buf)).await {
@@ -822,8 +875,8 @@ mod tests {
         let caller = bind("127.0.0.1").await;
         let agent = bind("127.0.0.1").await;
         let stranger = bind("127.0.0.2").await;
-        let ours_caller = bind("127.0.0.1").await;
-        let ours_agent = bind("127.0.0.1").await;
+        let ours_caller = ours();
+        let ours_agent = ours();
         let to_caller_leg = ours_caller.local_addr().unwrap();
         let to_agent_leg = ours_agent.local_addr().unwrap();
         let (events, mut seen) = mpsc::unbounded_channel();
