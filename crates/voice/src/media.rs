@@ -227,13 +227,16 @@ pub struct Finished {
 }
 
 /// Writes both legs, 20 ms at a time, to a stereo WAV file: the caller
-/// left; the agent right, with a team leader who barges in mixed in.
+/// left; the agent right, with a team leader who barges in mixed in. The
+/// file itself is written on a thread of its own ([`disk`]): the relay
+/// never waits for the disk.
 struct Recorder {
-    writer: hound::WavWriter<BufWriter<std::fs::File>>,
+    id: u64,
     relative: String,
-    full: PathBuf,
     /// Caller, agent, team leader.
     legs: [VecDeque<i16>; 3],
+    /// Interleaved samples not yet handed to the disk thread.
+    out: Vec<i16>,
     frames: u64,
     paused: bool,
     paused_frames: u64,
@@ -247,33 +250,143 @@ const LAG_FRAMES: u64 = 10;
 /// A leg silent for longer than this (in samples) resumes where real time
 /// is, not where it stopped.
 const GAP_SAMPLES: u64 = 480;
+/// Frames gathered before they go to the disk thread (half a second).
+const FLUSH_FRAMES: usize = 25;
+
+/// What the disk thread does with recordings.
+enum DiskOp {
+    Create {
+        id: u64,
+        full: PathBuf,
+    },
+    Write {
+        id: u64,
+        samples: Vec<i16>,
+    },
+    /// Close the file; its size and SHA-256 are the answer.
+    Finish {
+        id: u64,
+        reply: tokio::sync::oneshot::Sender<Result<(i64, String)>>,
+    },
+}
+
+/// The thread that writes every call's recording.
+fn disk() -> &'static std::sync::mpsc::Sender<DiskOp> {
+    static DISK: std::sync::OnceLock<std::sync::mpsc::Sender<DiskOp>> = std::sync::OnceLock::new();
+    DISK.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<DiskOp>();
+        std::thread::Builder::new()
+            .name("sb-recordings".into())
+            .spawn(move || disk_loop(rx))
+            .expect("the recording thread starts");
+        tx
+    })
+}
+
+type Wav = hound::WavWriter<BufWriter<std::fs::File>>;
+
+fn disk_loop(rx: std::sync::mpsc::Receiver<DiskOp>) {
+    // A file that could not be made or written is `Err` until finished.
+    let mut open: std::collections::HashMap<u64, (PathBuf, Result<Wav>)> =
+        std::collections::HashMap::new();
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    for op in rx {
+        match op {
+            DiskOp::Create { id, full } => {
+                let w = full
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|_| hound::WavWriter::create(&full, spec).map_err(Into::into))
+                    .with_context(|| format!("cannot create {}", full.display()));
+                if let Err(e) = &w {
+                    tracing::error!(error = %e, "the call cannot be recorded");
+                }
+                open.insert(id, (full, w));
+            }
+            DiskOp::Write { id, samples } => {
+                if let Some((full, w)) = open.get_mut(&id)
+                    && let Ok(writer) = w
+                {
+                    let mut i16w = writer.get_i16_writer(samples.len() as u32);
+                    for v in samples {
+                        i16w.write_sample(v);
+                    }
+                    if let Err(e) = i16w.flush() {
+                        tracing::error!(error = %e, "the recording failed");
+                        *w = Err(anyhow::anyhow!("writing {} failed: {e}", full.display()));
+                    }
+                }
+            }
+            DiskOp::Finish { id, reply } => {
+                let r = match open.remove(&id) {
+                    Some((full, Ok(w))) => finish_file(w, &full),
+                    Some((_, Err(e))) => Err(e),
+                    None => Err(anyhow::anyhow!("no such recording")),
+                };
+                let _ = reply.send(r);
+            }
+        }
+    }
+}
+
+/// Closes a recording; its size and SHA-256.
+fn finish_file(w: Wav, full: &Path) -> Result<(i64, String)> {
+    w.finalize()?;
+    let mut f = std::fs::File::open(full)?;
+    let mut hash = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut bytes = 0i64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as i64;
+        hash.update(&buf[..n]);
+    }
+    Ok((bytes, hex::encode(hash.finalize())))
+}
 
 impl Recorder {
     fn create(data_dir: &Path, relative: String, started_at: i64) -> Result<Recorder> {
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let full = data_dir.join(&relative);
-        if let Some(dir) = full.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: 8_000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let writer = hound::WavWriter::create(&full, spec)
-            .with_context(|| format!("cannot create {}", full.display()))?;
+        disk()
+            .send(DiskOp::Create { id, full })
+            .map_err(|_| anyhow::anyhow!("the recording thread stopped"))?;
         Ok(Recorder {
-            writer,
+            id,
             relative,
-            full,
             legs: Default::default(),
+            out: Vec::with_capacity(FLUSH_FRAMES * FRAME * 2),
             frames: 0,
             paused: false,
             paused_frames: 0,
             started_at,
             begun: std::time::Instant::now(),
         })
+    }
+
+    /// Hands what is gathered to the disk thread.
+    fn flush(&mut self) -> Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let samples =
+            std::mem::replace(&mut self.out, Vec::with_capacity(FLUSH_FRAMES * FRAME * 2));
+        disk()
+            .send(DiskOp::Write {
+                id: self.id,
+                samples,
+            })
+            .map_err(|_| anyhow::anyhow!("the recording thread stopped"))
     }
 
     /// Writes the next 20 ms: what each leg sent, silence where it sent
@@ -287,10 +400,13 @@ impl Recorder {
             let l = self.legs[0].pop_front().unwrap_or(0);
             let r = self.legs[1].pop_front().unwrap_or(0);
             let r = r.saturating_add(self.legs[2].pop_front().unwrap_or(0));
-            self.writer.write_sample(l)?;
-            self.writer.write_sample(r)?;
+            self.out.push(l);
+            self.out.push(r);
         }
         self.frames += 1;
+        if self.out.len() >= FLUSH_FRAMES * FRAME * 2 {
+            self.flush()?;
+        }
         Ok(())
     }
 
@@ -339,30 +455,25 @@ impl Recorder {
         Ok(())
     }
 
-    fn finish(mut self, ended_at: i64) -> Result<Finished> {
+    async fn finish(mut self, ended_at: i64) -> Result<Finished> {
         self.catch_up(0)?;
         while self.legs.iter().any(|q| !q.is_empty()) {
             self.tick()?;
         }
+        self.flush()?;
         let duration_ms = (self.frames * FRAME as u64 * 1000 / 8_000) as i64;
         let paused_ms = (self.paused_frames * FRAME as u64 * 1000 / 8_000) as i64;
-        self.writer.finalize()?;
-        let mut f = std::fs::File::open(&self.full)?;
-        let mut hash = sha2::Sha256::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut bytes = 0i64;
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            bytes += n as i64;
-            hash.update(&buf[..n]);
-        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        disk()
+            .send(DiskOp::Finish { id: self.id, reply })
+            .map_err(|_| anyhow::anyhow!("the recording thread stopped"))?;
+        let (bytes, sha256) = answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the recording thread stopped"))??;
         Ok(Finished {
             path: self.relative,
             bytes,
-            sha256: hex::encode(hash.finalize()),
+            sha256,
             duration_ms,
             paused_ms,
             started_at: self.started_at,
@@ -826,9 +937,8 @@ async fn run<K: Copy>(
     }
     if let (Some(rec), Some(r)) = (recorder, record.take()) {
         let done = r.done;
-        match tokio::task::spawn_blocking(move || rec.finish(wall_ms())).await {
-            Ok(Ok(f)) => done(f),
-            Ok(Err(e)) => tracing::error!(error = %e, "the recording could not be finished"),
+        match rec.finish(wall_ms()).await {
+            Ok(f) => done(f),
             Err(e) => tracing::error!(error = %e, "the recording could not be finished"),
         }
     }
