@@ -277,7 +277,12 @@ fn disk() -> &'static std::sync::mpsc::Sender<DiskOp> {
         let (tx, rx) = std::sync::mpsc::channel::<DiskOp>();
         std::thread::Builder::new()
             .name("sb-recordings".into())
-            .spawn(move || disk_loop(rx))
+            .spawn(move || {
+                if REALTIME.load(std::sync::atomic::Ordering::Relaxed) {
+                    raise_priority();
+                }
+                disk_loop(rx)
+            })
             .expect("the recording thread starts");
         tx
     })
@@ -613,11 +618,14 @@ fn wall_ms() -> i64 {
 /// The threads calls' media runs on, apart from signalling and the API.
 static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
 
-/// Starts the media threads: at real-time priority (round robin) when
-/// `realtime` and the process may, so a loaded machine does not delay the
-/// relay. Once per process; later calls change nothing.
+/// With `realtime`, starts media threads of their own at real-time
+/// priority (round robin, where the process may), so a loaded machine does
+/// not delay the relay; otherwise calls' media runs with everything else.
+/// Once per process.
 pub fn start_runtime(realtime: bool) {
-    let _ = RUNTIME.get_or_init(|| build_runtime(realtime));
+    if realtime {
+        let _ = RUNTIME.get_or_init(|| build_runtime(true));
+    }
 }
 
 fn build_runtime(realtime: bool) -> tokio::runtime::Runtime {
@@ -628,21 +636,28 @@ fn build_runtime(realtime: bool) -> tokio::runtime::Runtime {
         .enable_all()
         .on_thread_start(move || {
             if realtime {
-                use thread_priority::{
-                    RealtimeThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
-                };
-                let r = thread_priority::set_thread_priority_and_policy(
-                    thread_priority::thread_native_id(),
-                    ThreadPriority::Min,
-                    ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::RoundRobin),
-                );
-                if let Err(e) = r {
-                    tracing::warn!(error = ?e, "media threads stay at normal priority");
-                }
+                REALTIME.store(true, std::sync::atomic::Ordering::Relaxed);
+                raise_priority();
             }
         })
         .build()
         .expect("the media threads start")
+}
+
+/// Whether media threads run at real-time priority (the recording thread
+/// follows them, so it never holds up a relay it shares memory with).
+static REALTIME: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn raise_priority() {
+    use thread_priority::{RealtimeThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy};
+    let r = thread_priority::set_thread_priority_and_policy(
+        thread_priority::thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::RoundRobin),
+    );
+    if let Err(e) = r {
+        tracing::warn!(error = ?e, "media threads stay at normal priority");
+    }
 }
 
 pub fn spawn<K: Copy + Send + 'static>(
@@ -652,13 +667,15 @@ pub fn spawn<K: Copy + Send + 'static>(
     events: mpsc::UnboundedSender<(K, Event)>,
 ) -> mpsc::UnboundedSender<Command> {
     let (tx, rx) = mpsc::unbounded_channel();
-    RUNTIME
-        .get_or_init(|| build_runtime(false))
-        .spawn(async move {
-            if let Some(caller) = Leg::new(caller) {
-                run(call, caller, moh, events, rx).await;
-            }
-        });
+    let task = async move {
+        if let Some(caller) = Leg::new(caller) {
+            run(call, caller, moh, events, rx).await;
+        }
+    };
+    match RUNTIME.get() {
+        Some(rt) => drop(rt.spawn(task)),
+        None => drop(tokio::spawn(task)),
+    }
     tx
 }
 
