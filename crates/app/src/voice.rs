@@ -1292,16 +1292,7 @@ impl App {
         if !self.phone_registered(p.tenant_id, agent) {
             return Err(AppError::Conflict("your phone is not registered".into()));
         }
-        let live = self
-            .routing
-            .ask(p.tenant_id, |reply| crate::routing::Command::AgentStatus {
-                agent,
-                reply,
-            })
-            .await?
-            .ok_or(AppError::NotFound("agent"))?;
-        if live.status != "available" || !live.contacts.is_empty() || !live.reservations.is_empty()
-        {
+        if !self.agent_free(p.tenant_id, agent).await? {
             return Err(AppError::Conflict(
                 "you can make a call when you are available and have no other contact".into(),
             ));
@@ -1393,6 +1384,19 @@ impl App {
             .map_err(|_| AppError::Unavailable("the voice channel stopped".into()))
     }
 
+    /// Whether the agent is available with no contact in hand or offered.
+    async fn agent_free(&self, tenant: TenantId, agent: AgentId) -> Result<bool, AppError> {
+        let live = self
+            .routing
+            .ask(tenant, |reply| crate::routing::Command::AgentStatus {
+                agent,
+                reply,
+            })
+            .await?
+            .ok_or(AppError::NotFound("agent"))?;
+        Ok(live.status == "available" && live.contacts.is_empty() && live.reservations.is_empty())
+    }
+
     /// The call `contact`, if the caller is its agent (or allocates work).
     async fn own_call(
         &self,
@@ -1438,16 +1442,7 @@ impl App {
             .get_agent(p.tenant_id, agent)
             .await
             .map_err(AppError::from_store("agent"))?;
-        let live = self
-            .routing
-            .ask(p.tenant_id, |reply| crate::routing::Command::AgentStatus {
-                agent,
-                reply,
-            })
-            .await?
-            .ok_or(AppError::NotFound("agent"))?;
-        if live.status != "available" || !live.contacts.is_empty() || !live.reservations.is_empty()
-        {
+        if !self.agent_free(p.tenant_id, agent).await? {
             return Err(AppError::Conflict(
                 "the other agent is not available".into(),
             ));

@@ -22,6 +22,16 @@ impl Algorithm {
         }
     }
 
+    /// The algorithm a header names, MD5 when it names none (RFC 2617).
+    fn named(name: Option<&str>) -> Option<Algorithm> {
+        match name {
+            None => Some(Algorithm::Md5),
+            Some(a) if a.eq_ignore_ascii_case("md5") => Some(Algorithm::Md5),
+            Some(a) if a.eq_ignore_ascii_case("sha-256") => Some(Algorithm::Sha256),
+            Some(_) => None,
+        }
+    }
+
     fn hash(self, s: &str) -> String {
         match self {
             Algorithm::Md5 => hex::encode(md5::Md5::digest(s.as_bytes())),
@@ -102,23 +112,33 @@ pub struct Authorization {
     pub cnonce: Option<String>,
 }
 
-impl Authorization {
-    pub fn parse(v: &str) -> Option<Authorization> {
-        let rest = v.trim();
-        let (scheme, rest) = rest.split_once(char::is_whitespace)?;
-        if !scheme.eq_ignore_ascii_case("digest") {
-            return None;
-        }
-        let mut a = Authorization::default();
-        for part in crate::msg::split_commas(rest) {
+/// The parameters of a `Digest` header value (`Authorization`,
+/// `WWW-Authenticate` and their proxy forms): names lower-cased, values
+/// unquoted. `None` for another scheme or a malformed list.
+fn digest_params(v: &str) -> Option<Vec<(String, String)>> {
+    let (scheme, rest) = v.trim().split_once(char::is_whitespace)?;
+    if !scheme.eq_ignore_ascii_case("digest") {
+        return None;
+    }
+    crate::msg::split_commas(rest)
+        .into_iter()
+        .map(|part| {
             let (k, v) = part.split_once('=')?;
             let v = v.trim();
             let v = v
                 .strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(v)
-                .to_string();
-            match k.trim().to_ascii_lowercase().as_str() {
+                .unwrap_or(v);
+            Some((k.trim().to_ascii_lowercase(), v.to_string()))
+        })
+        .collect()
+}
+
+impl Authorization {
+    pub fn parse(v: &str) -> Option<Authorization> {
+        let mut a = Authorization::default();
+        for (k, v) in digest_params(v)? {
+            match k.as_str() {
                 "username" => a.username = v,
                 "realm" => a.realm = v,
                 "nonce" => a.nonce = v,
@@ -139,12 +159,7 @@ impl Authorization {
 
     /// The algorithm named, MD5 when none is (RFC 2617).
     pub fn algorithm(&self) -> Option<Algorithm> {
-        match self.algorithm.as_deref() {
-            None => Some(Algorithm::Md5),
-            Some(a) if a.eq_ignore_ascii_case("md5") => Some(Algorithm::Md5),
-            Some(a) if a.eq_ignore_ascii_case("sha-256") => Some(Algorithm::Sha256),
-            Some(_) => None,
-        }
+        Algorithm::named(self.algorithm.as_deref())
     }
 
     /// Whether the response was made with the password behind `ha1`.
@@ -180,20 +195,9 @@ pub struct Challenge {
 
 impl Challenge {
     pub fn parse(v: &str) -> Option<Challenge> {
-        let (scheme, rest) = v.trim().split_once(char::is_whitespace)?;
-        if !scheme.eq_ignore_ascii_case("digest") {
-            return None;
-        }
         let mut c = Challenge::default();
-        for part in crate::msg::split_commas(rest) {
-            let (k, v) = part.split_once('=')?;
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(v)
-                .to_string();
-            match k.trim().to_ascii_lowercase().as_str() {
+        for (k, v) in digest_params(v)? {
+            match k.as_str() {
                 "realm" => c.realm = v,
                 "nonce" => c.nonce = v,
                 "opaque" => c.opaque = Some(v),
@@ -218,12 +222,7 @@ impl Challenge {
         password: &str,
         cnonce: &str,
     ) -> Option<String> {
-        let alg = match self.algorithm.as_deref() {
-            None => Algorithm::Md5,
-            Some(a) if a.eq_ignore_ascii_case("md5") => Algorithm::Md5,
-            Some(a) if a.eq_ignore_ascii_case("sha-256") => Algorithm::Sha256,
-            Some(_) => return None,
-        };
+        let alg = Algorithm::named(self.algorithm.as_deref())?;
         let ha1 = ha1(alg, username, &self.realm, password);
         let quote = |s: &str| s.replace(['"', '\\'], "");
         let mut v = format!(

@@ -826,11 +826,7 @@ impl Switch {
                 (true, "registered".to_string())
             }
             401 | 407 if !r.auth_tried => {
-                let (header, answer) = if code == 401 {
-                    ("WWW-Authenticate", "Authorization")
-                } else {
-                    ("Proxy-Authenticate", "Proxy-Authorization")
-                };
+                let (header, answer) = challenge_headers(code);
                 r.auth_tried = true;
                 let cnonce = self.unique();
                 let value = resp
@@ -2043,20 +2039,9 @@ impl Switch {
             return;
         }
         match code {
-            100..=199 => {
-                if leg.state == AgentState::Calling {
-                    leg.state = AgentState::Proceeding;
-                }
-                leg.resend = None;
-            }
+            100..=199 => leg_proceeding(leg),
             200..=299 => {
-                let first = leg.state != AgentState::Answered;
-                leg.remote_tag = resp.to_addr().and_then(|a| a.tag().map(str::to_string));
-                if let Some(t) = resp.header("Contact").and_then(NameAddr::parse) {
-                    leg.target = t.uri;
-                }
-                leg.resend = None;
-                leg.state = AgentState::Answered;
+                let first = leg_answered(leg, resp);
                 let port = leg.media_port;
                 self.send_leg_ack(cref, Which::Consult, cseq);
                 if !first {
@@ -2164,31 +2149,11 @@ impl Switch {
         };
         let mode = *mode;
         match code {
-            100..=199 => {
-                if leg.state == AgentState::Calling {
-                    leg.state = AgentState::Proceeding;
-                }
-                leg.resend = None;
-            }
+            100..=199 => leg_proceeding(leg),
             200..=299 => {
-                let first = leg.state != AgentState::Answered;
-                leg.remote_tag = resp.to_addr().and_then(|a| a.tag().map(str::to_string));
-                if let Some(t) = resp.header("Contact").and_then(NameAddr::parse) {
-                    leg.target = t.uri;
-                }
-                leg.resend = None;
-                leg.state = AgentState::Answered;
+                let first = leg_answered(leg, resp);
                 let port = leg.media_port;
-                if let Some((to, mut ack)) = self.leg_request(cref, Which::Monitor, "ACK") {
-                    if let Some((leg, _, _)) =
-                        self.calls.get_mut(&cref).and_then(|c| c.monitor.as_mut())
-                    {
-                        leg.cseq -= 1;
-                    }
-                    ack.remove("CSeq");
-                    ack.push("CSeq", format!("{cseq} ACK"));
-                    self.send(to, &ack);
-                }
+                self.send_leg_ack(cref, Which::Monitor, cseq);
                 if !first {
                     return;
                 }
@@ -2840,19 +2805,9 @@ impl Switch {
             return;
         }
         match code {
-            100..=199 => {
-                if leg.state == AgentState::Calling {
-                    leg.state = AgentState::Proceeding;
-                }
-                leg.resend = None;
-            }
+            100..=199 => leg_proceeding(leg),
             200..=299 => {
-                leg.resend = None;
-                leg.state = AgentState::Answered;
-                leg.remote_tag = resp.to_addr().and_then(|a| a.tag().map(str::to_string));
-                if let Some(t) = resp.header("Contact").and_then(NameAddr::parse) {
-                    leg.target = t.uri;
-                }
+                leg_answered(leg, resp);
                 self.send_leg_ack(cref, Which::Far, cseq);
                 let codec = self.calls[&cref].caller.codec;
                 match sdp::parse(&resp.body) {
@@ -2879,11 +2834,7 @@ impl Switch {
             401 | 407 => {
                 let invite = leg.invite.clone();
                 self.ack_failure(from, &invite, resp, cseq);
-                let (header, answer) = if code == 401 {
-                    ("WWW-Authenticate", "Authorization")
-                } else {
-                    ("Proxy-Authenticate", "Proxy-Authorization")
-                };
+                let (header, answer) = challenge_headers(code);
                 let cnonce = self.unique();
                 let c = self.calls.get_mut(&cref).expect("present");
                 let tried = c.outbound.is_some_and(|o| o.auth_tried);
@@ -3230,12 +3181,7 @@ impl Switch {
         };
         let to_tag = resp.to_addr().and_then(|a| a.tag().map(str::to_string));
         match code {
-            100..=199 => {
-                if leg.state == AgentState::Calling {
-                    leg.state = AgentState::Proceeding;
-                }
-                leg.resend = None;
-            }
+            100..=199 => leg_proceeding(leg),
             200..=299 => {
                 let first = matches!(
                     leg.state,
@@ -3720,6 +3666,37 @@ fn leg_reservation(c: Option<&Call>) -> u64 {
 pub fn valid_number(n: &str) -> bool {
     let digits = n.strip_prefix('+').unwrap_or(n);
     (3..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Where a 401 or 407 carries its challenge, and where the answer goes.
+fn challenge_headers(code: u16) -> (&'static str, &'static str) {
+    if code == 401 {
+        ("WWW-Authenticate", "Authorization")
+    } else {
+        ("Proxy-Authenticate", "Proxy-Authorization")
+    }
+}
+
+/// A provisional response to a leg's INVITE: it rings, and stops being
+/// sent again.
+fn leg_proceeding(leg: &mut AgentLeg) {
+    if leg.state == AgentState::Calling {
+        leg.state = AgentState::Proceeding;
+    }
+    leg.resend = None;
+}
+
+/// A 2xx to a leg's INVITE: the dialog's tag and target kept, the leg
+/// answered. True the first time.
+fn leg_answered(leg: &mut AgentLeg, resp: &Message) -> bool {
+    let first = leg.state != AgentState::Answered;
+    leg.remote_tag = resp.to_addr().and_then(|a| a.tag().map(str::to_string));
+    if let Some(t) = resp.header("Contact").and_then(NameAddr::parse) {
+        leg.target = t.uri;
+    }
+    leg.resend = None;
+    leg.state = AgentState::Answered;
+    first
 }
 
 fn host_of(uri: &str) -> &str {
