@@ -1,68 +1,105 @@
 #!/usr/bin/env python3
-"""How long Switchboard's relay held each RTP packet, from a loopback
-capture. A relayed packet appears twice unchanged (SSRC, sequence number,
-timestamp, payload): sent by the callers' SIPp (media port CALLERS) to
-Switchboard, then by Switchboard to the phones' SIPp (media port PHONES);
-echoed, the same the other way. Every call plays the same recording, so
-copies of one packet from different calls are told apart by order: in
-each direction the k-th arrival of a packet pairs with its k-th departure
-(first in, first out). Prints the delays' count, median, p99, p99.9,
-maximum and the share over 5 ms.
+"""How long Switchboard's relay held each RTP packet, from loopback
+captures. A relayed packet appears twice unchanged (SSRC, sequence number,
+timestamp, payload): sent by the callers' SIPp to Switchboard's caller-side
+port for that call, then by Switchboard from its phone-side port for the
+same call to the phones' SIPp; echoed, the same the other way.
 
-  rtp-delay.py capture.pcap CALLERS_PORT PHONES_PORT
+Which two of Switchboard's ports belong to one call comes from the SIP
+capture: Switchboard's 200 OK to a caller's INVITE carries the caller-side
+port in its SDP, and its INVITE to the phone carries the phone-side port,
+with the caller's number in From on both. Packets are paired within a
+call, so a packet that is not relayed (the caller still queued, a call
+ending) stays unpaired and cannot shift the pairs of other calls. Prints
+the delays' count, median, p99, p99.9, maximum and the share over 5 ms,
+and how many calls the sample covered.
+
+  rtp-delay.py rtp.pcap sip.pcap SIP_PORT CALLERS_SIP_PORT PHONES_SIP_PORT
 """
+import re
 import struct
 import sys
 from collections import defaultdict
 
-data = open(sys.argv[1], "rb").read()
-callers, phones = int(sys.argv[2]), int(sys.argv[3])
-magic = struct.unpack("<I", data[:4])[0]
-nano = magic == 0xA1B23C4D
-link = struct.unpack("<I", data[20:24])[0]
-at = 24
-seen = defaultdict(list)
-while at + 16 <= len(data):
-    sec, frac, incl, _ = struct.unpack("<IIII", data[at:at + 16])
-    pkt = data[at + 16:at + 16 + incl]
-    at += 16 + incl
-    t = sec + frac / (1e9 if nano else 1e6)
-    off = {1: 14, 113: 16, 0: 4}.get(link, 14)
-    if len(pkt) < off + 20 or pkt[off] >> 4 != 4:
-        continue
-    ihl = (pkt[off] & 15) * 4
-    if pkt[off + 9] != 17:
-        continue
-    udp = off + ihl
-    rtp = pkt[udp + 8:]
-    if len(rtp) < 12 or rtp[0] >> 6 != 2:
-        continue
-    seq, ts, ssrc = struct.unpack("!HII", rtp[2:12])
-    sport, dport = struct.unpack("!HH", pkt[udp:udp + 4])
-    key = (ssrc, seq, ts, hash(rtp[12:]))
-    # (direction, arriving?) — towards the phones or back to the callers.
-    if sport == callers:
-        seen[(key, "out")].append((t, True))
-    elif dport == phones:
-        seen[(key, "out")].append((t, False))
-    elif sport == phones:
-        seen[(key, "back")].append((t, True))
-    elif dport == callers:
-        seen[(key, "back")].append((t, False))
 
-delays = []
-for events in seen.values():
-    events.sort()
-    arrivals = [t for t, a in events if a]
-    departures = [t for t, a in events if not a]
-    for a, d in zip(arrivals, departures):
-        if d >= a:
-            delays.append((d - a) * 1000)
-delays.sort()
-if not delays:
-    print("no relayed packets")
-    sys.exit(1)
-p = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]
-over = sum(1 for d in delays if d > 5) / len(delays) * 100
-print(f"relayed packets {len(delays)}; delay ms: median {p(0.5):.3f}, p99 {p(0.99):.3f}, "
-      f"p99.9 {p(0.999):.3f}, max {delays[-1]:.3f}; over 5 ms {over:.3f} %")
+def udp_packets(path):
+    """(time, source port, destination port, payload) of each IPv4 UDP packet."""
+    data = open(path, "rb").read()
+    if len(data) < 24:
+        return
+    nano = struct.unpack("<I", data[:4])[0] == 0xA1B23C4D
+    link = struct.unpack("<I", data[20:24])[0]
+    off = {1: 14, 113: 16, 0: 4}.get(link, 14)
+    at = 24
+    while at + 16 <= len(data):
+        sec, frac, incl, _ = struct.unpack("<IIII", data[at:at + 16])
+        pkt = data[at + 16:at + 16 + incl]
+        at += 16 + incl
+        if len(pkt) < off + 20 or pkt[off] >> 4 != 4 or pkt[off + 9] != 17:
+            continue
+        udp = off + (pkt[off] & 15) * 4
+        sport, dport = struct.unpack("!HH", pkt[udp:udp + 4])
+        yield sec + frac / (1e9 if nano else 1e6), sport, dport, pkt[udp + 8:]
+
+
+def sip_ports(path, server, callers, phones):
+    """Switchboard's (caller-side port, phone-side port) for each call."""
+    caller_side, phone_side = {}, {}
+    for _, sport, dport, body in udp_packets(path):
+        if sport != server:
+            continue
+        text = body.decode("latin-1")
+        head, _, sdp = text.partition("\r\n\r\n")
+        who = re.search(r"^(?:From|f):[^\r\n]*?sip:([^@;>]+)@", head, re.M | re.I)
+        port = re.search(r"^m=audio (\d+) ", sdp, re.M)
+        if not who or not port:
+            continue
+        if dport == callers and head.startswith("SIP/2.0 200") and re.search(
+                r"^CSeq:\s*\d+ INVITE", head, re.M | re.I):
+            caller_side[who.group(1)] = int(port.group(1))
+        elif dport == phones and head.startswith("INVITE "):
+            phone_side[who.group(1)] = int(port.group(1))
+    return {caller_side[n]: phone_side[n] for n in caller_side if n in phone_side}
+
+
+def main():
+    rtp_path, sip_path, server, callers, phones = sys.argv[1:6]
+    calls = sip_ports(sip_path, int(server), int(callers), int(phones))
+    # Switchboard's port -> (call, side).
+    side = {}
+    for a, b in calls.items():
+        side[a] = (a, "caller")
+        side[b] = (a, "phone")
+    seen = defaultdict(list)
+    for t, sport, dport, rtp in udp_packets(rtp_path):
+        if len(rtp) < 12 or rtp[0] >> 6 != 2:
+            continue
+        seq, ts, ssrc = struct.unpack("!HII", rtp[2:12])
+        key = (ssrc, seq, ts, hash(rtp[12:]))
+        if dport in side:  # arriving at Switchboard
+            call, s = side[dport]
+            towards = "phone" if s == "caller" else "caller"
+            seen[(call, towards, key)].append((t, True))
+        elif sport in side:  # leaving Switchboard
+            call, s = side[sport]
+            seen[(call, s, key)].append((t, False))
+    delays, covered = [], set()
+    for (call, _, _), events in seen.items():
+        events.sort()
+        arrivals = [t for t, a in events if a]
+        departures = [t for t, a in events if not a]
+        for a, d in zip(arrivals, departures):
+            if d >= a:
+                delays.append((d - a) * 1000)
+                covered.add(call)
+    delays.sort()
+    if not delays:
+        print(f"no relayed packets ({len(calls)} calls found in the SIP capture)")
+        sys.exit(1)
+    p = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]
+    over = sum(1 for d in delays if d > 5) / len(delays) * 100
+    print(f"relayed packets {len(delays)} in {len(covered)} calls; delay ms: median {p(0.5):.3f}, "
+          f"p99 {p(0.99):.3f}, p99.9 {p(0.999):.3f}, max {delays[-1]:.3f}; over 5 ms {over:.3f} %")
+
+
+main()

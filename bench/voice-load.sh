@@ -6,7 +6,8 @@
 # rings a phone, relays RTP both ways and records every call.
 # Reports: calls set up and failed, concurrent calls, the server's CPU per
 # call, and the relay's delay per packet from a loopback capture (tshark's
-# dumpcap) during the steady part.
+# dumpcap) during the steady part, packets paired within each call (the
+# SIP, captured too, says which of Switchboard's ports are one call's).
 #
 #   bench/voice-load.sh                # N=500 RATE=60 HOLD_MS=8000
 #   N=200 RATE=100 HOLD_MS=2000 bench/voice-load.sh   # setup rate
@@ -19,13 +20,16 @@ command -v dumpcap >/dev/null || apt-get install -y -q tshark >/dev/null
 if [ -z "${BIN:-}" ]; then cargo build -q --release -p switchboard; BIN=target/release/switchboard; fi
 WORK=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; pkill -f "sipp -sf bench/sipp" || true; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT; echo "work: $WORK"
 HTTP=127.0.0.1:18181; SIP_PORT=5062
-SWITCHBOARD_LOG=warn $BIN --data-dir "$WORK/data" demo --no-traffic --http $HTTP --sip 127.0.0.1:$SIP_PORT ${MEDIA_REALTIME:+--media-realtime} >"$WORK/server.log" 2>&1 &
+SWITCHBOARD_LOG=warn SWITCHBOARD_SMTP=127.0.0.1:0 $BIN --data-dir "$WORK/data" demo --no-traffic --http $HTTP --sip 127.0.0.1:$SIP_PORT ${MEDIA_REALTIME:+--media-realtime} >"$WORK/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 100); do curl -fs http://$HTTP/healthz >/dev/null 2>&1 && break; sleep 0.2; done
 python3 bench/voice-setup.py http://$HTTP "$N" >/dev/null
 echo "== $N agents' phones register"
 # (SIPp's own digest takes only MD5, which Switchboard offers second.)
 python3 bench/register-phones.py 127.0.0.1:$SIP_PORT "$N" 5070
+# The SIP of every call, to tell which of Switchboard's ports belong to one call.
+dumpcap -q -i lo -f "udp and port $SIP_PORT" -B 32 -P -w "$WORK/sip.pcap" 2>/dev/null &
+SIPCAP=$!; sleep 1
 echo "== phones answer (5070); callers dial at $RATE/s, $HOLD_MS ms each, $CALLS calls, at most $N at once"
 sipp -sf bench/sipp/agent.xml -i 127.0.0.1 -p 5070 -mp 20000 -rtp_echo -nostdin -bg \
   -trace_stat -stf "$WORK/agent.csv" 127.0.0.1:$SIP_PORT >/dev/null 2>&1 || true  # -bg exits 99
@@ -42,6 +46,7 @@ sleep 1
 T1=$(ticks); S1=$(date +%s.%N)
 tail -1 "$WORK/caller.csv" > "$WORK/sample.csv"
 wait $CALLER || true
+sleep 0.5; kill -INT $SIPCAP; wait $SIPCAP 2>/dev/null || true
 python3 - "$WORK/caller.csv" "$T0" "$T1" "$S0" "$S1" "$WORK/sample.csv" "$RATE" <<'PY'
 import csv, sys
 path, t0, t1, s0, s1, sample, rate = sys.argv[1:]
@@ -55,6 +60,6 @@ print(f"calls: {col('SuccessfulCall(C)')} answered and ended, {col('FailedCall(C
       f"{conc} at once during the sample; offered {rate}/s")
 print(f"server CPU during the sample: {cpu:.1f} % of one core; {cpu / max(conc, 1):.3f} % per call")
 PY
-python3 bench/rtp-delay.py "$WORK/rtp.pcap" 30000 20000
+python3 bench/rtp-delay.py "$WORK/rtp.pcap" "$WORK/sip.pcap" $SIP_PORT 5080 5070
 grep -c 'call ended' "$WORK/server.log" >/dev/null 2>&1 || true
 kill $SERVER

@@ -279,7 +279,7 @@ fn disk() -> &'static std::sync::mpsc::Sender<DiskOp> {
             .name("sb-recordings".into())
             .spawn(move || {
                 if REALTIME.load(std::sync::atomic::Ordering::Relaxed) {
-                    raise_priority();
+                    raise_priority(false);
                 }
                 disk_loop(rx)
             })
@@ -637,7 +637,7 @@ fn build_runtime(realtime: bool) -> tokio::runtime::Runtime {
         .on_thread_start(move || {
             if realtime {
                 REALTIME.store(true, std::sync::atomic::Ordering::Relaxed);
-                raise_priority();
+                raise_priority(true);
             }
         })
         .build()
@@ -645,14 +645,21 @@ fn build_runtime(realtime: bool) -> tokio::runtime::Runtime {
 }
 
 /// Whether media threads run at real-time priority (the recording thread
-/// follows them, so it never holds up a relay it shares memory with).
+/// follows them, below them, so it never waits behind ordinary work while
+/// holding something a relay needs, yet never delays a relay itself).
 static REALTIME: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-fn raise_priority() {
+/// Real-time round robin: the relay's threads above the recording thread.
+fn raise_priority(relay: bool) {
     use thread_priority::{RealtimeThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy};
+    let level = if relay {
+        ThreadPriority::Crossplatform(20u8.try_into().expect("in range"))
+    } else {
+        ThreadPriority::Min
+    };
     let r = thread_priority::set_thread_priority_and_policy(
         thread_priority::thread_native_id(),
-        ThreadPriority::Min,
+        level,
         ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::RoundRobin),
     );
     if let Err(e) = r {
