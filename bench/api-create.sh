@@ -18,7 +18,7 @@ BIN=target/release/switchboard
 DATA="$(mktemp -d)"
 PORT="${SB_BENCH_PORT:-18181}"
 trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
-SWITCHBOARD_LOG=warn SWITCHBOARD_SIP=127.0.0.1:0 $BIN --data-dir "$DATA" --sqlite-sync "${SB_SQLITE_SYNC:-full}" demo --http "127.0.0.1:$PORT" --no-traffic >/dev/null &
+SWITCHBOARD_LOG=warn SWITCHBOARD_SIP=127.0.0.1:0 SWITCHBOARD_SMTP=127.0.0.1:0 $BIN --data-dir "$DATA" --sqlite-sync "${SB_SQLITE_SYNC:-full}" demo --http "127.0.0.1:$PORT" --no-traffic >/dev/null &
 PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 curl -s -c "$DATA/cookies" -H 'content-type: application/json' \
@@ -36,7 +36,7 @@ RESULT="$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_TO_RUN}s" --latency -s bench/cre
 echo "$RESULT"
 # Durability check: restart and count what the store holds.
 kill $PID; wait $PID 2>/dev/null || true
-SWITCHBOARD_LOG=warn SWITCHBOARD_SIP=127.0.0.1:0 $BIN --data-dir "$DATA" --sqlite-sync "${SB_SQLITE_SYNC:-full}" serve --http "127.0.0.1:$PORT" >/dev/null &
+SWITCHBOARD_LOG=warn SWITCHBOARD_SIP=127.0.0.1:0 SWITCHBOARD_SMTP=127.0.0.1:0 $BIN --data-dir "$DATA" --sqlite-sync "${SB_SQLITE_SYNC:-full}" serve --http "127.0.0.1:$PORT" >/dev/null &
 PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 AFTER="$(count)"

@@ -23,7 +23,7 @@ BIN=target/release/switchboard
 DATA="$(mktemp -d)"
 PORT="${SB_BENCH_PORT:-18182}"
 trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT
-SWITCHBOARD_LOG=warn SWITCHBOARD_SIP=127.0.0.1:0 $BIN --data-dir "$DATA" --sqlite-sync "${SB_SQLITE_SYNC:-full}" demo --http "127.0.0.1:$PORT" --no-traffic >/dev/null &
+SWITCHBOARD_LOG=warn SWITCHBOARD_SIP=127.0.0.1:0 SWITCHBOARD_SMTP=127.0.0.1:0 $BIN --data-dir "$DATA" --sqlite-sync "${SB_SQLITE_SYNC:-full}" demo --http "127.0.0.1:$PORT" --no-traffic >/dev/null &
 PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 curl -s -c "$DATA/cookies" -H 'content-type: application/json' \

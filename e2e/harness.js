@@ -42,7 +42,7 @@ async function halt(child) {
 
 async function run(server, addr) {
   const child = spawn(BIN, ["--data-dir", server.dir, "demo", "--http", addr, "--no-traffic"], {
-    env: { ...process.env, SWITCHBOARD_LOG: "warn", SWITCHBOARD_SIP: "127.0.0.1:0" },
+    env: { ...process.env, SWITCHBOARD_LOG: "warn", SWITCHBOARD_SIP: "127.0.0.1:0", SWITCHBOARD_SMTP: "127.0.0.1:0" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const base = await new Promise((resolve, reject) => {
@@ -51,6 +51,8 @@ async function run(server, addr) {
     lines.on("line", (line) => {
       const sip = line.match(/listening on udp:\/\/(\S+)/);
       if (sip) server.sip = sip[1];
+      const smtp = line.match(/listening on smtp:\/\/(\S+)/);
+      if (smtp) server.smtp = smtp[1];
       const m = line.match(/listening on (http:\/\/\S+)/);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });

@@ -9,8 +9,9 @@
 # the local cluster if it is installed but stopped. Set
 # SWITCHBOARD_REQUIRE_POSTGRES=1 to fail rather than skip when none is found.
 #
-# Voice tests: real SIP peers from pjsua2-python (PyPI), installed into
-# target/sip-venv; set SWITCHBOARD_SIP_PYTHON to use another Python with it.
+# Voice and email tests: real SIP peers from pjsua2-python and a real mail
+# relay from aiosmtpd (PyPI), installed into target/sip-venv; set
+# SWITCHBOARD_SIP_PYTHON to use another Python with both.
 # SIPp (Debian's sip-tester, installed with apt-get when missing) plays a
 # carrier that challenges; set SWITCHBOARD_SIPP to use another.
 #
@@ -42,15 +43,16 @@ if [ -z "${SWITCHBOARD_TEST_DATABASE_URL:-}" ]; then
 fi
 [ -n "${SWITCHBOARD_TEST_DATABASE_URL:-}" ] && echo "PostgreSQL tests use ${SWITCHBOARD_TEST_DATABASE_URL%%\?*}"
 
-# SIP peers for the voice tests: PJSIP's Python binding (pjsua2-python from
-# PyPI) in a virtual environment under target/.
+# Protocol peers for the channel tests, from PyPI in a virtual environment
+# under target/: PJSIP's Python binding (pjsua2-python: callers and phones)
+# and aiosmtpd (the mail relay); the email tests send with Python's smtplib.
 SIP_VENV=target/sip-venv
 if [ -z "${SWITCHBOARD_SIP_PYTHON:-}" ]; then
-  if ! "$SIP_VENV/bin/python" -c "import pjsua2" >/dev/null 2>&1; then
-    echo "installing pjsua2-python (the SIP peers of the voice tests) into $SIP_VENV"
+  if ! "$SIP_VENV/bin/python" -c "import pjsua2, aiosmtpd" >/dev/null 2>&1; then
+    echo "installing pjsua2-python and aiosmtpd (the SIP and mail peers of the channel tests) into $SIP_VENV"
     mkdir -p target
-    python3 -m venv "$SIP_VENV" || { echo "scripts/test.sh: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 1; }
-    "$SIP_VENV/bin/pip" install -q --disable-pip-version-check "pjsua2-python==2.15.1.post1"
+    [ -x "$SIP_VENV/bin/python" ] || python3 -m venv "$SIP_VENV" || { echo "scripts/test.sh: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 1; }
+    "$SIP_VENV/bin/pip" install -q --disable-pip-version-check "pjsua2-python==2.15.1.post1" "aiosmtpd==1.4.6"
   fi
   export SWITCHBOARD_SIP_PYTHON="$PWD/$SIP_VENV/bin/python"
 fi

@@ -15,6 +15,7 @@ pub mod codes;
 pub mod contacts;
 pub mod customers;
 pub mod directory;
+pub mod email;
 mod error;
 pub mod help;
 pub mod hours;
@@ -83,6 +84,8 @@ pub struct App {
     pub(crate) routing: routing::RoutingHub,
     /// What the SIP server shares with the use cases.
     pub(crate) voice: voice::VoiceState,
+    /// What the email use cases share with the delivery worker.
+    pub(crate) mail: email::MailState,
 }
 
 /// Queue priorities by queue, with when they were read.
@@ -111,6 +114,7 @@ impl App {
             queue_cache: Arc::default(),
             token_cache: Arc::default(),
             voice: voice::VoiceState::default(),
+            mail: email::MailState::default(),
         }
     }
 

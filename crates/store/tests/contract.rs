@@ -51,6 +51,7 @@ contract!(
     contact_updates_append_events_and_stay_scoped,
     audit_and_event_logs_are_append_only,
     routing_changes_commit_together,
+    email_conversations_thread_queue_and_stay_scoped,
 );
 
 fn now() -> UnixMs {
@@ -950,4 +951,248 @@ async fn routing_changes_commit_together(store: Store) {
     };
     assert!(store.apply_routing(t.id, &dup).await.is_err());
     assert_eq!(store.count_contacts(t.id).await.unwrap(), 2);
+}
+
+fn message(
+    t: TenantId,
+    conv: &str,
+    contact: &str,
+    dir: &str,
+    mid: &str,
+    status: &str,
+) -> MessageRow {
+    MessageRow {
+        id: Uuid::now_v7().to_string(),
+        tenant_id: t,
+        conversation_id: conv.into(),
+        contact_id: contact.into(),
+        direction: dir.into(),
+        message_id: mid.into(),
+        in_reply_to: None,
+        from_address: "kiri@customer.example".into(),
+        from_name: Some("Kiri".into()),
+        to_address: "support@acme.example".into(),
+        subject: "Router".into(),
+        text_body: "red lights".into(),
+        html_body: None,
+        remote_images_blocked: 0,
+        automatic: None,
+        author_user_id: None,
+        status: status.into(),
+        attempts: 0,
+        next_attempt_at: (status == "pending").then_some(now()),
+        last_error: None,
+        sent_at: None,
+        raw: None,
+        created_at: now(),
+    }
+}
+
+async fn email_conversations_thread_queue_and_stay_scoped(store: Store) {
+    let t = tenant(&store, "mail").await;
+    let b = tenant(&store, "mail2").await;
+    let q = queue(&store, t.id, "Support").await;
+    let qb = queue(&store, b.id, "Support").await;
+    let addr = EmailAddressRow {
+        address: "support@acme.example".into(),
+        tenant_id: t.id,
+        queue_id: q.id.to_string(),
+        display_name: "Acme Support".into(),
+        updated_at: now(),
+    };
+    store.put_email_address(&addr, &who()).await.unwrap();
+    // Another tenant cannot take the address.
+    let theirs = EmailAddressRow {
+        tenant_id: b.id,
+        queue_id: qb.id.to_string(),
+        ..addr.clone()
+    };
+    assert!(matches!(
+        store.put_email_address(&theirs, &who()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let found = store
+        .find_email_address("support@acme.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.tenant_id, t.id);
+    assert!(
+        store
+            .find_email_address("nobody@acme.example")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let conv = Conversation {
+        id: Uuid::now_v7().to_string(),
+        tenant_id: t.id,
+        channel: "email".into(),
+        reference: "K3M9Q2XA".into(),
+        address: addr.address.clone(),
+        customer_address: "kiri@customer.example".into(),
+        customer_name: None,
+        subject: "Router".into(),
+        queue_id: q.id.to_string(),
+        created_at: now(),
+        updated_at: now(),
+    };
+    let contact = Uuid::now_v7().to_string();
+    let inbound = message(
+        t.id,
+        &conv.id,
+        &contact,
+        "in",
+        "c1@customer.example",
+        "received",
+    );
+    let ack = message(
+        t.id,
+        &conv.id,
+        &contact,
+        "out",
+        "a1@acme.example",
+        "pending",
+    );
+    let file = AttachmentRow {
+        id: Uuid::now_v7().to_string(),
+        tenant_id: t.id,
+        message_id: inbound.id.clone(),
+        filename: "photo.jpg".into(),
+        content_type: "image/jpeg".into(),
+        bytes: 3,
+        sha256: "ab".into(),
+        created_at: now(),
+    };
+    store
+        .insert_received(&Received {
+            conversation: Some(conv.clone()),
+            message: inbound.clone(),
+            attachments: vec![file.clone()],
+            acknowledgement: Some(ack.clone()),
+        })
+        .await
+        .unwrap();
+    // Threading lookups, scoped by tenant.
+    let got = store
+        .find_message_by_message_id(t.id, "c1@customer.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.conversation_id, conv.id);
+    assert!(
+        store
+            .find_message_by_message_id(b.id, "c1@customer.example")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .find_conversation_by_reference(t.id, "K3M9Q2XA")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        conv.id
+    );
+    assert!(
+        store
+            .find_conversation_by_reference(b.id, "K3M9Q2XA")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .contact_conversation(t.id, &contact)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        conv.id
+    );
+    assert!(
+        store
+            .contact_conversation(b.id, &contact)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .latest_conversation_contact(t.id, &conv.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(contact.as_str())
+    );
+    let msgs = store
+        .list_conversation_messages(t.id, &conv.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        msgs.iter()
+            .map(|m| m.direction.as_str())
+            .collect::<Vec<_>>(),
+        ["in", "out"]
+    );
+    assert!(
+        store
+            .list_conversation_messages(b.id, &conv.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_conversation_attachments(t.id, &conv.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.attachment_contact(t.id, &file.id).await.unwrap(),
+        contact
+    );
+    assert!(matches!(
+        store.get_attachment(b.id, &file.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // The outbound queue: due now, then sent with its event.
+    let due = store.due_messages(now(), 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(store.next_message_due().await.unwrap(), Some(now()));
+    let mut sent = due[0].clone();
+    sent.status = "sent".into();
+    sent.attempts = 1;
+    sent.sent_at = Some(now() + 5);
+    sent.next_attempt_at = None;
+    store.record_message_attempt(&sent).await.unwrap();
+    assert!(
+        store
+            .due_messages(now() + 1_000_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.next_message_due().await.unwrap(), None);
+    let events = store.events_of(t.id, &contact, 100).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["message.received", "message.sent"]);
+
+    // A reply queued by an agent.
+    let reply = message(
+        t.id,
+        &conv.id,
+        &contact,
+        "out",
+        "r1@acme.example",
+        "pending",
+    );
+    store.insert_outbound(&reply, &[]).await.unwrap();
+    assert_eq!(store.due_messages(now(), 10).await.unwrap()[0].id, reply.id);
 }

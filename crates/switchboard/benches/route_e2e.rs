@@ -37,6 +37,7 @@ async fn main() {
         ])
         .env("SWITCHBOARD_LOG", "warn")
         .env("SWITCHBOARD_SIP", "127.0.0.1:0")
+        .env("SWITCHBOARD_SMTP", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

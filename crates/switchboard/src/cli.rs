@@ -197,6 +197,19 @@ pub struct ListenArgs {
     /// Address for inbound email over SMTP (the email channel).
     #[arg(long, env = "SWITCHBOARD_SMTP", default_value = "127.0.0.1:2525")]
     pub smtp: SocketAddr,
+    /// The name the SMTP listener greets with and gives in EHLO.
+    #[arg(long, env = "SWITCHBOARD_SMTP_HOSTNAME", default_value = "switchboard")]
+    pub smtp_hostname: String,
+    /// The largest message the SMTP listener takes, in bytes (larger: 552).
+    #[arg(long, env = "SWITCHBOARD_SMTP_MAX_BYTES", default_value_t = 10 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=100 * 1024 * 1024))]
+    pub smtp_max_bytes: u64,
+    /// Where replies and acknowledgements are sent: smtp://host:port
+    /// (plain), smtp://host:port?tls=required (STARTTLS) or smtps://host:port,
+    /// with user:password@ before the host if the relay needs them. Without
+    /// it, outgoing mail waits in the queue.
+    #[arg(long, env = "SWITCHBOARD_SMTP_RELAY", hide_env_values = true)]
+    pub smtp_relay: Option<String>,
     /// NATS URL (nats://host:4222) for fanning events out between nodes.
     #[arg(long, env = "SWITCHBOARD_NATS")]
     pub nats: Option<String>,

@@ -18,6 +18,11 @@ pub const DEMO_PASSWORD: &str = "switchboard";
 /// The people of the demo centre: (email, name, roles).
 /// The number the demo's callers dial (from this machine).
 pub const DEMO_NUMBER: &str = "+61290000000";
+/// The demo's email addresses: address, queue, the name replies go out under.
+pub const DEMO_EMAIL: &[(&str, &str, &str)] = &[
+    ("support@demo.example", "Support", "Demo Support"),
+    ("sales@demo.example", "Sales", "Demo Sales"),
+];
 /// Who has a SIP phone in the demo, and its username (password: the demo's).
 pub const DEMO_PHONES: &[(&str, &str)] = &[
     ("lead@demo.example", "lead"),
@@ -307,20 +312,21 @@ pub async fn seed(app: &App) -> Result<bool> {
     )
     .await
     .map_err(err("queue"))?;
-    app.create_queue(
-        &p,
-        queue(
-            "Sales",
-            Strategy::RoundRobin,
-            70,
-            RoutingRules {
-                required_skills: vec![req(sales, 5)],
-                ..Default::default()
-            },
-        )?,
-    )
-    .await
-    .map_err(err("queue"))?;
+    let sales = app
+        .create_queue(
+            &p,
+            queue(
+                "Sales",
+                Strategy::RoundRobin,
+                70,
+                RoutingRules {
+                    required_skills: vec![req(sales, 5)],
+                    ..Default::default()
+                },
+            )?,
+        )
+        .await
+        .map_err(err("queue"))?;
     app.create_queue(
         &p,
         queue(
@@ -379,6 +385,21 @@ pub async fn seed(app: &App) -> Result<bool> {
     )
     .await
     .map_err(err("number"))?;
+    // Email: two addresses, to Support and Sales.
+    for (address, queue, name) in DEMO_EMAIL {
+        let id = if *queue == "Sales" {
+            sales.id
+        } else {
+            support.id
+        };
+        let spec = sb_app::email::AddressSpec {
+            queue_id: id.to_string(),
+            display_name: name.to_string(),
+        };
+        app.put_email_address(&p, address, spec)
+            .await
+            .map_err(err("email address"))?;
+    }
     for (email, username) in DEMO_PHONES {
         if let Some((_, agent)) = agents_by_email.iter().find(|(e, _)| e == email) {
             app.put_agent_phone(

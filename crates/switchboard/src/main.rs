@@ -346,6 +346,29 @@ async fn serve(
         },
     )
     .await?;
+    let smtp = tokio::net::TcpListener::bind(listen.smtp)
+        .await
+        .with_context(|| format!("cannot listen for SMTP on {}", listen.smtp))?;
+    let smtp_addr = smtp.local_addr()?;
+    let mail = tokio::spawn(sb_mail::server::serve(
+        smtp,
+        sb_mail::server::ServerConfig {
+            hostname: listen.smtp_hostname.clone(),
+            limits: sb_mail::smtp::Limits {
+                max_message_bytes: listen.smtp_max_bytes as usize,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        std::sync::Arc::new(sb_app::email::Mailroom(app.clone())),
+    ));
+    let mail_out = match &listen.smtp_relay {
+        Some(relay) => Some(tokio::spawn(app.clone().run_email_delivery(relay.clone()))),
+        None => {
+            tracing::warn!("no --smtp-relay: replies and acknowledgements wait in the queue");
+            None
+        }
+    };
     let secure = !addr.ip().is_loopback();
     tracing::info!(http = %addr, store = %store_description(store_args), "switchboard is serving");
     if listen.nats.is_some() {
@@ -358,6 +381,7 @@ async fn serve(
         store_description(store_args)
     );
     println!("SIP (voice) is listening on udp://{}", voice.addr);
+    println!("SMTP (email) is listening on smtp://{smtp_addr}");
     let state = sb_http::AppState::new(app.clone(), secure);
     let webhooks = tokio::spawn(app.clone().run_webhook_delivery());
     let callbacks = tokio::spawn(app.clone().run_callback_release());
@@ -378,6 +402,10 @@ async fn serve(
         .await
         .context("serving HTTP")?;
     purge.abort();
+    mail.abort();
+    if let Some(m) = mail_out {
+        m.abort();
+    }
     webhooks.abort();
     callbacks.abort();
     if let Some(t) = traffic {

@@ -8,6 +8,7 @@ mod callbacks;
 mod codes;
 mod crm;
 mod directory;
+mod email;
 mod help;
 mod hours;
 pub(crate) mod live;
@@ -56,7 +57,8 @@ pub(crate) const CREATED: StatusCode = StatusCode::CREATED;
         (name = "audit", description = "Who changed what"),
         (name = "reports", description = "Queue and agent performance, as JSON or CSV; forecasts and staffing plans"),
         (name = "work", description = "Routing: agent state, reservations, completing, wrapping up and transferring contacts, live status"),
-        (name = "voice", description = "The voice channel: dialled numbers, carrier trunks, agents' phones, call recordings")
+        (name = "voice", description = "The voice channel: dialled numbers, carrier trunks, agents' phones, call recordings"),
+        (name = "email", description = "The email channel: receiving addresses, conversations, replies, attachments, signatures")
     )
 )]
 struct ApiDoc;
@@ -97,6 +99,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(wfm::router())
         .merge(rosters::router())
         .merge(voice::router())
+        .merge(email::router())
         .merge(work::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

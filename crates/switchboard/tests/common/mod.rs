@@ -14,6 +14,7 @@ pub fn bin() -> Command {
     c.env_remove("SWITCHBOARD_DATABASE_URL")
         .env("NO_COLOR", "1")
         .env("SWITCHBOARD_SIP", "127.0.0.1:0")
+        .env("SWITCHBOARD_SMTP", "127.0.0.1:0")
         .env("SWITCHBOARD_LOG", "warn");
     c
 }

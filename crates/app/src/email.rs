@@ -1,0 +1,974 @@
+//! The email channel's use cases: the addresses a tenant receives at,
+//! receiving a message (threaded into its conversation, stored durably
+//! before it is acknowledged, routed as a contact), the conversation an
+//! agent reads, replies, agents' signatures, and the worker that sends
+//! what is queued through the configured SMTP relay.
+//!
+//! Receiving, in order: the message and its conversation are stored with
+//! the id its contact will have, then the contact is created. A crash
+//! between the two leaves a stored message without a contact; the sender,
+//! never told 250, sends it again, and the second delivery (the same
+//! Message-ID) creates the missing contact instead of storing it twice.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sb_mail::inbound::{Inbound, ReadLimits};
+use sb_mail::smtp::{Delivery, Envelope, Recipient};
+use sb_mail::{outbound, thread};
+use sb_model::{
+    AgentId, Channel, ContactId, CustomerId, Direction, Permission, QueueId, TenantId, Text, UnixMs,
+};
+use sb_store::{AttachmentRow, Conversation, EmailAddressRow, MessageRow, Received, StoreError};
+use sha2::Digest;
+use tokio::sync::Notify;
+
+use crate::contacts::NewContact;
+use crate::routing::LiveEvent;
+use crate::{App, AppError, FieldError, Principal};
+
+/// Shared by the use cases and the delivery worker.
+#[derive(Clone, Default)]
+pub struct MailState {
+    /// Wakes the delivery worker when a message is queued.
+    pub(crate) wake: Arc<Notify>,
+}
+
+/// The longest reply text.
+pub const MAX_REPLY_CHARS: usize = 100_000;
+/// The longest signature.
+pub const MAX_SIGNATURE_CHARS: usize = 2_000;
+/// Send attempts before an outbound message is `failed`.
+pub const MAX_SEND_ATTEMPTS: i64 = 10;
+
+/// An address as people set it.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressSpec {
+    /// The queue its mail goes to.
+    pub queue_id: String,
+    /// The name replies are sent under ("Acme Support").
+    pub display_name: String,
+}
+
+/// An address mail is received at.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AddressView {
+    pub address: String,
+    pub queue_id: String,
+    pub display_name: String,
+    pub updated_at: UnixMs,
+}
+
+impl From<EmailAddressRow> for AddressView {
+    fn from(a: EmailAddressRow) -> Self {
+        AddressView {
+            address: a.address,
+            queue_id: a.queue_id,
+            display_name: a.display_name,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+/// An agent's reply.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplySpec {
+    /// Plain text; the agent's signature is added below it.
+    pub text: String,
+}
+
+/// An agent's signature.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureSpec {
+    /// Empty for none.
+    pub signature: String,
+}
+
+/// A message as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub contact_id: String,
+    /// `in` or `out`.
+    pub direction: String,
+    pub from_address: String,
+    pub from_name: Option<String>,
+    pub to_address: String,
+    pub subject: String,
+    pub text: String,
+    /// Sanitised HTML (no scripts, no remote images), if the message had HTML.
+    pub html: Option<String>,
+    pub remote_images_blocked: bool,
+    /// Why it is a machine's (inbound), or `acknowledgement` (outbound).
+    pub automatic: Option<String>,
+    pub author_user_id: Option<String>,
+    /// `received`, `pending`, `sent` or `failed`.
+    pub status: String,
+    pub last_error: Option<String>,
+    pub created_at: UnixMs,
+    pub sent_at: Option<UnixMs>,
+    pub attachments: Vec<AttachmentView>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AttachmentView {
+    pub id: String,
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: i64,
+    pub sha256: String,
+}
+
+/// A contact's conversation: its reference and every message in it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ConversationView {
+    pub id: String,
+    pub reference: String,
+    pub customer_address: String,
+    pub customer_name: Option<String>,
+    pub subject: String,
+    pub messages: Vec<MessageView>,
+}
+
+fn principal(tenant: TenantId) -> Principal {
+    Principal {
+        source: "email".into(),
+        ..Principal::cli(tenant)
+    }
+}
+
+/// An address as people may configure it: one `local@domain`, lower case.
+pub fn valid_address(a: &str) -> Option<String> {
+    let a = a.trim().to_lowercase();
+    let (local, domain) = a.split_once('@')?;
+    let ok = !local.is_empty()
+        && local.len() <= 64
+        && domain.len() <= 253
+        && domain.contains('.')
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    ok.then_some(a)
+}
+
+fn domain_of(address: &str) -> &str {
+    address
+        .rsplit_once('@')
+        .map_or("switchboard.invalid", |(_, d)| d)
+}
+
+fn random_reference() -> Result<String, AppError> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
+    Ok(thread::reference(u64::from_le_bytes(b)))
+}
+
+impl App {
+    fn attachments_dir(&self, tenant: TenantId) -> PathBuf {
+        self.config()
+            .data_dir
+            .join("attachments")
+            .join(tenant.to_string())
+    }
+
+    // ---- addresses ----
+
+    pub async fn list_email_addresses(&self, p: &Principal) -> Result<Vec<AddressView>, AppError> {
+        p.require(Permission::QueueRead)?;
+        Ok(self
+            .store()
+            .list_email_addresses(p.tenant_id)
+            .await?
+            .into_iter()
+            .map(AddressView::from)
+            .collect())
+    }
+
+    /// Points `address` at a queue, with the name replies go out under.
+    pub async fn put_email_address(
+        &self,
+        p: &Principal,
+        address: &str,
+        spec: AddressSpec,
+    ) -> Result<AddressView, AppError> {
+        p.require(Permission::QueueManage)?;
+        let mut errors = Vec::new();
+        let display_name = spec.display_name.as_str();
+        let address = valid_address(address);
+        if address.is_none() {
+            errors.push(FieldError {
+                field: "address".into(),
+                message: "must be one address like support@example.com".into(),
+            });
+        }
+        let name = display_name.trim();
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            errors.push(FieldError {
+                field: "display_name".into(),
+                message: "must be 1 to 200 characters on one line".into(),
+            });
+        }
+        let queue = spec.queue_id.parse::<QueueId>().ok();
+        let known = match queue {
+            Some(q) => match self.store().get_queue(p.tenant_id, q).await {
+                Ok(_) => true,
+                Err(StoreError::NotFound) => false,
+                Err(e) => return Err(e.into()),
+            },
+            None => false,
+        };
+        if !known {
+            errors.push(FieldError {
+                field: "queue_id".into(),
+                message: "no such queue".into(),
+            });
+        }
+        let Some(address) = address.filter(|_| errors.is_empty()) else {
+            return Err(AppError::Invalid(errors));
+        };
+        let row = EmailAddressRow {
+            address,
+            tenant_id: p.tenant_id,
+            queue_id: spec.queue_id.clone(),
+            display_name: name.to_owned(),
+            updated_at: self.now(),
+        };
+        self.store()
+            .put_email_address(&row, &p.audit(row.updated_at))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => AppError::Conflict(m),
+                other => other.into(),
+            })?;
+        Ok(row.into())
+    }
+
+    pub async fn delete_email_address(&self, p: &Principal, address: &str) -> Result<(), AppError> {
+        p.require(Permission::QueueManage)?;
+        let address = address.trim().to_lowercase();
+        self.store()
+            .delete_email_address(p.tenant_id, &address, &p.audit(self.now()))
+            .await
+            .map_err(AppError::from_store("email address"))
+    }
+
+    // ---- receiving ----
+
+    /// The SMTP receiver's question: is mail for `address` taken here?
+    pub async fn email_recipient(&self, address: &str) -> Recipient {
+        match self.store().find_email_address(address).await {
+            Ok(Some(_)) => Recipient::Accepted,
+            Ok(None) => Recipient::Unknown,
+            Err(e) => {
+                tracing::warn!(error = %e, "looking up a mail recipient failed");
+                Recipient::TryLater
+            }
+        }
+    }
+
+    /// Takes a message from the SMTP receiver: read once, then delivered to
+    /// each recipient's tenant. Answers only when everything is stored.
+    pub async fn receive_email(&self, peer: SocketAddr, envelope: Envelope) -> Delivery {
+        let message = match sb_mail::inbound::read(
+            &envelope.data,
+            &envelope.mail_from,
+            &ReadLimits::default(),
+        ) {
+            Ok(m) => m,
+            Err(why) => {
+                tracing::info!(%peer, reason = %why, "refused an unreadable message");
+                metrics::counter!("switchboard_emails_refused_total").increment(1);
+                return Delivery::Refused(why.to_string());
+            }
+        };
+        let mut stored = Vec::new();
+        for rcpt in &envelope.recipients {
+            let address = match self.store().find_email_address(rcpt).await {
+                Ok(Some(a)) => a,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "looking up a mail recipient failed");
+                    return Delivery::TryLater;
+                }
+            };
+            match self.deliver_email(&address, &message).await {
+                Ok(id) => stored.push(id),
+                Err(AppError::Invalid(errors)) => {
+                    let why = errors
+                        .first()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .unwrap_or_default();
+                    return Delivery::Refused(why);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, tenant = %address.tenant_id, "storing a received message failed");
+                    return Delivery::TryLater;
+                }
+            }
+        }
+        if stored.is_empty() {
+            return Delivery::Refused("no recipient here".into());
+        }
+        metrics::counter!("switchboard_emails_received_total").increment(1);
+        Delivery::Stored(stored.join(","))
+    }
+
+    /// Stores one received message for one of the tenant's addresses and
+    /// routes it; returns the stored message's id.
+    async fn deliver_email(&self, to: &EmailAddressRow, m: &Inbound) -> Result<String, AppError> {
+        let tenant = to.tenant_id;
+        let store = self.store();
+        let now = self.now();
+        // The same message again (a retry after a lost 250, or a crash
+        // before the contact was made): finish what is missing.
+        if let Some(mid) = &m.message_id
+            && let Some(prev) = store.find_message_by_message_id(tenant, mid).await?
+            && prev.direction == "in"
+        {
+            self.ensure_email_contact(to, &prev).await?;
+            return Ok(prev.id);
+        }
+        // The conversation it belongs to: by the ids it answers, then by
+        // the reference in its subject (from the same customer only).
+        let mut conversation: Option<Conversation> = None;
+        for id in &m.answers {
+            if let Some(prev) = store.find_message_by_message_id(tenant, id).await? {
+                conversation = Some(
+                    store
+                        .get_conversation(tenant, &prev.conversation_id)
+                        .await?,
+                );
+                break;
+            }
+        }
+        if conversation.is_none()
+            && let Some(code) = thread::find_reference(&m.subject)
+            && let Some(c) = store.find_conversation_by_reference(tenant, &code).await?
+            && c.customer_address == m.from_address
+        {
+            conversation = Some(c);
+        }
+        // An open contact of the conversation takes the message; otherwise
+        // it is a new contact (a conversation reopened, or a new one).
+        let mut open_contact: Option<ContactId> = None;
+        if let Some(c) = &conversation
+            && let Some(cid) = store.latest_conversation_contact(tenant, &c.id).await?
+            && let Ok(id) = cid.parse::<ContactId>()
+            && let Ok(contact) = store.get_contact(tenant, id).await
+            && !contact.state.is_final()
+        {
+            open_contact = Some(id);
+        }
+        let contact_id = open_contact.unwrap_or_else(|| ContactId::from_uuid(self.new_uuid()));
+        let new_conversation = match conversation {
+            Some(_) => None,
+            None => Some(Conversation {
+                id: self.new_uuid().to_string(),
+                tenant_id: tenant,
+                channel: "email".into(),
+                reference: random_reference()?,
+                address: to.address.clone(),
+                customer_address: m.from_address.clone(),
+                customer_name: m.from_name.clone(),
+                subject: m.subject.clone(),
+                queue_id: to.queue_id.clone(),
+                created_at: now,
+                updated_at: now,
+            }),
+        };
+        let conv = conversation
+            .as_ref()
+            .or(new_conversation.as_ref())
+            .expect("one");
+        let domain = domain_of(&to.address);
+        let row = MessageRow {
+            id: self.new_uuid().to_string(),
+            tenant_id: tenant,
+            conversation_id: conv.id.clone(),
+            contact_id: contact_id.to_string(),
+            direction: "in".into(),
+            message_id: m
+                .message_id
+                .clone()
+                .unwrap_or_else(|| format!("received-{}@{domain}", self.new_uuid())),
+            in_reply_to: m.answers.first().cloned(),
+            from_address: m.from_address.clone(),
+            from_name: m.from_name.clone(),
+            to_address: to.address.clone(),
+            subject: m.subject.clone(),
+            text_body: m.text.clone(),
+            html_body: m.html.clone(),
+            remote_images_blocked: i64::from(m.remote_images_blocked),
+            automatic: m.automatic.map(str::to_owned),
+            author_user_id: None,
+            status: "received".into(),
+            attempts: 0,
+            next_attempt_at: None,
+            last_error: None,
+            sent_at: None,
+            raw: None,
+            created_at: now,
+        };
+        let attachments = self
+            .keep_attachments(tenant, &row.id, &m.attachments, now)
+            .await?;
+        // A new conversation from a person is acknowledged with its reference.
+        let acknowledgement = match (&new_conversation, m.automatic) {
+            (Some(c), None) => Some(self.acknowledgement(to, c, &row)?),
+            _ => None,
+        };
+        let queued_ack = acknowledgement.is_some();
+        store
+            .insert_received(&Received {
+                conversation: new_conversation,
+                message: row.clone(),
+                attachments,
+                acknowledgement,
+            })
+            .await?;
+        if queued_ack {
+            self.mail.wake.notify_one();
+        }
+        if open_contact.is_some() {
+            self.routing.publish(LiveEvent {
+                tenant_id: tenant,
+                kind: "message.received",
+                subject_id: row.contact_id.clone(),
+                at: now,
+                payload: serde_json::json!({"message_id": row.id, "conversation_id": row.conversation_id}),
+            });
+        } else {
+            self.ensure_email_contact(to, &row).await?;
+        }
+        Ok(row.id)
+    }
+
+    /// Creates the contact a stored inbound message names, unless it exists.
+    async fn ensure_email_contact(
+        &self,
+        to: &EmailAddressRow,
+        m: &MessageRow,
+    ) -> Result<(), AppError> {
+        let tenant = to.tenant_id;
+        let id: ContactId = m
+            .contact_id
+            .parse()
+            .map_err(|_| AppError::Internal("a stored contact id does not parse".into()))?;
+        match self.store().get_contact(tenant, id).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let conv = self
+            .store()
+            .get_conversation(tenant, &m.conversation_id)
+            .await?;
+        let queue: QueueId = conv
+            .queue_id
+            .parse()
+            .map_err(|_| AppError::Internal("a stored queue id does not parse".into()))?;
+        let customer = self
+            .store()
+            .find_customer_by_email(tenant, &m.from_address)
+            .await?
+            .and_then(|c| c.parse::<CustomerId>().ok());
+        let subject = Text::parse(&m.subject.chars().take(200).collect::<String>(), 200).ok();
+        let mut attributes = BTreeMap::new();
+        attributes.insert("reference".to_owned(), conv.reference.clone());
+        self.create_contact_with_id(
+            &principal(tenant),
+            id,
+            NewContact {
+                channel: Channel::Email,
+                direction: Direction::Inbound,
+                queue_id: queue,
+                customer_id: customer,
+                priority: None,
+                subject,
+                from_address: Text::parse(&m.from_address, 320).ok(),
+                to_address: Text::parse(&m.to_address, 320).ok(),
+                attributes,
+                requested_agent_id: None,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Writes attachments' files (before their rows, so a row always has
+    /// its file) and returns the rows.
+    async fn keep_attachments(
+        &self,
+        tenant: TenantId,
+        message: &str,
+        files: &[sb_mail::inbound::Attachment],
+        now: UnixMs,
+    ) -> Result<Vec<AttachmentRow>, AppError> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dir = self.attachments_dir(tenant);
+        let mut rows = Vec::new();
+        for f in files {
+            let id = self.new_uuid().to_string();
+            let sha = hex::encode(sha2::Sha256::digest(&f.bytes));
+            let path = dir.join(&id);
+            let bytes = f.bytes.clone();
+            let d = dir.clone();
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                use std::io::Write;
+                std::fs::create_dir_all(&d)?;
+                let mut file = std::fs::File::create(&path)?;
+                file.write_all(&bytes)?;
+                file.sync_all()
+            })
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(|e| AppError::Unavailable(format!("writing an attachment: {e}")))?;
+            rows.push(AttachmentRow {
+                id,
+                tenant_id: tenant,
+                message_id: message.to_owned(),
+                filename: f.filename.clone(),
+                content_type: f.content_type.clone(),
+                bytes: f.bytes.len() as i64,
+                sha256: sha,
+                created_at: now,
+            });
+        }
+        Ok(rows)
+    }
+
+    fn acknowledgement(
+        &self,
+        to: &EmailAddressRow,
+        c: &Conversation,
+        answered: &MessageRow,
+    ) -> Result<MessageRow, AppError> {
+        let text = format!(
+            "Hello{},\n\nThank you for writing to us. Your message has reached {} and an agent will answer it as soon as they can.\n\nYour reference is #{}. Please keep it in the subject when you write to us about this again.\n\nThis is an automatic message.\n",
+            c.customer_name
+                .as_deref()
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default(),
+            to.display_name,
+            c.reference,
+        );
+        self.outbound_row(
+            to,
+            c,
+            answered,
+            &[],
+            text,
+            Some("acknowledgement".into()),
+            None,
+            &[],
+        )
+    }
+
+    /// An outbound message, built and queued (`pending`, due now).
+    #[allow(clippy::too_many_arguments)]
+    fn outbound_row(
+        &self,
+        from: &EmailAddressRow,
+        c: &Conversation,
+        answering: &MessageRow,
+        thread_ids: &[String],
+        text: String,
+        automatic: Option<String>,
+        author: Option<String>,
+        files: &[(String, String, Vec<u8>)],
+    ) -> Result<MessageRow, AppError> {
+        let now = self.now();
+        let id = self.new_uuid();
+        let message_id = format!("{id}@{}", domain_of(&from.address));
+        let mut references: Vec<String> = thread_ids.to_vec();
+        if !references.contains(&answering.message_id) {
+            references.push(answering.message_id.clone());
+        }
+        let subject = thread::reply_subject(&c.subject, &c.reference);
+        let raw = outbound::build(&outbound::Outgoing {
+            from_name: from.display_name.clone(),
+            from_address: from.address.clone(),
+            to_name: c.customer_name.clone(),
+            to_address: c.customer_address.clone(),
+            subject: subject.clone(),
+            message_id: message_id.clone(),
+            in_reply_to: Some(answering.message_id.clone()),
+            references,
+            text: text.clone(),
+            automatic: automatic.is_some(),
+            attachments: files.to_vec(),
+        })
+        .map_err(|e| AppError::invalid("to_address", e.to_string()))?;
+        Ok(MessageRow {
+            id: id.to_string(),
+            tenant_id: from.tenant_id,
+            conversation_id: c.id.clone(),
+            contact_id: answering.contact_id.clone(),
+            direction: "out".into(),
+            message_id,
+            in_reply_to: Some(answering.message_id.clone()),
+            from_address: from.address.clone(),
+            from_name: Some(from.display_name.clone()),
+            to_address: c.customer_address.clone(),
+            subject,
+            text_body: text,
+            html_body: None,
+            remote_images_blocked: 0,
+            automatic,
+            author_user_id: author,
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: Some(now),
+            last_error: None,
+            sent_at: None,
+            raw: Some(String::from_utf8_lossy(&raw).into_owned()),
+            created_at: now,
+        })
+    }
+
+    // ---- reading and replying ----
+
+    /// The conversation a contact holds, with every message in it.
+    pub async fn contact_conversation(
+        &self,
+        p: &Principal,
+        contact: ContactId,
+    ) -> Result<ConversationView, AppError> {
+        self.get_contact(p, contact).await?;
+        let c = self
+            .store()
+            .contact_conversation(p.tenant_id, &contact.to_string())
+            .await?
+            .ok_or(AppError::NotFound("conversation"))?;
+        let messages = self
+            .store()
+            .list_conversation_messages(p.tenant_id, &c.id)
+            .await?;
+        let files = self
+            .store()
+            .list_conversation_attachments(p.tenant_id, &c.id)
+            .await?;
+        let mut by_message: BTreeMap<String, Vec<AttachmentView>> = BTreeMap::new();
+        for a in files {
+            by_message
+                .entry(a.message_id.clone())
+                .or_default()
+                .push(AttachmentView {
+                    id: a.id,
+                    filename: a.filename,
+                    content_type: a.content_type,
+                    bytes: a.bytes,
+                    sha256: a.sha256,
+                });
+        }
+        Ok(ConversationView {
+            id: c.id,
+            reference: c.reference,
+            customer_address: c.customer_address,
+            customer_name: c.customer_name,
+            subject: c.subject,
+            messages: messages
+                .into_iter()
+                .map(|m| MessageView {
+                    attachments: by_message.remove(&m.id).unwrap_or_default(),
+                    id: m.id,
+                    contact_id: m.contact_id,
+                    direction: m.direction,
+                    from_address: m.from_address,
+                    from_name: m.from_name,
+                    to_address: m.to_address,
+                    subject: m.subject,
+                    text: m.text_body,
+                    html: m.html_body,
+                    remote_images_blocked: m.remote_images_blocked != 0,
+                    automatic: m.automatic,
+                    author_user_id: m.author_user_id,
+                    status: m.status,
+                    last_error: m.last_error,
+                    created_at: m.created_at,
+                    sent_at: m.sent_at,
+                })
+                .collect(),
+        })
+    }
+
+    /// An attachment's row and where its file is, for someone who may read
+    /// its contact.
+    pub async fn attachment(
+        &self,
+        p: &Principal,
+        id: &str,
+    ) -> Result<(AttachmentRow, PathBuf), AppError> {
+        p.require(Permission::ContactRead)?;
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(AppError::NotFound("attachment"));
+        }
+        let row = self
+            .store()
+            .get_attachment(p.tenant_id, id)
+            .await
+            .map_err(AppError::from_store("attachment"))?;
+        let path = self.attachments_dir(p.tenant_id).join(&row.id);
+        Ok((row, path))
+    }
+
+    /// The contact's agent (or a team leader) answers the customer: the
+    /// reply, signed, is queued to send with the conversation's threading
+    /// headers. Answers with the queued message.
+    pub async fn reply_to_contact(
+        &self,
+        p: &Principal,
+        contact: ContactId,
+        text: &str,
+    ) -> Result<MessageView, AppError> {
+        p.require(Permission::ContactWrite)?;
+        let c = self.get_contact(p, contact).await?;
+        if c.channel != Channel::Email {
+            return Err(AppError::Conflict(
+                "only email contacts are answered by email".into(),
+            ));
+        }
+        let me = self.own_agent(p).await?;
+        let is_theirs = me.is_some_and(|a| c.agent_id.as_deref() == Some(&a.to_string()));
+        if !is_theirs && !p.roles.allows(Permission::AgentAllocate) {
+            return Err(AppError::Conflict("the contact is not yours".into()));
+        }
+        let text = text.trim_end();
+        if text.trim().is_empty() || text.chars().count() > MAX_REPLY_CHARS {
+            return Err(AppError::invalid(
+                "text",
+                format!("must be 1 to {MAX_REPLY_CHARS} characters"),
+            ));
+        }
+        let conv = self
+            .store()
+            .contact_conversation(p.tenant_id, &contact.to_string())
+            .await?
+            .ok_or(AppError::NotFound("conversation"))?;
+        let from = self
+            .store()
+            .find_email_address(&conv.address)
+            .await?
+            .filter(|a| a.tenant_id == p.tenant_id)
+            .ok_or_else(|| {
+                AppError::Conflict(
+                    "the address this conversation came to is no longer configured".into(),
+                )
+            })?;
+        let messages = self
+            .store()
+            .list_conversation_messages(p.tenant_id, &conv.id)
+            .await?;
+        let answering = messages
+            .iter()
+            .rev()
+            .find(|m| m.direction == "in")
+            .ok_or(AppError::NotFound("message"))?
+            .clone();
+        let thread_ids: Vec<String> = messages
+            .iter()
+            .filter(|m| m.automatic.is_none() || m.direction == "in")
+            .map(|m| m.message_id.clone())
+            .collect();
+        let signature = match me {
+            Some(a) => {
+                self.store()
+                    .agent_signature(p.tenant_id, &a.to_string())
+                    .await?
+            }
+            None => None,
+        };
+        let body = match signature.filter(|s| !s.trim().is_empty()) {
+            Some(s) => format!("{text}\n\n-- \n{s}\n"),
+            None => format!("{text}\n"),
+        };
+        let mut row = self.outbound_row(
+            &from,
+            &conv,
+            &answering,
+            &thread_ids,
+            body,
+            None,
+            p.user_id.map(|u| u.to_string()),
+            &[],
+        )?;
+        // Keep it on this contact (the latest inbound may be on another).
+        row.contact_id = contact.to_string();
+        self.store().insert_outbound(&row, &[]).await?;
+        self.mail.wake.notify_one();
+        Ok(MessageView {
+            id: row.id,
+            contact_id: row.contact_id,
+            direction: row.direction,
+            from_address: row.from_address,
+            from_name: row.from_name,
+            to_address: row.to_address,
+            subject: row.subject,
+            text: row.text_body,
+            html: None,
+            remote_images_blocked: false,
+            automatic: None,
+            author_user_id: row.author_user_id,
+            status: row.status,
+            last_error: None,
+            created_at: row.created_at,
+            sent_at: None,
+            attachments: Vec::new(),
+        })
+    }
+
+    /// The calling agent's signature.
+    pub async fn my_signature(&self, p: &Principal) -> Result<Option<String>, AppError> {
+        let agent = self.signing_agent(p).await?;
+        Ok(self
+            .store()
+            .agent_signature(p.tenant_id, &agent.to_string())
+            .await?)
+    }
+
+    pub async fn set_my_signature(&self, p: &Principal, signature: &str) -> Result<(), AppError> {
+        let agent = self.signing_agent(p).await?;
+        let s = signature.trim_end();
+        if s.chars().count() > MAX_SIGNATURE_CHARS {
+            return Err(AppError::invalid(
+                "signature",
+                format!("must be at most {MAX_SIGNATURE_CHARS} characters"),
+            ));
+        }
+        self.store()
+            .set_agent_signature(
+                p.tenant_id,
+                &agent.to_string(),
+                (!s.is_empty()).then_some(s),
+            )
+            .await
+            .map_err(AppError::from_store("agent"))
+    }
+
+    async fn signing_agent(&self, p: &Principal) -> Result<AgentId, AppError> {
+        p.require(Permission::ContactWrite)?;
+        self.own_agent(p).await?.ok_or(AppError::NotFound("agent"))
+    }
+
+    // ---- sending ----
+
+    /// Sends queued messages through the SMTP relay (`smtp://host:port`,
+    /// `smtps://…`, or `smtp://…?tls=required`, with `user:password@` if
+    /// it needs them) until the process ends. A refusal (5xx) fails the
+    /// message at once; anything else is tried again after 30 s, doubling
+    /// to an hour, [`MAX_SEND_ATTEMPTS`] times.
+    pub async fn run_email_delivery(self, relay: String) {
+        use lettre::AsyncTransport;
+        crate::install_tls_provider();
+        let transport = match lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&relay)
+        {
+            Ok(b) => b.timeout(Some(Duration::from_secs(30))).build(),
+            Err(e) => {
+                tracing::error!(error = %e, "the SMTP relay address is not usable; nothing will be sent");
+                return;
+            }
+        };
+        let wake = self.mail.wake.clone();
+        loop {
+            let now = self.now();
+            let due = match self.store().due_messages(now, 32).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the outbound mail queue failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if due.is_empty() {
+                let next = self.store().next_message_due().await.ok().flatten();
+                let wait = next.map(|at| (at - now).clamp(10, 5_000)).unwrap_or(5_000);
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+                }
+                continue;
+            }
+            for mut m in due {
+                let result = match (
+                    m.from_address.parse::<lettre::Address>(),
+                    m.to_address.parse::<lettre::Address>(),
+                ) {
+                    (Ok(from), Ok(to)) => {
+                        match lettre::address::Envelope::new(Some(from), vec![to]) {
+                            Ok(env) => transport
+                                .send_raw(&env, m.raw.as_deref().unwrap_or_default().as_bytes())
+                                .await
+                                .map(|_| ())
+                                .map_err(|e| (e.is_permanent(), e.to_string())),
+                            Err(e) => Err((true, e.to_string())),
+                        }
+                    }
+                    _ => Err((true, "bad address".to_owned())),
+                };
+                let at = self.now();
+                m.attempts += 1;
+                match result {
+                    Ok(()) => {
+                        m.status = "sent".into();
+                        m.sent_at = Some(at);
+                        m.last_error = None;
+                        m.next_attempt_at = None;
+                    }
+                    Err((permanent, why)) => {
+                        // The relay's text may name the recipient: it is
+                        // kept on the message, not logged.
+                        tracing::warn!(permanent, attempts = m.attempts, "sending a message failed");
+                        m.last_error = Some(why.chars().take(500).collect());
+                        if permanent || m.attempts >= MAX_SEND_ATTEMPTS {
+                            m.status = "failed".into();
+                            m.next_attempt_at = Some(at);
+                        } else {
+                            let wait = 30_000i64 << (m.attempts - 1).min(7);
+                            m.next_attempt_at = Some(at + wait.min(3_600_000));
+                        }
+                    }
+                }
+                if let Err(e) = self.store().record_message_attempt(&m).await {
+                    tracing::warn!(error = %e, "recording a send attempt failed");
+                }
+                if m.status != "pending" {
+                    self.routing.publish(LiveEvent {
+                        tenant_id: m.tenant_id,
+                        kind: if m.status == "sent" {
+                            "message.sent"
+                        } else {
+                            "message.failed"
+                        },
+                        subject_id: m.contact_id.clone(),
+                        at,
+                        payload: serde_json::json!({"message_id": m.id}),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The application as the SMTP listener's [`sb_mail::server::Mailroom`].
+pub struct Mailroom(pub App);
+
+impl sb_mail::server::Mailroom for Mailroom {
+    async fn recipient(&self, address: String) -> Recipient {
+        self.0.email_recipient(&address).await
+    }
+
+    async fn deliver(&self, peer: SocketAddr, envelope: Envelope) -> Delivery {
+        self.0.receive_email(peer, envelope).await
+    }
+}

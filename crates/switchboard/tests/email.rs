@@ -1,0 +1,534 @@
+//! The email channel with real mail peers: Python's `smtplib` sends to the
+//! binary's SMTP listener, and `aiosmtpd` stands in as the relay replies and
+//! acknowledgements go out through (`tests/mail/peer.py`). The peers run
+//! under `$SWITCHBOARD_SIP_PYTHON`, else `target/sip-venv/bin/python`
+//! (scripts/test.sh installs aiosmtpd there).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+mod common;
+use common::*;
+
+fn python() -> PathBuf {
+    let p = std::env::var_os("SWITCHBOARD_SIP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .ancestors()
+                .nth(2)
+                .unwrap()
+                .join("target/sip-venv/bin/python")
+        });
+    assert!(
+        p.exists(),
+        "no Python with aiosmtpd at {} — run scripts/test.sh once, or point SWITCHBOARD_SIP_PYTHON at one",
+        p.display()
+    );
+    p
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mail/peer.py")
+}
+
+/// Sends `raw` with smtplib; what happened.
+fn send(smtp: &str, from: &str, to: &str, raw: &str) -> Value {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), raw).unwrap();
+    let out = Command::new(python())
+        .arg(script())
+        .args(["send", smtp, from, to, file.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "smtplib said nothing useful: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    serde_json::from_str(line).unwrap()
+}
+
+/// The aiosmtpd relay, keeping what it is given in a directory.
+struct Relay {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Relay {
+    fn start() -> Relay {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(python())
+            .arg(script())
+            .args(["relay", &port.to_string(), dir.path().to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the relay did not start");
+        Relay { child, dir, port }
+    }
+
+    /// The messages taken so far, in order: (raw message, envelope).
+    fn messages(&self) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        for n in 1.. {
+            let eml = self.dir.path().join(format!("{n}.eml"));
+            if !eml.exists() {
+                break;
+            }
+            let env = std::fs::read_to_string(self.dir.path().join(format!("{n}.json"))).unwrap();
+            out.push((
+                std::fs::read_to_string(eml).unwrap(),
+                serde_json::from_str(&env).unwrap(),
+            ));
+        }
+        out
+    }
+
+    /// Waits for the `n`-th message.
+    async fn wait_for(&self, n: usize) -> (String, Value) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let all = self.messages();
+            if all.len() >= n {
+                return all[n - 1].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the relay has {} of {n} messages",
+                all.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A header's value in a raw message (unfolded).
+fn header(raw: &str, name: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+    })
+}
+
+struct Api {
+    client: reqwest::Client,
+    base: String,
+    /// An API token, or a session cookie (`name=value`).
+    token: String,
+}
+
+impl Api {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self
+            .client
+            .request(method, format!("{}/api/v1{path}", self.base));
+        r = if self.token.contains('=') {
+            r.header("cookie", &self.token)
+        } else {
+            r.bearer_auth(&self.token)
+        };
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (s, v) = self.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(s, 200, "GET {path}: {v}");
+        v
+    }
+
+    async fn email_contacts(&self) -> Vec<Value> {
+        let page = self.get("/contacts?limit=100").await;
+        let mut v: Vec<Value> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["channel"] == "email")
+            .cloned()
+            .collect();
+        v.sort_by_key(|c| c["id"].as_str().unwrap().to_owned());
+        v
+    }
+
+    /// Waits until there are `n` email contacts; the newest.
+    async fn nth_email_contact(&self, n: usize) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let all = self.email_contacts().await;
+            if all.len() >= n {
+                return all[n - 1].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} email contacts",
+                all.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+const CUSTOMER: &str = "kiri@customer.example";
+
+fn first_message() -> String {
+    format!(
+        "From: Kiri Tane <{CUSTOMER}>\r\nTo: Demo Support <support@demo.example>\r\nSubject: Broken router\r\n\
+Message-ID: <c1@customer.example>\r\nDate: Fri, 27 Nov 2026 10:00:00 +1300\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n\
+--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMy router's lights are all red.\r\n\
+--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>My router's lights are <b>all red</b>.<script>steal()</script>\
+<img src=\"https://tracker.example/open.gif\"></p>\r\n--alt--\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_write_agents_answer_and_the_thread_holds() {
+    let relay = Relay::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let relay_url = format!("smtp://127.0.0.1:{}", relay.port);
+    let server = Server::start(&[
+        "--data-dir",
+        d,
+        "demo",
+        "--http",
+        "127.0.0.1:0",
+        "--no-traffic",
+        "--smtp-max-bytes",
+        "200000",
+        "--smtp-relay",
+        &relay_url,
+    ]);
+    let smtp = loop {
+        let line = server
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the SMTP address is printed");
+        if let Some(rest) = line.split("smtp://").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    let client = http_client();
+    let admin = Api {
+        token: demo_admin_token(&client, &server.base).await,
+        client: client.clone(),
+        base: server.base.clone(),
+    };
+    let addresses = admin.get("/email/addresses").await;
+    assert_eq!(
+        addresses["items"].as_array().unwrap().len(),
+        2,
+        "{addresses}"
+    );
+
+    // Mail for an address nobody has is refused at RCPT, never dropped.
+    let r = send(&smtp, CUSTOMER, "nobody@demo.example", &first_message());
+    assert_eq!(r, json!({"ok": false, "code": 550, "stage": "rcpt"}));
+    assert!(admin.email_contacts().await.is_empty());
+
+    // A customer writes: a contact in Support, and an acknowledgement with
+    // the conversation's reference, threaded under their message.
+    let r = send(&smtp, CUSTOMER, "support@demo.example", &first_message());
+    assert_eq!(r, json!({"ok": true}));
+    let contact = admin.nth_email_contact(1).await;
+    let id = contact["id"].as_str().unwrap().to_owned();
+    assert_eq!(contact["from_address"], CUSTOMER);
+    assert_eq!(contact["subject"], "Broken router");
+    let (ack, env) = relay.wait_for(1).await;
+    assert_eq!(env["mail_from"], "support@demo.example");
+    assert_eq!(env["rcpt_tos"], json!([CUSTOMER]));
+    assert_eq!(
+        header(&ack, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert_eq!(
+        header(&ack, "In-Reply-To").as_deref(),
+        Some("<c1@customer.example>")
+    );
+    let subject = header(&ack, "Subject").unwrap();
+    let reference = subject
+        .split("[#")
+        .nth(1)
+        .and_then(|s| s.split(']').next())
+        .unwrap_or_else(|| panic!("no reference in {subject}"))
+        .to_owned();
+    assert_eq!(subject, format!("Re: Broken router [#{reference}]"));
+    assert!(ack.contains(&reference));
+
+    // The conversation as the desk reads it: HTML made safe.
+    let conv = admin.get(&format!("/contacts/{id}/messages")).await;
+    assert_eq!(conv["reference"], reference.as_str());
+    let msgs = conv["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2, "{conv}");
+    assert_eq!(msgs[0]["direction"], "in");
+    assert!(msgs[0]["text"].as_str().unwrap().contains("all red"));
+    let html = msgs[0]["html"].as_str().unwrap();
+    assert!(
+        html.contains("<b>all red</b>") && !html.contains("script") && !html.contains("tracker"),
+        "{html}"
+    );
+    assert_eq!(msgs[0]["remote_images_blocked"], true);
+    assert_eq!(msgs[1]["automatic"], "acknowledgement");
+
+    // Emma takes it (an agent of Support), signs and answers.
+    let agents = admin.get("/agents?limit=50").await;
+    let emma = agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a.to_string().contains("Emma Wilson"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent = Api {
+        token: demo_session(&client, &server.base, "agent5@demo.example").await,
+        client: client.clone(),
+        base: server.base.clone(),
+    };
+    let (s, v) = agent
+        .call(
+            reqwest::Method::PUT,
+            &format!("/agents/{emma}/state"),
+            Some(json!({"state": "available"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let rid = loop {
+        let st = agent.get(&format!("/agents/{emma}/status")).await;
+        if let Some(r) = st["reservations"].as_array().and_then(|r| r.first()) {
+            assert_eq!(r["contact_id"], id.as_str());
+            break r["id"].as_u64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "no reservation: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (s, v) = agent
+        .call(
+            reqwest::Method::POST,
+            &format!("/reservations/{rid}/accept"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = agent
+        .call(
+            reqwest::Method::PUT,
+            "/me/signature",
+            Some(json!({"signature": "Emma Wilson\nDemo Support"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // An empty reply is refused and sends nothing.
+    let (s, _) = agent
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{id}/messages"),
+            Some(json!({"text": "  "})),
+        )
+        .await;
+    assert_eq!(s, 422);
+    let (s, v) = agent
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{id}/messages"),
+            Some(json!({"text": "Kia ora Kiri,\n\nPlease hold the reset button for ten seconds."})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (reply, env) = relay.wait_for(2).await;
+    assert_eq!(env["rcpt_tos"], json!([CUSTOMER]));
+    assert_eq!(header(&reply, "Auto-Submitted"), None);
+    assert_eq!(
+        header(&reply, "In-Reply-To").as_deref(),
+        Some("<c1@customer.example>")
+    );
+    assert!(
+        header(&reply, "References")
+            .unwrap()
+            .contains("<c1@customer.example>")
+    );
+    assert_eq!(header(&reply, "Subject").unwrap(), subject);
+    let reply_id = header(&reply, "Message-ID").unwrap();
+    assert!(
+        reply.contains("ten seconds") && reply.contains("-- \r\nEmma Wilson"),
+        "{reply}"
+    );
+
+    // The customer answers the reply: the same contact, no second
+    // acknowledgement.
+    let answer = format!(
+        "From: {CUSTOMER}\r\nTo: support@demo.example\r\nSubject: Re: {subject}\r\nMessage-ID: <c2@customer.example>\r\n\
+In-Reply-To: {reply_id}\r\nReferences: <c1@customer.example> {reply_id}\r\n\r\nThat fixed it, thanks!\r\n"
+    );
+    assert_eq!(
+        send(&smtp, CUSTOMER, "support@demo.example", &answer),
+        json!({"ok": true})
+    );
+    let conv = agent.get(&format!("/contacts/{id}/messages")).await;
+    let msgs = conv["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 4, "{conv}");
+    assert_eq!(msgs[2]["status"], "sent");
+    assert_eq!(msgs[3]["contact_id"], id.as_str());
+    assert!(msgs[3]["text"].as_str().unwrap().contains("fixed it"));
+    assert_eq!(admin.email_contacts().await.len(), 1);
+
+    // The same message delivered again (a retry) is not stored twice.
+    assert_eq!(
+        send(&smtp, CUSTOMER, "support@demo.example", &answer),
+        json!({"ok": true})
+    );
+    let conv = agent.get(&format!("/contacts/{id}/messages")).await;
+    assert_eq!(conv["messages"].as_array().unwrap().len(), 4);
+
+    // Emma finishes; a later mail carrying only the reference reopens the
+    // conversation as a new contact, with its history.
+    let (s, v) = agent
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{id}/complete"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = agent
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{id}/wrap-up"),
+            Some(json!({"disposition": "resolved"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let later = format!(
+        "From: {CUSTOMER}\r\nTo: support@demo.example\r\nSubject: It is red again [#{reference}]\r\n\
+Message-ID: <c3@customer.example>\r\n\r\nThe lights are red again.\r\n"
+    );
+    assert_eq!(
+        send(&smtp, CUSTOMER, "support@demo.example", &later),
+        json!({"ok": true})
+    );
+    let second = admin.nth_email_contact(2).await;
+    let second_id = second["id"].as_str().unwrap();
+    assert_ne!(second_id, id);
+    let conv2 = admin.get(&format!("/contacts/{second_id}/messages")).await;
+    assert_eq!(conv2["id"], conv["id"]);
+    assert_eq!(conv2["messages"].as_array().unwrap().len(), 5);
+    // Someone else using the reference does not get into the conversation.
+    let stranger = format!(
+        "From: eve@elsewhere.example\r\nTo: support@demo.example\r\nSubject: Hi [#{reference}]\r\n\
+Message-ID: <e1@elsewhere.example>\r\n\r\nLet me in.\r\n"
+    );
+    assert_eq!(
+        send(
+            &smtp,
+            "eve@elsewhere.example",
+            "support@demo.example",
+            &stranger
+        ),
+        json!({"ok": true})
+    );
+    let third = admin.nth_email_contact(3).await;
+    let conv3 = admin
+        .get(&format!(
+            "/contacts/{}/messages",
+            third["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_ne!(conv3["id"], conv["id"]);
+    assert_ne!(conv3["reference"], reference.as_str());
+    // Nobody auto-replies to an auto-reply, a list or a bounce, so the
+    // relay has: the first acknowledgement, the reply, and the
+    // acknowledgement to the stranger's new conversation.
+    let auto = "From: robot@customer.example\r\nTo: sales@demo.example\r\nSubject: Out of office\r\n\
+Auto-Submitted: auto-replied\r\nMessage-ID: <ooo@customer.example>\r\n\r\nAway until Monday.\r\n";
+    assert_eq!(
+        send(&smtp, "robot@customer.example", "sales@demo.example", auto),
+        json!({"ok": true})
+    );
+    let bounce = "From: MAILER-DAEMON@customer.example\r\nTo: support@demo.example\r\nSubject: Undelivered\r\n\
+Message-ID: <b1@customer.example>\r\n\r\nGone.\r\n";
+    assert_eq!(
+        send(&smtp, "", "support@demo.example", bounce),
+        json!({"ok": true})
+    );
+    admin.nth_email_contact(5).await;
+    relay.wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(relay.messages().len(), 3, "only people are acknowledged");
+    let sales = admin.nth_email_contact(4).await;
+    let queues = admin.get("/queues").await;
+    let sales_queue = queues["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "Sales")
+        .unwrap()["id"]
+        .clone();
+    assert_eq!(sales["queue_id"], sales_queue);
+
+    // Hostile mail: too large (552), a MIME bomb (554); nothing is stored.
+    let big = format!(
+        "From: {CUSTOMER}\r\nTo: support@demo.example\r\nSubject: big\r\n\r\n{}",
+        format!("{}\r\n", "x".repeat(76)).repeat(3000)
+    );
+    let r = send(&smtp, CUSTOMER, "support@demo.example", &big);
+    assert_eq!(r["code"], 552, "{r}");
+    let mut bomb = format!(
+        "From: {CUSTOMER}\r\nTo: support@demo.example\r\nSubject: bomb\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    );
+    for _ in 0..1000 {
+        bomb.push_str("--b\r\nContent-Type: text/plain\r\n\r\nx\r\n");
+    }
+    bomb.push_str("--b--\r\n");
+    let r = send(&smtp, CUSTOMER, "support@demo.example", &bomb);
+    assert_eq!(r["code"], 554, "{r}");
+    assert!(r["text"].as_str().unwrap().contains("MIME parts"), "{r}");
+    assert_eq!(admin.email_contacts().await.len(), 5);
+
+    // The timeline has the messages; another tenant's reader cannot see them.
+    let timeline = admin.get(&format!("/contacts/{id}/events")).await;
+    let kinds: Vec<&str> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for k in ["message.received", "message.queued", "message.sent"] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Mail peers for Switchboard's email tests.
+
+  peer.py relay PORT DIR
+      An SMTP relay (aiosmtpd) on 127.0.0.1:PORT that stands in for the
+      provider replies go out through: each message it takes is written to
+      DIR as N.eml, with N.json holding its envelope. Prints "ready".
+
+  peer.py send HOST:PORT MAIL_FROM RCPT[,RCPT...] FILE
+      Sends FILE (a whole RFC 5322 message) with smtplib and prints one
+      JSON line: {"ok": true} or {"ok": false, "code": N, "stage": "..."}.
+"""
+import json
+import os
+import sys
+import time
+
+
+def relay(port, out):
+    from aiosmtpd.controller import Controller
+
+    os.makedirs(out, exist_ok=True)
+
+    class Keep:
+        n = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            Keep.n += 1
+            base = os.path.join(out, str(Keep.n))
+            with open(base + ".eml.tmp", "wb") as f:
+                f.write(envelope.original_content)
+            with open(base + ".json", "w") as f:
+                json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos}, f)
+            os.rename(base + ".eml.tmp", base + ".eml")
+            return "250 OK kept"
+
+    c = Controller(Keep(), hostname="127.0.0.1", port=int(port))
+    c.start()
+    print("ready", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        c.stop()
+
+
+def send(addr, mail_from, rcpts, path):
+    import smtplib
+
+    host, port = addr.rsplit(":", 1)
+    data = open(path, "rb").read()
+    try:
+        with smtplib.SMTP(host, int(port), timeout=30) as s:
+            s.ehlo("tests.example")
+            s.sendmail(mail_from, rcpts.split(","), data)
+        print(json.dumps({"ok": True}))
+    except smtplib.SMTPRecipientsRefused as e:
+        code = list(e.recipients.values())[0][0]
+        print(json.dumps({"ok": False, "code": code, "stage": "rcpt"}))
+    except smtplib.SMTPSenderRefused as e:
+        print(json.dumps({"ok": False, "code": e.smtp_code, "stage": "mail"}))
+    except smtplib.SMTPDataError as e:
+        print(json.dumps({"ok": False, "code": e.smtp_code, "stage": "data",
+                          "text": e.smtp_error.decode("utf-8", "replace")}))
+    except smtplib.SMTPServerDisconnected as e:
+        print(json.dumps({"ok": False, "code": 0, "stage": "disconnected", "text": str(e)}))
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "relay":
+        relay(sys.argv[2], sys.argv[3])
+    elif mode == "send":
+        send(*sys.argv[2:6])
+    else:
+        sys.exit(f"unknown mode {mode}")
