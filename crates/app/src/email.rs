@@ -928,7 +928,11 @@ impl App {
                     Err((permanent, why)) => {
                         // The relay's text may name the recipient: it is
                         // kept on the message, not logged.
-                        tracing::warn!(permanent, attempts = m.attempts, "sending a message failed");
+                        tracing::warn!(
+                            permanent,
+                            attempts = m.attempts,
+                            "sending a message failed"
+                        );
                         m.last_error = Some(why.chars().take(500).collect());
                         if permanent || m.attempts >= MAX_SEND_ATTEMPTS {
                             m.status = "failed".into();

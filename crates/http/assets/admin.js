@@ -1,7 +1,7 @@
 // Administration: users and roles, agents and skills, queues and their
 // routing rules, reason and disposition codes, business hours and
-// holidays, the voice channel (numbers, trunks, agents' phones), API
-// tokens, and the audit log. Every form is checked by the
+// holidays, the voice channel (numbers, trunks, agents' phones), the
+// email channel (receiving addresses), API tokens, and the audit log. Every form is checked by the
 // server; its answer is shown beside the field at fault.
 import { api, el, showFieldErrors, clearFieldErrors, ApiError } from "/assets/common.js";
 
@@ -617,7 +617,39 @@ async function voiceArea() {
   ];
 }
 
-const AREAS = { users: usersArea, agents: agentsArea, queues: queuesArea, codes: codesArea, hours: hoursArea, voice: voiceArea, tokens: tokensArea, audit: auditArea };
+// ---------- email: receiving addresses ----------
+
+function addressForm(a) {
+  const address = text("address", a?.address, { placeholder: "support@example.com", readonly: !!a, type: "email" });
+  const queue = select("queue_id", cache.queues.map((q) => [q.id, q.name]), a?.queue_id);
+  const name = text("display_name", a?.display_name, { placeholder: "Example Support" });
+  return form([el("div", { class: "grid2" }, field("Address", address, "Mail to it over SMTP becomes an email contact."), field("Queue", queue)),
+    field("Replies are sent as", name, "The name customers see on replies and acknowledgements.")],
+    a ? "Save address" : "Add address",
+    () => api("PUT", `/api/v1/email/addresses/${encodeURIComponent(address.value.trim())}`, {
+      queue_id: queue.value, display_name: name.value,
+    }),
+    async (r) => { dialog.close(); say(`${r.address} goes to ${nameOf("queues", r.queue_id)?.name}.`); await show(); });
+}
+
+async function emailArea() {
+  await load("queues");
+  const addresses = await api("GET", "/api/v1/email/addresses");
+  const rows = addresses.items.map((a) => el("tr", { "data-address": a.address },
+    el("th", { scope: "row" }, a.address), el("td", {}, nameOf("queues", a.queue_id)?.name || "—"), el("td", {}, a.display_name),
+    el("td", {}, button("Edit", () => edit(`Address ${a.address}`, () => addressForm(a)), "secondary", { "aria-label": `Edit ${a.address}` }),
+      " ", button("Remove", async () => {
+        try { await api("DELETE", `/api/v1/email/addresses/${encodeURIComponent(a.address)}`); await show(); } catch (e) { say(e.message, true); }
+      }, "secondary", { "aria-label": `Remove ${a.address}` }))));
+  return [
+    section("Addresses", el("p", { class: "muted" },
+      "Mail to these addresses is queued as email contacts; mail to any other address is refused. A new conversation is acknowledged with its reference; replies go out through the SMTP relay."),
+      table(["Address", "Queue", "Replies sent as", ""], rows, "Addresses"),
+      el("div", { class: "row" }, button("Add address", () => edit("New address", () => addressForm(null)), ""))),
+  ];
+}
+
+const AREAS = { users: usersArea, agents: agentsArea, queues: queuesArea, codes: codesArea, hours: hoursArea, voice: voiceArea, email: emailArea, tokens: tokensArea, audit: auditArea };
 
 async function show() {
   const name = AREAS[location.hash.slice(1)] ? location.hash.slice(1) : "users";

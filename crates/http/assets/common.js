@@ -74,7 +74,8 @@ export function live(onEvent) {
     "contact.created", "contact.queued", "contact.position", "contact.answered", "contact.overflowed",
     "contact.transferred", "contact.max_wait_reached", "contact.arrived_closed", "contact.callback_scheduled",
     "contact.wrap_up_started", "contact.abandoned", "contact.ended", "reservation.created",
-    "reservation.ended", "agent.status", "queue.opened", "queue.closed", "help.raised", "help.answered", "lagged",
+    "reservation.ended", "agent.status", "queue.opened", "queue.closed", "help.raised", "help.answered",
+    "message.received", "message.sent", "message.failed", "lagged",
   ];
   for (const k of kinds) {
     source.addEventListener(k, (m) => {

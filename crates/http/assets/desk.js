@@ -1,6 +1,7 @@
 // The agent desktop: state, ringing reservations with a countdown, the
-// contacts in hand (customer card, notes, complete, wrap-up with a
-// disposition, transfer, callback), kept current by the live stream.
+// contacts in hand (customer card, an email's conversation and reply box,
+// notes, complete, wrap-up with a disposition, transfer, callback), kept
+// current by the live stream.
 import { api, el, duration, live, debounce, showFieldErrors, clearFieldErrors, ApiError } from "/assets/common.js";
 
 const root = document.getElementById("desk");
@@ -193,6 +194,7 @@ function workCard(id) {
     el("h3", {}, `${channelName(contact.channel)} — ${queues.get(contact.queue_id) || ""}`),
     contact.subject ? el("p", { style: "margin:.25rem 0" }, contact.subject) : null,
     customerCard(c),
+    contact.channel === "email" ? emailThread(id, !inWrap) : null,
     form);
   form.append(el("label", { for: `notes-${id}` }, "Notes"), notes);
   if (!inWrap) {
@@ -236,6 +238,63 @@ function workCard(id) {
     form.addEventListener("submit", (ev) => { ev.preventDefault(); finish(form, id, disp.value, notes.value); });
   }
   return card;
+}
+
+/** An email contact's conversation (every message, oldest first) and, while
+ * the contact is in hand, a reply box. Loaded on its own so new messages
+ * appear without redrawing what the agent is typing. */
+function emailThread(id, canReply) {
+  const list = el("div", { class: "messages", "aria-live": "polite" }, el("p", { class: "muted" }, "Loading the conversation…"));
+  const box = el("section", { class: "thread", "data-thread": id, "aria-label": "Conversation" },
+    el("h4", { class: "thread-title" }, "Conversation"), list);
+  if (canReply) {
+    const text = el("textarea", { name: "text", id: `reply-${id}`, rows: 5 });
+    const f = el("form", { class: "reply-form", novalidate: true, "aria-label": "Reply to the customer" },
+      el("label", { for: text.id }, "Reply (your signature is added)"), text,
+      el("div", { class: "row" }, el("button", { type: "submit", class: "send-reply" }, "Send reply")));
+    f.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        await api("POST", `/api/v1/contacts/${id}/messages`, { text: text.value });
+        text.value = "";
+        clearFieldErrors(f);
+        say("Reply queued to send.");
+        await loadThread(id);
+      } catch (e) {
+        if (e instanceof ApiError && e.fields.length) showFieldErrors(f, e);
+        say(`Could not send the reply: ${e.message}`, true);
+      }
+    });
+    box.append(f);
+  }
+  loadThread(id, list);
+  return box;
+}
+
+const statusWords = { received: "received", pending: "sending…", sent: "sent", failed: "not sent" };
+
+async function loadThread(id, into) {
+  const list = into || document.querySelector(`[data-thread="${id}"] .messages`);
+  if (!list) return;
+  try {
+    const conv = await api("GET", `/api/v1/contacts/${id}/messages`);
+    const title = list.parentElement.querySelector(".thread-title");
+    if (title) title.textContent = `Conversation #${conv.reference}`;
+    list.replaceChildren(...conv.messages.map((m) => el("article", { class: `message ${m.direction}`, "data-message": m.id },
+      el("p", { class: "message-head muted" },
+        m.direction === "in" ? `From ${m.from_name ? `${m.from_name} <${m.from_address}>` : m.from_address}` : `To ${m.to_address}`,
+        ` · ${new Date(m.created_at).toLocaleString()}`,
+        m.direction === "out" ? ` · ${statusWords[m.status] || m.status}` : "",
+        m.automatic ? ` · automatic (${m.automatic})` : "",
+        m.contact_id !== id ? " · earlier contact" : ""),
+      el("div", { class: "message-text" }, m.text),
+      m.remote_images_blocked ? el("p", { class: "muted" }, "Remote images were removed.") : null,
+      m.last_error && m.status !== "sent" ? el("p", { class: "error" }, m.last_error) : null,
+      m.attachments.length ? el("ul", { class: "attachments" }, ...m.attachments.map((a) =>
+        el("li", {}, el("a", { href: `/api/v1/attachments/${a.id}`, download: a.filename }, a.filename), ` (${Math.ceil(a.bytes / 1024)} KB)`))) : null)));
+  } catch (e) {
+    list.replaceChildren(el("p", { class: "error" }, `Could not read the conversation: ${e.message}`));
+  }
 }
 
 /** Book a callback to this contact's customer for later, perhaps kept for me. */
@@ -452,6 +511,7 @@ live((kind, e) => {
   if (!e) return;
   const p = e.payload || {};
   const mine = p.agent_id === agentId || e.subject_id === agentId || contacts.has(e.subject_id);
+  if (kind.startsWith("message.") && contacts.has(e.subject_id)) loadThread(e.subject_id);
   if (mine) refreshSoon();
 });
 
@@ -479,3 +539,29 @@ await loadHelp();
 await loadCallbacks();
 setInterval(loadCallbacks, 30_000);
 await loadShifts();
+
+// My signature under email replies.
+async function loadSignature() {
+  const box = document.getElementById("signature");
+  let current = "";
+  try {
+    current = (await api("GET", "/api/v1/me/signature")).signature;
+  } catch { /* shown empty */ }
+  const text = el("textarea", { name: "signature", id: "signature-text", rows: 3 }, current);
+  const f = el("form", { novalidate: true },
+    el("label", { for: text.id }, "Added under my email replies"), text,
+    el("div", { class: "row" }, el("button", { type: "submit", class: "secondary" }, "Save signature")));
+  f.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("PUT", "/api/v1/me/signature", { signature: text.value });
+      clearFieldErrors(f);
+      say("Signature saved.");
+    } catch (e) {
+      if (e instanceof ApiError && e.fields.length) showFieldErrors(f, e);
+      say(`Could not save the signature: ${e.message}`, true);
+    }
+  });
+  box.replaceChildren(el("h2", {}, "Email signature"), f);
+}
+await loadSignature();
