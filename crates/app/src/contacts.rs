@@ -104,6 +104,18 @@ impl App {
         id: ContactId,
         c: NewContact,
     ) -> Result<Contact, AppError> {
+        self.create_contact_with(p, id, c, None).await
+    }
+
+    /// Creates a contact and, in the same transaction, the received
+    /// message that starts it.
+    pub(crate) async fn create_contact_with(
+        &self,
+        p: &Principal,
+        id: ContactId,
+        c: NewContact,
+        received: Option<sb_store::Received>,
+    ) -> Result<Contact, AppError> {
         p.require(Permission::ContactWrite)?;
         let mut errors = Vec::new();
         let queue_priority = self.queue_priority(p, c.queue_id).await?;
@@ -185,6 +197,7 @@ impl App {
             .routing
             .ask(p.tenant_id, |reply| crate::routing::Command::Create {
                 contact: Box::new(contact),
+                received: received.map(Box::new),
                 reply,
             })
             .await??;

@@ -4,11 +4,12 @@
 //! agent reads, replies, agents' signatures, and the worker that sends
 //! what is queued through the configured SMTP relay.
 //!
-//! Receiving, in order: the message and its conversation are stored with
-//! the id its contact will have, then the contact is created. A crash
-//! between the two leaves a stored message without a contact; the sender,
-//! never told 250, sends it again, and the second delivery (the same
-//! Message-ID) creates the missing contact instead of storing it twice.
+//! Receiving: a message that starts a contact is written in the same
+//! transaction as the contact (the routing task's batch), so both or
+//! neither exist; one that joins an open contact is written on its own.
+//! Only then is the sender told 250. A sender that never heard 250 sends
+//! again, and a second delivery of the same Message-ID stores nothing
+//! twice (and makes the contact of a stored message that has none).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -35,7 +36,15 @@ use crate::{App, AppError, FieldError, Principal};
 pub struct MailState {
     /// Wakes the delivery worker when a message is queued.
     pub(crate) wake: Arc<Notify>,
+    /// Receiving addresses (and addresses that are none) looked up lately,
+    /// trusted for [`crate::CACHE_TTL`]: the SMTP session asks about each
+    /// recipient, then delivery needs the same row. Changed on this node:
+    /// cleared at once; on another: within the TTL.
+    addresses: Arc<std::sync::Mutex<AddressCache>>,
 }
+
+type AddressCache =
+    std::collections::HashMap<String, (Option<EmailAddressRow>, std::time::Instant)>;
 
 /// The longest reply text.
 pub const MAX_REPLY_CHARS: usize = 100_000;
@@ -173,6 +182,30 @@ fn random_reference() -> Result<String, AppError> {
 }
 
 impl App {
+    /// The receiving address, from the cache when it is fresh.
+    async fn find_address(&self, address: &str) -> Result<Option<EmailAddressRow>, AppError> {
+        if let Ok(c) = self.mail.addresses.lock()
+            && let Some((row, at)) = c.get(address)
+            && at.elapsed() < crate::CACHE_TTL
+        {
+            return Ok(row.clone());
+        }
+        let row = self.store().find_email_address(address).await?;
+        if let Ok(mut c) = self.mail.addresses.lock() {
+            if c.len() >= crate::CACHE_MAX_ENTRIES {
+                c.clear();
+            }
+            c.insert(address.to_owned(), (row.clone(), std::time::Instant::now()));
+        }
+        Ok(row)
+    }
+
+    fn forget_addresses(&self) {
+        if let Ok(mut c) = self.mail.addresses.lock() {
+            c.clear();
+        }
+    }
+
     fn attachments_dir(&self, tenant: TenantId) -> PathBuf {
         self.config()
             .data_dir
@@ -249,23 +282,27 @@ impl App {
                 StoreError::Conflict(m) => AppError::Conflict(m),
                 other => other.into(),
             })?;
+        self.forget_addresses();
         Ok(row.into())
     }
 
     pub async fn delete_email_address(&self, p: &Principal, address: &str) -> Result<(), AppError> {
         p.require(Permission::QueueManage)?;
         let address = address.trim().to_lowercase();
-        self.store()
+        let done = self
+            .store()
             .delete_email_address(p.tenant_id, &address, &p.audit(self.now()))
             .await
-            .map_err(AppError::from_store("email address"))
+            .map_err(AppError::from_store("email address"));
+        self.forget_addresses();
+        done
     }
 
     // ---- receiving ----
 
     /// The SMTP receiver's question: is mail for `address` taken here?
     pub async fn email_recipient(&self, address: &str) -> Recipient {
-        match self.store().find_email_address(address).await {
+        match self.find_address(address).await {
             Ok(Some(_)) => Recipient::Accepted,
             Ok(None) => Recipient::Unknown,
             Err(e) => {
@@ -292,7 +329,7 @@ impl App {
         };
         let mut stored = Vec::new();
         for rcpt in &envelope.recipients {
-            let address = match self.store().find_email_address(rcpt).await {
+            let address = match self.find_address(rcpt).await {
                 Ok(Some(a)) => a,
                 Ok(None) => continue,
                 Err(e) => {
@@ -427,18 +464,15 @@ impl App {
             _ => None,
         };
         let queued_ack = acknowledgement.is_some();
-        store
-            .insert_received(&Received {
-                conversation: new_conversation,
-                message: row.clone(),
-                attachments,
-                acknowledgement,
-            })
-            .await?;
-        if queued_ack {
-            self.mail.wake.notify_one();
-        }
+        let conv = conv.clone();
+        let received = Received {
+            conversation: new_conversation,
+            message: row.clone(),
+            attachments,
+            acknowledgement,
+        };
         if open_contact.is_some() {
+            store.insert_received(&received).await?;
             self.routing.publish(LiveEvent {
                 tenant_id: tenant,
                 kind: "message.received",
@@ -447,12 +481,20 @@ impl App {
                 payload: serde_json::json!({"message_id": row.id, "conversation_id": row.conversation_id}),
             });
         } else {
-            self.ensure_email_contact(to, &row).await?;
+            // The message and its new contact, in one transaction.
+            let new = self.email_contact(&row, &conv).await?;
+            self.create_contact_with(&principal(tenant), contact_id, new, Some(received))
+                .await?;
+        }
+        if queued_ack {
+            self.mail.wake.notify_one();
         }
         Ok(row.id)
     }
 
-    /// Creates the contact a stored inbound message names, unless it exists.
+    /// Creates the contact a stored inbound message names, unless it
+    /// exists (messages stored before their contacts were, by an earlier
+    /// version, or by a contact creation that failed after them).
     async fn ensure_email_contact(
         &self,
         to: &EmailAddressRow,
@@ -472,6 +514,20 @@ impl App {
             .store()
             .get_conversation(tenant, &m.conversation_id)
             .await?;
+        let new = self.email_contact(m, &conv).await?;
+        self.create_contact_with_id(&principal(tenant), id, new)
+            .await?;
+        Ok(())
+    }
+
+    /// The contact a received message makes, in its conversation's queue,
+    /// for the customer with its sender's address if there is one.
+    async fn email_contact(
+        &self,
+        m: &MessageRow,
+        conv: &Conversation,
+    ) -> Result<NewContact, AppError> {
+        let tenant = m.tenant_id;
         let queue: QueueId = conv
             .queue_id
             .parse()
@@ -484,24 +540,18 @@ impl App {
         let subject = Text::parse(&m.subject.chars().take(200).collect::<String>(), 200).ok();
         let mut attributes = BTreeMap::new();
         attributes.insert("reference".to_owned(), conv.reference.clone());
-        self.create_contact_with_id(
-            &principal(tenant),
-            id,
-            NewContact {
-                channel: Channel::Email,
-                direction: Direction::Inbound,
-                queue_id: queue,
-                customer_id: customer,
-                priority: None,
-                subject,
-                from_address: Text::parse(&m.from_address, 320).ok(),
-                to_address: Text::parse(&m.to_address, 320).ok(),
-                attributes,
-                requested_agent_id: None,
-            },
-        )
-        .await?;
-        Ok(())
+        Ok(NewContact {
+            channel: Channel::Email,
+            direction: Direction::Inbound,
+            queue_id: queue,
+            customer_id: customer,
+            priority: None,
+            subject,
+            from_address: Text::parse(&m.from_address, 320).ok(),
+            to_address: Text::parse(&m.to_address, 320).ok(),
+            attributes,
+            requested_agent_id: None,
+        })
     }
 
     /// Writes attachments' files (before their rows, so a row always has

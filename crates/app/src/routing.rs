@@ -101,6 +101,8 @@ pub struct QueueLive {
 pub enum Command {
     Create {
         contact: Box<Contact>,
+        /// A received message that starts this contact, stored with it.
+        received: Option<Box<sb_store::Received>>,
         reply: oneshot::Sender<Result<Contact, AppError>>,
     },
     Presence {
@@ -1176,7 +1178,11 @@ impl TenantRouting {
         let input =
             |engine: &mut Engine, i: Input| engine.handle_input(mono, i).map_err(routing_error);
         match cmd {
-            Command::Create { contact, reply } => {
+            Command::Create {
+                contact,
+                received,
+                reply,
+            } => {
                 let c = *contact;
                 let id = c.id;
                 let r = input(
@@ -1203,6 +1209,9 @@ impl TenantRouting {
                         count_waiting(&mut self.waiting_counts, &c, 1);
                         self.rows.insert(id, c.clone());
                         self.changes.new_contacts.push(c);
+                        if let Some(r) = received {
+                            self.changes.received.push(*r);
+                        }
                         self.touched.push(id);
                         Some(Reply::Contact(reply, id))
                     }

@@ -347,51 +347,7 @@ impl Store {
     /// timeline, in one transaction.
     pub async fn insert_received(&self, r: &Received) -> Result<()> {
         let mut tx = self.write().begin().await?;
-        if let Some(c) = &r.conversation {
-            sqlx::query(
-                "INSERT INTO conversations (id, tenant_id, channel, reference, address, customer_address, customer_name, subject, queue_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(&c.id)
-            .bind(c.tenant_id.to_string())
-            .bind(&c.channel)
-            .bind(&c.reference)
-            .bind(&c.address)
-            .bind(&c.customer_address)
-            .bind(c.customer_name.clone())
-            .bind(&c.subject)
-            .bind(&c.queue_id)
-            .bind(c.created_at)
-            .bind(c.updated_at)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            sqlx::query(
-                "UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3",
-            )
-            .bind(r.message.created_at)
-            .bind(r.message.tenant_id.to_string())
-            .bind(&r.message.conversation_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        insert_message(&mut tx, &r.message).await?;
-        for a in &r.attachments {
-            insert_attachment(&mut tx, a).await?;
-        }
-        let m = &r.message;
-        append_event(
-            &mut tx,
-            m.tenant_id,
-            "message.received",
-            &m.contact_id,
-            m.created_at,
-            &message_event(m),
-        )
-        .await?;
-        if let Some(ack) = &r.acknowledgement {
-            insert_message(&mut tx, ack).await?;
-        }
+        write_received(&mut tx, r).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -583,4 +539,56 @@ impl Store {
         .fetch_optional(self.read())
         .await?)
     }
+}
+
+/// Writes a received message (its conversation if new, attachments' rows,
+/// the acknowledgement to send) and its event, in the caller's transaction.
+pub(crate) async fn write_received(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    r: &Received,
+) -> Result<()> {
+    if let Some(c) = &r.conversation {
+        sqlx::query(
+                "INSERT INTO conversations (id, tenant_id, channel, reference, address, customer_address, customer_name, subject, queue_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(&c.id)
+            .bind(c.tenant_id.to_string())
+            .bind(&c.channel)
+            .bind(&c.reference)
+            .bind(&c.address)
+            .bind(&c.customer_address)
+            .bind(c.customer_name.clone())
+            .bind(&c.subject)
+            .bind(&c.queue_id)
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .execute(&mut **tx)
+            .await?;
+    } else {
+        sqlx::query("UPDATE conversations SET updated_at = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(r.message.created_at)
+            .bind(r.message.tenant_id.to_string())
+            .bind(&r.message.conversation_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    insert_message(tx, &r.message).await?;
+    for a in &r.attachments {
+        insert_attachment(tx, a).await?;
+    }
+    let m = &r.message;
+    append_event(
+        tx,
+        m.tenant_id,
+        "message.received",
+        &m.contact_id,
+        m.created_at,
+        &message_event(m),
+    )
+    .await?;
+    if let Some(ack) = &r.acknowledgement {
+        insert_message(tx, ack).await?;
+    }
+    Ok(())
 }

@@ -41,6 +41,9 @@ pub struct RoutingChanges {
     pub events: Vec<NewEvent>,
     /// Webhook outbox rows for some of `events`.
     pub deliveries: Vec<crate::WebhookDelivery>,
+    /// Received messages whose new contacts are in `new_contacts`, stored
+    /// in the same transaction.
+    pub received: Vec<crate::Received>,
 }
 
 impl RoutingChanges {
@@ -50,6 +53,7 @@ impl RoutingChanges {
             && self.agent_states.is_empty()
             && self.events.is_empty()
             && self.deliveries.is_empty()
+            && self.received.is_empty()
     }
 }
 
@@ -64,6 +68,9 @@ impl Store {
         for chunk in changes.new_contacts.chunks(64) {
             let refs: Vec<&Contact> = chunk.iter().collect();
             insert_contacts(&mut tx, &refs, anonymous).await?;
+        }
+        for r in &changes.received {
+            crate::email::write_received(&mut tx, r).await?;
         }
         for c in &changes.contacts {
             sqlx::query(

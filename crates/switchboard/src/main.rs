@@ -205,6 +205,15 @@ async fn run(cli: Cli) -> Result<()> {
                 demo::DEMO_PASSWORD,
                 demo::DEMO_NUMBER
             );
+            println!(
+                "  Email: send mail over SMTP to {} for {}; it becomes an email contact.",
+                args.listen.smtp,
+                demo::DEMO_EMAIL
+                    .iter()
+                    .map(|(a, _, _)| *a)
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            );
             if traffic.is_some() {
                 println!(
                     "  Live traffic: customers and agent1–agent4 are simulated ({}x time; --no-traffic to stop it).",
