@@ -116,3 +116,24 @@ test("an admin points an address at a queue; a bad address is refused beside the
   await shot(page, "admin-email");
   await page.context().close();
 });
+
+test("the wallboard shows email awaiting a first reply, and turns the tile red when it is overdue", async () => {
+  const queue = await admin("POST", "/api/v1/queues", {
+    name: "E2E Mail SLA", wrap_up_seconds: 0, routing_rules: { first_response_seconds: 2, resolution_seconds: 86400 },
+  });
+  await admin("PUT", "/api/v1/email/addresses/sla@e2e.example", { queue_id: queue.id, display_name: "E2E SLA" });
+  const page = await loggedIn(browser, server.base, "lead@demo.example", { width: 1920, height: 1080 });
+  await page.goto(`${server.base}/wallboard`);
+  await textIs(page.locator("#live"), "Live");
+  const tile = page.locator(`[data-queue="${queue.id}"]`);
+  await textIs(tile.locator(".mail-open"), "0");
+  assert.deepEqual(sendMail("cat@customer.example", "sla@e2e.example",
+    "From: cat@customer.example\r\nSubject: Invoice\r\nMessage-ID: <e2e-sla@customer.example>\r\n\r\nWrong amount.\r\n"), { ok: true });
+  await textIs(tile.locator(".mail-open"), "1");
+  await textIs(tile.locator(".mail-awaiting"), "1");
+  // Nobody answers within two seconds: overdue, and the tile says so.
+  await textIs(tile.locator(".mail-reply-overdue"), "1", 10_000);
+  assert.match(await tile.getAttribute("class"), /\bred\b/);
+  await shot(page, "wallboard-email");
+  await page.context().close();
+});

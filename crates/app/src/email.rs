@@ -1014,6 +1014,123 @@ impl App {
     }
 }
 
+/// A queue's written (email) service levels now and today.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct WrittenServiceLevel {
+    pub queue_id: String,
+    /// The queue's targets, if it sets them.
+    pub first_response_seconds: Option<i64>,
+    pub resolution_seconds: Option<i64>,
+    /// Email contacts not over yet.
+    pub open: u32,
+    /// Open ones no person has answered yet.
+    pub awaiting_first_response: u32,
+    /// Of those, past the first-response target.
+    pub first_response_overdue: u32,
+    /// Open ones past the resolution target.
+    pub resolution_overdue: u32,
+    /// How long the oldest one awaiting a first answer has waited, ms.
+    pub oldest_awaiting_ms: Option<i64>,
+    /// Contacts arrived today (local) that a person has answered, and how
+    /// many of them within the target.
+    pub answered_today: u32,
+    pub answered_today_in_time: u32,
+    /// Contacts arrived today that are over, and how many within the
+    /// resolution target.
+    pub resolved_today: u32,
+    pub resolved_today_in_time: u32,
+}
+
+impl App {
+    /// First-response and resolution service levels of email per queue:
+    /// what is open and overdue now, and how today has gone (the
+    /// tenant's local day).
+    pub async fn written_service_levels(
+        &self,
+        p: &Principal,
+    ) -> Result<Vec<WrittenServiceLevel>, AppError> {
+        p.require(Permission::ReportRead)?;
+        let tz = self.tenant_zone(p.tenant_id).await?;
+        let now = self.now();
+        let today = tz
+            .to_datetime(
+                jiff::Timestamp::from_millisecond(now)
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+            )
+            .date();
+        let midnight = crate::local_midnight(&tz, today)?;
+        let mut out: BTreeMap<String, WrittenServiceLevel> = BTreeMap::new();
+        let mut after = None;
+        loop {
+            let page = self.store().list_queues(p.tenant_id, after, 500).await?;
+            for q in &page.items {
+                let rules: sb_model::RoutingRules =
+                    serde_json::from_str(&q.routing_rules).unwrap_or_default();
+                out.insert(
+                    q.id.to_string(),
+                    WrittenServiceLevel {
+                        queue_id: q.id.to_string(),
+                        first_response_seconds: rules.first_response_seconds,
+                        resolution_seconds: rules.resolution_seconds,
+                        open: 0,
+                        awaiting_first_response: 0,
+                        first_response_overdue: 0,
+                        resolution_overdue: 0,
+                        oldest_awaiting_ms: None,
+                        answered_today: 0,
+                        answered_today_in_time: 0,
+                        resolved_today: 0,
+                        resolved_today_in_time: 0,
+                    },
+                );
+            }
+            match page.next.as_deref().and_then(|c| c.parse().ok()) {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        for c in self.store().written_contacts(p.tenant_id, midnight).await? {
+            let Some(q) = out.get_mut(&c.queue_id) else {
+                continue;
+            };
+            let first_due = q.first_response_seconds.map(|s| c.arrived_at + s * 1000);
+            let resolve_due = q.resolution_seconds.map(|s| c.arrived_at + s * 1000);
+            let over = matches!(c.state.as_str(), "ended" | "abandoned");
+            if !over {
+                q.open += 1;
+                if c.first_response_at.is_none() {
+                    q.awaiting_first_response += 1;
+                    if first_due.is_some_and(|d| now > d) {
+                        q.first_response_overdue += 1;
+                    }
+                    let waited = now - c.arrived_at;
+                    q.oldest_awaiting_ms =
+                        Some(q.oldest_awaiting_ms.map_or(waited, |o| o.max(waited)));
+                }
+                if resolve_due.is_some_and(|d| now > d) {
+                    q.resolution_overdue += 1;
+                }
+            }
+            if c.arrived_at >= midnight {
+                if let Some(at) = c.first_response_at {
+                    q.answered_today += 1;
+                    if first_due.is_none_or(|d| at <= d) {
+                        q.answered_today_in_time += 1;
+                    }
+                }
+                if over {
+                    q.resolved_today += 1;
+                    let ended = c.ended_at.unwrap_or(now);
+                    if resolve_due.is_none_or(|d| ended <= d) {
+                        q.resolved_today_in_time += 1;
+                    }
+                }
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+}
+
 /// The application as the SMTP listener's [`sb_mail::server::Mailroom`].
 pub struct Mailroom(pub App);
 

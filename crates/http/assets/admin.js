@@ -269,6 +269,8 @@ function queueForm(q) {
     closedQueue: select("routing_rules.when_closed.queue_id", others, r.when_closed ? r.when_closed.queue_id || "" : ""),
     announce: num("routing_rules.announce_every_seconds", r.announce_every_seconds ?? "", { min: 1 }),
     requested: num("routing_rules.requested_agent_seconds", r.requested_agent_seconds ?? "", { min: 0 }),
+    firstReply: num("routing_rules.first_response_seconds", r.first_response_seconds ?? "", { min: 1 }),
+    resolve: num("routing_rules.resolution_seconds", r.resolution_seconds ?? "", { min: 1 }),
   };
   const mw = r.max_wait_action || {};
   const maxWaitActions = Object.fromEntries(CHANNELS.map((c) => [c, select(`routing_rules.max_wait_action.${c}`,
@@ -282,7 +284,9 @@ function queueForm(q) {
       field("Service level: answered within (s)", i.sl), field("Service level target %", i.slPct),
       field("Maximum wait (s)", i.maxWait, "Empty: no limit."), field("Wrap-up time (s)", i.wrap),
       field("Announce position every (s)", i.announce, "Voice and chat; empty: never."),
-      field("Keep for the requested agent (s)", i.requested, "Empty: wait for that agent alone.")),
+      field("Keep for the requested agent (s)", i.requested, "Empty: wait for that agent alone."),
+      field("Email: first reply within (s)", i.firstReply, "Shown on the wallboard; empty: no target."),
+      field("Email: resolved within (s)", i.resolve, "Empty: no target.")),
     el("fieldset", { "data-field": "routing_rules.required_skills" }, el("legend", {}, "Required skills (minimum proficiency) and escalation"),
       el("div", { "data-field": "routing_rules.escalation" }, steps)),
     field("Eligibility condition", i.condition, "Over agent and contact attributes: skills HAS 'billing' AND language == task.language"),
@@ -301,6 +305,8 @@ function queueForm(q) {
     if (i.hours.value || i.closed.value !== "close") rules.when_closed = { action: i.closed.value, queue_id: i.closedQueue.value || null };
     if (numberOf(i.announce) !== null) rules.announce_every_seconds = numberOf(i.announce);
     if (numberOf(i.requested) !== null) rules.requested_agent_seconds = numberOf(i.requested);
+    if (numberOf(i.firstReply) !== null) rules.first_response_seconds = numberOf(i.firstReply);
+    if (numberOf(i.resolve) !== null) rules.resolution_seconds = numberOf(i.resolve);
     const mwa = Object.fromEntries(CHANNELS.filter((c) => maxWaitActions[c].value).map((c) => [c, maxWaitActions[c].value]));
     if (Object.keys(mwa).length) rules.max_wait_action = mwa;
     const body = {

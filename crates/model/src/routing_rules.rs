@@ -112,7 +112,18 @@ pub struct RoutingRules {
     /// it waits for that agent alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_agent_seconds: Option<i64>,
+    /// Written contacts (email): a person's first answer is due this many
+    /// seconds after the contact arrives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_seconds: Option<i64>,
+    /// Written contacts (email): the contact is due to be over this many
+    /// seconds after it arrives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_seconds: Option<i64>,
 }
+
+/// The longest first-response or resolution time a queue may set (30 days).
+pub const MAX_WRITTEN_SLA_SECONDS: i64 = 30 * 86_400;
 
 /// Limits on the size of a rule set.
 pub const MAX_SKILLS_PER_STEP: usize = 32;
@@ -229,6 +240,17 @@ impl RoutingRules {
                 "routing_rules.announce_every_seconds".into(),
                 "must be from 10 to 3600".into(),
             ));
+        }
+        for (name, v) in [
+            ("first_response_seconds", self.first_response_seconds),
+            ("resolution_seconds", self.resolution_seconds),
+        ] {
+            if v.is_some_and(|s| !(1..=MAX_WRITTEN_SLA_SECONDS).contains(&s)) {
+                out.push((
+                    format!("routing_rules.{name}"),
+                    format!("must be from 1 to {MAX_WRITTEN_SLA_SECONDS}"),
+                ));
+            }
         }
         out
     }

@@ -592,3 +592,40 @@ pub(crate) async fn write_received(
     }
     Ok(())
 }
+
+/// An email contact as the written service levels read it.
+#[derive(Debug, Clone, FromRow)]
+pub struct WrittenContactRow {
+    pub id: String,
+    pub queue_id: String,
+    pub state: String,
+    pub arrived_at: UnixMs,
+    pub ended_at: Option<UnixMs>,
+    /// When a person first answered on this contact (automatic messages
+    /// do not count).
+    pub first_response_at: Option<UnixMs>,
+}
+
+impl Store {
+    /// The tenant's email contacts still open, and those that arrived
+    /// since `since`, each with when a person first answered (at most
+    /// 20,000).
+    pub async fn written_contacts(
+        &self,
+        tenant: TenantId,
+        since: UnixMs,
+    ) -> Result<Vec<WrittenContactRow>> {
+        Ok(sqlx::query_as::<Any, WrittenContactRow>(
+            "SELECT c.id, c.queue_id, c.state, c.arrived_at, c.ended_at, \
+             (SELECT MIN(m.created_at) FROM messages m WHERE m.tenant_id = c.tenant_id AND m.contact_id = c.id \
+              AND m.direction = 'out' AND m.automatic IS NULL) AS first_response_at \
+             FROM contacts c WHERE c.tenant_id = $1 AND c.channel = 'email' \
+             AND (c.state NOT IN ('ended', 'abandoned') OR c.arrived_at >= $2) \
+             ORDER BY c.id LIMIT 20000",
+        )
+        .bind(tenant.to_string())
+        .bind(since)
+        .fetch_all(self.read())
+        .await?)
+    }
+}

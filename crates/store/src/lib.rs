@@ -44,7 +44,9 @@ pub use callbacks::{CLAIM_MS, CallbackFilter};
 pub use contacts::ContactFilter;
 pub use customers::CustomerFilter;
 pub use directory::AgentFilter;
-pub use email::{AttachmentRow, Conversation, EmailAddressRow, MessageRow, Received};
+pub use email::{
+    AttachmentRow, Conversation, EmailAddressRow, MessageRow, Received, WrittenContactRow,
+};
 pub use open::SQLITE_FILE;
 pub use open::{SqliteSync, StoreConfig, redact_url};
 pub use routing::{AgentStateRow, NewEvent, RoutingChanges};

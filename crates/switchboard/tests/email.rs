@@ -254,6 +254,26 @@ async fn customers_write_agents_answer_and_the_thread_holds() {
         2,
         "{addresses}"
     );
+    // Support's first-reply target: an hour.
+    let support_id = addresses["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["address"] == "support@demo.example")
+        .unwrap()["queue_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut rules = admin.get(&format!("/queues/{support_id}")).await["routing_rules"].clone();
+    rules["first_response_seconds"] = json!(3600);
+    let (s, v) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/queues/{support_id}"),
+            Some(json!({"routing_rules": rules})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
 
     // Mail for an address nobody has is refused at RCPT, never dropped.
     let r = send(&smtp, CUSTOMER, "nobody@demo.example", &first_message());
@@ -500,6 +520,56 @@ Message-ID: <b1@customer.example>\r\n\r\nGone.\r\n";
         .unwrap()["id"]
         .clone();
     assert_eq!(sales["queue_id"], sales_queue);
+
+    // Service levels: Support has a first-reply target of an hour, met for
+    // the first contact; Sales gets targets of a second, so its unanswered
+    // auto-reply contact is soon overdue on both.
+    let sales_id = sales_queue.as_str().unwrap().to_owned();
+    let mut rules = admin.get(&format!("/queues/{sales_id}")).await["routing_rules"].clone();
+    rules["first_response_seconds"] = json!(0);
+    let (s, v) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/queues/{sales_id}"),
+            Some(json!({"routing_rules": rules})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    rules["first_response_seconds"] = json!(1);
+    rules["resolution_seconds"] = json!(1);
+    let (s, v) = admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/queues/{sales_id}"),
+            Some(json!({"routing_rules": rules})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let levels = admin.get("/email/service-levels").await;
+    let of = |q: &str| {
+        levels["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["queue_id"] == q)
+            .cloned()
+            .unwrap()
+    };
+    let s_sales = of(&sales_id);
+    assert_eq!(s_sales["open"], 1, "{s_sales}");
+    assert_eq!(s_sales["awaiting_first_response"], 1, "{s_sales}");
+    assert_eq!(s_sales["first_response_overdue"], 1, "{s_sales}");
+    assert_eq!(s_sales["resolution_overdue"], 1, "{s_sales}");
+    assert!(s_sales["oldest_awaiting_ms"].as_i64().unwrap() >= 1000);
+    let s_support = of(&support_id);
+    assert_eq!(s_support["first_response_seconds"], 3600, "{s_support}");
+    assert_eq!(s_support["answered_today"], 1, "{s_support}");
+    assert_eq!(s_support["answered_today_in_time"], 1, "{s_support}");
+    assert_eq!(s_support["resolved_today"], 1, "{s_support}");
+    assert_eq!(s_support["open"], 3, "{s_support}");
+    assert_eq!(s_support["awaiting_first_response"], 3, "{s_support}");
+    assert_eq!(s_support["first_response_overdue"], 0, "{s_support}");
 
     // Hostile mail: too large (552), a MIME bomb (554); nothing is stored.
     let big = format!(

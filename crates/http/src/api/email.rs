@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use sb_app::AppError;
 use sb_app::email::{
     AddressSpec, AddressView, ConversationView, MessageView, ReplySpec, SignatureSpec,
+    WrittenServiceLevel,
 };
 use sb_model::ContactId;
 use serde::Serialize;
@@ -27,6 +28,27 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(conversation, reply))
         .routes(routes!(attachment))
         .routes(routes!(get_signature, put_signature))
+        .routes(routes!(service_levels))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceLevelList {
+    pub items: Vec<WrittenServiceLevel>,
+}
+
+/// Email's first-response and resolution service levels per queue: open
+/// contacts, those awaiting a person's first answer, those overdue, and
+/// today's answered and resolved within the queue's targets
+/// (`routing_rules.first_response_seconds`, `routing_rules.resolution_seconds`).
+#[utoipa::path(get, path = "/email/service-levels", tag = "email",
+    responses((status = 200, body = ServiceLevelList)))]
+async fn service_levels(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<ServiceLevelList>> {
+    Ok(Json(ServiceLevelList {
+        items: s.app.written_service_levels(&p).await?,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
