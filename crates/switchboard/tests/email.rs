@@ -602,3 +602,120 @@ Message-ID: <b1@customer.example>\r\n\r\nGone.\r\n";
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
 }
+
+/// Mail acknowledged with 250 survives the server being killed (SIGKILL)
+/// mid-stream: after a restart every acknowledged message is stored, each
+/// with its contact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_mail_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let args = [
+        "--data-dir",
+        d.as_str(),
+        "demo",
+        "--http",
+        "127.0.0.1:0",
+        "--no-traffic",
+    ];
+    let mut server = Server::start(&args);
+    let smtp = loop {
+        let line = server
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the SMTP address is printed");
+        if let Some(rest) = line.split("smtp://").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    let acked_file = dir.path().join("acked.txt");
+    let mut senders: Vec<Child> = (0..3)
+        .map(|_| {
+            Command::new(python())
+                .arg(script())
+                .args([
+                    "stream",
+                    &smtp,
+                    "support@demo.example",
+                    "100000",
+                    acked_file.to_str().unwrap(),
+                ])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let started = Instant::now();
+    loop {
+        let n = std::fs::read_to_string(&acked_file)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
+        if n >= 150 || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.child.kill().unwrap(); // SIGKILL, mid-stream
+    server.child.wait().unwrap();
+    for s in &mut senders {
+        s.wait().unwrap();
+    }
+    drop(server);
+    let acked: Vec<String> = std::fs::read_to_string(&acked_file)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(acked.len() >= 150, "the load ran: {}", acked.len());
+
+    // Restarted on the same data: every acknowledged message is there,
+    // and no stored message is without its contact.
+    let server = Server::start(&args);
+    let check = r#"
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "/switchboard.db?mode=ro", uri=True)
+stored = {r[0] for r in db.execute("select message_id from messages where direction = 'in'")}
+acked = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+missing = [a for a in acked if a not in stored]
+orphans = db.execute("select count(*) from messages m left join contacts c on c.id = m.contact_id where m.direction = 'in' and c.id is null").fetchone()[0]
+dups = db.execute("select count(*) from (select message_id from messages where direction = 'in' group by message_id having count(*) > 1)").fetchone()[0]
+print(len(acked), len(stored), len(missing), orphans, dups)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", check, &d, acked_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let n: Vec<usize> = line
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert_eq!(
+        n.len(),
+        5,
+        "{line} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (acked_n, stored, missing, orphans, dups) = (n[0], n[1], n[2], n[3], n[4]);
+    eprintln!("acknowledged {acked_n}, stored {stored}");
+    assert_eq!(missing, 0, "acknowledged but lost: {line}");
+    assert!(stored >= acked_n);
+    assert_eq!(orphans, 0, "messages without their contact: {line}");
+    assert_eq!(dups, 0, "messages stored twice: {line}");
+    // And the restarted server takes mail again.
+    let smtp = loop {
+        let line = server
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the SMTP address is printed");
+        if let Some(rest) = line.split("smtp://").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    let r = send(
+        &smtp,
+        CUSTOMER,
+        "support@demo.example",
+        "From: kiri@customer.example\r\nSubject: after\r\nMessage-ID: <after@customer.example>\r\n\r\nstill there?\r\n",
+    );
+    assert_eq!(r, json!({"ok": true}));
+}

@@ -9,6 +9,11 @@
   peer.py send HOST:PORT MAIL_FROM RCPT[,RCPT...] FILE
       Sends FILE (a whole RFC 5322 message) with smtplib and prints one
       JSON line: {"ok": true} or {"ok": false, "code": N, "stage": "..."}.
+
+  peer.py stream HOST:PORT RCPT N OUT
+      Sends up to N new messages back to back on one session; after each
+      250 appends its Message-ID to OUT (flushed), so OUT lists exactly
+      what the server acknowledged. Ends quietly when the server goes.
 """
 import json
 import os
@@ -66,11 +71,32 @@ def send(addr, mail_from, rcpts, path):
         print(json.dumps({"ok": False, "code": 0, "stage": "disconnected", "text": str(e)}))
 
 
+def stream(addr, rcpt, n, out):
+    import smtplib
+
+    host, port = addr.rsplit(":", 1)
+    with open(out, "a") as acked:
+        try:
+            with smtplib.SMTP(host, int(port), timeout=30) as s:
+                s.ehlo("tests.example")
+                for i in range(int(n)):
+                    mid = f"stream-{os.getpid()}-{i}@customer.example"
+                    raw = (f"From: c{i}@customer.example\r\nTo: {rcpt}\r\nSubject: Message {i}\r\n"
+                           f"Message-ID: <{mid}>\r\n\r\nNumber {i}.\r\n")
+                    s.sendmail(f"c{i}@customer.example", [rcpt], raw)
+                    acked.write(mid + "\n")
+                    acked.flush()
+        except (OSError, smtplib.SMTPException):
+            pass
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "relay":
         relay(sys.argv[2], sys.argv[3])
     elif mode == "send":
         send(*sys.argv[2:6])
+    elif mode == "stream":
+        stream(*sys.argv[2:6])
     else:
         sys.exit(f"unknown mode {mode}")
