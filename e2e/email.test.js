@@ -72,8 +72,12 @@ test("a customer's email rings an agent, who reads the conversation and replies;
   await card.getByRole("button", { name: "Send reply" }).click();
   await textIs(card.locator(".reply-form .field-error"), /^must be 1 to/);
   await card.getByLabel("Reply (your signature is added)").fill("It left our depot this morning.");
+  await card.getByLabel("Attach files (5 MB in all)").setInputFiles({ name: "tracking.txt", mimeType: "text/plain", buffer: Buffer.from("Track: NZ123456") });
   await card.getByRole("button", { name: "Send reply" }).click();
   await countIs(thread.locator(".message"), 3);
+  await textIs(thread.locator(".message.out").last().locator(".attachments a"), "tracking.txt");
+  const href = await thread.locator(".message.out").last().locator(".attachments a").getAttribute("href");
+  assert.equal(await page.evaluate(async (u) => (await fetch(u)).text(), href), "Track: NZ123456");
   await textIs(thread.locator(".message.out .message-text").last(), "It left our depot this morning.\n\n-- \nAroha\nE2E Help");
 
   // The customer answers, quoting the reference: it appears without a reload.

@@ -89,7 +89,26 @@ impl From<EmailAddressRow> for AddressView {
 pub struct ReplySpec {
     /// Plain text; the agent's signature is added below it.
     pub text: String,
+    /// Files sent with it (at most 10, 5 MiB in all).
+    #[serde(default)]
+    pub attachments: Vec<AttachmentIn>,
 }
+
+/// A file an agent sends with a reply.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentIn {
+    pub filename: String,
+    /// A MIME type; anything unreadable is sent as `application/octet-stream`.
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// The file, base64 (standard alphabet, padded).
+    pub content_base64: String,
+}
+
+/// Files on one reply, and their bytes in all.
+pub const MAX_REPLY_ATTACHMENTS: usize = 10;
+pub const MAX_REPLY_ATTACHMENT_BYTES: usize = 5 * 1024 * 1024;
 
 /// An agent's signature.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
@@ -173,6 +192,64 @@ fn domain_of(address: &str) -> &str {
     address
         .rsplit_once('@')
         .map_or("switchboard.invalid", |(_, d)| d)
+}
+
+/// Decodes and checks a reply's files: (safe name, content type, bytes).
+fn reply_files(
+    files: &[AttachmentIn],
+    errors: &mut Vec<FieldError>,
+) -> Vec<(String, String, Vec<u8>)> {
+    use base64::Engine;
+    if files.len() > MAX_REPLY_ATTACHMENTS {
+        errors.push(FieldError {
+            field: "attachments".into(),
+            message: format!("at most {MAX_REPLY_ATTACHMENTS} files"),
+        });
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut total = 0;
+    for (i, f) in files.iter().enumerate() {
+        let name = sb_mail::inbound::safe_filename(&f.filename);
+        if f.filename.trim().is_empty() || f.filename.chars().count() > 200 {
+            errors.push(FieldError {
+                field: format!("attachments[{i}].filename"),
+                message: "must be 1 to 200 characters".into(),
+            });
+        }
+        let ctype = f
+            .content_type
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| {
+                c.len() <= 100
+                    && c.split_once('/').is_some_and(|(a, b)| {
+                        !a.is_empty()
+                            && !b.is_empty()
+                            && c.chars()
+                                .all(|ch| ch.is_ascii_alphanumeric() || "/.+-".contains(ch))
+                    })
+            })
+            .unwrap_or("application/octet-stream")
+            .to_ascii_lowercase();
+        match base64::engine::general_purpose::STANDARD.decode(f.content_base64.trim()) {
+            Ok(bytes) => {
+                total += bytes.len();
+                out.push((name, ctype, bytes));
+            }
+            Err(_) => errors.push(FieldError {
+                field: format!("attachments[{i}].content_base64"),
+                message: "is not base64".into(),
+            }),
+        }
+    }
+    if total > MAX_REPLY_ATTACHMENT_BYTES {
+        errors.push(FieldError {
+            field: "attachments".into(),
+            message: format!("at most {MAX_REPLY_ATTACHMENT_BYTES} bytes in all"),
+        });
+    }
+    out
 }
 
 fn random_reference() -> Result<String, AppError> {
@@ -780,7 +857,7 @@ impl App {
         &self,
         p: &Principal,
         contact: ContactId,
-        text: &str,
+        spec: ReplySpec,
     ) -> Result<MessageView, AppError> {
         p.require(Permission::ContactWrite)?;
         let c = self.get_contact(p, contact).await?;
@@ -794,12 +871,17 @@ impl App {
         if !is_theirs && !p.roles.allows(Permission::AgentAllocate) {
             return Err(AppError::Conflict("the contact is not yours".into()));
         }
-        let text = text.trim_end();
+        let text = spec.text.trim_end();
+        let mut errors = Vec::new();
         if text.trim().is_empty() || text.chars().count() > MAX_REPLY_CHARS {
-            return Err(AppError::invalid(
-                "text",
-                format!("must be 1 to {MAX_REPLY_CHARS} characters"),
-            ));
+            errors.push(FieldError {
+                field: "text".into(),
+                message: format!("must be 1 to {MAX_REPLY_CHARS} characters"),
+            });
+        }
+        let files = reply_files(&spec.attachments, &mut errors);
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
         }
         let conv = self
             .store()
@@ -851,11 +933,24 @@ impl App {
             body,
             None,
             p.user_id.map(|u| u.to_string()),
-            &[],
+            &files,
         )?;
         // Keep it on this contact (the latest inbound may be on another).
         row.contact_id = contact.to_string();
-        self.store().insert_outbound(&row, &[]).await?;
+        let kept: Vec<sb_mail::inbound::Attachment> = files
+            .into_iter()
+            .map(
+                |(filename, content_type, bytes)| sb_mail::inbound::Attachment {
+                    filename,
+                    content_type,
+                    bytes,
+                },
+            )
+            .collect();
+        let rows = self
+            .keep_attachments(p.tenant_id, &row.id, &kept, row.created_at)
+            .await?;
+        self.store().insert_outbound(&row, &rows).await?;
         self.mail.wake.notify_one();
         Ok(MessageView {
             id: row.id,
@@ -874,7 +969,16 @@ impl App {
             last_error: None,
             created_at: row.created_at,
             sent_at: None,
-            attachments: Vec::new(),
+            attachments: rows
+                .into_iter()
+                .map(|a| AttachmentView {
+                    id: a.id,
+                    filename: a.filename,
+                    content_type: a.content_type,
+                    bytes: a.bytes,
+                    sha256: a.sha256,
+                })
+                .collect(),
         })
     }
 

@@ -249,14 +249,20 @@ function emailThread(id, canReply) {
     el("h4", { class: "thread-title" }, "Conversation"), list);
   if (canReply) {
     const text = el("textarea", { name: "text", id: `reply-${id}`, rows: 5 });
+    const files = el("input", { type: "file", multiple: true, name: "attachments", id: `reply-files-${id}` });
     const f = el("form", { class: "reply-form", novalidate: true, "aria-label": "Reply to the customer" },
       el("label", { for: text.id }, "Reply (your signature is added)"), text,
+      el("label", { for: files.id }, "Attach files (5 MB in all)"), files,
       el("div", { class: "row" }, el("button", { type: "submit", class: "send-reply" }, "Send reply")));
     f.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
-        await api("POST", `/api/v1/contacts/${id}/messages`, { text: text.value });
+        const attachments = await Promise.all([...files.files].map(async (file) => ({
+          filename: file.name, content_type: file.type || null, content_base64: base64(await file.arrayBuffer()),
+        })));
+        await api("POST", `/api/v1/contacts/${id}/messages`, { text: text.value, attachments });
         text.value = "";
+        files.value = "";
         clearFieldErrors(f);
         say("Reply queued to send.");
         await loadThread(id);
@@ -269,6 +275,14 @@ function emailThread(id, canReply) {
   }
   loadThread(id, list);
   return box;
+}
+
+/** An ArrayBuffer as standard base64. */
+function base64(buffer) {
+  const bytes = new Uint8Array(buffer);
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
 }
 
 const statusWords = { received: "received", pending: "sending…", sent: "sent", failed: "not sent" };

@@ -387,10 +387,47 @@ async fn customers_write_agents_answer_and_the_thread_holds() {
         .call(
             reqwest::Method::POST,
             &format!("/contacts/{id}/messages"),
-            Some(json!({"text": "Kia ora Kiri,\n\nPlease hold the reset button for ten seconds."})),
+            Some(
+                json!({"text": "Kia ora Kiri,\n\nPlease hold the reset button for ten seconds.",
+                "attachments": [{"filename": "steps.txt", "content_base64": "not base64!"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(
+        v["errors"][0]["field"], "attachments[0].content_base64",
+        "{v}"
+    );
+    let (s, v) = agent
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{id}/messages"),
+            Some(
+                json!({"text": "Kia ora Kiri,\n\nPlease hold the reset button for ten seconds.",
+                "attachments": [{"filename": "../steps.txt", "content_type": "text/plain",
+                    "content_base64": "SG9sZCB0aGUgcmVzZXQgYnV0dG9uIGZvciAxMCBzLg=="}]}),
+            ),
         )
         .await;
     assert_eq!(s, 201, "{v}");
+    assert_eq!(v["attachments"][0]["filename"], "steps.txt", "{v}");
+    let file_id = v["attachments"][0]["id"].as_str().unwrap().to_owned();
+    let download = agent
+        .client
+        .get(format!("{}/api/v1/attachments/{file_id}", agent.base))
+        .header("cookie", &agent.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(
+        download.headers()["content-disposition"],
+        "attachment; filename=\"steps.txt\""
+    );
+    assert_eq!(
+        download.bytes().await.unwrap().as_ref(),
+        b"Hold the reset button for 10 s."
+    );
     let (reply, env) = relay.wait_for(2).await;
     assert_eq!(env["rcpt_tos"], json!([CUSTOMER]));
     assert_eq!(header(&reply, "Auto-Submitted"), None);
@@ -407,6 +444,11 @@ async fn customers_write_agents_answer_and_the_thread_holds() {
     let reply_id = header(&reply, "Message-ID").unwrap();
     assert!(
         reply.contains("ten seconds") && reply.contains("-- \r\nEmma Wilson"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("filename=\"steps.txt\"")
+            && reply.contains("Hold the reset button for 10 s."),
         "{reply}"
     );
 

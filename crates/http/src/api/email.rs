@@ -3,13 +3,13 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sb_app::AppError;
 use sb_app::email::{
-    AddressSpec, AddressView, ConversationView, MessageView, ReplySpec, SignatureSpec,
-    WrittenServiceLevel,
+    AddressSpec, AddressView, ConversationView, MAX_REPLY_ATTACHMENT_BYTES, MessageView, ReplySpec,
+    SignatureSpec, WrittenServiceLevel,
 };
 use sb_model::ContactId;
 use serde::Serialize;
@@ -25,7 +25,14 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_addresses))
         .routes(routes!(put_address, delete_address))
-        .routes(routes!(conversation, reply))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(conversation, reply))
+                // Replies carry their files, base64.
+                .layer(DefaultBodyLimit::max(
+                    MAX_REPLY_ATTACHMENT_BYTES / 3 * 4 + 256 * 1024,
+                )),
+        )
         .routes(routes!(attachment))
         .routes(routes!(get_signature, put_signature))
         .routes(routes!(service_levels))
@@ -120,7 +127,7 @@ async fn reply(
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.app.reply_to_contact(&p, id, &b.text).await?),
+        Json(s.app.reply_to_contact(&p, id, b).await?),
     ))
 }
 
