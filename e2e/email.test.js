@@ -141,3 +141,52 @@ test("the wallboard shows email awaiting a first reply, and turns the tile red w
   await shot(page, "wallboard-email");
   await page.context().close();
 });
+
+test("a text message, posted by the provider's signed webhook, is answered from the desk; the admin page lists the SMS number", async () => {
+  const { createHmac } = await import("node:crypto");
+  const queue = await admin("POST", "/api/v1/queues", { name: "E2E SMS", wrap_up_seconds: 0 });
+  const hook = `${server.base}/api/v1/sms/twilio`;
+  await admin("PUT", "/api/v1/sms/account", {
+    provider: "twilio", account_sid: "ACe2e", auth_token: "e2etoken", api_base: "http://127.0.0.1:9", webhook_url: hook,
+  });
+  await admin("PUT", "/api/v1/sms/numbers/+61480000111", { queue_id: queue.id });
+  const page = await loggedIn(browser, server.base, "agent1@demo.example");
+  await page.goto(`${server.base}/desk`);
+  await textIs(page.locator("#live"), "Live");
+  await page.getByRole("button", { name: "Available", exact: true }).click();
+
+  // The provider's request, signed as Twilio signs (HMAC-SHA1 over the URL
+  // and the sorted fields).
+  const fields = { AccountSid: "ACe2e", MessageSid: "SMe2e1", From: "+61412000111", To: "+61480000111", Body: "<b>Is my order shipped?</b>" };
+  const signed = hook + Object.keys(fields).sort().map((k) => k + fields[k]).join("");
+  const signature = createHmac("sha1", "e2etoken").update(signed).digest("base64");
+  const res = await fetch(hook, {
+    method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature },
+    body: new URLSearchParams(fields),
+  });
+  assert.equal(res.status, 200);
+  const contact = (await admin("GET", "/api/v1/contacts?limit=100")).items.find((c) => c.channel === "sms" && c.queue_id === queue.id);
+  assert.ok(contact, "an sms contact in the queue");
+  const ringing = page.locator(`[data-for="${contact.id}"]`);
+  await ringing.waitFor({ timeout: 5000 });
+  await ringing.getByRole("button", { name: "Accept" }).click();
+  const card = page.locator(`[data-contact="${contact.id}"]`);
+  const thread = card.locator(".thread");
+  await textIs(thread.locator(".message.in .message-text"), "<b>Is my order shipped?</b>");
+  await card.getByLabel("Reply (text message, 1,600 characters at most)").fill("Yes, this morning.");
+  await card.getByRole("button", { name: "Send reply" }).click();
+  await countIs(thread.locator(".message"), 2);
+  await textIs(thread.locator(".message.out .message-text"), "Yes, this morning.");
+  await shot(page, "desk-sms");
+  await card.getByRole("button", { name: "Complete" }).click();
+  await card.getByLabel("Disposition").selectOption("resolved");
+  await card.getByRole("button", { name: "Finish wrap-up" }).click();
+  await card.waitFor({ state: "detached", timeout: 5000 });
+  await page.getByRole("button", { name: "Offline" }).click();
+  await page.context().close();
+
+  const adminPage = await loggedIn(browser, server.base, "admin@demo.example");
+  await adminPage.goto(`${server.base}/admin#email`);
+  await textIs(adminPage.locator('tr[data-sms-number="+61480000111"] td'), "E2E SMS");
+  await adminPage.context().close();
+});

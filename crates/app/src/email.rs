@@ -252,7 +252,29 @@ fn reply_files(
     out
 }
 
-fn random_reference() -> Result<String, AppError> {
+fn message_view(m: MessageRow, attachments: Vec<AttachmentView>) -> MessageView {
+    MessageView {
+        id: m.id,
+        contact_id: m.contact_id,
+        direction: m.direction,
+        from_address: m.from_address,
+        from_name: m.from_name,
+        to_address: m.to_address,
+        subject: m.subject,
+        text: m.text_body,
+        html: m.html_body,
+        remote_images_blocked: m.remote_images_blocked != 0,
+        automatic: m.automatic,
+        author_user_id: m.author_user_id,
+        status: m.status,
+        last_error: m.last_error,
+        created_at: m.created_at,
+        sent_at: m.sent_at,
+        attachments,
+    }
+}
+
+pub(crate) fn random_reference() -> Result<String, AppError> {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
     Ok(thread::reference(u64::from_le_bytes(b)))
@@ -531,6 +553,7 @@ impl App {
             sent_at: None,
             raw: None,
             created_at: now,
+            channel: "email".into(),
         };
         let attachments = self
             .keep_attachments(tenant, &row.id, &m.attachments, now)
@@ -761,6 +784,7 @@ impl App {
             sent_at: None,
             raw: Some(String::from_utf8_lossy(&raw).into_owned()),
             created_at: now,
+            channel: "email".into(),
         })
     }
 
@@ -807,24 +831,9 @@ impl App {
             subject: c.subject,
             messages: messages
                 .into_iter()
-                .map(|m| MessageView {
-                    attachments: by_message.remove(&m.id).unwrap_or_default(),
-                    id: m.id,
-                    contact_id: m.contact_id,
-                    direction: m.direction,
-                    from_address: m.from_address,
-                    from_name: m.from_name,
-                    to_address: m.to_address,
-                    subject: m.subject,
-                    text: m.text_body,
-                    html: m.html_body,
-                    remote_images_blocked: m.remote_images_blocked != 0,
-                    automatic: m.automatic,
-                    author_user_id: m.author_user_id,
-                    status: m.status,
-                    last_error: m.last_error,
-                    created_at: m.created_at,
-                    sent_at: m.sent_at,
+                .map(|m| {
+                    let files = by_message.remove(&m.id).unwrap_or_default();
+                    message_view(m, files)
                 })
                 .collect(),
         })
@@ -861,9 +870,9 @@ impl App {
     ) -> Result<MessageView, AppError> {
         p.require(Permission::ContactWrite)?;
         let c = self.get_contact(p, contact).await?;
-        if c.channel != Channel::Email {
+        if c.channel != Channel::Email && c.channel != Channel::Sms {
             return Err(AppError::Conflict(
-                "only email contacts are answered by email".into(),
+                "only email and text-message contacts are answered in writing".into(),
             ));
         }
         let me = self.own_agent(p).await?;
@@ -880,8 +889,23 @@ impl App {
             });
         }
         let files = reply_files(&spec.attachments, &mut errors);
+        if c.channel == Channel::Sms && !spec.attachments.is_empty() {
+            errors.push(FieldError {
+                field: "attachments".into(),
+                message: "text messages carry no files".into(),
+            });
+        }
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
+        }
+        if c.channel == Channel::Sms {
+            let conv = self
+                .store()
+                .contact_conversation(p.tenant_id, &contact.to_string())
+                .await?
+                .ok_or(AppError::NotFound("conversation"))?;
+            let row = self.queue_sms_reply(p, contact, &conv, text).await?;
+            return Ok(message_view(row, Vec::new()));
         }
         let conv = self
             .store()
@@ -952,34 +976,17 @@ impl App {
             .await?;
         self.store().insert_outbound(&row, &rows).await?;
         self.mail.wake.notify_one();
-        Ok(MessageView {
-            id: row.id,
-            contact_id: row.contact_id,
-            direction: row.direction,
-            from_address: row.from_address,
-            from_name: row.from_name,
-            to_address: row.to_address,
-            subject: row.subject,
-            text: row.text_body,
-            html: None,
-            remote_images_blocked: false,
-            automatic: None,
-            author_user_id: row.author_user_id,
-            status: row.status,
-            last_error: None,
-            created_at: row.created_at,
-            sent_at: None,
-            attachments: rows
-                .into_iter()
-                .map(|a| AttachmentView {
-                    id: a.id,
-                    filename: a.filename,
-                    content_type: a.content_type,
-                    bytes: a.bytes,
-                    sha256: a.sha256,
-                })
-                .collect(),
-        })
+        let files = rows
+            .into_iter()
+            .map(|a| AttachmentView {
+                id: a.id,
+                filename: a.filename,
+                content_type: a.content_type,
+                bytes: a.bytes,
+                sha256: a.sha256,
+            })
+            .collect();
+        Ok(message_view(row, files))
     }
 
     /// The calling agent's signature.
@@ -1022,21 +1029,32 @@ impl App {
     /// it needs them) until the process ends. A refusal (5xx) fails the
     /// message at once; anything else is tried again after 30 s, doubling
     /// to an hour, [`MAX_SEND_ATTEMPTS`] times.
-    pub async fn run_email_delivery(self, relay: String) {
+    pub async fn run_message_delivery(self, relay: Option<String>) {
         use lettre::AsyncTransport;
         crate::install_tls_provider();
-        let transport = match lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&relay)
+        let transport = match relay
+            .as_deref()
+            .map(lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url)
         {
-            Ok(b) => b.timeout(Some(Duration::from_secs(30))).build(),
+            Some(Ok(b)) => Some(b.timeout(Some(Duration::from_secs(30))).build()),
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "the SMTP relay address is not usable; replies wait in the queue");
+                None
+            }
+            None => None,
+        };
+        let sms = match crate::sms::Twilio::new() {
+            Ok(t) => t,
             Err(e) => {
-                tracing::error!(error = %e, "the SMTP relay address is not usable; nothing will be sent");
+                tracing::error!(error = %e, "the SMS sender cannot start");
                 return;
             }
         };
         let wake = self.mail.wake.clone();
+        let email = transport.is_some();
         loop {
             let now = self.now();
-            let due = match self.store().due_messages(now, 32).await {
+            let due = match self.store().due_messages(now, 32, email).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(error = %e, "reading the outbound mail queue failed");
@@ -1045,7 +1063,7 @@ impl App {
                 }
             };
             if due.is_empty() {
-                let next = self.store().next_message_due().await.ok().flatten();
+                let next = self.store().next_message_due(email).await.ok().flatten();
                 let wait = next.map(|at| (at - now).clamp(10, 5_000)).unwrap_or(5_000);
                 tokio::select! {
                     _ = wake.notified() => {}
@@ -1057,8 +1075,11 @@ impl App {
                 let result = match (
                     m.from_address.parse::<lettre::Address>(),
                     m.to_address.parse::<lettre::Address>(),
+                    &transport,
                 ) {
-                    (Ok(from), Ok(to)) => {
+                    _ if m.channel == "sms" => self.send_sms(&sms, &m).await,
+                    (_, _, None) => continue,
+                    (Ok(from), Ok(to), Some(transport)) => {
                         match lettre::address::Envelope::new(Some(from), vec![to]) {
                             Ok(env) => transport
                                 .send_raw(&env, m.raw.as_deref().unwrap_or_default().as_bytes())

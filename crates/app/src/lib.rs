@@ -22,6 +22,7 @@ pub mod hours;
 pub mod reports;
 pub mod rosters;
 pub mod routing;
+pub mod sms;
 pub mod tenants;
 pub mod voice;
 pub mod webhooks;

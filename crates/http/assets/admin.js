@@ -638,9 +638,34 @@ function addressForm(a) {
     async (r) => { dialog.close(); say(`${r.address} goes to ${nameOf("queues", r.queue_id)?.name}.`); await show(); });
 }
 
+function smsNumberForm() {
+  const number = text("number", "", { placeholder: "+61480000000" });
+  const queue = select("queue_id", cache.queues.map((q) => [q.id, q.name]), "");
+  return form([el("div", { class: "grid2" }, field("Number", number, "E.164, with the country code."), field("Queue", queue))],
+    "Add number",
+    () => api("PUT", `/api/v1/sms/numbers/${encodeURIComponent(number.value.trim())}`, { queue_id: queue.value }),
+    async (r) => { dialog.close(); say(`Texts to ${r.number} go to ${nameOf("queues", r.queue_id)?.name}.`); await show(); });
+}
+
+function smsAccountForm(a) {
+  const sid = text("account_sid", a?.account_sid);
+  const token = text("auth_token", "", { type: "password", placeholder: a ? "unchanged unless typed" : "" });
+  const base = text("api_base", a?.api_base || "https://api.twilio.com");
+  const hook = text("webhook_url", a?.webhook_url || `${location.origin}/api/v1/sms/twilio`);
+  return form([el("div", { class: "grid2" }, field("Account SID", sid), field("Auth token", token, "Kept to check the provider's signatures and to send; never shown.")),
+    field("Provider API", base), field("Webhook address", hook, "Give the provider exactly this address for incoming messages; signatures cover it.")],
+    "Save account",
+    () => api("PUT", "/api/v1/sms/account", {
+      provider: "twilio", account_sid: sid.value.trim(), auth_token: token.value.trim(), api_base: base.value.trim(), webhook_url: hook.value.trim(),
+    }),
+    async () => { dialog.close(); say("SMS account saved."); await show(); });
+}
+
 async function emailArea() {
   await load("queues");
   const addresses = await api("GET", "/api/v1/email/addresses");
+  const [smsNumbers, smsAccount] = await Promise.all([api("GET", "/api/v1/sms/numbers"),
+    api("GET", "/api/v1/sms/account").catch(() => null)]);
   const rows = addresses.items.map((a) => el("tr", { "data-address": a.address },
     el("th", { scope: "row" }, a.address), el("td", {}, nameOf("queues", a.queue_id)?.name || "—"), el("td", {}, a.display_name),
     el("td", {}, button("Edit", () => edit(`Address ${a.address}`, () => addressForm(a)), "secondary", { "aria-label": `Edit ${a.address}` }),
@@ -652,6 +677,13 @@ async function emailArea() {
       "Mail to these addresses is queued as email contacts; mail to any other address is refused. A new conversation is acknowledged with its reference; replies go out through the SMTP relay."),
       table(["Address", "Queue", "Replies sent as", ""], rows, "Addresses"),
       el("div", { class: "row" }, button("Add address", () => edit("New address", () => addressForm(null)), ""))),
+    section("Text messages (SMS)", el("p", { class: "muted" },
+      smsAccount ? `Provider account ${smsAccount.account_sid} (${smsAccount.api_base}); incoming texts are posted to ${smsAccount.webhook_url}.`
+        : "No provider account yet: texts can be neither received nor sent."),
+      table(["Number", "Queue"], smsNumbers.items.map((n) => el("tr", { "data-sms-number": n.number },
+        el("th", { scope: "row" }, n.number), el("td", {}, nameOf("queues", n.queue_id)?.name || "—"))), "SMS numbers"),
+      el("div", { class: "row" }, button(smsAccount ? "Change account" : "Set up account", () => edit("SMS provider account", () => smsAccountForm(smsAccount)), "secondary"),
+        button("Add SMS number", () => edit("New SMS number", () => smsNumberForm()), ""))),
   ];
 }
 

@@ -194,7 +194,7 @@ function workCard(id) {
     el("h3", {}, `${channelName(contact.channel)} — ${queues.get(contact.queue_id) || ""}`),
     contact.subject ? el("p", { style: "margin:.25rem 0" }, contact.subject) : null,
     customerCard(c),
-    contact.channel === "email" ? emailThread(id, !inWrap) : null,
+    contact.channel === "email" || contact.channel === "sms" ? writtenThread(id, !inWrap, contact.channel) : null,
     form);
   form.append(el("label", { for: `notes-${id}` }, "Notes"), notes);
   if (!inWrap) {
@@ -240,10 +240,11 @@ function workCard(id) {
   return card;
 }
 
-/** An email contact's conversation (every message, oldest first) and, while
- * the contact is in hand, a reply box. Loaded on its own so new messages
- * appear without redrawing what the agent is typing. */
-function emailThread(id, canReply) {
+/** An email or text-message contact's conversation (every message, oldest
+ * first) and, while the contact is in hand, a reply box. Loaded on its own
+ * so new messages appear without redrawing what the agent is typing. */
+function writtenThread(id, canReply, channel) {
+  const sms = channel === "sms";
   const list = el("div", { class: "messages", "aria-live": "polite" }, el("p", { class: "muted" }, "Loading the conversation…"));
   const box = el("section", { class: "thread", "data-thread": id, "aria-label": "Conversation" },
     el("h4", { class: "thread-title" }, "Conversation"), list);
@@ -251,8 +252,8 @@ function emailThread(id, canReply) {
     const text = el("textarea", { name: "text", id: `reply-${id}`, rows: 5 });
     const files = el("input", { type: "file", multiple: true, name: "attachments", id: `reply-files-${id}` });
     const f = el("form", { class: "reply-form", novalidate: true, "aria-label": "Reply to the customer" },
-      el("label", { for: text.id }, "Reply (your signature is added)"), text,
-      el("label", { for: files.id }, "Attach files (5 MB in all)"), files,
+      el("label", { for: text.id }, sms ? "Reply (text message, 1,600 characters at most)" : "Reply (your signature is added)"), text,
+      sms ? null : el("label", { for: files.id }, "Attach files (5 MB in all)"), sms ? null : files,
       el("div", { class: "row" }, el("button", { type: "submit", class: "send-reply" }, "Send reply")));
     f.addEventListener("submit", async (ev) => {
       ev.preventDefault();

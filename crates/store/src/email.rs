@@ -72,6 +72,8 @@ pub struct MessageRow {
     pub sent_at: Option<UnixMs>,
     pub raw: Option<String>,
     pub created_at: UnixMs,
+    /// `email` or `sms`.
+    pub channel: String,
 }
 
 /// A file kept with a message.
@@ -110,8 +112,8 @@ async fn insert_message(tx: &mut sqlx::Transaction<'_, Any>, m: &MessageRow) -> 
     sqlx::query(
         "INSERT INTO messages (id, tenant_id, conversation_id, contact_id, direction, message_id, in_reply_to, \
          from_address, from_name, to_address, subject, text_body, html_body, remote_images_blocked, automatic, \
-         author_user_id, status, attempts, next_attempt_at, last_error, sent_at, raw, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+         author_user_id, status, attempts, next_attempt_at, last_error, sent_at, raw, created_at, channel) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
     )
     .bind(&m.id)
     .bind(m.tenant_id.to_string())
@@ -136,6 +138,7 @@ async fn insert_message(tx: &mut sqlx::Transaction<'_, Any>, m: &MessageRow) -> 
     .bind(m.sent_at)
     .bind(m.raw.clone())
     .bind(m.created_at)
+    .bind(&m.channel)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -438,22 +441,31 @@ impl Store {
 
     // ---- the outbound queue ----
 
-    /// Outbound messages due to be sent, across tenants.
-    pub async fn due_messages(&self, now: UnixMs, limit: i64) -> Result<Vec<MessageRow>> {
+    /// Outbound messages due to be sent, across tenants; email only when
+    /// there is a relay to send it through.
+    pub async fn due_messages(
+        &self,
+        now: UnixMs,
+        limit: i64,
+        email: bool,
+    ) -> Result<Vec<MessageRow>> {
         Ok(sqlx::query_as::<Any, MessageRow>(
-            "SELECT * FROM messages WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+            "SELECT * FROM messages WHERE status = 'pending' AND next_attempt_at <= $1 AND ($3 = 1 OR channel <> 'email') \
+             ORDER BY next_attempt_at LIMIT $2",
         )
         .bind(now)
         .bind(limit)
+        .bind(i64::from(email))
         .fetch_all(self.read())
         .await?)
     }
 
     /// When the next outbound message is due, if any is waiting.
-    pub async fn next_message_due(&self) -> Result<Option<UnixMs>> {
+    pub async fn next_message_due(&self, email: bool) -> Result<Option<UnixMs>> {
         Ok(sqlx::query_scalar::<Any, Option<i64>>(
-            "SELECT MIN(next_attempt_at) FROM messages WHERE status = 'pending'",
+            "SELECT MIN(next_attempt_at) FROM messages WHERE status = 'pending' AND ($1 = 1 OR channel <> 'email')",
         )
+        .bind(i64::from(email))
         .fetch_one(self.read())
         .await?)
     }
@@ -523,6 +535,21 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    /// The customer with this phone number (E.164), if one (the newest).
+    pub async fn find_customer_by_phone(
+        &self,
+        tenant: TenantId,
+        phone: &str,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<Any, String>(
+            "SELECT id FROM customers WHERE tenant_id = $1 AND phone = $2 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(tenant.to_string())
+        .bind(phone.to_owned())
+        .fetch_optional(self.read())
+        .await?)
     }
 
     /// The customer with this email address, if one (the newest).

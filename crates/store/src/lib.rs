@@ -29,6 +29,7 @@ mod open;
 mod rosters;
 mod routing;
 pub mod rows;
+mod sms;
 mod sql;
 mod tenants;
 pub mod testing;
@@ -51,6 +52,7 @@ pub use open::SQLITE_FILE;
 pub use open::{SqliteSync, StoreConfig, redact_url};
 pub use routing::{AgentStateRow, NewEvent, RoutingChanges};
 pub use rows::*;
+pub use sms::{SmsAccount, SmsNumber};
 pub use users::UserFilter;
 pub use voice::VoiceDirectory;
 

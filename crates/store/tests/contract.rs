@@ -52,6 +52,7 @@ contract!(
     audit_and_event_logs_are_append_only,
     routing_changes_commit_together,
     email_conversations_thread_queue_and_stay_scoped,
+    sms_numbers_accounts_and_opt_outs_stay_scoped,
 );
 
 fn now() -> UnixMs {
@@ -985,6 +986,7 @@ fn message(
         sent_at: None,
         raw: None,
         created_at: now(),
+        channel: "email".into(),
     }
 }
 
@@ -1163,9 +1165,9 @@ async fn email_conversations_thread_queue_and_stay_scoped(store: Store) {
     ));
 
     // The outbound queue: due now, then sent with its event.
-    let due = store.due_messages(now(), 10).await.unwrap();
+    let due = store.due_messages(now(), 10, true).await.unwrap();
     assert_eq!(due.len(), 1);
-    assert_eq!(store.next_message_due().await.unwrap(), Some(now()));
+    assert_eq!(store.next_message_due(true).await.unwrap(), Some(now()));
     let mut sent = due[0].clone();
     sent.status = "sent".into();
     sent.attempts = 1;
@@ -1174,12 +1176,12 @@ async fn email_conversations_thread_queue_and_stay_scoped(store: Store) {
     store.record_message_attempt(&sent).await.unwrap();
     assert!(
         store
-            .due_messages(now() + 1_000_000, 10)
+            .due_messages(now() + 1_000_000, 10, true)
             .await
             .unwrap()
             .is_empty()
     );
-    assert_eq!(store.next_message_due().await.unwrap(), None);
+    assert_eq!(store.next_message_due(true).await.unwrap(), None);
     let events = store.events_of(t.id, &contact, 100).await.unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["message.received", "message.sent"]);
@@ -1194,5 +1196,141 @@ async fn email_conversations_thread_queue_and_stay_scoped(store: Store) {
         "pending",
     );
     store.insert_outbound(&reply, &[]).await.unwrap();
-    assert_eq!(store.due_messages(now(), 10).await.unwrap()[0].id, reply.id);
+    assert_eq!(
+        store.due_messages(now(), 10, true).await.unwrap()[0].id,
+        reply.id
+    );
+}
+
+async fn sms_numbers_accounts_and_opt_outs_stay_scoped(store: Store) {
+    let t = tenant(&store, "sms").await;
+    let b = tenant(&store, "sms2").await;
+    let q = queue(&store, t.id, "Support").await;
+    let qb = queue(&store, b.id, "Support").await;
+    let n = SmsNumber {
+        number: "+61480000000".into(),
+        tenant_id: t.id,
+        queue_id: q.id.to_string(),
+        updated_at: now(),
+    };
+    store.put_sms_number(&n, &who()).await.unwrap();
+    let theirs = SmsNumber {
+        tenant_id: b.id,
+        queue_id: qb.id.to_string(),
+        ..n.clone()
+    };
+    assert!(matches!(
+        store.put_sms_number(&theirs, &who()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .find_sms_number("+61480000000")
+            .await
+            .unwrap()
+            .unwrap()
+            .tenant_id,
+        t.id
+    );
+    assert!(store.list_sms_numbers(b.id).await.unwrap().is_empty());
+
+    let account = SmsAccount {
+        tenant_id: t.id,
+        provider: "twilio".into(),
+        account_sid: "AC1".into(),
+        auth_token: "tok".into(),
+        api_base: "https://api.twilio.com".into(),
+        webhook_url: "https://sb.example/api/v1/sms/twilio".into(),
+        updated_at: now(),
+    };
+    store.put_sms_account(&account, &who()).await.unwrap();
+    store.put_sms_account(&account, &who()).await.unwrap(); // replaced, not doubled
+    assert_eq!(
+        store
+            .get_sms_account(t.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .auth_token,
+        "tok"
+    );
+    assert!(store.get_sms_account(b.id).await.unwrap().is_none());
+
+    store
+        .set_sms_opt_out(t.id, "+61412345678", true, now())
+        .await
+        .unwrap();
+    store
+        .set_sms_opt_out(t.id, "+61412345678", true, now())
+        .await
+        .unwrap();
+    assert!(store.sms_opted_out(t.id, "+61412345678").await.unwrap());
+    assert!(!store.sms_opted_out(b.id, "+61412345678").await.unwrap());
+    store
+        .set_sms_opt_out(t.id, "+61412345678", false, now())
+        .await
+        .unwrap();
+    assert!(!store.sms_opted_out(t.id, "+61412345678").await.unwrap());
+
+    // An SMS conversation, found by both numbers; its pending text is due
+    // even without an email relay, an email is not.
+    let conv = Conversation {
+        id: Uuid::now_v7().to_string(),
+        tenant_id: t.id,
+        channel: "sms".into(),
+        reference: "SMS00001".into(),
+        address: "+61480000000".into(),
+        customer_address: "+61412345678".into(),
+        customer_name: None,
+        subject: "Text message".into(),
+        queue_id: q.id.to_string(),
+        created_at: now(),
+        updated_at: now(),
+    };
+    let contact = Uuid::now_v7().to_string();
+    let mut inbound = message(t.id, &conv.id, &contact, "in", "SM1", "received");
+    inbound.channel = "sms".into();
+    store
+        .insert_received(&Received {
+            conversation: Some(conv.clone()),
+            message: inbound,
+            attachments: vec![],
+            acknowledgement: None,
+        })
+        .await
+        .unwrap();
+    let found = store
+        .find_sms_conversation(t.id, "+61412345678", "+61480000000")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, conv.id);
+    assert!(
+        store
+            .find_sms_conversation(b.id, "+61412345678", "+61480000000")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut text = message(t.id, &conv.id, &contact, "out", "o1@sms", "pending");
+    text.channel = "sms".into();
+    store.insert_outbound(&text, &[]).await.unwrap();
+    let email = message(
+        t.id,
+        &conv.id,
+        &contact,
+        "out",
+        "o2@acme.example",
+        "pending",
+    );
+    store.insert_outbound(&email, &[]).await.unwrap();
+    let due: Vec<String> = store
+        .due_messages(now(), 10, false)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(due, [text.id.clone()]);
+    assert_eq!(store.due_messages(now(), 10, true).await.unwrap().len(), 2);
 }

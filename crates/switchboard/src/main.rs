@@ -371,13 +371,10 @@ async fn serve(
         },
         std::sync::Arc::new(sb_app::email::Mailroom(app.clone())),
     ));
-    let mail_out = match &listen.smtp_relay {
-        Some(relay) => Some(tokio::spawn(app.clone().run_email_delivery(relay.clone()))),
-        None => {
-            tracing::warn!("no --smtp-relay: replies and acknowledgements wait in the queue");
-            None
-        }
-    };
+    if listen.smtp_relay.is_none() {
+        tracing::warn!("no --smtp-relay: replies and acknowledgements wait in the queue");
+    }
+    let mail_out = tokio::spawn(app.clone().run_message_delivery(listen.smtp_relay.clone()));
     let secure = !addr.ip().is_loopback();
     tracing::info!(http = %addr, store = %store_description(store_args), "switchboard is serving");
     if listen.nats.is_some() {
@@ -412,9 +409,7 @@ async fn serve(
         .context("serving HTTP")?;
     purge.abort();
     mail.abort();
-    if let Some(m) = mail_out {
-        m.abort();
-    }
+    mail_out.abort();
     webhooks.abort();
     callbacks.abort();
     if let Some(t) = traffic {

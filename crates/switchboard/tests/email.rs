@@ -67,6 +67,12 @@ struct Relay {
 
 impl Relay {
     fn start() -> Relay {
+        Relay::start_as("relay")
+    }
+
+    /// `relay` (aiosmtpd) or `fake-twilio` (an HTTP stand-in for the SMS
+    /// provider's API).
+    fn start_as(mode: &str) -> Relay {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -75,7 +81,7 @@ impl Relay {
             .port();
         let mut child = Command::new(python())
             .arg(script())
-            .args(["relay", &port.to_string(), dir.path().to_str().unwrap()])
+            .args([mode, &port.to_string(), dir.path().to_str().unwrap()])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -102,6 +108,17 @@ impl Relay {
             ));
         }
         out
+    }
+
+    /// The fake provider's `n`-th request (waiting for it).
+    async fn wait_for_post(&self, n: usize) -> Value {
+        let path = self.dir.path().join(format!("{n}.json"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !path.exists() {
+            assert!(Instant::now() < deadline, "no request {n} at the provider");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
     /// Waits for the `n`-th message.
@@ -760,4 +777,275 @@ print(len(acked), len(stored), len(missing), orphans, dups)
         "From: kiri@customer.example\r\nSubject: after\r\nMessage-ID: <after@customer.example>\r\n\r\nstill there?\r\n",
     );
     assert_eq!(r, json!({"ok": true}));
+}
+
+/// Posts a provider webhook, signed with `token` (or not at all).
+async fn webhook(
+    client: &reqwest::Client,
+    base: &str,
+    params: &[(&str, &str)],
+    token: Option<&str>,
+) -> u16 {
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut r = client
+        .post(format!("{base}/api/v1/sms/twilio"))
+        .form(&owned);
+    if let Some(t) = token {
+        r = r.header(
+            "x-twilio-signature",
+            sb_app::sms::twilio_signature(t, SMS_WEBHOOK, &owned),
+        );
+    }
+    r.send().await.unwrap().status().as_u16()
+}
+
+const SMS_WEBHOOK: &str = "https://switchboard.example/api/v1/sms/twilio";
+const OURS: &str = "+61480000000";
+const THEIRS: &str = "+61412345678";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texts_arrive_by_signed_webhook_and_replies_go_through_the_provider() {
+    let provider = Relay::start_as("fake-twilio");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let server = Server::start(&[
+        "--data-dir",
+        d,
+        "demo",
+        "--http",
+        "127.0.0.1:0",
+        "--no-traffic",
+    ]);
+    let client = http_client();
+    let admin = Api {
+        token: demo_admin_token(&client, &server.base).await,
+        client: client.clone(),
+        base: server.base.clone(),
+    };
+    let queues = admin.get("/queues").await;
+    let support = queues["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "Support")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, v) = admin
+        .call(
+            reqwest::Method::PUT,
+            "/sms/account",
+            Some(json!({"provider": "twilio", "account_sid": "AC123", "auth_token": "tok456",
+                "api_base": format!("http://127.0.0.1:{}", provider.port), "webhook_url": SMS_WEBHOOK})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let account = admin.get("/sms/account").await;
+    assert_eq!(account["has_token"], true);
+    assert!(
+        !account.to_string().contains("tok456"),
+        "the token is never shown"
+    );
+    let (s, v) = admin
+        .call(
+            reqwest::Method::PUT,
+            "/sms/numbers/0480000000",
+            Some(json!({"queue_id": support})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let (s, v) = admin
+        .call(
+            reqwest::Method::PUT,
+            &format!("/sms/numbers/{OURS}"),
+            Some(json!({"queue_id": support})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    let text = |sid: &'static str, body: &'static str| {
+        vec![
+            ("AccountSid", "AC123"),
+            ("MessageSid", sid),
+            ("From", THEIRS),
+            ("To", OURS),
+            ("Body", body),
+        ]
+    };
+    // Unsigned, badly signed, or for a number nobody has: refused, nothing stored.
+    assert_eq!(
+        webhook(&client, &server.base, &text("SM1", "Hi"), None).await,
+        401
+    );
+    assert_eq!(
+        webhook(&client, &server.base, &text("SM1", "Hi"), Some("wrong")).await,
+        401
+    );
+    let mut elsewhere = text("SM1", "Hi");
+    elsewhere[3] = ("To", "+61480000009");
+    assert_eq!(
+        webhook(&client, &server.base, &elsewhere, Some("tok456")).await,
+        404
+    );
+    assert!(
+        admin.get("/contacts?limit=50").await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["channel"] != "sms")
+    );
+
+    // Signed: an sms contact in Support. Replayed: nothing more.
+    assert_eq!(
+        webhook(
+            &client,
+            &server.base,
+            &text("SM1", "Where is my order?"),
+            Some("tok456")
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        webhook(
+            &client,
+            &server.base,
+            &text("SM1", "Where is my order?"),
+            Some("tok456")
+        )
+        .await,
+        200
+    );
+    let sms: Vec<Value> = admin.get("/contacts?limit=50").await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["channel"] == "sms")
+        .cloned()
+        .collect();
+    assert_eq!(sms.len(), 1, "{sms:?}");
+    let id = sms[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(sms[0]["queue_id"], support.as_str());
+    assert_eq!(sms[0]["from_address"], THEIRS);
+    let conv = admin.get(&format!("/contacts/{id}/messages")).await;
+    assert_eq!(conv["messages"].as_array().unwrap().len(), 1, "{conv}");
+    assert_eq!(conv["messages"][0]["text"], "Where is my order?");
+
+    // Emma takes it and answers; the provider is asked to send it.
+    let agents = admin.get("/agents?limit=50").await;
+    let emma = agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a.to_string().contains("Emma Wilson"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent = Api {
+        token: demo_session(&client, &server.base, "agent5@demo.example").await,
+        client: client.clone(),
+        base: server.base.clone(),
+    };
+    let (s, v) = agent
+        .call(
+            reqwest::Method::PUT,
+            &format!("/agents/{emma}/state"),
+            Some(json!({"state": "available"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let rid = loop {
+        let st = agent.get(&format!("/agents/{emma}/status")).await;
+        if let Some(r) = st["reservations"].as_array().and_then(|r| r.first()) {
+            break r["id"].as_u64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "no reservation: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (s, v) = agent
+        .call(
+            reqwest::Method::POST,
+            &format!("/reservations/{rid}/accept"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = agent
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{id}/messages"),
+            Some(json!({"text": "It is on its way."})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let post = provider.wait_for_post(1).await;
+    assert_eq!(post["path"], "/2010-04-01/Accounts/AC123/Messages.json");
+    assert_eq!(post["authorization"], "Basic QUMxMjM6dG9rNDU2"); // AC123:tok456
+    assert_eq!(
+        post["form"],
+        json!({"From": OURS, "To": THEIRS, "Body": "It is on its way."})
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let conv = agent.get(&format!("/contacts/{id}/messages")).await;
+        if conv["messages"][1]["status"] == "sent" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{conv}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The customer's next text joins the open contact, live.
+    assert_eq!(
+        webhook(
+            &client,
+            &server.base,
+            &text("SM2", "Thanks!"),
+            Some("tok456")
+        )
+        .await,
+        200
+    );
+    let conv = agent.get(&format!("/contacts/{id}/messages")).await;
+    assert_eq!(conv["messages"].as_array().unwrap().len(), 3, "{conv}");
+
+    // STOP: nothing more is sent to them, and the agent is told why.
+    assert_eq!(
+        webhook(
+            &client,
+            &server.base,
+            &text("SM3", " stop "),
+            Some("tok456")
+        )
+        .await,
+        200
+    );
+    let (s, v) = agent
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{id}/messages"),
+            Some(json!({"text": "One more thing"})),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("opted out"), "{v}");
+    // START lifts it.
+    assert_eq!(
+        webhook(&client, &server.base, &text("SM4", "START"), Some("tok456")).await,
+        200
+    );
+    let (s, v) = agent
+        .call(
+            reqwest::Method::POST,
+            &format!("/contacts/{id}/messages"),
+            Some(json!({"text": "One more thing"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    provider.wait_for_post(2).await;
 }

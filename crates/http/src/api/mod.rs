@@ -14,6 +14,7 @@ mod hours;
 pub(crate) mod live;
 mod reports;
 pub mod rosters;
+mod sms;
 mod tenants;
 mod users;
 mod voice;
@@ -58,7 +59,8 @@ pub(crate) const CREATED: StatusCode = StatusCode::CREATED;
         (name = "reports", description = "Queue and agent performance, as JSON or CSV; forecasts and staffing plans"),
         (name = "work", description = "Routing: agent state, reservations, completing, wrapping up and transferring contacts, live status"),
         (name = "voice", description = "The voice channel: dialled numbers, carrier trunks, agents' phones, call recordings"),
-        (name = "email", description = "The email channel: receiving addresses, conversations, replies, attachments, signatures")
+        (name = "email", description = "The email channel: receiving addresses, conversations, replies, attachments, signatures"),
+        (name = "sms", description = "Text messages: receiving numbers, the provider account, the provider's webhook")
     )
 )]
 struct ApiDoc;
@@ -100,6 +102,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(rosters::router())
         .merge(voice::router())
         .merge(email::router())
+        .merge(sms::router())
         .merge(work::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

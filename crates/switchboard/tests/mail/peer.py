@@ -10,6 +10,11 @@
       Sends FILE (a whole RFC 5322 message) with smtplib and prints one
       JSON line: {"ok": true} or {"ok": false, "code": N, "stage": "..."}.
 
+  peer.py fake-twilio PORT DIR
+      A stand-in for Twilio's Messages API on 127.0.0.1:PORT: each POST is
+      written to DIR as N.json (path, Authorization, form fields) and
+      answered 201 with a message sid. Prints "ready".
+
   peer.py stream HOST:PORT RCPT N OUT
       Sends up to N new messages back to back on one session; after each
       250 appends its Message-ID to OUT (flushed), so OUT lists exactly
@@ -71,6 +76,37 @@ def send(addr, mail_from, rcpts, path):
         print(json.dumps({"ok": False, "code": 0, "stage": "disconnected", "text": str(e)}))
 
 
+def fake_twilio(port, out):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qsl
+
+    os.makedirs(out, exist_ok=True)
+    count = [0]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length", "0"))
+            form = dict(parse_qsl(self.rfile.read(n).decode()))
+            count[0] += 1
+            path = os.path.join(out, f"{count[0]}.json")
+            with open(path + ".tmp", "w") as f:
+                json.dump({"path": self.path, "authorization": self.headers.get("Authorization"), "form": form}, f)
+            os.rename(path + ".tmp", path)
+            body = json.dumps({"sid": f"SM{count[0]:032d}", "status": "queued"}).encode()
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
+    print("ready", flush=True)
+    server.serve_forever()
+
+
 def stream(addr, rcpt, n, out):
     import smtplib
 
@@ -96,6 +132,8 @@ if __name__ == "__main__":
         relay(sys.argv[2], sys.argv[3])
     elif mode == "send":
         send(*sys.argv[2:6])
+    elif mode == "fake-twilio":
+        fake_twilio(sys.argv[2], sys.argv[3])
     elif mode == "stream":
         stream(*sys.argv[2:6])
     else:
