@@ -308,7 +308,9 @@ async function loadThread(id, into) {
       m.attachments.length ? el("ul", { class: "attachments" }, ...m.attachments.map((a) =>
         el("li", {}, el("a", { href: `/api/v1/attachments/${a.id}`, download: a.filename }, a.filename), ` (${Math.ceil(a.bytes / 1024)} KB)`))) : null)));
   } catch (e) {
-    list.replaceChildren(el("p", { class: "error" }, `Could not read the conversation: ${e.message}`));
+    list.replaceChildren(e instanceof ApiError && e.status === 404
+      ? el("p", { class: "muted" }, "No messages: this contact was created without one.")
+      : el("p", { class: "error" }, `Could not read the conversation: ${e.message}`));
   }
 }
 

@@ -166,8 +166,103 @@ async fn drive(app: App, addr: SocketAddr, settings: Settings) -> Result<()> {
             settings,
         ));
     }
+    // Queues that receive mail: their email contacts arrive as real
+    // messages (read, threaded, acknowledged), so the desk has a
+    // conversation to show.
+    let mut mailboxes = std::collections::HashMap::new();
+    for a in app
+        .list_email_addresses(&p)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        mailboxes.entry(a.queue_id).or_insert(a.address);
+    }
+    let writers = client
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/customers?limit=100",
+            &admin,
+            None,
+        )
+        .await?["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            Some((
+                c["name"].as_str()?.to_owned(),
+                c["email"].as_str()?.to_owned(),
+            ))
+        })
+        .collect::<Vec<_>>();
+    let mail = Mail {
+        app,
+        mailboxes,
+        writers,
+    };
     tracing::info!(speed = settings.speed, "demo traffic started");
-    arrivals(client, admin, queues, customers, settings).await
+    arrivals(client, admin, queues, customers, mail, settings).await
+}
+
+/// What the traffic needs to write to the centre by email.
+struct Mail {
+    app: App,
+    /// Queue id → an address that receives for it.
+    mailboxes: std::collections::HashMap<String, String>,
+    /// Customers' names and addresses.
+    writers: Vec<(String, String)>,
+}
+
+const TOPICS: &[(&str, &str)] = &[
+    (
+        "My router keeps dropping out",
+        "Since Tuesday the internet drops every hour or so. I have restarted the router twice. Can someone help?",
+    ),
+    (
+        "Question about my last bill",
+        "My last bill is higher than usual and I cannot see why. Could you explain the extra charges?",
+    ),
+    (
+        "Upgrading my plan",
+        "I would like to know what faster plans you have and what they would cost me.",
+    ),
+    (
+        "Parcel not arrived",
+        "I ordered the new modem ten days ago and it has still not arrived. Where is it?",
+    ),
+    (
+        "Moving house",
+        "We are moving next month. How do I move my service to the new address?",
+    ),
+];
+
+impl Mail {
+    /// A customer writes to the queue's address; false if it has none.
+    async fn write(&self, queue: &str, n: usize, k: usize) -> bool {
+        let (Some(to), Some((name, from))) = (
+            self.mailboxes.get(queue),
+            self.writers.get(k % self.writers.len().max(1)),
+        ) else {
+            return false;
+        };
+        let (subject, body) = TOPICS[n % TOPICS.len()];
+        let id = self.app.new_uuid();
+        let raw = format!(
+            "From: {name} <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}@customers.demo.example>\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\r\n{name}\r\n"
+        );
+        let envelope = sb_mail::smtp::Envelope {
+            mail_from: from.clone(),
+            recipients: vec![to.clone()],
+            data: raw.into_bytes(),
+        };
+        matches!(
+            self.app
+                .receive_email(([127, 0, 0, 1], 0).into(), envelope)
+                .await,
+            sb_mail::smtp::Delivery::Stored(_)
+        )
+    }
 }
 
 /// Customers arriving: every quarter second of real time, a Poisson number
@@ -177,6 +272,7 @@ async fn arrivals(
     admin: String,
     queues: Vec<String>,
     customers: Vec<String>,
+    mail: Mail,
     s: Settings,
 ) -> Result<()> {
     let mut rng = seeded();
@@ -204,6 +300,13 @@ async fn arrivals(
                 } else {
                     "email"
                 };
+                if channel == "email" {
+                    let u: f64 = rand_distr::Open01.sample(&mut rng);
+                    let k = (u * 1_000.0) as usize;
+                    if mail.write(q, k / 7, k).await {
+                        continue;
+                    }
+                }
                 let mut body = json!({"channel": channel, "queue_id": q});
                 if !customers.is_empty() {
                     let u: f64 = rand_distr::Open01.sample(&mut rng);

@@ -516,6 +516,43 @@ async fn demo_traffic_brings_customers_and_agents_who_handle_them() {
             .any(|a| email.starts_with(a)),
         "{email}"
     );
+    // Customers also write: their mail to Support and Sales arrives as real
+    // messages, each contact with its conversation and acknowledgement.
+    let mut conversation = serde_json::Value::Null;
+    for _ in 0..60 {
+        let recent = get(&format!(
+            "/api/v1/contacts?arrived_from={started}&limit=500"
+        ))
+        .await;
+        let mut found = None;
+        for c in recent["items"].as_array().unwrap() {
+            if c["channel"] == "email" {
+                let conv = get(&format!(
+                    "/api/v1/contacts/{}/messages",
+                    c["id"].as_str().unwrap()
+                ))
+                .await;
+                if conv["messages"].is_array() {
+                    found = Some(conv);
+                    break;
+                }
+            }
+        }
+        if let Some(conv) = found {
+            conversation = conv;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let messages = conversation["messages"]
+        .as_array()
+        .expect("an email with its conversation");
+    assert_eq!(messages[0]["direction"], "in", "{conversation}");
+    assert!(!messages[0]["text"].as_str().unwrap().is_empty());
+    assert!(
+        messages.iter().any(|m| m["automatic"] == "acknowledgement"),
+        "{conversation}"
+    );
     // A new demo also gets three weeks of simulated history, handled by
     // every agent on shifts.
     let history = get(&format!(
