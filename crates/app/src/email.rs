@@ -473,17 +473,21 @@ impl App {
             self.ensure_email_contact(to, &prev).await?;
             return Ok(prev.id);
         }
-        // The conversation it belongs to: by the ids it answers, then by
-        // the reference in its subject (from the same customer only).
+        // The conversation it belongs to: by the ids it answers (ours, or
+        // the same customer's), then by the reference in its subject (from
+        // the same customer only).
         let mut conversation: Option<Conversation> = None;
         for id in &m.answers {
             if let Some(prev) = store.find_message_by_message_id(tenant, id).await? {
-                conversation = Some(
-                    store
-                        .get_conversation(tenant, &prev.conversation_id)
-                        .await?,
-                );
-                break;
+                let c = store
+                    .get_conversation(tenant, &prev.conversation_id)
+                    .await?;
+                // Our own ids cannot be guessed; a customer's can be, so
+                // answering one joins only from that customer.
+                if prev.direction == "out" || c.customer_address == m.from_address {
+                    conversation = Some(c);
+                    break;
+                }
             }
         }
         if conversation.is_none()

@@ -527,10 +527,11 @@ Message-ID: <c3@customer.example>\r\n\r\nThe lights are red again.\r\n"
     let conv2 = admin.get(&format!("/contacts/{second_id}/messages")).await;
     assert_eq!(conv2["id"], conv["id"]);
     assert_eq!(conv2["messages"].as_array().unwrap().len(), 5);
-    // Someone else using the reference does not get into the conversation.
+    // Someone else using the reference, or answering the customer's own
+    // Message-ID, does not get into the conversation.
     let stranger = format!(
         "From: eve@elsewhere.example\r\nTo: support@demo.example\r\nSubject: Hi [#{reference}]\r\n\
-Message-ID: <e1@elsewhere.example>\r\n\r\nLet me in.\r\n"
+Message-ID: <e1@elsewhere.example>\r\nIn-Reply-To: <c1@customer.example>\r\n\r\nLet me in.\r\n"
     );
     assert_eq!(
         send(
