@@ -449,25 +449,31 @@ impl Store {
         limit: i64,
         email: bool,
     ) -> Result<Vec<MessageRow>> {
-        Ok(sqlx::query_as::<Any, MessageRow>(
-            "SELECT * FROM messages WHERE status = 'pending' AND next_attempt_at <= $1 AND ($3 = 1 OR channel <> 'email') \
-             ORDER BY next_attempt_at LIMIT $2",
-        )
-        .bind(now)
-        .bind(limit)
-        .bind(i64::from(email))
-        .fetch_all(self.read())
-        .await?)
+        // Without a relay, email waits: only texts are read (by their own
+        // index), however much email is queued.
+        let sql = if email {
+            "SELECT * FROM messages WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2"
+        } else {
+            "SELECT * FROM messages WHERE status = 'pending' AND channel = 'sms' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at LIMIT $2"
+        };
+        Ok(sqlx::query_as::<Any, MessageRow>(sql)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.read())
+            .await?)
     }
 
     /// When the next outbound message is due, if any is waiting.
     pub async fn next_message_due(&self, email: bool) -> Result<Option<UnixMs>> {
-        Ok(sqlx::query_scalar::<Any, Option<i64>>(
-            "SELECT MIN(next_attempt_at) FROM messages WHERE status = 'pending' AND ($1 = 1 OR channel <> 'email')",
-        )
-        .bind(i64::from(email))
-        .fetch_one(self.read())
-        .await?)
+        let sql = if email {
+            "SELECT MIN(next_attempt_at) FROM messages WHERE status = 'pending'"
+        } else {
+            "SELECT MIN(next_attempt_at) FROM messages WHERE status = 'pending' AND channel = 'sms'"
+        };
+        Ok(sqlx::query_scalar::<Any, Option<i64>>(sql)
+            .fetch_one(self.read())
+            .await?)
     }
 
     /// Records a send attempt: `sent`, `failed`, or `pending` again for later.

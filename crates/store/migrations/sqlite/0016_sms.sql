@@ -24,5 +24,7 @@ CREATE TABLE sms_opt_outs (
     at BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, number)
 );
--- Which channel a message went by (email before this).
+-- Which channel a message went by (email before this); texts waiting to
+-- be sent are found by their own index.
 ALTER TABLE messages ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
+CREATE INDEX messages_due_channel ON messages (status, channel, next_attempt_at);
