@@ -33,6 +33,13 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Connections at once; more are told 421 and closed.
     pub max_connections: usize,
+    /// Large messages being taken at once. A message's data is buffered
+    /// until it is stored; past `small_message_bytes` a session needs one
+    /// of these slots to read on, and waits for one if none is free. So
+    /// connections × small size + slots × size limit bounds what mail can
+    /// hold in memory, and a slow sender of small messages holds no slot.
+    pub max_data: usize,
+    pub small_message_bytes: usize,
     /// A client silent this long is told 421 and closed.
     pub idle: Duration,
 }
@@ -43,6 +50,8 @@ impl Default for ServerConfig {
             hostname: "switchboard".into(),
             limits: Limits::default(),
             max_connections: 256,
+            max_data: 32,
+            small_message_bytes: 1024 * 1024,
             idle: Duration::from_secs(300),
         }
     }
@@ -51,6 +60,7 @@ impl Default for ServerConfig {
 /// Accepts connections until the listener fails.
 pub async fn serve<M: Mailroom>(listener: TcpListener, config: ServerConfig, room: Arc<M>) {
     let slots = Arc::new(Semaphore::new(config.max_connections));
+    let data = Arc::new(Semaphore::new(config.max_data.max(1)));
     let config = Arc::new(config);
     loop {
         let (mut stream, peer) = match listener.accept().await {
@@ -71,8 +81,9 @@ pub async fn serve<M: Mailroom>(listener: TcpListener, config: ServerConfig, roo
         };
         let room = room.clone();
         let config = config.clone();
+        let data = data.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, peer, &config, &*room).await {
+            if let Err(e) = connection(stream, peer, &config, &*room, &data).await {
                 tracing::debug!(%peer, error = %e, "SMTP connection ended");
             }
             drop(slot);
@@ -85,12 +96,15 @@ async fn connection<M: Mailroom>(
     peer: SocketAddr,
     config: &ServerConfig,
     room: &M,
+    data: &Arc<Semaphore>,
 ) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut session = Session::new(&config.hostname, config.limits.clone());
     stream.write_all(session.greeting().as_bytes()).await?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut steps = Vec::new();
+    // Held while this session takes a message's data.
+    let mut taking: Option<tokio::sync::OwnedSemaphorePermit> = None;
     loop {
         // Act on the steps; a decision's answer may bring more.
         let mut out = String::new();
@@ -128,6 +142,14 @@ async fn connection<M: Mailroom>(
         }
         if session.closed() {
             return Ok(());
+        }
+        if session.data_held() == 0 {
+            taking = None;
+        } else if taking.is_none() && session.data_held() > config.small_message_bytes {
+            taking = match data.clone().acquire_owned().await {
+                Ok(p) => Some(p),
+                Err(_) => return Ok(()),
+            };
         }
         let read = tokio::time::timeout(config.idle, stream.read(&mut buf)).await;
         match read {
@@ -167,6 +189,59 @@ mod tests {
             self.got.lock().unwrap().push(envelope);
             Delivery::Stored("x1".into())
         }
+    }
+
+    #[tokio::test]
+    async fn messages_beyond_the_data_limit_wait_their_turn() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let room = Arc::new(Room::default());
+        let config = ServerConfig {
+            max_data: 1,
+            small_message_bytes: 4,
+            ..ServerConfig::default()
+        };
+        tokio::spawn(serve(listener, config, room.clone()));
+        let mut clients = Vec::new();
+        for _ in 0..2 {
+            let (r, mut w) = TcpStream::connect(addr).await.unwrap().into_split();
+            let mut lines = BufReader::new(r).lines();
+            lines.next_line().await.unwrap();
+            w.write_all(
+                b"HELO c\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<support@demo.example>\r\nDATA\r\n",
+            )
+            .await
+            .unwrap();
+            for _ in 0..4 {
+                lines.next_line().await.unwrap();
+            }
+            clients.push((lines, w));
+        }
+        // The first takes the only slot and stops half-way; the second,
+        // past the small size too, waits unread.
+        clients[0]
+            .1
+            .write_all(b"Subject: one\r\n\r\nhalf")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        clients[1]
+            .1
+            .write_all(b"Subject: two\r\n\r\nall")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        clients[1].1.write_all(b"\r\n.\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(room.got.lock().unwrap().is_empty());
+        // The first finishes: both are stored, the first first.
+        clients[0].1.write_all(b"\r\n.\r\n").await.unwrap();
+        for c in clients.iter_mut() {
+            assert!(c.0.next_line().await.unwrap().unwrap().starts_with("250 "));
+        }
+        let got = room.got.lock().unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(got[0].data.starts_with(b"Subject: one"));
     }
 
     #[tokio::test]

@@ -139,6 +139,14 @@ impl Session {
         matches!(self.state, State::Closed)
     }
 
+    /// How much of a message's data the session holds (0 outside DATA).
+    pub fn data_held(&self) -> usize {
+        match self.state {
+            State::Data(_) => self.data.len(),
+            _ => 0,
+        }
+    }
+
     /// Whether the session waits for a decision (the shell should not
     /// read more before answering).
     pub fn waiting(&self) -> bool {
