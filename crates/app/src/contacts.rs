@@ -47,7 +47,11 @@ pub const MAX_NOTES_CHARS: usize = 20_000;
 
 impl App {
     /// The queue's priority, or `None` if the tenant has no such queue.
-    async fn queue_priority(&self, p: &Principal, id: QueueId) -> Result<Option<i64>, AppError> {
+    pub(crate) async fn queue_priority(
+        &self,
+        p: &Principal,
+        id: QueueId,
+    ) -> Result<Option<i64>, AppError> {
         let key = (p.tenant_id, id);
         let cached = self
             .queue_cache
@@ -67,6 +71,26 @@ impl App {
             Err(StoreError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Adds an error on `queue_id` unless it names one of the tenant's queues.
+    pub(crate) async fn check_queue(
+        &self,
+        p: &Principal,
+        queue_id: &str,
+        errors: &mut Vec<FieldError>,
+    ) -> Result<(), AppError> {
+        let known = match queue_id.parse::<QueueId>() {
+            Ok(q) => self.queue_priority(p, q).await?.is_some(),
+            Err(_) => false,
+        };
+        if !known {
+            errors.push(FieldError {
+                field: "queue_id".into(),
+                message: "no such queue".into(),
+            });
+        }
+        Ok(())
     }
 
     pub(crate) fn remember_queue(&self, q: &sb_store::Queue) {

@@ -171,21 +171,12 @@ fn principal(tenant: TenantId) -> Principal {
     }
 }
 
-/// An address as people may configure it: one `local@domain`, lower case.
+/// An address as people may configure it (`sb_model::EmailAddress`),
+/// lower-cased whole, as the SMTP listener looks recipients up.
 pub fn valid_address(a: &str) -> Option<String> {
-    let a = a.trim().to_lowercase();
-    let (local, domain) = a.split_once('@')?;
-    let ok = !local.is_empty()
-        && local.len() <= 64
-        && domain.len() <= 253
-        && domain.contains('.')
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
-        && domain
-            .split('.')
-            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-    ok.then_some(a)
+    sb_model::EmailAddress::parse(a)
+        .ok()
+        .map(|e| e.as_str().to_lowercase())
 }
 
 fn domain_of(address: &str) -> &str {
@@ -334,7 +325,6 @@ impl App {
     ) -> Result<AddressView, AppError> {
         p.require(Permission::QueueManage)?;
         let mut errors = Vec::new();
-        let display_name = spec.display_name.as_str();
         let address = valid_address(address);
         if address.is_none() {
             errors.push(FieldError {
@@ -342,36 +332,25 @@ impl App {
                 message: "must be one address like support@example.com".into(),
             });
         }
-        let name = display_name.trim();
-        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        let name = Text::parse(&spec.display_name, 200);
+        if let Err(e) = &name {
             errors.push(FieldError {
                 field: "display_name".into(),
-                message: "must be 1 to 200 characters on one line".into(),
+                message: e.0.clone(),
             });
         }
-        let queue = spec.queue_id.parse::<QueueId>().ok();
-        let known = match queue {
-            Some(q) => match self.store().get_queue(p.tenant_id, q).await {
-                Ok(_) => true,
-                Err(StoreError::NotFound) => false,
-                Err(e) => return Err(e.into()),
-            },
-            None => false,
-        };
-        if !known {
-            errors.push(FieldError {
-                field: "queue_id".into(),
-                message: "no such queue".into(),
-            });
-        }
-        let Some(address) = address.filter(|_| errors.is_empty()) else {
+        self.check_queue(p, &spec.queue_id, &mut errors).await?;
+        let (Some(address), Ok(name)) = (address, name) else {
             return Err(AppError::Invalid(errors));
         };
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
+        }
         let row = EmailAddressRow {
             address,
             tenant_id: p.tenant_id,
             queue_id: spec.queue_id.clone(),
-            display_name: name.to_owned(),
+            display_name: name.into_string(),
             updated_at: self.now(),
         };
         self.store()
@@ -499,15 +478,10 @@ impl App {
         }
         // An open contact of the conversation takes the message; otherwise
         // it is a new contact (a conversation reopened, or a new one).
-        let mut open_contact: Option<ContactId> = None;
-        if let Some(c) = &conversation
-            && let Some(cid) = store.latest_conversation_contact(tenant, &c.id).await?
-            && let Ok(id) = cid.parse::<ContactId>()
-            && let Ok(contact) = store.get_contact(tenant, id).await
-            && !contact.state.is_final()
-        {
-            open_contact = Some(id);
-        }
+        let open_contact = match &conversation {
+            Some(c) => self.open_contact_of(tenant, &c.id).await?,
+            None => None,
+        };
         let contact_id = open_contact.unwrap_or_else(|| ContactId::from_uuid(self.new_uuid()));
         let new_conversation = match conversation {
             Some(_) => None,
@@ -576,14 +550,7 @@ impl App {
             acknowledgement,
         };
         if open_contact.is_some() {
-            store.insert_received(&received).await?;
-            self.routing.publish(LiveEvent {
-                tenant_id: tenant,
-                kind: "message.received",
-                subject_id: row.contact_id.clone(),
-                at: now,
-                payload: serde_json::json!({"message_id": row.id, "conversation_id": row.conversation_id}),
-            });
+            self.join_open_contact(&received).await?;
         } else {
             // The message and its new contact, in one transaction.
             let new = self.email_contact(&row, &conv).await?;
@@ -594,6 +561,42 @@ impl App {
             self.mail.wake.notify_one();
         }
         Ok(row.id)
+    }
+
+    /// Stores a message that joins an open contact, and tells the desk.
+    pub(crate) async fn join_open_contact(&self, r: &Received) -> Result<(), AppError> {
+        self.store().insert_received(r).await?;
+        let m = &r.message;
+        self.routing.publish(LiveEvent {
+            tenant_id: m.tenant_id,
+            kind: "message.received",
+            subject_id: m.contact_id.clone(),
+            at: m.created_at,
+            payload: serde_json::json!({"message_id": m.id, "conversation_id": m.conversation_id}),
+        });
+        Ok(())
+    }
+
+    /// The conversation's latest contact, if it is not over (a new message
+    /// joins it rather than starting another).
+    pub(crate) async fn open_contact_of(
+        &self,
+        tenant: TenantId,
+        conversation: &str,
+    ) -> Result<Option<ContactId>, AppError> {
+        let store = self.store();
+        let Some(id) = store
+            .latest_conversation_contact(tenant, conversation)
+            .await?
+            .and_then(|c| c.parse::<ContactId>().ok())
+        else {
+            return Ok(None);
+        };
+        match store.get_contact(tenant, id).await {
+            Ok(c) if !c.state.is_final() => Ok(Some(id)),
+            Ok(_) | Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Creates the contact a stored inbound message names, unless it
@@ -1117,8 +1120,8 @@ impl App {
                             m.status = "failed".into();
                             m.next_attempt_at = Some(at);
                         } else {
-                            let wait = 30_000i64 << (m.attempts - 1).min(7);
-                            m.next_attempt_at = Some(at + wait.min(3_600_000));
+                            m.next_attempt_at =
+                                Some(at + crate::webhooks::backoff_ms(30_000, m.attempts));
                         }
                     }
                 }

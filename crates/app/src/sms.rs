@@ -14,7 +14,6 @@ use sb_model::{Channel, ContactId, Direction, Permission, PhoneNumber, QueueId, 
 use sb_store::{Conversation, MessageRow, Received, SmsAccount, SmsNumber, StoreError};
 
 use crate::contacts::NewContact;
-use crate::routing::LiveEvent;
 use crate::{App, AppError, FieldError, Principal};
 
 /// Keywords that opt a customer out, and back in (the carriers' list).
@@ -139,6 +138,19 @@ impl SmsProvider for Twilio {
 /// Twilio's request signature: base64 of HMAC-SHA1 over the URL and every
 /// parameter, sorted by name, name then value.
 pub fn twilio_signature(token: &str, url: &str, params: &[(String, String)]) -> String {
+    base64::engine::general_purpose::STANDARD
+        .encode(twilio_mac(token, url, params).finalize().into_bytes())
+}
+
+/// Whether `given` (base64) is the request's signature; compared in
+/// constant time by `hmac`.
+fn twilio_signed(token: &str, url: &str, params: &[(String, String)], given: &str) -> bool {
+    base64::engine::general_purpose::STANDARD
+        .decode(given)
+        .is_ok_and(|sig| twilio_mac(token, url, params).verify_slice(&sig).is_ok())
+}
+
+fn twilio_mac(token: &str, url: &str, params: &[(String, String)]) -> hmac::Hmac<sha1::Sha1> {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
     let mut data = url.to_owned();
@@ -148,7 +160,7 @@ pub fn twilio_signature(token: &str, url: &str, params: &[(String, String)]) -> 
     }
     let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).expect("any key");
     mac.update(data.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    mac
 }
 
 fn principal(tenant: sb_model::TenantId) -> Principal {
@@ -174,20 +186,7 @@ impl App {
                 message: "must be a number in E.164 form, like +61400000000".into(),
             });
         }
-        let known = match spec.queue_id.parse::<QueueId>() {
-            Ok(q) => match self.store().get_queue(p.tenant_id, q).await {
-                Ok(_) => true,
-                Err(StoreError::NotFound) => false,
-                Err(e) => return Err(e.into()),
-            },
-            Err(_) => false,
-        };
-        if !known {
-            errors.push(FieldError {
-                field: "queue_id".into(),
-                message: "no such queue".into(),
-            });
-        }
+        self.check_queue(p, &spec.queue_id, &mut errors).await?;
         let Some(number) = number.filter(|_| errors.is_empty()) else {
             return Err(AppError::Invalid(errors));
         };
@@ -259,21 +258,12 @@ impl App {
         if !plain(&token) {
             bad("auth_token", "must be 1 to 200 letters and digits");
         }
-        let url_ok = |u: &str| {
-            u.len() <= 500
-                && (u.starts_with("https://") || u.starts_with("http://"))
-                && !u.chars().any(|c| c.is_whitespace() || c.is_control())
-        };
         let api_base = spec
             .api_base
             .clone()
             .unwrap_or_else(|| "https://api.twilio.com".into());
-        if !url_ok(&api_base) {
-            bad("api_base", "must be an http(s) address");
-        }
-        if !url_ok(&spec.webhook_url) {
-            bad("webhook_url", "must be an http(s) address");
-        }
+        crate::webhooks::check_url("api_base", &api_base, &mut errors);
+        crate::webhooks::check_url("webhook_url", &spec.webhook_url, &mut errors);
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
@@ -326,15 +316,13 @@ impl App {
             .get_sms_account(tenant)
             .await?
             .ok_or(AppError::Unauthorized)?;
-        let want = twilio_signature(&account.auth_token, &account.webhook_url, params);
-        let given = signature.unwrap_or_default();
-        let same = want.len() == given.len()
-            && want
-                .bytes()
-                .zip(given.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if !same || get("AccountSid") != Some(account.account_sid.as_str()) {
+        let signed = twilio_signed(
+            &account.auth_token,
+            &account.webhook_url,
+            params,
+            signature.unwrap_or_default(),
+        );
+        if !signed || get("AccountSid") != Some(account.account_sid.as_str()) {
             tracing::warn!(tenant = %tenant, "an SMS webhook with a bad signature was refused");
             return Err(AppError::Unauthorized);
         }
@@ -388,15 +376,10 @@ impl App {
         let conversation = store
             .find_sms_conversation(tenant, &from, to.as_str())
             .await?;
-        let mut open: Option<ContactId> = None;
-        if let Some(c) = &conversation
-            && let Some(cid) = store.latest_conversation_contact(tenant, &c.id).await?
-            && let Ok(id) = cid.parse::<ContactId>()
-            && let Ok(contact) = store.get_contact(tenant, id).await
-            && !contact.state.is_final()
-        {
-            open = Some(id);
-        }
+        let open = match &conversation {
+            Some(c) => self.open_contact_of(tenant, &c.id).await?,
+            None => None,
+        };
         let new_conversation = match conversation {
             Some(_) => None,
             None => Some(Conversation {
@@ -452,14 +435,7 @@ impl App {
             acknowledgement: None,
         };
         if open.is_some() {
-            store.insert_received(&received).await?;
-            self.routing.publish(LiveEvent {
-                tenant_id: tenant,
-                kind: "message.received",
-                subject_id: row.contact_id.clone(),
-                at: now,
-                payload: serde_json::json!({"message_id": row.id, "conversation_id": row.conversation_id}),
-            });
+            self.join_open_contact(&received).await?;
         } else {
             let queue: QueueId = conv
                 .queue_id

@@ -75,14 +75,15 @@ pub fn backoff_ms(base_ms: i64, attempts: i64) -> i64 {
     base_ms.saturating_mul(1 << shift).min(MAX_BACKOFF_MS)
 }
 
-fn check_url(url: &str, errors: &mut Vec<FieldError>) {
+/// An http(s) URL with a host, at most 2,000 characters; else an error on `field`.
+pub(crate) fn check_url(field: &str, url: &str, errors: &mut Vec<FieldError>) {
     let ok = url.len() <= 2000
         && reqwest::Url::parse(url)
             .ok()
             .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
     if !ok {
         errors.push(FieldError {
-            field: "url".into(),
+            field: field.into(),
             message: "must be an http or https URL of at most 2000 characters".into(),
         });
     }
@@ -164,7 +165,7 @@ impl App {
     pub async fn create_webhook(&self, p: &Principal, w: NewWebhook) -> Result<Webhook, AppError> {
         p.require(Permission::TenantManage)?;
         let mut errors = Vec::new();
-        check_url(&w.url, &mut errors);
+        check_url("url", &w.url, &mut errors);
         check_events(&w.events, &mut errors);
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
@@ -227,7 +228,7 @@ impl App {
         let mut w = self.get_webhook(p, id).await?;
         let mut errors = Vec::new();
         if let Some(url) = patch.url {
-            check_url(&url, &mut errors);
+            check_url("url", &url, &mut errors);
             w.url = url;
         }
         if let Some(events) = patch.events {

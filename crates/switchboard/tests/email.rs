@@ -13,24 +13,6 @@ use serde_json::{Value, json};
 mod common;
 use common::*;
 
-fn python() -> PathBuf {
-    let p = std::env::var_os("SWITCHBOARD_SIP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .ancestors()
-                .nth(2)
-                .unwrap()
-                .join("target/sip-venv/bin/python")
-        });
-    assert!(
-        p.exists(),
-        "no Python with aiosmtpd at {} — run scripts/test.sh once, or point SWITCHBOARD_SIP_PYTHON at one",
-        p.display()
-    );
-    p
-}
-
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mail/peer.py")
 }
@@ -39,7 +21,7 @@ fn script() -> PathBuf {
 fn send(smtp: &str, from: &str, to: &str, raw: &str) -> Value {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), raw).unwrap();
-    let out = Command::new(python())
+    let out = Command::new(peer_python())
         .arg(script())
         .args(["send", smtp, from, to, file.path().to_str().unwrap()])
         .output()
@@ -58,28 +40,29 @@ fn send(smtp: &str, from: &str, to: &str, raw: &str) -> Value {
     serde_json::from_str(line).unwrap()
 }
 
-/// The aiosmtpd relay, keeping what it is given in a directory.
-struct Relay {
+/// A peer from `tests/mail/peer.py` that keeps what it is given in a
+/// directory: the aiosmtpd relay, or the stand-in SMS provider.
+struct Peer {
     child: Child,
     dir: tempfile::TempDir,
     port: u16,
 }
 
-impl Relay {
-    fn start() -> Relay {
-        Relay::start_as("relay")
+impl Peer {
+    fn start() -> Peer {
+        Peer::start_as("relay")
     }
 
     /// `relay` (aiosmtpd) or `fake-twilio` (an HTTP stand-in for the SMS
     /// provider's API).
-    fn start_as(mode: &str) -> Relay {
+    fn start_as(mode: &str) -> Peer {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut child = Command::new(python())
+        let mut child = Command::new(peer_python())
             .arg(script())
             .args([mode, &port.to_string(), dir.path().to_str().unwrap()])
             .stdout(Stdio::piped())
@@ -90,7 +73,7 @@ impl Relay {
         let mut line = String::new();
         std::io::BufRead::read_line(&mut out, &mut line).unwrap();
         assert_eq!(line.trim(), "ready", "the relay did not start");
-        Relay { child, dir, port }
+        Peer { child, dir, port }
     }
 
     /// The messages taken so far, in order: (raw message, envelope).
@@ -139,7 +122,7 @@ impl Relay {
     }
 }
 
-impl Drop for Relay {
+impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -156,38 +139,7 @@ fn header(raw: &str, name: &str) -> Option<String> {
     })
 }
 
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    /// An API token, or a session cookie (`name=value`).
-    token: String,
-}
-
 impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut r = self
-            .client
-            .request(method, format!("{}/api/v1{path}", self.base));
-        r = if self.token.contains('=') {
-            r.header("cookie", &self.token)
-        } else {
-            r.bearer_auth(&self.token)
-        };
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (s, v) = self.call(reqwest::Method::GET, path, None).await;
-        assert_eq!(s, 200, "GET {path}: {v}");
-        v
-    }
-
     async fn email_contacts(&self) -> Vec<Value> {
         let page = self.get("/contacts?limit=100").await;
         let mut v: Vec<Value> = page["items"]
@@ -221,6 +173,51 @@ impl Api {
 
 const CUSTOMER: &str = "kiri@customer.example";
 
+/// Emma (agent5, an agent of Support) logs in, goes available, and accepts
+/// the reservation that comes, which must be for `contact`; her API.
+async fn emma_takes(admin: &Api, contact: &str) -> Api {
+    let agents = admin.get("/agents?limit=50").await;
+    let emma = agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a.to_string().contains("Emma Wilson"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent = Api {
+        token: demo_session(&admin.client, &admin.base, "agent5@demo.example").await,
+        client: admin.client.clone(),
+        base: admin.base.clone(),
+    };
+    agent
+        .put(
+            &format!("/agents/{emma}/state"),
+            json!({"state": "available"}),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let rid = loop {
+        let st = agent.get(&format!("/agents/{emma}/status")).await;
+        if let Some(r) = st["reservations"].as_array().and_then(|r| r.first()) {
+            assert_eq!(r["contact_id"], contact);
+            break r["id"].as_u64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "no reservation: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (s, v) = agent
+        .call(
+            reqwest::Method::POST,
+            &format!("/reservations/{rid}/accept"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    agent
+}
+
 fn first_message() -> String {
     format!(
         "From: Kiri Tane <{CUSTOMER}>\r\nTo: Demo Support <support@demo.example>\r\nSubject: Broken router\r\n\
@@ -234,7 +231,7 @@ Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n\
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customers_write_agents_answer_and_the_thread_holds() {
-    let relay = Relay::start();
+    let relay = Peer::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let relay_url = format!("smtp://127.0.0.1:{}", relay.port);
@@ -250,15 +247,7 @@ async fn customers_write_agents_answer_and_the_thread_holds() {
         "--smtp-relay",
         &relay_url,
     ]);
-    let smtp = loop {
-        let line = server
-            .lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the SMTP address is printed");
-        if let Some(rest) = line.split("smtp://").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
+    let smtp = server.printed("smtp://");
     let client = http_client();
     let admin = Api {
         token: demo_admin_token(&client, &server.base).await,
@@ -342,47 +331,7 @@ async fn customers_write_agents_answer_and_the_thread_holds() {
     assert_eq!(msgs[1]["automatic"], "acknowledgement");
 
     // Emma takes it (an agent of Support), signs and answers.
-    let agents = admin.get("/agents?limit=50").await;
-    let emma = agents["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a.to_string().contains("Emma Wilson"))
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let agent = Api {
-        token: demo_session(&client, &server.base, "agent5@demo.example").await,
-        client: client.clone(),
-        base: server.base.clone(),
-    };
-    let (s, v) = agent
-        .call(
-            reqwest::Method::PUT,
-            &format!("/agents/{emma}/state"),
-            Some(json!({"state": "available"})),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let rid = loop {
-        let st = agent.get(&format!("/agents/{emma}/status")).await;
-        if let Some(r) = st["reservations"].as_array().and_then(|r| r.first()) {
-            assert_eq!(r["contact_id"], id.as_str());
-            break r["id"].as_u64().unwrap();
-        }
-        assert!(Instant::now() < deadline, "no reservation: {st}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let (s, v) = agent
-        .call(
-            reqwest::Method::POST,
-            &format!("/reservations/{rid}/accept"),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    let agent = emma_takes(&admin, &id).await;
     let (s, v) = agent
         .call(
             reqwest::Method::PUT,
@@ -679,19 +628,11 @@ async fn acknowledged_mail_survives_kill_9() {
         "--no-traffic",
     ];
     let mut server = Server::start(&args);
-    let smtp = loop {
-        let line = server
-            .lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the SMTP address is printed");
-        if let Some(rest) = line.split("smtp://").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
+    let smtp = server.printed("smtp://");
     let acked_file = dir.path().join("acked.txt");
     let mut senders: Vec<Child> = (0..3)
         .map(|_| {
-            Command::new(python())
+            Command::new(peer_python())
                 .arg(script())
                 .args([
                     "stream",
@@ -762,15 +703,7 @@ print(len(acked), len(stored), len(missing), orphans, dups)
     assert_eq!(orphans, 0, "messages without their contact: {line}");
     assert_eq!(dups, 0, "messages stored twice: {line}");
     // And the restarted server takes mail again.
-    let smtp = loop {
-        let line = server
-            .lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the SMTP address is printed");
-        if let Some(rest) = line.split("smtp://").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
+    let smtp = server.printed("smtp://");
     let r = send(
         &smtp,
         CUSTOMER,
@@ -809,7 +742,7 @@ const THEIRS: &str = "+61412345678";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn texts_arrive_by_signed_webhook_and_replies_go_through_the_provider() {
-    let provider = Relay::start_as("fake-twilio");
+    let provider = Peer::start_as("fake-twilio");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let server = Server::start(&[
@@ -937,46 +870,7 @@ async fn texts_arrive_by_signed_webhook_and_replies_go_through_the_provider() {
     assert_eq!(conv["messages"][0]["text"], "Where is my order?");
 
     // Emma takes it and answers; the provider is asked to send it.
-    let agents = admin.get("/agents?limit=50").await;
-    let emma = agents["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a.to_string().contains("Emma Wilson"))
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let agent = Api {
-        token: demo_session(&client, &server.base, "agent5@demo.example").await,
-        client: client.clone(),
-        base: server.base.clone(),
-    };
-    let (s, v) = agent
-        .call(
-            reqwest::Method::PUT,
-            &format!("/agents/{emma}/state"),
-            Some(json!({"state": "available"})),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let rid = loop {
-        let st = agent.get(&format!("/agents/{emma}/status")).await;
-        if let Some(r) = st["reservations"].as_array().and_then(|r| r.first()) {
-            break r["id"].as_u64().unwrap();
-        }
-        assert!(Instant::now() < deadline, "no reservation: {st}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let (s, v) = agent
-        .call(
-            reqwest::Method::POST,
-            &format!("/reservations/{rid}/accept"),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    let agent = emma_takes(&admin, &id).await;
     let (s, v) = agent
         .call(
             reqwest::Method::POST,

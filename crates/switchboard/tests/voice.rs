@@ -14,31 +14,10 @@ use serde_json::{Value, json};
 mod common;
 use common::*;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_path_buf()
-}
-
-fn sip_python() -> PathBuf {
-    let p = std::env::var_os("SWITCHBOARD_SIP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/sip-venv/bin/python"));
-    assert!(
-        p.exists(),
-        "no Python with pjsua2 at {} — run scripts/test.sh once (it installs pjsua2-python), \
-         or point SWITCHBOARD_SIP_PYTHON at one",
-        p.display()
-    );
-    p
-}
-
 /// Runs the peers; returns what they report.
 fn peer(args: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sip/peer.py");
-    let out = Command::new(sip_python())
+    let out = Command::new(peer_python())
         .arg(script)
         .args(args)
         .output()
@@ -110,33 +89,7 @@ fn wav(rate: u32, channels: u16, freq: f64, seconds: f64) -> Vec<u8> {
 }
 const AGENT_TONE: f64 = 1000.0;
 
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    /// An API token, or a session cookie (`name=value`) for those who may
-    /// not make tokens.
-    token: String,
-}
-
 impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut r = self
-            .client
-            .request(method, format!("{}/api/v1{path}", self.base));
-        r = if self.token.contains('=') {
-            r.header("cookie", &self.token)
-        } else {
-            r.bearer_auth(&self.token)
-        };
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
     async fn upload(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
         let r = self
             .client
@@ -149,18 +102,6 @@ impl Api {
             .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (s, v) = self.call(reqwest::Method::GET, path, None).await;
-        assert_eq!(s, 200, "GET {path}: {v}");
-        v
-    }
-
-    async fn put(&self, path: &str, body: Value) -> Value {
-        let (s, v) = self.call(reqwest::Method::PUT, path, Some(body)).await;
-        assert_eq!(s, 200, "PUT {path}: {v}");
-        v
     }
 
     /// The newest voice contact, once it is in one of `states`.
@@ -198,15 +139,7 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
         "127.0.0.1:0",
         "--no-traffic",
     ]);
-    let sip = loop {
-        let line = server
-            .lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the SIP address is printed");
-        if let Some(rest) = line.split("udp://").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
+    let sip = server.printed("udp://");
     let client = http_client();
     let api = Api {
         token: demo_admin_token(&client, &server.base).await,
@@ -958,15 +891,7 @@ async fn agents_call_out_and_booked_callbacks_are_dialled_through_the_trunk() {
         "127.0.0.1:0",
         "--no-traffic",
     ]);
-    let sip = loop {
-        let line = server
-            .lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the SIP address is printed");
-        if let Some(rest) = line.split("udp://").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
+    let sip = server.printed("udp://");
     let client = http_client();
     let api = Api {
         token: demo_admin_token(&client, &server.base).await,
@@ -1323,15 +1248,7 @@ async fn switchboard_registers_with_a_carrier_that_then_may_call_in() {
         "127.0.0.1:0",
         "--no-traffic",
     ]);
-    let sip = loop {
-        let line = server
-            .lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the SIP address is printed");
-        if let Some(rest) = line.split("udp://").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
+    let sip = server.printed("udp://");
     let client = http_client();
     let api = Api {
         token: demo_admin_token(&client, &server.base).await,
@@ -1455,15 +1372,7 @@ async fn an_agent_consults_another_then_hands_the_call_over() {
         "127.0.0.1:0",
         "--no-traffic",
     ]);
-    let sip = loop {
-        let line = server
-            .lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the SIP address is printed");
-        if let Some(rest) = line.split("udp://").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
+    let sip = server.printed("udp://");
     let client = http_client();
     let api = Api {
         token: demo_admin_token(&client, &server.base).await,

@@ -66,6 +66,20 @@ impl Server {
         }
     }
 
+    /// The address the server printed after `scheme` (`udp://` for SIP,
+    /// `smtp://` for mail), waiting for its line.
+    pub fn printed(&self, scheme: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no {scheme} address printed"));
+            if let Some(rest) = line.split(scheme).nth(1) {
+                return rest.trim().to_string();
+            }
+        }
+    }
+
     pub fn printed_before_start(&self) -> Vec<String> {
         self.lines.try_iter().collect()
     }
@@ -127,4 +141,75 @@ pub async fn json_of(r: reqwest::Response) -> serde_json::Value {
 pub fn http_client() -> reqwest::Client {
     sb_app::install_tls_provider();
     reqwest::Client::new()
+}
+
+/// The Python with the channel tests' peers (pjsua2, aiosmtpd):
+/// `$SWITCHBOARD_SIP_PYTHON`, else `target/sip-venv/bin/python`, which
+/// scripts/test.sh makes.
+pub fn peer_python() -> std::path::PathBuf {
+    let p = std::env::var_os("SWITCHBOARD_SIP_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .ancestors()
+                .nth(2)
+                .unwrap()
+                .join("target/sip-venv/bin/python")
+        });
+    assert!(
+        p.exists(),
+        "no Python with the test peers at {} — run scripts/test.sh once (it installs pjsua2-python \
+         and aiosmtpd), or point SWITCHBOARD_SIP_PYTHON at one",
+        p.display()
+    );
+    p
+}
+
+/// The JSON API as one user.
+pub struct Api {
+    pub client: reqwest::Client,
+    pub base: String,
+    /// An API token, or a session cookie (`name=value`) for those who may
+    /// not make tokens.
+    pub token: String,
+}
+
+impl Api {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut r = self
+            .client
+            .request(method, format!("{}/api/v1{path}", self.base));
+        r = if self.token.contains('=') {
+            r.header("cookie", &self.token)
+        } else {
+            r.bearer_auth(&self.token)
+        };
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let (s, v) = self.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(s, 200, "GET {path}: {v}");
+        v
+    }
+
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let (s, v) = self.call(reqwest::Method::PUT, path, Some(body)).await;
+        assert_eq!(s, 200, "PUT {path}: {v}");
+        v
+    }
 }
