@@ -694,10 +694,12 @@ async fn real_phones_call_queue_answer_hear_each_other_and_are_recorded() {
         &sip,
         "--keys",
         "1",
+        // Well after the offer is due (2 s of waiting), so a busy machine
+        // that makes it late does not see the key come first.
         "--keys-after",
-        "3.5",
+        "6",
         "--wait",
-        "8",
+        "12",
         "--out",
         out.to_str().unwrap(),
     ]);
