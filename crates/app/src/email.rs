@@ -243,7 +243,7 @@ fn reply_files(
     out
 }
 
-fn message_view(m: MessageRow, attachments: Vec<AttachmentView>) -> MessageView {
+pub(crate) fn message_view(m: MessageRow, attachments: Vec<AttachmentView>) -> MessageView {
     MessageView {
         id: m.id,
         contact_id: m.contact_id,
@@ -296,7 +296,7 @@ impl App {
         }
     }
 
-    fn attachments_dir(&self, tenant: TenantId) -> PathBuf {
+    pub(crate) fn attachments_dir(&self, tenant: TenantId) -> PathBuf {
         self.config()
             .data_dir
             .join("attachments")
@@ -663,7 +663,7 @@ impl App {
 
     /// Writes attachments' files (before their rows, so a row always has
     /// its file) and returns the rows.
-    async fn keep_attachments(
+    pub(crate) async fn keep_attachments(
         &self,
         tenant: TenantId,
         message: &str,
@@ -877,9 +877,9 @@ impl App {
     ) -> Result<MessageView, AppError> {
         p.require(Permission::ContactWrite)?;
         let c = self.get_contact(p, contact).await?;
-        if c.channel != Channel::Email && c.channel != Channel::Sms {
+        if c.channel == Channel::Voice {
             return Err(AppError::Conflict(
-                "only email and text-message contacts are answered in writing".into(),
+                "only email, chat and text-message contacts are answered in writing".into(),
             ));
         }
         let me = self.own_agent(p).await?;
@@ -904,6 +904,28 @@ impl App {
         }
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
+        }
+        if c.channel == Channel::Chat {
+            let conv = self
+                .store()
+                .contact_conversation(p.tenant_id, &contact.to_string())
+                .await?
+                .ok_or(AppError::NotFound("conversation"))?;
+            if c.state.is_final() {
+                return Err(AppError::Conflict("the chat is over".into()));
+            }
+            let (row, rows) = self.chat_reply(p, contact, &conv, text, files).await?;
+            let files = rows
+                .into_iter()
+                .map(|a| AttachmentView {
+                    id: a.id,
+                    filename: a.filename,
+                    content_type: a.content_type,
+                    bytes: a.bytes,
+                    sha256: a.sha256,
+                })
+                .collect();
+            return Ok(message_view(row, files));
         }
         if c.channel == Channel::Sms {
             let conv = self

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod callbacks;
+pub mod chat;
 pub mod codes;
 pub mod contacts;
 pub mod customers;
@@ -87,6 +88,8 @@ pub struct App {
     pub(crate) voice: voice::VoiceState,
     /// What the email use cases share with the delivery worker.
     pub(crate) mail: email::MailState,
+    /// The rooms of open chat widgets on this node.
+    pub(crate) chat: chat::ChatState,
 }
 
 /// Queue priorities by queue, with when they were read.
@@ -116,6 +119,7 @@ impl App {
             token_cache: Arc::default(),
             voice: voice::VoiceState::default(),
             mail: email::MailState::default(),
+            chat: chat::ChatState::default(),
         }
     }
 

@@ -155,6 +155,12 @@ pub enum Command {
         queue: QueueId,
         reply: oneshot::Sender<Option<QueueLive>>,
     },
+    /// A waiting contact's place in its queue (1 is next) and expected
+    /// wait in milliseconds; None when it is not waiting.
+    Position {
+        contact: ContactId,
+        reply: oneshot::Sender<Option<(usize, Option<u64>)>>,
+    },
 }
 
 /// An event made durable, as read models and live screens receive it.
@@ -1323,9 +1329,10 @@ impl TenantRouting {
                 input(&mut self.engine, Input::ContactGone { contact }),
                 reply,
             ),
-            Command::Reload { .. } | Command::AgentStatus { .. } | Command::QueueStatus { .. } => {
-                None
-            }
+            Command::Reload { .. }
+            | Command::AgentStatus { .. }
+            | Command::QueueStatus { .. }
+            | Command::Position { .. } => None,
         }
     }
 
@@ -1453,6 +1460,9 @@ async fn run(
                 }
                 Command::QueueStatus { queue, reply } => {
                     let _ = reply.send(state.queue_live(queue));
+                }
+                Command::Position { contact, reply } => {
+                    let _ = reply.send(state.engine.position(contact));
                 }
                 Command::Reload { agent, done } => {
                     match agent {

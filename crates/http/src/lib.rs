@@ -6,6 +6,7 @@
 //! Handlers translate and nothing more: no SQL and no business rules here.
 
 mod api;
+mod chat;
 mod dto;
 mod error;
 mod extract;
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(api::live::router())
+        .merge(chat::router())
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -105,7 +107,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CsrfLayer::new())
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(middleware::map_response(frame_options))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -131,6 +133,21 @@ pub async fn serve(
         stopping.send_replace(true);
     })
     .await
+}
+
+/// No page may be framed, but for one that names who may frame it (the
+/// chat widget's `frame-ancestors`).
+async fn frame_options(mut res: Response) -> Response {
+    let framable = res
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("frame-ancestors"));
+    if !framable {
+        res.headers_mut()
+            .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    res
 }
 
 /// Counts requests and their latency by route template and status.

@@ -470,6 +470,14 @@ pub async fn asset(Path(name): Path<String>) -> Response {
             include_str!("../assets/reports.js"),
             "text/javascript; charset=utf-8",
         ),
+        "chat.js" => (
+            include_str!("../assets/chat.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "chat.css" => (
+            include_str!("../assets/chat.css"),
+            "text/css; charset=utf-8",
+        ),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     (

@@ -18,6 +18,7 @@
 
 mod audit;
 mod callbacks;
+mod chat;
 mod codes;
 mod contacts;
 mod customers;
@@ -42,6 +43,7 @@ use sqlx::AnyPool;
 
 pub use audit::{AuditEntry, AuditFilter};
 pub use callbacks::{CLAIM_MS, CallbackFilter};
+pub use chat::{ChatSession, ChatWidget};
 pub use contacts::ContactFilter;
 pub use customers::CustomerFilter;
 pub use directory::AgentFilter;

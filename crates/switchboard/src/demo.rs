@@ -400,6 +400,21 @@ pub async fn seed(app: &App) -> Result<bool> {
             .await
             .map_err(err("email address"))?;
     }
+    // Web chat: a widget any page may embed, to Support; transcripts are
+    // sent from Support's address.
+    app.put_chat_widget(
+        &p,
+        None,
+        sb_app::chat::WidgetSpec {
+            name: "Demo chat".into(),
+            queue_id: support.id.to_string(),
+            allowed_origins: Vec::new(),
+            transcript_from: Some(DEMO_EMAIL[0].0.into()),
+            greeting: Some("Hello! Ask us anything and an agent will be with you shortly.".into()),
+        },
+    )
+    .await
+    .map_err(err("chat widget"))?;
     for (email, username) in DEMO_PHONES {
         if let Some((_, agent)) = agents_by_email.iter().find(|(e, _)| e == email) {
             app.put_agent_phone(
@@ -426,6 +441,12 @@ pub async fn demo_tenant(app: &App) -> Result<(sb_store::Tenant, Principal)> {
         .context("no demo tenant")?;
     let p = Principal::cli(tenant.id);
     Ok((tenant, p))
+}
+
+/// The demo's chat widget, if it has one.
+pub async fn chat_widget(app: &App) -> Option<sb_app::chat::WidgetView> {
+    let (_, p) = demo_tenant(app).await.ok()?;
+    app.list_chat_widgets(&p).await.ok()?.into_iter().next()
 }
 
 /// Weeks of past contacts a new demo gets, so that reports, forecasts and

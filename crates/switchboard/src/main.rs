@@ -214,6 +214,12 @@ async fn run(cli: Cli) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join(" or ")
             );
+            if let Some(w) = demo::chat_widget(&app).await {
+                println!(
+                    "  Web chat: open http://{}/chat/w/{} (a page embeds it with <script src=\"http://{}/chat/widget.js\" data-widget=\"{}\" async></script>).",
+                    args.listen.http, w.id, args.listen.http, w.id
+                );
+            }
             if traffic.is_some() {
                 println!(
                     "  Live traffic: customers and agent1–agent4 are simulated ({}x time; --no-traffic to stop it).",
@@ -375,6 +381,7 @@ async fn serve(
         tracing::warn!("no --smtp-relay: replies and acknowledgements wait in the queue");
     }
     let mail_out = tokio::spawn(app.clone().run_message_delivery(listen.smtp_relay.clone()));
+    let chat_relay = tokio::spawn(app.clone().run_chat_relay());
     let secure = !addr.ip().is_loopback();
     tracing::info!(http = %addr, store = %store_description(store_args), "switchboard is serving");
     if listen.nats.is_some() {
@@ -410,6 +417,7 @@ async fn serve(
     purge.abort();
     mail.abort();
     mail_out.abort();
+    chat_relay.abort();
     webhooks.abort();
     callbacks.abort();
     if let Some(t) = traffic {

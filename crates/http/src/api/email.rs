@@ -141,7 +141,15 @@ async fn attachment(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let (row, path) = s.app.attachment(&p, &id).await?;
-    let file = tokio::fs::File::open(&path)
+    Ok(file_response(&row, &path).await?)
+}
+
+/// A stored file as a download (never shown inline), with its checksum.
+pub(crate) async fn file_response(
+    row: &sb_store::AttachmentRow,
+    path: &std::path::Path,
+) -> Result<Response, AppError> {
+    let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| AppError::Unavailable(format!("the file cannot be read: {e}")))?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));

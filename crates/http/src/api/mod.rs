@@ -5,10 +5,11 @@ mod audit;
 mod auth;
 pub(crate) use auth::session_cookie;
 mod callbacks;
+mod chat;
 mod codes;
 mod crm;
 mod directory;
-mod email;
+pub(crate) mod email;
 mod help;
 mod hours;
 pub(crate) mod live;
@@ -60,7 +61,8 @@ pub(crate) const CREATED: StatusCode = StatusCode::CREATED;
         (name = "work", description = "Routing: agent state, reservations, completing, wrapping up and transferring contacts, live status"),
         (name = "voice", description = "The voice channel: dialled numbers, carrier trunks, agents' phones, call recordings"),
         (name = "email", description = "The email channel: receiving addresses, conversations, replies, attachments, signatures"),
-        (name = "sms", description = "Text messages: receiving numbers, the provider account, the provider's webhook")
+        (name = "sms", description = "Text messages: receiving numbers, the provider account, the provider's webhook"),
+        (name = "chat", description = "Web chat: the widgets websites embed, and typing in a live chat")
     )
 )]
 struct ApiDoc;
@@ -103,6 +105,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(voice::router())
         .merge(email::router())
         .merge(sms::router())
+        .merge(chat::router())
         .merge(work::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

@@ -213,3 +213,48 @@ impl Api {
         v
     }
 }
+
+/// Emma (agent5, an agent of Support) logs in, goes available, and accepts
+/// the reservation that comes, which must be for `contact`; her API.
+pub async fn emma_takes(admin: &Api, contact: &str) -> Api {
+    let agents = admin.get("/agents?limit=50").await;
+    let emma = agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a.to_string().contains("Emma Wilson"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent = Api {
+        token: demo_session(&admin.client, &admin.base, "agent5@demo.example").await,
+        client: admin.client.clone(),
+        base: admin.base.clone(),
+    };
+    agent
+        .put(
+            &format!("/agents/{emma}/state"),
+            serde_json::json!({"state": "available"}),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let rid = loop {
+        let st = agent.get(&format!("/agents/{emma}/status")).await;
+        if let Some(r) = st["reservations"].as_array().and_then(|r| r.first()) {
+            assert_eq!(r["contact_id"], contact);
+            break r["id"].as_u64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "no reservation: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (s, v) = agent
+        .call(
+            reqwest::Method::POST,
+            &format!("/reservations/{rid}/accept"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    agent
+}
