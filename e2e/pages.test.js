@@ -248,7 +248,7 @@ test("a team leader moves an agent to another queue from the floor view", async 
   // He still holds the wallboard test's chat; answered, this one shows too.
   const reservation = status.reservations.find((r) => r.contact_id === contact.id);
   await admin("POST", `/api/v1/reservations/${reservation.id}/accept`, {});
-  await textIs(row.locator(".in-hand"), /^Chat — E2E Wall, Chat — Sales$/);
+  await textIs(row.locator(".in-hand .holding"), /^Chat — E2E Wall, Chat — Sales$/);
   // Away with one of the centre's reasons.
   await row.getByLabel("State for Wally Agent").selectOption({ label: "away — Coaching" });
   await row.getByRole("button", { name: "Set" }).click();

@@ -123,6 +123,8 @@ pub struct SignatureSpec {
 pub struct MessageView {
     pub id: String,
     pub contact_id: String,
+    /// `email`, `sms` or `chat`.
+    pub channel: String,
     /// `in` or `out`.
     pub direction: String,
     pub from_address: String,
@@ -247,6 +249,7 @@ pub(crate) fn message_view(m: MessageRow, attachments: Vec<AttachmentView>) -> M
     MessageView {
         id: m.id,
         contact_id: m.contact_id,
+        channel: m.channel,
         direction: m.direction,
         from_address: m.from_address,
         from_name: m.from_name,

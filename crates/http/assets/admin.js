@@ -661,11 +661,29 @@ function smsAccountForm(a) {
     async () => { dialog.close(); say("SMS account saved."); await show(); });
 }
 
+function widgetForm(w, addresses) {
+  const name = text("name", w?.name, { placeholder: "Website chat" });
+  const queue = select("queue_id", cache.queues.map((q) => [q.id, q.name]), w?.queue_id);
+  const origins = el("textarea", { name: "allowed_origins", rows: 3, placeholder: "https://www.example.com" }, (w?.allowed_origins || []).join("\n"));
+  const from = select("transcript_from", [["", "no transcripts"], ...addresses.map((a) => [a.address, a.address])], w?.transcript_from || "");
+  const greeting = text("greeting", w?.greeting, { placeholder: "Hello! How can we help?" });
+  return form([el("div", { class: "grid2" }, field("Name", name), field("Queue", queue, "Its chats are routed here.")),
+    field("Websites allowed to embed it", origins, "One origin a line (https://www.example.com); empty allows any site."),
+    el("div", { class: "grid2" }, field("Transcripts are emailed from", from), field("Greeting", greeting, "Shown above the pre-chat form."))],
+    w ? "Save widget" : "Add widget",
+    () => api(w ? "PUT" : "POST", w ? `/api/v1/chat/widgets/${w.id}` : "/api/v1/chat/widgets", {
+      name: name.value, queue_id: queue.value, greeting: greeting.value, transcript_from: from.value || null,
+      allowed_origins: origins.value.split("\n").map((o) => o.trim()).filter(Boolean),
+    }),
+    async (r) => { dialog.close(); say(`Chat widget ${r.name} saved.`); await show(); });
+}
+
 async function emailArea() {
   await load("queues");
   const addresses = await api("GET", "/api/v1/email/addresses");
-  const [smsNumbers, smsAccount] = await Promise.all([api("GET", "/api/v1/sms/numbers"),
-    api("GET", "/api/v1/sms/account").catch(() => null)]);
+  const [smsNumbers, smsAccount, widgets] = await Promise.all([api("GET", "/api/v1/sms/numbers"),
+    api("GET", "/api/v1/sms/account").catch(() => null), api("GET", "/api/v1/chat/widgets")]);
+  const snippet = (w) => `<script src="${location.origin}/chat/widget.js" data-widget="${w.id}" async></script>`;
   const rows = addresses.items.map((a) => el("tr", { "data-address": a.address },
     el("th", { scope: "row" }, a.address), el("td", {}, nameOf("queues", a.queue_id)?.name || "—"), el("td", {}, a.display_name),
     el("td", {}, button("Edit", () => edit(`Address ${a.address}`, () => addressForm(a)), "secondary", { "aria-label": `Edit ${a.address}` }),
@@ -684,6 +702,16 @@ async function emailArea() {
         el("th", { scope: "row" }, n.number), el("td", {}, nameOf("queues", n.queue_id)?.name || "—"))), "SMS numbers"),
       el("div", { class: "row" }, button(smsAccount ? "Change account" : "Set up account", () => edit("SMS provider account", () => smsAccountForm(smsAccount)), "secondary"),
         button("Add SMS number", () => edit("New SMS number", () => smsNumberForm()), ""))),
+    section("Web chat", el("p", { class: "muted" },
+      "A website shows a chat button by adding the widget's script tag. Chats are routed to the widget's queue; agents take as many at once as their chat capacity allows."),
+      table(["Widget", "Queue", "Embed", ""], widgets.items.map((w) => el("tr", { "data-widget": w.id },
+        el("th", { scope: "row" }, w.name), el("td", {}, nameOf("queues", w.queue_id)?.name || "—"),
+        el("td", {}, el("code", { class: "snippet" }, snippet(w)), " ", el("a", { href: `/chat/w/${w.id}`, target: "_blank", rel: "noopener" }, "Try it")),
+        el("td", {}, button("Edit", () => edit(`Chat widget ${w.name}`, () => widgetForm(w, addresses.items)), "secondary", { "aria-label": `Edit ${w.name}` }),
+          " ", button("Remove", async () => {
+            try { await api("DELETE", `/api/v1/chat/widgets/${w.id}`); await show(); } catch (e) { say(e.message, true); }
+          }, "secondary", { "aria-label": `Remove ${w.name}` })))), "Chat widgets"),
+      el("div", { class: "row" }, button("Add chat widget", () => edit("New chat widget", () => widgetForm(null, addresses.items)), ""))),
   ];
 }
 

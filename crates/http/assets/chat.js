@@ -9,14 +9,24 @@ const KEY = `switchboard-chat:${widget}`;
 const $ = (id) => document.getElementById(id);
 const list = $("messages");
 
+// Where the session is kept: this browser's storage for the widget, or,
+// where a browser refuses storage to a framed page, memory (a reload then
+// starts a new chat; reconnects still resume).
+const memory = new Map();
+const storage = (() => {
+  for (const get of [() => window.localStorage, () => window.sessionStorage]) {
+    try { const s = get(); s.setItem(`${KEY}:probe`, "1"); s.removeItem(`${KEY}:probe`); return s; } catch { /* refused */ }
+  }
+  return { getItem: (k) => memory.get(k) ?? null, setItem: (k, v) => memory.set(k, v), removeItem: (k) => memory.delete(k) };
+})();
 let saved = null;                   // {token, reference, outbox: [{client_id, text}]}
-try { saved = JSON.parse(localStorage.getItem(KEY) || "null"); } catch { saved = null; }
+try { saved = JSON.parse(storage.getItem(KEY) || "null"); } catch { saved = null; }
 const seen = new Map();             // message id → message
 let ws = null, backoff = 500, closedByUs = false, starting = null, typingSent = 0, typingTimer = null, theirTyping = null;
 
 function save() {
-  if (saved) localStorage.setItem(KEY, JSON.stringify(saved));
-  else localStorage.removeItem(KEY);
+  if (saved) storage.setItem(KEY, JSON.stringify(saved));
+  else storage.removeItem(KEY);
 }
 function newId() {
   return (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`).replace(/[^A-Za-z0-9-]/g, "");
@@ -59,7 +69,11 @@ function connect() {
   ws.addEventListener("open", () => {
     ws.send(JSON.stringify(starting || { type: "resume", token: saved.token, after: lastId() }));
   });
-  ws.addEventListener("message", (ev) => { try { handle(JSON.parse(ev.data)); } catch { /* not ours */ } });
+  ws.addEventListener("message", (ev) => {
+    let f;
+    try { f = JSON.parse(ev.data); } catch { return; }
+    handle(f);
+  });
   ws.addEventListener("close", () => {
     ws = null;
     if (closedByUs || (!saved && !starting)) return;

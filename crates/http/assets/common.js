@@ -75,7 +75,7 @@ export function live(onEvent) {
     "contact.transferred", "contact.max_wait_reached", "contact.arrived_closed", "contact.callback_scheduled",
     "contact.wrap_up_started", "contact.abandoned", "contact.ended", "reservation.created",
     "reservation.ended", "agent.status", "queue.opened", "queue.closed", "help.raised", "help.answered",
-    "message.received", "message.sent", "message.failed", "lagged",
+    "message.received", "message.sent", "message.failed", "chat.typing", "lagged",
   ];
   for (const k of kinds) {
     source.addEventListener(k, (m) => {

@@ -190,11 +190,11 @@ function workCard(id) {
   const inWrap = contact.state === "wrap_up" || wrapping.has(id) || contact.state === "ended";
   const notes = el("textarea", { name: "notes", id: `notes-${id}`, "aria-label": "Notes" }, contact.notes);
   const form = el("form", { class: "wrap-form", novalidate: true });
-  const card = el("article", { class: "card contact", "data-contact": id },
+  const card = el("article", { class: "card contact", "data-contact": id, "data-channel": contact.channel },
     el("h3", {}, `${channelName(contact.channel)} — ${queues.get(contact.queue_id) || ""}`),
     contact.subject ? el("p", { style: "margin:.25rem 0" }, contact.subject) : null,
     customerCard(c),
-    contact.channel === "email" || contact.channel === "sms" ? writtenThread(id, !inWrap, contact.channel) : null,
+    contact.channel !== "voice" ? writtenThread(id, !inWrap, contact.channel) : null,
     form);
   form.append(el("label", { for: `notes-${id}` }, "Notes"), notes);
   if (!inWrap) {
@@ -244,17 +244,30 @@ function workCard(id) {
  * first) and, while the contact is in hand, a reply box. Loaded on its own
  * so new messages appear without redrawing what the agent is typing. */
 function writtenThread(id, canReply, channel) {
-  const sms = channel === "sms";
+  const sms = channel === "sms", chat = channel === "chat";
   const list = el("div", { class: "messages", "aria-live": "polite" }, el("p", { class: "muted" }, "Loading the conversation…"));
   const box = el("section", { class: "thread", "data-thread": id, "aria-label": "Conversation" },
-    el("h4", { class: "thread-title" }, "Conversation"), list);
+    el("h4", { class: "thread-title" }, "Conversation"), list,
+    chat ? el("p", { class: "muted typing", hidden: true }, "The customer is typing…") : null);
   if (canReply) {
-    const text = el("textarea", { name: "text", id: `reply-${id}`, rows: 5 });
+    const text = el("textarea", { name: "text", id: `reply-${id}`, rows: chat ? 2 : 5 });
     const files = el("input", { type: "file", multiple: true, name: "attachments", id: `reply-files-${id}` });
     const f = el("form", { class: "reply-form", novalidate: true, "aria-label": "Reply to the customer" },
-      el("label", { for: text.id }, sms ? "Reply (text message, 1,600 characters at most)" : "Reply (your signature is added)"), text,
+      el("label", { for: text.id }, sms ? "Reply (text message, 1,600 characters at most)" : chat ? "Message (Enter sends; Shift+Enter for a new line)" : "Reply (your signature is added)"), text,
       sms ? null : el("label", { for: files.id }, "Attach files (5 MB in all)"), sms ? null : files,
-      el("div", { class: "row" }, el("button", { type: "submit", class: "send-reply" }, "Send reply")));
+      el("div", { class: "row" }, el("button", { type: "submit", class: "send-reply" }, chat ? "Send" : "Send reply")));
+    if (chat) {
+      // The customer sees me typing: told every few seconds while I type.
+      let told = 0;
+      text.addEventListener("input", () => {
+        if (Date.now() - told < 3_000) return;
+        told = Date.now();
+        api("POST", `/api/v1/contacts/${id}/typing`, { on: true }).catch(() => {});
+      });
+      text.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); f.requestSubmit(); }
+      });
+    }
     f.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
@@ -265,7 +278,7 @@ function writtenThread(id, canReply, channel) {
         text.value = "";
         files.value = "";
         clearFieldErrors(f);
-        say("Reply queued to send.");
+        say(chat ? "Sent." : "Reply queued to send.");
         await loadThread(id);
       } catch (e) {
         if (e instanceof ApiError && e.fields.length) showFieldErrors(f, e);
@@ -276,6 +289,15 @@ function writtenThread(id, canReply, channel) {
   }
   loadThread(id, list);
   return box;
+}
+
+const typingTimers = new Map();     // contact → timer hiding "typing…"
+function showTyping(id, on) {
+  const line = document.querySelector(`[data-thread="${id}"] .typing`);
+  if (!line) return;
+  clearTimeout(typingTimers.get(id));
+  line.hidden = !on;
+  if (on) typingTimers.set(id, setTimeout(() => { line.hidden = true; }, 6_000));
 }
 
 /** An ArrayBuffer as standard base64. */
@@ -295,11 +317,13 @@ async function loadThread(id, into) {
     const conv = await api("GET", `/api/v1/contacts/${id}/messages`);
     const title = list.parentElement.querySelector(".thread-title");
     if (title) title.textContent = `Conversation #${conv.reference}`;
+    const chat = conv.messages.some((m) => m.channel === "chat") || list.closest("[data-contact]")?.dataset.channel === "chat";
     list.replaceChildren(...conv.messages.map((m) => el("article", { class: `message ${m.direction}`, "data-message": m.id },
       el("p", { class: "message-head muted" },
-        m.direction === "in" ? `From ${m.from_name ? `${m.from_name} <${m.from_address}>` : m.from_address}` : `To ${m.to_address}`,
+        chat && m.automatic !== "transcript" ? `${m.from_name || (m.direction === "in" ? "Customer" : "Agent")}`
+          : m.direction === "in" ? `From ${m.from_name ? `${m.from_name}${m.from_address ? ` <${m.from_address}>` : ""}` : m.from_address}` : `To ${m.to_address}`,
         ` · ${new Date(m.created_at).toLocaleString()}`,
-        m.direction === "out" ? ` · ${statusWords[m.status] || m.status}` : "",
+        m.direction === "out" && !(chat && m.status === "sent" && !m.automatic) ? ` · ${statusWords[m.status] || m.status}` : "",
         m.automatic ? ` · automatic (${m.automatic})` : "",
         m.contact_id !== id ? " · earlier contact" : ""),
       el("div", { class: "message-text" }, m.text),
@@ -529,6 +553,7 @@ live((kind, e) => {
   const p = e.payload || {};
   const mine = p.agent_id === agentId || e.subject_id === agentId || contacts.has(e.subject_id);
   if (kind.startsWith("message.") && contacts.has(e.subject_id)) loadThread(e.subject_id);
+  if (kind === "chat.typing" && contacts.has(e.subject_id)) showTyping(e.subject_id, p.on);
   if (mine) refreshSoon();
 });
 

@@ -45,6 +45,41 @@ function monitorButtons(a, s) {
       onclick: () => leave(a, c) }, "Leave"))]);
 }
 
+/** A "Watch" button for each chat an agent has in hand. */
+function watchButtons(a, s) {
+  const chats = (s ? s.contacts : []).map((id) => inHand.get(id)).filter((c) => c && c.channel === "chat");
+  return chats.map((c) => el("button", { type: "button", class: "secondary watch", style: "margin-left:.25rem",
+    "aria-label": `Watch ${a.display_name}'s chat`, onclick: () => watch(a, c) }, "Watch chat"));
+}
+
+// The chat a team leader is watching: its messages as they come, read-only.
+let watching = null;                // {contact, agent}
+let watchTyping = null;
+async function watch(a, c) {
+  watching = { contact: c.id, agent: a.display_name };
+  await drawWatch();
+  document.getElementById("watch").scrollIntoView({ block: "nearest" });
+}
+async function drawWatch() {
+  const box = document.getElementById("watch");
+  if (!watching) { box.hidden = true; return; }
+  box.hidden = false;
+  try {
+    const conv = await api("GET", `/api/v1/contacts/${watching.contact}/messages`);
+    box.replaceChildren(
+      el("div", { class: "row", style: "justify-content:space-between" },
+        el("h2", { style: "margin:0" }, `Watching ${watching.agent}'s chat #${conv.reference}`),
+        el("button", { type: "button", class: "secondary", onclick: () => { watching = null; drawWatch(); } }, "Stop watching")),
+      el("div", { class: "messages watch-messages", "aria-live": "polite" },
+        ...conv.messages.filter((m) => m.channel === "chat").map((m) => el("article", { class: `message ${m.direction}`, "data-message": m.id },
+          el("p", { class: "message-head muted" }, `${m.from_name || (m.direction === "in" ? "Customer" : "Agent")} · ${new Date(m.created_at).toLocaleTimeString()}`),
+          el("div", { class: "message-text" }, m.text)))),
+      el("p", { class: "muted watch-typing", hidden: true }, "The customer is typing…"));
+  } catch (e) {
+    box.replaceChildren(el("p", { class: "error" }, `Could not read the chat: ${e.message}`));
+  }
+}
+
 async function monitor(a, c, mode) {
   try {
     await api("POST", `/api/v1/contacts/${c.id}/monitor`, { mode });
@@ -99,7 +134,7 @@ function draw() {
       el("td", {}, el("span", { class: `pill ${state}` }, state.replace("_", "-"), s && s.reason ? ` (${s.reason})` : "")),
       el("td", { class: "since", "data-since": s && s.since ? s.since : "" }, s && s.since ? duration(Date.now() - s.since) : "—"),
       el("td", {}, s ? String(s.reservations.length) : "—"),
-      el("td", { class: "in-hand" }, holding(s), ...monitorButtons(a, s)),
+      el("td", { class: "in-hand" }, el("span", { class: "holding" }, holding(s)), ...monitorButtons(a, s), ...watchButtons(a, s)),
       el("td", { class: "handled" }, today.has(a.id) && today.get(a.id) !== null ? String(today.get(a.id)) : "—"),
       adherenceCell(adherence.get(a.id)),
       el("td", {}, el("div", { class: "row", style: "margin:0" }, select,
@@ -204,6 +239,14 @@ setInterval(() => {
 }, 1000);
 const todaySoon = debounce(() => loadToday().catch(() => {}), 1000);
 live((kind, data) => {
+  if (watching && data && data.subject_id === watching.contact) {
+    if (kind.startsWith("message.")) drawWatch();
+    if (kind === "chat.typing") {
+      const line = document.querySelector("#watch .watch-typing");
+      clearTimeout(watchTyping);
+      if (line) { line.hidden = !data.payload.on; watchTyping = setTimeout(() => { line.hidden = true; }, 6_000); }
+    }
+  }
   // A call over: what the agent holds is read again (no monitoring offered).
   if (kind === "contact.wrap_up_started" && data) { inHand.delete(data.subject_id); refreshSoon(); }
   if (kind === "contact.ended" || kind === "reconnected") todaySoon();
