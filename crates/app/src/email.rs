@@ -41,6 +41,30 @@ pub struct MailState {
     /// recipient, then delivery needs the same row. Changed on this node:
     /// cleared at once; on another: within the TTL.
     addresses: Arc<std::sync::Mutex<AddressCache>>,
+    /// The writer that keeps messages joining open contacts, many to a
+    /// transaction (started on first use).
+    joins: Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<JoinJob>>>,
+}
+
+type JoinJob = (Received, tokio::sync::oneshot::Sender<Result<(), String>>);
+
+/// Messages joining open contacts kept in one transaction at most.
+const JOIN_BATCH: usize = 256;
+
+/// Keeps the messages sent to it, as many as are waiting in one
+/// transaction, and answers each once its transaction has committed.
+async fn run_join_writer(store: sb_store::Store, mut rx: tokio::sync::mpsc::Receiver<JoinJob>) {
+    let mut jobs = Vec::with_capacity(JOIN_BATCH);
+    while rx.recv_many(&mut jobs, JOIN_BATCH).await > 0 {
+        let batch: Vec<&Received> = jobs.iter().map(|(r, _)| r).collect();
+        let result = store
+            .insert_received_batch(&batch)
+            .await
+            .map_err(|e| e.to_string());
+        for (_, reply) in jobs.drain(..) {
+            let _ = reply.send(result.clone());
+        }
+    }
 }
 
 type AddressCache =
@@ -568,7 +592,21 @@ impl App {
 
     /// Stores a message that joins an open contact, and tells the desk.
     pub(crate) async fn join_open_contact(&self, r: &Received) -> Result<(), AppError> {
-        self.store().insert_received(r).await?;
+        let writer = self
+            .mail
+            .joins
+            .get_or_init(|| {
+                let (tx, rx) = tokio::sync::mpsc::channel(4 * JOIN_BATCH);
+                tokio::spawn(run_join_writer(self.store().clone(), rx));
+                tx
+            })
+            .clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let stopped = || AppError::Unavailable("the message writer stopped".into());
+        writer.send((r.clone(), tx)).await.map_err(|_| stopped())?;
+        rx.await
+            .map_err(|_| stopped())?
+            .map_err(|e| AppError::Unavailable(format!("storing a message failed: {e}")))?;
         let m = &r.message;
         self.routing.publish(LiveEvent {
             tenant_id: m.tenant_id,

@@ -355,6 +355,17 @@ impl Store {
         Ok(())
     }
 
+    /// Stores several received messages in one transaction (one commit for
+    /// them all): all are kept, or none.
+    pub async fn insert_received_batch(&self, batch: &[&Received]) -> Result<()> {
+        let mut tx = self.write().begin().await?;
+        for r in batch {
+            write_received(&mut tx, r).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Stores an outbound message (queued for the delivery worker) with its
     /// attachments and its event.
     pub async fn insert_outbound(
