@@ -169,6 +169,40 @@ async fn isolation(s: TestServer) {
     s.post("/api/v1/queues", bt, json!({"name": "Q2", "routing_rules": {"overflow": {"queue_id": a.queue, "after_seconds": 30}}}))
         .await
         .problem_for(422, "routing_rules.overflow.queue_id");
+    // Chat widgets: another tenant's is missing, and none points at
+    // another tenant's queue.
+    let widget = s
+        .post(
+            "/api/v1/chat/widgets",
+            &a.admin_token,
+            json!({"name": "A's chat", "queue_id": a.queue}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let w = format!("/api/v1/chat/widgets/{widget}");
+    s.call(
+        Method::PUT,
+        &w,
+        bt,
+        Some(json!({"name": "Stolen", "queue_id": b.queue})),
+    )
+    .await
+    .expect(404);
+    s.call(Method::DELETE, &w, bt, None).await.expect(404);
+    assert!(
+        s.get("/api/v1/chat/widgets", bt).await.body["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    s.post(
+        "/api/v1/chat/widgets",
+        bt,
+        json!({"name": "B", "queue_id": a.queue}),
+    )
+    .await
+    .problem_for(422, "queue_id");
     // A token of tenant A works only in tenant A.
     let (_, a_agent) = s.user_with_token(&a.tenant, &[Role::Agent]).await;
     s.get(&format!("/api/v1/customers/{}", b.customer), &a_agent)

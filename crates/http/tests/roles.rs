@@ -220,6 +220,13 @@ fn cases(f: &Fixture, role: Role) -> Vec<Case> {
             None,
             &[AD, TL, TR],
         ),
+        c(M::GET, "/api/v1/chat/widgets".into(), None, &[AD]),
+        c(
+            M::POST,
+            "/api/v1/chat/widgets".into(),
+            Some(json!({"name": format!("Chat {r}"), "queue_id": f.queue})),
+            &[AD],
+        ),
     ]
 }
 

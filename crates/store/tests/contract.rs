@@ -53,6 +53,7 @@ contract!(
     routing_changes_commit_together,
     email_conversations_thread_queue_and_stay_scoped,
     sms_numbers_accounts_and_opt_outs_stay_scoped,
+    chat_widgets_and_sessions_stay_scoped,
 );
 
 fn now() -> UnixMs {
@@ -1333,4 +1334,74 @@ async fn sms_numbers_accounts_and_opt_outs_stay_scoped(store: Store) {
         .collect();
     assert_eq!(due, [text.id.clone()]);
     assert_eq!(store.due_messages(now(), 10, true).await.unwrap().len(), 2);
+}
+
+async fn chat_widgets_and_sessions_stay_scoped(store: Store) {
+    let t = tenant(&store, "chat").await;
+    let b = tenant(&store, "chat2").await;
+    let q = queue(&store, t.id, "Support").await;
+    let qb = queue(&store, b.id, "Support").await;
+    let w = ChatWidget {
+        id: Uuid::now_v7().to_string(),
+        tenant_id: t.id,
+        name: "Website".into(),
+        queue_id: q.id.to_string(),
+        allowed_origins: "https://shop.example".into(),
+        transcript_from: None,
+        greeting: "Hello".into(),
+        updated_at: now(),
+    };
+    store.put_chat_widget(&w, &who()).await.unwrap();
+    let mut changed = w.clone();
+    changed.greeting = "Hi".into();
+    store.put_chat_widget(&changed, &who()).await.unwrap();
+    let found = store.find_chat_widget(&w.id).await.unwrap().unwrap();
+    assert_eq!((found.tenant_id, found.greeting.as_str()), (t.id, "Hi"));
+    // Another tenant can neither take the id over nor see or remove it.
+    let theirs = ChatWidget {
+        tenant_id: b.id,
+        queue_id: qb.id.to_string(),
+        ..w.clone()
+    };
+    assert!(matches!(
+        store.put_chat_widget(&theirs, &who()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.list_chat_widgets(b.id).await.unwrap().is_empty());
+    assert!(matches!(
+        store.delete_chat_widget(b.id, &w.id, &who()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.list_chat_widgets(t.id).await.unwrap().len(), 1);
+    // Sessions are found by the hash of their secret only.
+    let s = ChatSession {
+        token_sha256: "ab".repeat(32),
+        tenant_id: t.id,
+        widget_id: w.id.clone(),
+        conversation_id: Uuid::now_v7().to_string(),
+        created_at: now(),
+    };
+    store.insert_chat_session(&s).await.unwrap();
+    let got = store
+        .find_chat_session(&s.token_sha256)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (got.tenant_id, got.conversation_id),
+        (t.id, s.conversation_id.clone())
+    );
+    assert!(
+        store
+            .find_chat_session(&"cd".repeat(32))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store.insert_chat_session(&s).await.is_err(),
+        "a secret is one session"
+    );
+    store.delete_chat_widget(t.id, &w.id, &who()).await.unwrap();
+    assert!(store.find_chat_widget(&w.id).await.unwrap().is_none());
 }

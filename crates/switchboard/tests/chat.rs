@@ -387,7 +387,9 @@ async fn a_customer_chats_with_an_agent_through_the_widget() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = client
+    // (Its own connection: the server answers 413 without reading the
+    // rest and closes it.)
+    let r = http_client()
         .post(format!("{files}?name=big.bin&client_id=file3"))
         .bearer_auth(&token)
         .body(vec![0u8; 6 * 1024 * 1024])
