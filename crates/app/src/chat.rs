@@ -25,6 +25,7 @@ use tokio::sync::broadcast;
 
 use crate::auth::{new_secret, secret_hash};
 use crate::contacts::NewContact;
+use crate::email::{as_attachments, content_type_or_octets};
 use crate::routing::LiveEvent;
 use crate::{App, AppError, FieldError, Principal};
 
@@ -343,10 +344,13 @@ impl ChatState {
     fn watched(&self, contact: &str) -> bool {
         self.lock().by_contact.contains_key(contact)
     }
+}
 
-    /// Conversations with a widget connected on this node.
-    pub fn rooms(&self) -> usize {
-        self.lock().by_conversation.len()
+fn chat_file(a: &AttachmentRow) -> ChatFile {
+    ChatFile {
+        id: a.id.clone(),
+        filename: a.filename.clone(),
+        bytes: a.bytes,
     }
 }
 
@@ -550,7 +554,7 @@ impl App {
         &self,
         widget_id: &str,
         spec: StartSpec,
-    ) -> Result<(ChatHandle, String, ChatMessage), AppError> {
+    ) -> Result<(ChatHandle, String), AppError> {
         let widget = self.public_chat_widget(widget_id).await?;
         let tenant = widget.tenant_id;
         let mut errors = Vec::new();
@@ -628,11 +632,10 @@ impl App {
         };
         let contact = ContactId::from_uuid(self.new_uuid());
         let row = self.customer_row(&handle, contact, &spec.client_id, question, now);
-        let first = chat_message(&row, Vec::new());
         self.new_chat_contact(&handle, contact, Some(conv), row, Vec::new())
             .await?;
         metrics::counter!("switchboard_chats_started_total").increment(1);
-        Ok((handle, secret.expose().to_owned(), first))
+        Ok((handle, secret.expose().to_owned()))
     }
 
     /// The session a widget comes back with.
@@ -694,11 +697,7 @@ impl App {
                 files
                     .entry(a.message_id.clone())
                     .or_default()
-                    .push(ChatFile {
-                        id: a.id,
-                        filename: a.filename,
-                        bytes: a.bytes,
-                    });
+                    .push(chat_file(&a));
             }
         }
         Ok(messages
@@ -798,22 +797,9 @@ impl App {
             return Err(AppError::Invalid(errors));
         }
         let name = sb_mail::inbound::safe_filename(filename);
-        let ctype = content_type
-            .map(str::trim)
-            .filter(|c| {
-                c.len() <= 100
-                    && c.split_once('/').is_some_and(|(a, b)| {
-                        !a.is_empty()
-                            && !b.is_empty()
-                            && c.chars()
-                                .all(|ch| ch.is_ascii_alphanumeric() || "/.+-".contains(ch))
-                    })
-            })
-            .unwrap_or("application/octet-stream")
-            .to_ascii_lowercase();
         let file = sb_mail::inbound::Attachment {
             filename: name.clone(),
-            content_type: ctype,
+            content_type: content_type_or_octets(content_type),
             bytes,
         };
         self.chat_post(h, client_id, format!("Sent a file: {name}"), vec![file])
@@ -846,17 +832,7 @@ impl App {
         let now = self.now();
         let row = self.customer_row(h, contact, client_id, text, now);
         let attachments = self.keep_attachments(tenant, &row.id, &files, now).await?;
-        let shown = chat_message(
-            &row,
-            attachments
-                .iter()
-                .map(|a| ChatFile {
-                    id: a.id.clone(),
-                    filename: a.filename.clone(),
-                    bytes: a.bytes,
-                })
-                .collect(),
-        );
+        let shown = chat_message(&row, attachments.iter().map(chat_file).collect());
         if open.is_some() {
             self.join_open_contact(&Received {
                 conversation: None,
@@ -1186,28 +1162,11 @@ impl App {
             created_at: now,
             channel: "chat".into(),
         };
-        let kept: Vec<sb_mail::inbound::Attachment> = files
-            .into_iter()
-            .map(
-                |(filename, content_type, bytes)| sb_mail::inbound::Attachment {
-                    filename,
-                    content_type,
-                    bytes,
-                },
-            )
-            .collect();
         let attachments = self
-            .keep_attachments(p.tenant_id, &row.id, &kept, now)
+            .keep_attachments(p.tenant_id, &row.id, &as_attachments(files), now)
             .await?;
         self.store().insert_outbound(&row, &attachments).await?;
-        let files = attachments
-            .iter()
-            .map(|a| ChatFile {
-                id: a.id.clone(),
-                filename: a.filename.clone(),
-                bytes: a.bytes,
-            })
-            .collect();
+        let files = attachments.iter().map(chat_file).collect();
         self.chat
             .push(&conv.id, ChatPush::Message(chat_message(&row, files)));
         self.chat.push(&conv.id, ChatPush::Typing { on: false });

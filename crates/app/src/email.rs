@@ -234,21 +234,7 @@ fn reply_files(
                 message: "must be 1 to 200 characters".into(),
             });
         }
-        let ctype = f
-            .content_type
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| {
-                c.len() <= 100
-                    && c.split_once('/').is_some_and(|(a, b)| {
-                        !a.is_empty()
-                            && !b.is_empty()
-                            && c.chars()
-                                .all(|ch| ch.is_ascii_alphanumeric() || "/.+-".contains(ch))
-                    })
-            })
-            .unwrap_or("application/octet-stream")
-            .to_ascii_lowercase();
+        let ctype = content_type_or_octets(f.content_type.as_deref());
         match base64::engine::general_purpose::STANDARD.decode(f.content_base64.trim()) {
             Ok(bytes) => {
                 total += bytes.len();
@@ -267,6 +253,50 @@ fn reply_files(
         });
     }
     out
+}
+
+pub(crate) fn attachment_view(a: AttachmentRow) -> AttachmentView {
+    AttachmentView {
+        id: a.id,
+        filename: a.filename,
+        content_type: a.content_type,
+        bytes: a.bytes,
+        sha256: a.sha256,
+    }
+}
+
+/// Files as given (name, content type, bytes), as kept.
+pub(crate) fn as_attachments(
+    files: Vec<(String, String, Vec<u8>)>,
+) -> Vec<sb_mail::inbound::Attachment> {
+    files
+        .into_iter()
+        .map(
+            |(filename, content_type, bytes)| sb_mail::inbound::Attachment {
+                filename,
+                content_type,
+                bytes,
+            },
+        )
+        .collect()
+}
+
+/// A content type someone gave, lower-cased, if it is a plain
+/// `type/subtype`; otherwise `application/octet-stream`.
+pub(crate) fn content_type_or_octets(given: Option<&str>) -> String {
+    given
+        .map(str::trim)
+        .filter(|c| {
+            c.len() <= 100
+                && c.split_once('/').is_some_and(|(a, b)| {
+                    !a.is_empty()
+                        && !b.is_empty()
+                        && c.chars()
+                            .all(|ch| ch.is_ascii_alphanumeric() || "/.+-".contains(ch))
+                })
+        })
+        .unwrap_or("application/octet-stream")
+        .to_ascii_lowercase()
 }
 
 pub(crate) fn message_view(m: MessageRow, attachments: Vec<AttachmentView>) -> MessageView {
@@ -863,13 +893,7 @@ impl App {
             by_message
                 .entry(a.message_id.clone())
                 .or_default()
-                .push(AttachmentView {
-                    id: a.id,
-                    filename: a.filename,
-                    content_type: a.content_type,
-                    bytes: a.bytes,
-                    sha256: a.sha256,
-                });
+                .push(attachment_view(a));
         }
         Ok(ConversationView {
             id: c.id,
@@ -956,16 +980,7 @@ impl App {
                 return Err(AppError::Conflict("the chat is over".into()));
             }
             let (row, rows) = self.chat_reply(p, contact, &conv, text, files).await?;
-            let files = rows
-                .into_iter()
-                .map(|a| AttachmentView {
-                    id: a.id,
-                    filename: a.filename,
-                    content_type: a.content_type,
-                    bytes: a.bytes,
-                    sha256: a.sha256,
-                })
-                .collect();
+            let files = rows.into_iter().map(attachment_view).collect();
             return Ok(message_view(row, files));
         }
         if c.channel == Channel::Sms {
@@ -1031,31 +1046,12 @@ impl App {
         )?;
         // Keep it on this contact (the latest inbound may be on another).
         row.contact_id = contact.to_string();
-        let kept: Vec<sb_mail::inbound::Attachment> = files
-            .into_iter()
-            .map(
-                |(filename, content_type, bytes)| sb_mail::inbound::Attachment {
-                    filename,
-                    content_type,
-                    bytes,
-                },
-            )
-            .collect();
         let rows = self
-            .keep_attachments(p.tenant_id, &row.id, &kept, row.created_at)
+            .keep_attachments(p.tenant_id, &row.id, &as_attachments(files), row.created_at)
             .await?;
         self.store().insert_outbound(&row, &rows).await?;
         self.mail.wake.notify_one();
-        let files = rows
-            .into_iter()
-            .map(|a| AttachmentView {
-                id: a.id,
-                filename: a.filename,
-                content_type: a.content_type,
-                bytes: a.bytes,
-                sha256: a.sha256,
-            })
-            .collect();
+        let files = rows.into_iter().map(attachment_view).collect();
         Ok(message_view(row, files))
     }
 

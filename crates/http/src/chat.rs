@@ -181,7 +181,7 @@ async fn hello(
         };
         let answer = match serde_json::from_str::<Frame>(&text) {
             Ok(Frame::Start(spec)) => match s.app.chat_start(widget, spec).await {
-                Ok((h, token, _)) => {
+                Ok((h, token)) => {
                     let hello = serde_json::json!({"type": "session", "token": token,
                         "reference": h.reference, "transcripts": h.transcripts()});
                     Ok((h, None, hello))
