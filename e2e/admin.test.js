@@ -247,6 +247,37 @@ test("an admin sets up voice: a number to a queue, a trunk, an agent's phone; ba
   await shot(page, "admin-voice");
 });
 
+test("an admin adds an IMAP mailbox; a bad server name is refused beside the field, and a failed poll is shown", async () => {
+  await open("email");
+  await page.getByRole("button", { name: "Add mailbox" }).click();
+  const d = editor();
+  await d.getByLabel("Taken as mail to").selectOption("support@demo.example");
+  await d.getByLabel("IMAP server").fill("imap server");
+  await d.getByLabel("Security").selectOption("none");
+  await d.getByLabel("Port").fill("1");
+  await d.getByLabel("Username").fill("helpdesk");
+  await d.getByLabel("Password").fill("mailbox-secret-9");
+  await d.getByRole("button", { name: "Add mailbox" }).click();
+  await textIs(errorBeside(d, "IMAP server"), "must be a host name or an IP address");
+  assert.deepEqual((await admin("GET", "/api/v1/email/mailboxes")).items, []);
+  await d.getByLabel("IMAP server").fill("127.0.0.1");
+  await d.getByRole("button", { name: "Add mailbox" }).click();
+  const row = page.locator("tr[data-mailbox]", { hasText: "helpdesk at 127.0.0.1:1" });
+  await row.waitFor({ timeout: 5000 });
+  // Nothing listens on port 1: the poll fails, and the page says why.
+  await page.getByRole("button", { name: "Poll helpdesk at 127.0.0.1 now" }).click();
+  for (let i = 0; i < 50 && !/connecting to 127\.0\.0\.1:1/.test(await row.locator("td").nth(1).textContent()); i++) {
+    await page.waitForTimeout(200);
+    await open("email");
+  }
+  await textIs(row.locator("td").nth(1), /connecting to 127\.0\.0\.1:1/);
+  assert.equal((await page.content()).includes("mailbox-secret-9"), false, "the password is never shown");
+  const [m] = (await admin("GET", "/api/v1/email/mailboxes")).items;
+  assert.equal(m.username, "helpdesk");
+  assert.equal(m.has_password, true);
+  await shot(page, "admin-mailboxes");
+});
+
 test("an admin creates an API token, sees its secret once, and revokes it", async () => {
   await open("tokens");
   await page.getByLabel("Name", { exact: true }).fill("CRM sync");

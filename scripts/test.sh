@@ -13,7 +13,8 @@
 # relay from aiosmtpd (PyPI), installed into target/sip-venv; set
 # SWITCHBOARD_SIP_PYTHON to use another Python with both.
 # SIPp (Debian's sip-tester, installed with apt-get when missing) plays a
-# carrier that challenges; set SWITCHBOARD_SIPP to use another.
+# carrier that challenges; set SWITCHBOARD_SIPP to use another. Dovecot
+# (Debian's dovecot-imapd, likewise) is the IMAP server mail is polled from.
 #
 # Browser tests (e2e/): Debian's Chromium driven by playwright-core from the
 # npm registry (installed from e2e/package-lock.json). Chromium is
@@ -64,6 +65,15 @@ if [ -z "${SWITCHBOARD_SIPP:-}" ] && ! command -v sipp >/dev/null 2>&1; then
   else sudo apt-get install -y -q sip-tester >/dev/null; fi
 fi
 [ -n "${SWITCHBOARD_SIPP:-}" ] || export SWITCHBOARD_SIPP="$(command -v sipp)"
+
+# A mail server for the IMAP polling tests: Dovecot (Debian's dovecot-imapd),
+# started by each test on a free port with its own configuration; set
+# SWITCHBOARD_DOVECOT to use another build.
+if [ -z "${SWITCHBOARD_DOVECOT:-}" ] && [ ! -x /usr/sbin/dovecot ]; then
+  echo "installing Debian's dovecot-imapd (the IMAP server in the email tests)"
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -q dovecot-imapd >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q dovecot-imapd >/dev/null; }
+  else sudo apt-get install -y -q dovecot-imapd >/dev/null; fi
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -36,6 +36,8 @@ use crate::{App, AppError, FieldError, Principal};
 pub struct MailState {
     /// Wakes the delivery worker when a message is queued.
     pub(crate) wake: Arc<Notify>,
+    /// Wakes the IMAP poller when a mailbox is due at once.
+    pub(crate) imap_wake: Arc<Notify>,
     /// Receiving addresses (and addresses that are none) looked up lately,
     /// trusted for [`crate::CACHE_TTL`]: the SMTP session asks about each
     /// recipient, then delivery needs the same row. Changed on this node:
@@ -496,7 +498,11 @@ impl App {
 
     /// Stores one received message for one of the tenant's addresses and
     /// routes it; returns the stored message's id.
-    async fn deliver_email(&self, to: &EmailAddressRow, m: &Inbound) -> Result<String, AppError> {
+    pub(crate) async fn deliver_email(
+        &self,
+        to: &EmailAddressRow,
+        m: &Inbound,
+    ) -> Result<String, AppError> {
         let tenant = to.tenant_id;
         let store = self.store();
         let now = self.now();

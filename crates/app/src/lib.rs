@@ -20,6 +20,7 @@ pub mod email;
 mod error;
 pub mod help;
 pub mod hours;
+pub mod imap;
 pub mod reports;
 pub mod rosters;
 pub mod routing;

@@ -638,6 +638,31 @@ function addressForm(a) {
     async (r) => { dialog.close(); say(`${r.address} goes to ${nameOf("queues", r.queue_id)?.name}.`); await show(); });
 }
 
+function mailboxForm(m, addresses) {
+  const address = select("address", addresses.map((a) => [a.address, a.address]), m?.address);
+  const host = text("host", m?.host, { placeholder: "imap.example.com" });
+  const security = select("security", [["tls", "TLS (port 993)"], ["starttls", "STARTTLS (port 143)"], ["none", "none: this network only"]], m?.security || "tls");
+  const port = num("port", m?.port, { placeholder: "by security" });
+  const user = text("username", m?.username);
+  const password = text("password", "", { type: "password", placeholder: m ? "unchanged unless typed" : "" });
+  const folder = text("folder", m?.folder || "INBOX");
+  const interval = num("interval_seconds", m?.interval_seconds ?? 60);
+  const enabled = check("enabled", "Poll this mailbox", m ? m.enabled : true);
+  const remove = check("delete_after", "Delete messages from the server once taken (otherwise they are marked read and kept)", m?.delete_after);
+  return form([field("Taken as mail to", address, "Its queue and its name on replies apply."),
+    el("div", { class: "grid2" }, field("IMAP server", host), field("Security", security)),
+    el("div", { class: "grid2" }, field("Port", port), field("Folder", folder)),
+    el("div", { class: "grid2" }, field("Username", user), field("Password", password, "Kept to log in; never shown.")),
+    field("Seconds between polls", interval, "10 to 86400."), enabled, remove],
+    m ? "Save mailbox" : "Add mailbox",
+    (f) => api(m ? "PUT" : "POST", m ? `/api/v1/email/mailboxes/${m.id}` : "/api/v1/email/mailboxes", {
+      address: address.value, host: host.value.trim(), security: security.value, port: numberOf(port),
+      username: user.value.trim(), password: password.value, folder: folder.value.trim(), interval_seconds: numberOf(interval),
+      enabled: f.elements.enabled.checked, delete_after: f.elements.delete_after.checked,
+    }),
+    async (r) => { dialog.close(); say(`Mailbox ${r.username} at ${r.host} saved; it is polled now.`); await show(); });
+}
+
 function smsNumberForm() {
   const number = text("number", "", { placeholder: "+61480000000" });
   const queue = select("queue_id", cache.queues.map((q) => [q.id, q.name]), "");
@@ -681,8 +706,19 @@ function widgetForm(w, addresses) {
 async function emailArea() {
   await load("queues");
   const addresses = await api("GET", "/api/v1/email/addresses");
-  const [smsNumbers, smsAccount, widgets] = await Promise.all([api("GET", "/api/v1/sms/numbers"),
-    api("GET", "/api/v1/sms/account").catch(() => null), api("GET", "/api/v1/chat/widgets")]);
+  const [smsNumbers, smsAccount, widgets, mailboxes] = await Promise.all([api("GET", "/api/v1/sms/numbers"),
+    api("GET", "/api/v1/sms/account").catch(() => null), api("GET", "/api/v1/chat/widgets"), api("GET", "/api/v1/email/mailboxes")]);
+  const mailboxRows = mailboxes.items.map((m) => el("tr", { "data-mailbox": m.id },
+    el("th", { scope: "row" }, `${m.username} at ${m.host}:${m.port}`), el("td", {}, `${m.folder} → ${m.address}`),
+    el("td", {}, !m.enabled ? "off" : m.last_error ? el("span", { class: "error" }, m.last_error) : m.last_polled_at ? "ok" : "not yet polled",
+      el("div", { class: "muted" }, `${m.taken} taken, ${m.refused} refused; last ${when(m.last_polled_at)}`)),
+    el("td", {}, button("Poll now", async () => {
+      try { await api("POST", `/api/v1/email/mailboxes/${m.id}/poll`); say(`Polling ${m.username} at ${m.host}.`); } catch (e) { say(e.message, true); }
+    }, "secondary", { "aria-label": `Poll ${m.username} at ${m.host} now` }),
+      " ", button("Edit", () => edit(`Mailbox ${m.username} at ${m.host}`, () => mailboxForm(m, addresses.items)), "secondary", { "aria-label": `Edit ${m.username} at ${m.host}` }),
+      " ", button("Remove", async () => {
+        try { await api("DELETE", `/api/v1/email/mailboxes/${m.id}`); await show(); } catch (e) { say(e.message, true); }
+      }, "secondary", { "aria-label": `Remove ${m.username} at ${m.host}` }))));
   const snippet = (w) => `<script src="${location.origin}/chat/widget.js" data-widget="${w.id}" async></script>`;
   const rows = addresses.items.map((a) => el("tr", { "data-address": a.address },
     el("th", { scope: "row" }, a.address), el("td", {}, nameOf("queues", a.queue_id)?.name || "—"), el("td", {}, a.display_name),
@@ -695,6 +731,10 @@ async function emailArea() {
       "Mail to these addresses is queued as email contacts; mail to any other address is refused. A new conversation is acknowledged with its reference; replies go out through the SMTP relay."),
       table(["Address", "Queue", "Replies sent as", ""], rows, "Addresses"),
       el("div", { class: "row" }, button("Add address", () => edit("New address", () => addressForm(null)), ""))),
+    section("Mailboxes (IMAP)", el("p", { class: "muted" },
+      "Mail kept at another provider is fetched from these mailboxes and taken as mail to the address chosen: unread messages on the first poll, then each new one."),
+      table(["Mailbox", "Folder → address", "Last poll", ""], mailboxRows, "Mailboxes"),
+      el("div", { class: "row" }, button("Add mailbox", () => addresses.items.length ? edit("New mailbox", () => mailboxForm(null, addresses.items)) : say("Add a receiving address first.", true), ""))),
     section("Text messages (SMS)", el("p", { class: "muted" },
       smsAccount ? `Provider account ${smsAccount.account_sid} (${smsAccount.api_base}); incoming texts are posted to ${smsAccount.webhook_url}.`
         : "No provider account yet: texts can be neither received nor sent."),

@@ -203,6 +203,40 @@ async fn isolation(s: TestServer) {
     )
     .await
     .problem_for(422, "queue_id");
+    // IMAP mailboxes: another tenant's is missing, and none takes mail
+    // for another tenant's address.
+    s.call(
+        Method::PUT,
+        "/api/v1/email/addresses/help@a.example",
+        &a.admin_token,
+        Some(json!({"queue_id": a.queue, "display_name": "A help"})),
+    )
+    .await
+    .expect(200);
+    let imap = json!({"address": "help@a.example", "host": "imap.a.example",
+                      "username": "help", "password": "pw-a"});
+    let mailbox = s
+        .post("/api/v1/email/mailboxes", &a.admin_token, imap.clone())
+        .await
+        .expect(201)
+        .id();
+    let m = format!("/api/v1/email/mailboxes/{mailbox}");
+    s.call(Method::PUT, &m, bt, Some(imap.clone()))
+        .await
+        .expect(404);
+    s.call(Method::POST, &format!("{m}/poll"), bt, None)
+        .await
+        .expect(404);
+    s.call(Method::DELETE, &m, bt, None).await.expect(404);
+    assert!(
+        s.get("/api/v1/email/mailboxes", bt).await.body["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    s.post("/api/v1/email/mailboxes", bt, imap)
+        .await
+        .problem_for(422, "address");
     // A token of tenant A works only in tenant A.
     let (_, a_agent) = s.user_with_token(&a.tenant, &[Role::Agent]).await;
     s.get(&format!("/api/v1/customers/{}", b.customer), &a_agent)

@@ -220,6 +220,7 @@ fn cases(f: &Fixture, role: Role) -> Vec<Case> {
             None,
             &[AD, TL, TR],
         ),
+        c(M::GET, "/api/v1/email/mailboxes".into(), None, &[AD]),
         c(M::GET, "/api/v1/chat/widgets".into(), None, &[AD]),
         c(
             M::POST,

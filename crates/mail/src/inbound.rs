@@ -92,14 +92,47 @@ pub struct Inbound {
     pub automatic: Option<&'static str>,
 }
 
+/// The reverse path of a kept message without a `Return-Path`: not empty
+/// (so not a bounce), and not an address (so never its sender).
+const KEPT_WITHOUT_RETURN_PATH: &str = "(kept)";
+
 static PARSER: LazyLock<MessageParser> = LazyLock::new(MessageParser::default);
 
 /// Reads `raw`, received with the reverse path `mail_from`.
 pub fn read(raw: &[u8], mail_from: &str, limits: &ReadLimits) -> Result<Inbound, Unreadable> {
+    read_with(raw, Some(mail_from), limits)
+}
+
+/// Reads a message kept in a mailbox (fetched over IMAP). Its reverse path
+/// is its `Return-Path` header (`<>`: a bounce); one without the header is
+/// read as if its sender had sent it.
+pub fn read_kept(raw: &[u8], limits: &ReadLimits) -> Result<Inbound, Unreadable> {
+    read_with(raw, None, limits)
+}
+
+fn read_with(
+    raw: &[u8],
+    mail_from: Option<&str>,
+    limits: &ReadLimits,
+) -> Result<Inbound, Unreadable> {
     let message = PARSER.parse(raw).ok_or(Unreadable::NoHeaders)?;
     if message.headers().is_empty() {
         return Err(Unreadable::NoHeaders);
     }
+    let return_path;
+    let mail_from = match mail_from {
+        Some(m) => m,
+        None => {
+            return_path = message.header_raw("Return-Path").map(|v| {
+                v.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .trim()
+                    .to_owned()
+            });
+            return_path.as_deref().unwrap_or(KEPT_WITHOUT_RETURN_PATH)
+        }
+    };
     check_shape(&message, limits, 0)?;
     let sender = message
         .reply_to()
@@ -445,6 +478,34 @@ JVBERi0xLjQ=\r\n\
         assert_eq!(read_default(&raw).unwrap().automatic, None);
         let raw = "From: MAILER-DAEMON@example.net\r\n\r\nx\r\n";
         assert!(read_default(raw).unwrap().automatic.is_some());
+    }
+
+    #[test]
+    fn a_kept_message_takes_its_reverse_path_from_return_path() {
+        let limits = ReadLimits::default();
+        let body = "From: Ann <ann@example.net>\r\nSubject: x\r\n\r\nbody\r\n";
+        let bounce = format!("Return-Path: <>\r\n{body}");
+        assert_eq!(
+            read_kept(bounce.as_bytes(), &limits).unwrap().automatic,
+            Some("bounce (empty return path)")
+        );
+        let person = format!("Return-Path: <ann@example.net>\r\n{body}");
+        let m = read_kept(person.as_bytes(), &limits).unwrap();
+        assert_eq!(
+            (m.automatic, m.from_address.as_str()),
+            (None, "ann@example.net")
+        );
+        // Without the header: not a bounce, and still from its sender.
+        let m = read_kept(body.as_bytes(), &limits).unwrap();
+        assert_eq!(
+            (m.automatic, m.from_address.as_str()),
+            (None, "ann@example.net")
+        );
+        // Without a sender, the placeholder never becomes one.
+        assert!(matches!(
+            read_kept(b"Subject: x\r\n\r\nbody\r\n", &limits),
+            Err(Unreadable::NoSender)
+        ));
     }
 
     #[test]

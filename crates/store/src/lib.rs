@@ -26,6 +26,7 @@ mod directory;
 mod email;
 mod help;
 mod hooks;
+mod imap;
 mod open;
 mod rosters;
 mod routing;
@@ -50,6 +51,7 @@ pub use directory::AgentFilter;
 pub use email::{
     AttachmentRow, Conversation, EmailAddressRow, MessageRow, Received, WrittenContactRow,
 };
+pub use imap::ImapMailbox;
 pub use open::SQLITE_FILE;
 pub use open::{SqliteSync, StoreConfig, redact_url};
 pub use routing::{AgentStateRow, NewEvent, RoutingChanges};

@@ -54,6 +54,7 @@ contract!(
     email_conversations_thread_queue_and_stay_scoped,
     sms_numbers_accounts_and_opt_outs_stay_scoped,
     chat_widgets_and_sessions_stay_scoped,
+    imap_mailboxes_are_claimed_by_one_poller_at_a_time,
 );
 
 fn now() -> UnixMs {
@@ -1404,4 +1405,158 @@ async fn chat_widgets_and_sessions_stay_scoped(store: Store) {
     );
     store.delete_chat_widget(t.id, &w.id, &who()).await.unwrap();
     assert!(store.find_chat_widget(&w.id).await.unwrap().is_none());
+}
+
+async fn imap_mailboxes_are_claimed_by_one_poller_at_a_time(store: Store) {
+    let t = tenant(&store, "imap").await;
+    let b = tenant(&store, "imap2").await;
+    let m = ImapMailbox {
+        id: Uuid::now_v7().to_string(),
+        tenant_id: t.id,
+        address: "help@imap.example".into(),
+        host: "imap.example".into(),
+        port: 993,
+        security: "tls".into(),
+        username: "help".into(),
+        password: "pw".into(),
+        folder: "INBOX".into(),
+        delete_after: 0,
+        interval_seconds: 60,
+        enabled: 1,
+        uid_validity: None,
+        last_uid: 0,
+        taken: 0,
+        refused: 0,
+        next_poll_at: now(),
+        claimed_until: None,
+        last_polled_at: None,
+        last_error: None,
+        updated_at: now(),
+    };
+    store.put_imap_mailbox(&m, &who()).await.unwrap();
+    let disabled = ImapMailbox {
+        id: Uuid::now_v7().to_string(),
+        enabled: 0,
+        ..m.clone()
+    };
+    store.put_imap_mailbox(&disabled, &who()).await.unwrap();
+    // Not yet due; then due, claimed once (the disabled one never).
+    assert!(
+        store
+            .claim_due_imap_mailboxes(now() - 1, 1_000, 8)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let claimed = store
+        .claim_due_imap_mailboxes(now(), 1_000, 8)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let mine = claimed[0].clone();
+    assert_eq!(
+        (mine.id.as_str(), mine.claimed_until),
+        (m.id.as_str(), Some(now() + 1_000))
+    );
+    assert!(
+        store
+            .claim_due_imap_mailboxes(now() + 500, 1_000, 8)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Progress counts while the claim is this poll's.
+    assert!(
+        store
+            .advance_imap_mailbox(&mine, Some(7), 41, 3, 1)
+            .await
+            .unwrap()
+    );
+    // Made due again during the poll ("poll now"): finishing keeps that.
+    store
+        .poll_imap_mailbox_now(t.id, &m.id, now() + 600)
+        .await
+        .unwrap();
+    store
+        .finish_imap_poll(&mine, now(), now() + 700, Some("x".into()), now() + 60_000)
+        .await
+        .unwrap();
+    let after = store.get_imap_mailbox(t.id, &m.id).await.unwrap();
+    assert_eq!(
+        (
+            after.uid_validity,
+            after.last_uid,
+            after.taken,
+            after.refused,
+            after.claimed_until
+        ),
+        (Some(7), 41, 3, 1, None)
+    );
+    assert_eq!(
+        (after.next_poll_at, after.last_error.as_deref()),
+        (now() + 600, Some("x"))
+    );
+    // A claim not finished in time lapses and another poller takes it;
+    // the first can no longer record progress.
+    let first = store
+        .claim_due_imap_mailboxes(now() + 600, 1_000, 8)
+        .await
+        .unwrap()
+        .remove(0);
+    let second = store
+        .claim_due_imap_mailboxes(now() + 1_601, 1_000, 8)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        !store
+            .advance_imap_mailbox(&first, Some(7), 99, 1, 0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .advance_imap_mailbox(&second, Some(7), 42, 1, 0)
+            .await
+            .unwrap()
+    );
+    store
+        .finish_imap_poll(&second, now() + 1_601, now() + 1_700, None, now() + 61_700)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.next_imap_poll_due().await.unwrap(),
+        Some(now() + 61_700)
+    );
+    // Another tenant can neither see, take over, poll nor remove it.
+    assert!(store.list_imap_mailboxes(b.id).await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .put_imap_mailbox(
+                &ImapMailbox {
+                    tenant_id: b.id,
+                    ..m.clone()
+                },
+                &who()
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.poll_imap_mailbox_now(b.id, &m.id, now()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_imap_mailbox(b.id, &m.id, &who()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.get_imap_mailbox(t.id, &m.id).await.unwrap().last_uid,
+        42
+    );
+    store
+        .delete_imap_mailbox(t.id, &m.id, &who())
+        .await
+        .unwrap();
+    assert_eq!(store.list_imap_mailboxes(t.id).await.unwrap().len(), 1);
 }

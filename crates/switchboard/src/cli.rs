@@ -210,6 +210,11 @@ pub struct ListenArgs {
     /// it, outgoing mail waits in the queue.
     #[arg(long, env = "SWITCHBOARD_SMTP_RELAY", hide_env_values = true)]
     pub smtp_relay: Option<String>,
+    /// PEM certificates trusted, beside the web's roots, by TLS to the
+    /// IMAP servers mail is fetched from (a company's own certificate
+    /// authority).
+    #[arg(long, env = "SWITCHBOARD_MAIL_CA_FILE")]
+    pub mail_ca_file: Option<PathBuf>,
     /// NATS URL (nats://host:4222) for fanning events out between nodes.
     #[arg(long, env = "SWITCHBOARD_NATS")]
     pub nats: Option<String>,

@@ -382,6 +382,16 @@ async fn serve(
     }
     let mail_out = tokio::spawn(app.clone().run_message_delivery(listen.smtp_relay.clone()));
     let chat_relay = tokio::spawn(app.clone().run_chat_relay());
+    let mail_roots = match &listen.mail_ca_file {
+        Some(path) => {
+            sb_app::imap::read_ca_file(path).map_err(|e| anyhow::anyhow!("--mail-ca-file {e}"))?
+        }
+        None => Vec::new(),
+    };
+    let imap = tokio::spawn(
+        app.clone()
+            .run_imap_polling(mail_roots, listen.smtp_max_bytes as usize),
+    );
     let secure = !addr.ip().is_loopback();
     tracing::info!(http = %addr, store = %store_description(store_args), "switchboard is serving");
     if listen.nats.is_some() {
@@ -418,6 +428,7 @@ async fn serve(
     mail.abort();
     mail_out.abort();
     chat_relay.abort();
+    imap.abort();
     webhooks.abort();
     callbacks.abort();
     if let Some(t) = traffic {

@@ -12,6 +12,7 @@ mod directory;
 pub(crate) mod email;
 mod help;
 mod hours;
+mod imap;
 pub(crate) mod live;
 mod reports;
 pub mod rosters;
@@ -104,6 +105,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(rosters::router())
         .merge(voice::router())
         .merge(email::router())
+        .merge(imap::router())
         .merge(sms::router())
         .merge(chat::router())
         .merge(work::router());

@@ -19,6 +19,11 @@
       Sends up to N new messages back to back on one session; after each
       250 appends its Message-ID to OUT (flushed), so OUT lists exactly
       what the server acknowledged. Ends quietly when the server goes.
+
+  peer.py imap HOST:PORT USER PASSWORD FOLDER COMMAND [ARG...]
+      An IMAP client (imaplib) on the mailbox: `append FILE [FLAGS]` adds
+      FILE (with FLAGS like "\\Seen"); `unseen UID` removes \\Seen; `list`
+      prints one JSON line {"UID": [flags...]} of what the folder holds.
 """
 import json
 import os
@@ -126,6 +131,41 @@ def stream(addr, rcpt, n, out):
             pass
 
 
+def imap(addr, user, password, folder, command, *args):
+    import imaplib
+    import re
+
+    host, port = addr.rsplit(":", 1)
+    m = imaplib.IMAP4(host, int(port), timeout=30)
+    m.login(user, password)
+    if command == "append":
+        flags = f"({args[1]})" if len(args) > 1 and args[1] else None
+        typ, data = m.append(folder, flags, None, open(args[0], "rb").read())
+        assert typ == "OK", data
+    else:
+        typ, data = m.select(folder)
+        assert typ == "OK", data
+        if command == "unseen":
+            typ, data = m.uid("STORE", args[0], "-FLAGS.SILENT", "(\\Seen)")
+            assert typ == "OK", data
+        elif command == "list":
+            typ, data = m.uid("FETCH", "1:*", "(UID FLAGS)")
+            assert typ == "OK", data
+            held = {}
+            for line in data:
+                if not line:
+                    continue
+                text = line.decode() if isinstance(line, bytes) else line[0].decode()
+                uid = re.search(r"UID (\d+)", text)
+                flags = re.search(r"FLAGS \(([^)]*)\)", text)
+                if uid:
+                    held[uid.group(1)] = flags.group(1).split() if flags else []
+            print(json.dumps(held))
+        else:
+            sys.exit(f"unknown imap command {command}")
+    m.logout()
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "relay":
@@ -136,5 +176,7 @@ if __name__ == "__main__":
         fake_twilio(sys.argv[2], sys.argv[3])
     elif mode == "stream":
         stream(*sys.argv[2:6])
+    elif mode == "imap":
+        imap(*sys.argv[2:])
     else:
         sys.exit(f"unknown mode {mode}")
