@@ -293,8 +293,10 @@ impl App {
     }
 
     /// A provider's webhook: `params` as posted (form fields), `signature`
-    /// its `X-Twilio-Signature`. Unknown numbers are not found; a bad
-    /// signature is unauthorised, and neither stores anything.
+    /// its `X-Twilio-Signature`. A number not held here, a tenant without
+    /// a provider account and a bad signature are all unauthorised alike
+    /// (a caller without the token learns nothing of which numbers are
+    /// here), and none stores anything.
     pub async fn receive_sms(
         &self,
         params: &[(String, String)],
@@ -309,7 +311,7 @@ impl App {
             .store()
             .find_sms_number(to.as_str())
             .await?
-            .ok_or(AppError::NotFound("number"))?;
+            .ok_or(AppError::Unauthorized)?;
         let tenant = ours.tenant_id;
         let account = self
             .store()

@@ -778,7 +778,8 @@ async fn texts_arrive_by_signed_webhook_and_replies_go_through_the_provider() {
     elsewhere[3] = ("To", "+61480000009");
     assert_eq!(
         webhook(&client, &server.base, &elsewhere, Some("tok456")).await,
-        404
+        401,
+        "a number not held here is refused like a bad signature"
     );
     assert!(
         admin.get("/contacts?limit=50").await["items"]

@@ -72,10 +72,11 @@ async fn put_account(
 /// The provider's webhook for inbound texts (Twilio's form fields, signed
 /// with `X-Twilio-Signature`). Answers an empty TwiML response; a replayed
 /// webhook (the same MessageSid) is answered the same and stores nothing.
+/// A bad signature, or a number not held here, is 401 alike.
 #[utoipa::path(post, path = "/sms/twilio", tag = "sms",
     request_body(content = String, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, content_type = "text/xml"), (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn twilio_webhook(
     State(s): State<AppState>,
     headers: HeaderMap,
