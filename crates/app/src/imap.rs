@@ -280,7 +280,7 @@ impl App {
             return Err(AppError::Invalid(errors));
         };
         let now = self.now();
-        let mut m = ImapMailbox {
+        let m = ImapMailbox {
             id,
             tenant_id: p.tenant_id,
             address,
@@ -303,25 +303,18 @@ impl App {
             last_error: None,
             updated_at: now,
         };
-        if let Some(b) = before {
-            let same_place = (&b.host, b.port, &b.username, &b.folder)
-                == (&m.host, m.port, &m.username, &m.folder);
-            if same_place {
-                m.uid_validity = b.uid_validity;
-                m.last_uid = b.last_uid;
-            }
-            m.taken = b.taken;
-            m.refused = b.refused;
-            m.claimed_until = b.claimed_until;
-            m.last_polled_at = b.last_polled_at;
-            m.last_error = b.last_error;
-        }
         self.store()
             .put_imap_mailbox(&m, &p.audit(now))
             .await
             .map_err(AppError::from_store("mailbox"))?;
         self.mail.imap_wake.notify_one();
-        Ok(m.into())
+        // As stored: a change keeps the poller's state and counts.
+        Ok(self
+            .store()
+            .get_imap_mailbox(p.tenant_id, &m.id)
+            .await
+            .map_err(AppError::from_store("mailbox"))?
+            .into())
     }
 
     pub async fn delete_imap_mailbox(&self, p: &Principal, id: &str) -> Result<(), AppError> {

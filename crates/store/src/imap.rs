@@ -45,8 +45,10 @@ pub struct ImapMailbox {
 }
 
 impl Store {
-    /// Creates or changes a mailbox (every column as given: the caller
-    /// keeps or resets the poller's state).
+    /// Creates a mailbox (as given), or changes one's settings. A change
+    /// keeps the poller's state and counts, except that pointing it at
+    /// another server, port, account or folder forgets the UIDs taken
+    /// there (the new place starts from its unread messages).
     pub async fn put_imap_mailbox(&self, m: &ImapMailbox, who: &AuditEntry) -> Result<()> {
         let mut tx = self.write().begin().await?;
         let holder: Option<String> =
@@ -54,48 +56,69 @@ impl Store {
                 .bind(&m.id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if holder
-            .as_ref()
-            .is_some_and(|t| *t != m.tenant_id.to_string())
-        {
-            return Err(StoreError::NotFound);
-        }
-        if holder.is_some() {
-            sqlx::query("DELETE FROM imap_mailboxes WHERE id = $1 AND tenant_id = $2")
+        match holder {
+            Some(t) if t != m.tenant_id.to_string() => return Err(StoreError::NotFound),
+            Some(_) => {
+                // The right-hand sides read the row as it was.
+                sqlx::query(
+                    "UPDATE imap_mailboxes SET \
+                     uid_validity = CASE WHEN host = $1 AND port = $2 AND username = $3 AND folder = $4 \
+                                    THEN uid_validity ELSE NULL END, \
+                     last_uid = CASE WHEN host = $1 AND port = $2 AND username = $3 AND folder = $4 \
+                                THEN last_uid ELSE 0 END, \
+                     host = $1, port = $2, username = $3, folder = $4, address = $5, security = $6, \
+                     password = $7, delete_after = $8, interval_seconds = $9, enabled = $10, \
+                     next_poll_at = $11, updated_at = $12 WHERE id = $13 AND tenant_id = $14",
+                )
+                .bind(&m.host)
+                .bind(m.port)
+                .bind(&m.username)
+                .bind(&m.folder)
+                .bind(&m.address)
+                .bind(&m.security)
+                .bind(&m.password)
+                .bind(m.delete_after)
+                .bind(m.interval_seconds)
+                .bind(m.enabled)
+                .bind(m.next_poll_at)
+                .bind(m.updated_at)
                 .bind(&m.id)
                 .bind(m.tenant_id.to_string())
                 .execute(&mut *tx)
                 .await?;
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO imap_mailboxes (id, tenant_id, address, host, port, security, username, password, folder, \
+                     delete_after, interval_seconds, enabled, uid_validity, last_uid, taken, refused, next_poll_at, \
+                     claimed_until, last_polled_at, last_error, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+                )
+                .bind(&m.id)
+                .bind(m.tenant_id.to_string())
+                .bind(&m.address)
+                .bind(&m.host)
+                .bind(m.port)
+                .bind(&m.security)
+                .bind(&m.username)
+                .bind(&m.password)
+                .bind(&m.folder)
+                .bind(m.delete_after)
+                .bind(m.interval_seconds)
+                .bind(m.enabled)
+                .bind(m.uid_validity)
+                .bind(m.last_uid)
+                .bind(m.taken)
+                .bind(m.refused)
+                .bind(m.next_poll_at)
+                .bind(m.claimed_until)
+                .bind(m.last_polled_at)
+                .bind(m.last_error.clone())
+                .bind(m.updated_at)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
-        sqlx::query(
-            "INSERT INTO imap_mailboxes (id, tenant_id, address, host, port, security, username, password, folder, \
-             delete_after, interval_seconds, enabled, uid_validity, last_uid, taken, refused, next_poll_at, \
-             claimed_until, last_polled_at, last_error, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
-        )
-        .bind(&m.id)
-        .bind(m.tenant_id.to_string())
-        .bind(&m.address)
-        .bind(&m.host)
-        .bind(m.port)
-        .bind(&m.security)
-        .bind(&m.username)
-        .bind(&m.password)
-        .bind(&m.folder)
-        .bind(m.delete_after)
-        .bind(m.interval_seconds)
-        .bind(m.enabled)
-        .bind(m.uid_validity)
-        .bind(m.last_uid)
-        .bind(m.taken)
-        .bind(m.refused)
-        .bind(m.next_poll_at)
-        .bind(m.claimed_until)
-        .bind(m.last_polled_at)
-        .bind(m.last_error.clone())
-        .bind(m.updated_at)
-        .execute(&mut *tx)
-        .await?;
         write_audit(
             &mut tx,
             m.tenant_id,

@@ -1554,6 +1554,38 @@ async fn imap_mailboxes_are_claimed_by_one_poller_at_a_time(store: Store) {
         store.get_imap_mailbox(t.id, &m.id).await.unwrap().last_uid,
         42
     );
+    // Changing settings keeps the poller's place and counts; another
+    // folder starts afresh (the counts stay).
+    let slower = ImapMailbox {
+        interval_seconds: 300,
+        ..m.clone()
+    };
+    store.put_imap_mailbox(&slower, &who()).await.unwrap();
+    let kept = store.get_imap_mailbox(t.id, &m.id).await.unwrap();
+    assert_eq!(
+        (
+            kept.interval_seconds,
+            kept.uid_validity,
+            kept.last_uid,
+            kept.taken
+        ),
+        (300, Some(7), 42, 4)
+    );
+    let elsewhere = ImapMailbox {
+        folder: "Support".into(),
+        ..slower
+    };
+    store.put_imap_mailbox(&elsewhere, &who()).await.unwrap();
+    let moved = store.get_imap_mailbox(t.id, &m.id).await.unwrap();
+    assert_eq!(
+        (
+            moved.folder.as_str(),
+            moved.uid_validity,
+            moved.last_uid,
+            moved.taken
+        ),
+        ("Support", None, 0, 4)
+    );
     store
         .delete_imap_mailbox(t.id, &m.id, &who())
         .await

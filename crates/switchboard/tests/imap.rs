@@ -358,12 +358,7 @@ async fn mail_kept_in_an_imap_mailbox_becomes_contacts_once() {
         "127.0.0.1:0",
         "--no-traffic",
     ]);
-    let client = http_client();
-    let admin = Api {
-        token: demo_admin_token(&client, &server.base).await,
-        client: client.clone(),
-        base: server.base.clone(),
-    };
+    let admin = Api::demo_admin(&server).await;
     let spec = json!({
         "address": "support@demo.example",
         "host": "127.0.0.1",
@@ -654,12 +649,7 @@ async fn imap_over_tls_and_starttls_checks_the_server_certificate() {
         "--mail-ca-file",
         ca.to_str().unwrap(),
     ]);
-    let client = http_client();
-    let admin = Api {
-        token: demo_admin_token(&client, &server.base).await,
-        client: client.clone(),
-        base: server.base.clone(),
-    };
+    let admin = Api::demo_admin(&server).await;
     let spec = |host: &str, security: &str, port: u16| {
         json!({"address": "support@demo.example", "host": host, "port": port, "security": security,
                "username": USER, "password": PASSWORD, "interval_seconds": 600})

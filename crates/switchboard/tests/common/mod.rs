@@ -175,6 +175,16 @@ pub struct Api {
 }
 
 impl Api {
+    /// The demo's administrator on `server`, by an API token.
+    pub async fn demo_admin(server: &Server) -> Api {
+        let client = http_client();
+        Api {
+            token: demo_admin_token(&client, &server.base).await,
+            client,
+            base: server.base.clone(),
+        }
+    }
+
     pub async fn call(
         &self,
         method: reqwest::Method,
