@@ -6,12 +6,14 @@
 //! which queues might suit an agent) are kept in step with the raw state;
 //! [`Engine::check_invariants`] recomputes them from scratch to prove it.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use rustc_hash::FxHashMap;
 use sb_model::{AgentId, Channel, ContactId, QueueId, SkillId, Strategy};
+use smallvec::{SmallVec, smallvec};
 
 use crate::types::*;
 
@@ -160,10 +162,17 @@ struct Agent {
     queues: Vec<QueueIx>,
 }
 
+/// The reservations ringing for one contact (one, unless ringing several
+/// agents at once).
+type Ringing = SmallVec<[ReservationId; 2]>;
+
+/// Agents chosen for one contact, with each one's ordering key.
+type Chosen = SmallVec<[(AgentIx, i64); 2]>;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Waiting,
-    Ringing(Vec<ReservationId>),
+    Ringing(Ringing),
     Active { agent: AgentIx, answered_at: Mono },
     WrapUp { agent: AgentIx, until: Mono },
 }
@@ -223,6 +232,9 @@ enum Timer {
     OpenToAll(ContactId, Mono),
 }
 
+/// Timers by when they are due, then in the order they were set.
+type Calendar = BinaryHeap<Reverse<(Mono, u64, Timer)>>;
+
 /// The routing engine. See the crate docs for how to drive it.
 pub struct Engine {
     config: EngineConfig,
@@ -238,13 +250,28 @@ pub struct Engine {
     agent_ix: FxHashMap<AgentId, AgentIx>,
     agents: Vec<Agent>,
     /// Iterated only by `check_invariants`, where order does not matter.
-    contacts: FxHashMap<ContactId, Contact>,
-    reservations: BTreeMap<ReservationId, Reservation>,
-    timers: BTreeSet<(Mono, u64, Timer)>,
+    /// Boxed, so that the map moves only small entries when it grows or
+    /// tidies itself, and a finished contact's memory (still in cache) is
+    /// what the next arrival is given.
+    contacts: FxHashMap<ContactId, Box<Contact>>,
+    /// Lookups, and scans through `reservations_where` (which sorts).
+    reservations: FxHashMap<ReservationId, Reservation>,
+    /// Rule-step and open-to-all timers, applied before the others due at
+    /// the same moment (see `fire_timers`).
+    widen_timers: Calendar,
+    /// Every other timer. Both calendars keep timers that no longer apply
+    /// (an answered reservation's expiry, a routed contact's step) until
+    /// they are due, when they are found stale and dropped: cheaper than
+    /// finding and removing them early.
+    timers: Calendar,
     outputs: VecDeque<Output>,
     /// An agent whose offerable index update waits until it has been
     /// offered work (see `release_slot`).
     defer_index: Option<AgentIx>,
+    /// Reused buffers (kept to spare an allocation per event).
+    scratch_agents: Vec<AgentIx>,
+    scratch_due: Vec<(Mono, u64, Timer)>,
+    scratch_stepped: Vec<ContactId>,
     /// Agents that can be offered work now, per channel.
     offerable_any: [BTreeSet<AgentIx>; 4],
     /// The same, per channel and skill.
@@ -272,10 +299,14 @@ impl Engine {
             agent_ix: FxHashMap::default(),
             agents: Vec::new(),
             contacts: FxHashMap::default(),
-            reservations: BTreeMap::new(),
-            timers: BTreeSet::new(),
+            reservations: FxHashMap::default(),
+            widen_timers: BinaryHeap::new(),
+            timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
             defer_index: None,
+            scratch_agents: Vec::new(),
+            scratch_due: Vec::new(),
+            scratch_stepped: Vec::new(),
             offerable_any: Default::default(),
             offerable_by_skill: Default::default(),
             logged_in_by_skill: BTreeMap::new(),
@@ -293,7 +324,11 @@ impl Engine {
 
     /// When the engine next needs a `Tick`.
     pub fn poll_timeout(&self) -> Option<Mono> {
-        self.timers.first().map(|t| t.0)
+        let due = |c: &Calendar| c.peek().map(|Reverse(t)| t.0);
+        match (due(&self.widen_timers), due(&self.timers)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Applies one input at `now` (after firing timers due by then).
@@ -301,6 +336,12 @@ impl Engine {
     pub fn handle_input(&mut self, now: Mono, input: Input) -> Result<(), RoutingError> {
         self.now = self.now.max(now);
         self.fire_timers();
+        let result = self.apply(input);
+        self.prune_timers();
+        result
+    }
+
+    fn apply(&mut self, input: Input) -> Result<(), RoutingError> {
         match input {
             Input::Tick => Ok(()),
             Input::ConfigureQueue(q) => self.configure_queue(q),
@@ -359,6 +400,36 @@ impl Engine {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// Drops timers at the front of the calendars that can no longer do
+    /// anything (an answered or withdrawn reservation's expiry, the wrap-up
+    /// or rule step of a contact that has gone), so that `poll_timeout`
+    /// does not ask for a `Tick` that would find nothing to do.
+    fn prune_timers(&mut self) {
+        while let Some(Reverse((at, _, t))) = self.timers.peek() {
+            let stale = match t {
+                Timer::Expire(rid) => self
+                    .reservations
+                    .get(rid)
+                    .is_none_or(|r| r.expires_at != *at),
+                Timer::WrapUp(cid) => !matches!(
+                    self.contacts.get(cid).map(|c| &**c),
+                    Some(Contact { state: State::WrapUp { until, .. }, .. }) if until == at
+                ),
+                _ => false,
+            };
+            if !stale {
+                break;
+            }
+            self.timers.pop();
+        }
+        while let Some(Reverse((_, _, Timer::Step(cid, ..) | Timer::OpenToAll(cid, _)))) =
+            self.widen_timers.peek()
+            && !self.contacts.contains_key(cid)
+        {
+            self.widen_timers.pop();
         }
     }
 
@@ -759,7 +830,11 @@ impl Engine {
 
     fn add_timer(&mut self, at: Mono, t: Timer) {
         self.seq += 1;
-        self.timers.insert((at, self.seq, t));
+        let calendar = match t {
+            Timer::Step(..) | Timer::OpenToAll(..) => &mut self.widen_timers,
+            _ => &mut self.timers,
+        };
+        calendar.push(Reverse((at, self.seq, t)));
     }
 
     /// Whether agent `ai` may take contact `c` at its current step.
@@ -850,46 +925,52 @@ impl Engine {
 
     /// Tries to reserve a waiting contact for an offerable agent.
     fn route_contact(&mut self, cid: ContactId) {
+        let mut eligible = std::mem::take(&mut self.scratch_agents);
         let Some(c) = self.contacts.get(&cid) else {
             return;
         };
         if c.state != State::Waiting {
+            self.scratch_agents = eligible;
             return;
         }
         let chn = ch(c.channel);
         let qi = c.queue;
-        let needs = &self.queues[qi].needs[c.step];
-        let pool: Vec<AgentIx> = if let Some(only) = c.only_agent {
-            if self.agents[only].offerable[chn] {
-                vec![only]
-            } else {
-                Vec::new()
-            }
+        let q = &self.queues[qi];
+        let needs = &q.needs[c.step];
+        // `eligible` with what is the same for every agent read once: the
+        // pool below already holds only the agent a contact is kept for.
+        let condition = q.cfg.condition.as_ref();
+        let keep = |ai: &AgentIx| {
+            let a = &self.agents[*ai];
+            a.offerable[chn]
+                && !c.rejected.contains(ai)
+                && needs
+                    .iter()
+                    .all(|(s, p)| a.skills.get(s).is_some_and(|have| have >= p))
+                && condition.is_none_or(|e| e.eval(&a.attributes, &c.attributes))
+        };
+        eligible.clear();
+        if let Some(only) = c.only_agent {
+            eligible.extend(Some(only).filter(keep));
         } else if needs.is_empty() {
-            self.offerable_any[chn].iter().copied().collect()
+            eligible.extend(self.offerable_any[chn].iter().copied().filter(keep));
         } else {
             let smallest = needs
                 .iter()
                 .map(|(s, _)| self.offerable_by_skill[chn].get(s))
                 .min_by_key(|s| s.map(|s| s.len()).unwrap_or(0));
-            match smallest {
-                Some(Some(set)) => set.iter().copied().collect(),
-                _ => Vec::new(),
+            if let Some(Some(set)) = smallest {
+                eligible.extend(set.iter().copied().filter(keep));
             }
-        };
-        let eligible: Vec<AgentIx> = pool
-            .into_iter()
-            .filter(|&ai| self.agents[ai].offerable[chn] && self.eligible(ai, c))
-            .collect();
+        }
         if eligible.is_empty() {
+            self.scratch_agents = eligible;
             return;
         }
         let step = c.step;
         let strategy = self.queues[qi].cfg.strategy;
         let count = eligible.len() as u32;
-        let chosen: Vec<(AgentIx, i64)> = if strategy == Strategy::RingAll
-            && c.channel == Channel::Voice
-        {
+        let chosen: Chosen = if strategy == Strategy::RingAll && c.channel == Channel::Voice {
             let mut keyed: Vec<((i64, i64, usize), AgentIx)> = eligible
                 .iter()
                 .map(|&ai| (self.agent_key(qi, ai, step), ai))
@@ -924,15 +1005,16 @@ impl Engine {
                 }
                 pick -= w;
             }
-            vec![(chosen, weight as i64)]
+            smallvec![(chosen, weight as i64)]
         } else {
             let best = eligible
                 .iter()
                 .map(|&ai| (self.agent_key(qi, ai, step), ai))
                 .min();
-            best.map(|(k, ai)| vec![(ai, k.0)]).unwrap_or_default()
+            best.map(|(k, ai)| smallvec![(ai, k.0)]).unwrap_or_default()
         };
-        self.reserve(cid, chosen, count);
+        self.scratch_agents = eligible;
+        self.reserve(cid, &chosen, count);
     }
 
     /// Offers an agent as much waiting work as it can take.
@@ -984,18 +1066,18 @@ impl Engine {
             let qi = c.queue;
             let step = c.step;
             let key = self.agent_key(qi, ai, step).0;
-            self.reserve(cid, vec![(ai, key)], 1);
+            self.reserve(cid, &[(ai, key)], 1);
         }
     }
 
-    fn reserve(&mut self, cid: ContactId, agents: Vec<(AgentIx, i64)>, eligible: u32) {
+    fn reserve(&mut self, cid: ContactId, agents: &[(AgentIx, i64)], eligible: u32) {
         let Some(c) = self.contacts.get(&cid) else {
             return;
         };
         let (qi, step, key, voice) = (c.queue, c.step, c.key, c.channel == Channel::Voice);
         self.queues[qi].take(key, cid, step);
-        let mut ids = Vec::new();
-        for (ai, agent_key) in agents {
+        let mut ids = Ringing::new();
+        for &(ai, agent_key) in agents {
             ids.push(self.make_reservation(cid, ai, agent_key, eligible));
         }
         let first = ids.first().copied();
@@ -1100,7 +1182,7 @@ impl Engine {
             if let Some(Contact {
                 state: State::Ringing(ids),
                 ..
-            }) = self.contacts.get_mut(&cid)
+            }) = self.contacts.get_mut(&cid).map(|c| &mut **c)
             {
                 ids.push(rid);
             }
@@ -1235,7 +1317,7 @@ impl Engine {
             state: State::Waiting,
             key: (0, 0, 0),
         };
-        self.contacts.insert(cid, contact);
+        self.contacts.insert(cid, Box::new(contact));
         if callback {
             let queue = self.queues[qi].cfg.id;
             self.outputs.push_back(Output::CallbackScheduled {
@@ -1356,7 +1438,7 @@ impl Engine {
         self.agents[ai].used[chn] += 1;
         self.contacts.insert(
             cid,
-            Contact {
+            Box::new(Contact {
                 queue: qi,
                 channel,
                 priority: 0,
@@ -1370,7 +1452,7 @@ impl Engine {
                 rejected: Vec::new(),
                 state,
                 key: (0, 0, 0),
-            },
+            }),
         );
         self.refresh_agent(ai);
         Ok(())
@@ -1468,13 +1550,7 @@ impl Engine {
         }
         if presence != Presence::Available {
             // Ringing reservations are withdrawn; contacts in progress stay.
-            let ringing: Vec<ReservationId> = self
-                .reservations
-                .iter()
-                .filter(|(_, r)| r.agent == ai)
-                .map(|(id, _)| *id)
-                .collect();
-            for rid in ringing {
+            for rid in self.reservations_where(|r| r.agent == ai) {
                 self.withdraw(rid, ReservationEnd::Cancelled, false);
             }
         }
@@ -1490,9 +1566,9 @@ impl Engine {
             .cloned()
             .ok_or(RoutingError::UnknownReservation(rid))?;
         let cid = r.contact;
-        let others: Vec<ReservationId> = match &self.contacts[&cid].state {
+        let others: Ringing = match &self.contacts[&cid].state {
             State::Ringing(ids) => ids.iter().copied().filter(|i| *i != rid).collect(),
-            _ => Vec::new(),
+            _ => Ringing::new(),
         };
         self.reservations.remove(&rid);
         let ai = r.agent;
@@ -1508,7 +1584,7 @@ impl Engine {
             agent: agent_id,
             end: ReservationEnd::Accepted,
         });
-        let mut freed = Vec::new();
+        let mut freed: SmallVec<[AgentIx; 2]> = SmallVec::new();
         for other in others {
             if let Some(r) = self.close_reservation(other, ReservationEnd::Cancelled) {
                 freed.push(r.agent);
@@ -1583,13 +1659,7 @@ impl Engine {
                 && self.agents[ai].presence == Presence::Available
             {
                 self.agents[ai].presence = Presence::Away(self.config.missed_reason.clone());
-                let ringing: Vec<ReservationId> = self
-                    .reservations
-                    .iter()
-                    .filter(|(_, x)| x.agent == ai)
-                    .map(|(id, _)| *id)
-                    .collect();
-                for other in ringing {
+                for other in self.reservations_where(|x| x.agent == ai) {
                     self.withdraw(other, ReservationEnd::Cancelled, false);
                 }
                 self.refresh_agent(ai);
@@ -1766,20 +1836,21 @@ impl Engine {
         // order of urgency, before anything else due at the same time:
         // otherwise a contact put back by an expiry could take an agent
         // that an older, just-widened contact is owed.
-        let mut stepped = Vec::new();
+        let mut stepped = std::mem::take(&mut self.scratch_stepped);
+        let mut due_steps = std::mem::take(&mut self.scratch_due);
         loop {
-            let due_steps: Vec<(Mono, u64, Timer)> = self
-                .timers
-                .iter()
-                .take_while(|t| t.0 <= self.now)
-                .filter(|t| matches!(t.2, Timer::Step(..) | Timer::OpenToAll(..)))
-                .cloned()
-                .collect();
+            while let Some(Reverse(t)) = self.widen_timers.peek()
+                && t.0 <= self.now
+            {
+                let Some(Reverse(t)) = self.widen_timers.pop() else {
+                    break;
+                };
+                due_steps.push(t);
+            }
             if due_steps.is_empty() {
                 break;
             }
-            for t in due_steps {
-                self.timers.remove(&t);
+            for t in due_steps.drain(..) {
                 if let Timer::OpenToAll(cid, entered) = t.2 {
                     // Opening a contact kept for one agent widens who may
                     // take it, like a rule step.
@@ -1820,15 +1891,20 @@ impl Engine {
         if !stepped.is_empty() {
             stepped.sort_by_key(|cid| self.contacts.get(cid).map(|c| self.urgency(c)));
             stepped.dedup();
-            for cid in stepped {
+            for &cid in &stepped {
                 self.route_contact(cid);
             }
+            stepped.clear();
         }
-        while let Some((at, _, _)) = self.timers.first() {
+        self.scratch_stepped = stepped;
+        self.scratch_due = due_steps;
+        while let Some(Reverse((at, _, _))) = self.timers.peek() {
             if *at > self.now {
                 break;
             }
-            let (at, _, timer) = self.timers.pop_first().expect("present");
+            let Some(Reverse((at, _, timer))) = self.timers.pop() else {
+                break;
+            };
             match timer {
                 Timer::Expire(rid) => {
                     if self
@@ -1839,7 +1915,7 @@ impl Engine {
                         self.withdraw(rid, ReservationEnd::Expired, true);
                     }
                 }
-                // Due steps were all applied above.
+                // Steps and openings are kept in `widen_timers`.
                 Timer::Step(..) => {}
                 Timer::Overflow(cid, entered) => {
                     let Some(c) = self.contacts.get(&cid) else {
@@ -1903,7 +1979,7 @@ impl Engine {
                     }
                 }
                 Timer::RingNext(cid, episode) => self.ring_more(cid, episode),
-                // Due openings were all applied with the steps above.
+                // (In `widen_timers`.)
                 Timer::OpenToAll(..) => {}
                 Timer::Announce(cid, entered) => {
                     let Some(c) = self.contacts.get(&cid) else {
@@ -1934,7 +2010,7 @@ impl Engine {
                     }
                 }
                 Timer::WrapUp(cid) => {
-                    let due = matches!(self.contacts.get(&cid), Some(Contact { state: State::WrapUp { until, .. }, .. }) if *until == at);
+                    let due = matches!(self.contacts.get(&cid).map(|c| &**c), Some(Contact { state: State::WrapUp { until, .. }, .. }) if *until == at);
                     if due {
                         let _ = self.finish_wrap_up(cid);
                     }
@@ -2097,19 +2173,26 @@ impl Engine {
         })
     }
 
+    /// The reservations that `f` picks, oldest first.
+    fn reservations_where(&self, f: impl Fn(&Reservation) -> bool) -> Vec<ReservationId> {
+        let mut ids: Vec<ReservationId> = self
+            .reservations
+            .iter()
+            .filter(|(_, r)| f(r))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Withdraws ringing reservations whose agent no longer meets the rules
     /// they were made under (after a change of skills or rules).
     fn withdraw_unqualified(&mut self) {
-        let stale: Vec<ReservationId> = self
-            .reservations
-            .iter()
-            .filter(|(_, r)| {
-                self.contacts
-                    .get(&r.contact)
-                    .is_some_and(|c| !self.meets(r.agent, c.queue, r.step))
-            })
-            .map(|(id, _)| *id)
-            .collect();
+        let stale = self.reservations_where(|r| {
+            self.contacts
+                .get(&r.contact)
+                .is_some_and(|c| !self.meets(r.agent, c.queue, r.step))
+        });
         for rid in stale {
             self.withdraw(rid, ReservationEnd::Cancelled, false);
         }
@@ -2135,7 +2218,7 @@ impl Engine {
             },
             State::Ringing(ids) => ContactView::Ringing {
                 queue,
-                reservations: ids.clone(),
+                reservations: ids.to_vec(),
             },
             State::Active { agent, .. } => ContactView::Active {
                 queue,

@@ -1017,3 +1017,45 @@ fn a_contact_kept_for_its_agent_opens_to_all_after_a_wait() {
         "after the wait anyone eligible may take it"
     );
 }
+
+#[test]
+fn timers_that_can_no_longer_fire_are_not_asked_for() {
+    // Ring timeout 15 s, wrap-up 30 s.
+    let mut d = Driver::with(Strategy::LongestIdle, |q| {
+        q.ring_timeout_ms = 15_000;
+        q.wrap_up_ms = 30_000;
+    });
+    assert_eq!(d.e.poll_timeout(), None);
+    d.agent(1, 5, [1, 1, 1, 1]);
+    d.available(1);
+    d.now = 1_000;
+    d.arrive(1, Channel::Voice, 50);
+    let r = d.reserved();
+    assert_eq!(r.len(), 1);
+    // Ringing: the expiry is the next thing to do.
+    assert_eq!(d.e.poll_timeout(), Some(16_000));
+    // Answered: the expiry can do nothing, so no tick is asked for it.
+    d.ok(Input::Accept {
+        reservation: r[0].2,
+    });
+    assert_eq!(d.e.poll_timeout(), None);
+    // Completed: wrap-up ends at 2 s + 30 s.
+    d.now = 2_000;
+    d.ok(Input::ContactCompleted { contact: cid(1) });
+    assert_eq!(d.e.poll_timeout(), Some(32_000));
+    // Wrap-up finished early: its timer is no longer wanted either.
+    d.ok(Input::WrapUpFinished { contact: cid(1) });
+    assert_eq!(d.e.poll_timeout(), None);
+    // An expiry still ringing is kept, and fires on time.
+    d.arrive(2, Channel::Voice, 50);
+    assert_eq!(d.reserved().len(), 1);
+    assert_eq!(d.e.poll_timeout(), Some(17_000));
+    d.at(17_000);
+    assert!(d.out.iter().any(|o| matches!(
+        o,
+        Output::ReservationEnded {
+            end: ReservationEnd::Expired,
+            ..
+        }
+    )));
+}
