@@ -257,8 +257,10 @@ pub struct Engine {
     /// Lookups, and scans through `reservations_where` (which sorts).
     reservations: FxHashMap<ReservationId, Reservation>,
     /// Rule-step and open-to-all timers, applied before the others due at
-    /// the same moment (see `fire_timers`).
-    widen_timers: Calendar,
+    /// the same moment (see `fire_timers`). Ordered, not a heap: they are
+    /// set at increasing times as contacts arrive and taken from the front,
+    /// so both ends stay in cache, where a heap's pop would walk its depth.
+    widen_timers: BTreeSet<(Mono, u64, Timer)>,
     /// Every other timer. Both calendars keep timers that no longer apply
     /// (an answered reservation's expiry, a routed contact's step) until
     /// they are due, when they are found stale and dropped: cheaper than
@@ -300,7 +302,7 @@ impl Engine {
             agents: Vec::new(),
             contacts: FxHashMap::default(),
             reservations: FxHashMap::default(),
-            widen_timers: BinaryHeap::new(),
+            widen_timers: BTreeSet::new(),
             timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
             defer_index: None,
@@ -325,7 +327,7 @@ impl Engine {
     /// When the engine next needs a `Tick`.
     pub fn poll_timeout(&self) -> Option<Mono> {
         let due = |c: &Calendar| c.peek().map(|Reverse(t)| t.0);
-        match (due(&self.widen_timers), due(&self.timers)) {
+        match (self.widen_timers.first().map(|t| t.0), due(&self.timers)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -425,11 +427,11 @@ impl Engine {
             }
             self.timers.pop();
         }
-        while let Some(Reverse((_, _, Timer::Step(cid, ..) | Timer::OpenToAll(cid, _)))) =
-            self.widen_timers.peek()
+        while let Some((_, _, Timer::Step(cid, ..) | Timer::OpenToAll(cid, _))) =
+            self.widen_timers.first()
             && !self.contacts.contains_key(cid)
         {
-            self.widen_timers.pop();
+            self.widen_timers.pop_first();
         }
     }
 
@@ -830,11 +832,12 @@ impl Engine {
 
     fn add_timer(&mut self, at: Mono, t: Timer) {
         self.seq += 1;
-        let calendar = match t {
-            Timer::Step(..) | Timer::OpenToAll(..) => &mut self.widen_timers,
-            _ => &mut self.timers,
-        };
-        calendar.push(Reverse((at, self.seq, t)));
+        match t {
+            Timer::Step(..) | Timer::OpenToAll(..) => {
+                self.widen_timers.insert((at, self.seq, t));
+            }
+            _ => self.timers.push(Reverse((at, self.seq, t))),
+        }
     }
 
     /// Whether agent `ai` may take contact `c` at its current step.
@@ -1839,10 +1842,10 @@ impl Engine {
         let mut stepped = std::mem::take(&mut self.scratch_stepped);
         let mut due_steps = std::mem::take(&mut self.scratch_due);
         loop {
-            while let Some(Reverse(t)) = self.widen_timers.peek()
+            while let Some(t) = self.widen_timers.first()
                 && t.0 <= self.now
             {
-                let Some(Reverse(t)) = self.widen_timers.pop() else {
+                let Some(t) = self.widen_timers.pop_first() else {
                     break;
                 };
                 due_steps.push(t);
@@ -1889,7 +1892,8 @@ impl Engine {
             }
         }
         if !stepped.is_empty() {
-            stepped.sort_by_key(|cid| self.contacts.get(cid).map(|c| self.urgency(c)));
+            // Each contact looked up once, not at every comparison.
+            stepped.sort_by_cached_key(|cid| self.contacts.get(cid).map(|c| self.urgency(c)));
             stepped.dedup();
             for &cid in &stepped {
                 self.route_contact(cid);
