@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 use sb_model::{AgentId, Channel, ContactId, QueueId, SkillId, Strategy};
 use smallvec::{SmallVec, smallvec};
 
+use crate::agentset::AgentSet;
 use crate::types::*;
 
 type Skill = u16;
@@ -275,9 +276,9 @@ pub struct Engine {
     scratch_due: Vec<(Mono, u64, Timer)>,
     scratch_stepped: Vec<ContactId>,
     /// Agents that can be offered work now, per channel.
-    offerable_any: [BTreeSet<AgentIx>; 4],
+    offerable_any: [AgentSet; 4],
     /// The same, per channel and skill.
-    offerable_by_skill: [BTreeMap<Skill, BTreeSet<AgentIx>>; 4],
+    offerable_by_skill: [Vec<AgentSet>; 4],
     /// Agents not offline, per skill (for "no agents logged in").
     logged_in_by_skill: BTreeMap<Skill, BTreeSet<AgentIx>>,
     logged_in_any: BTreeSet<AgentIx>,
@@ -696,10 +697,10 @@ impl Engine {
     fn unindex_agent(&mut self, ai: AgentIx) {
         let skills: Vec<Skill> = self.agents[ai].skills.keys().copied().collect();
         for c in 0..4 {
-            self.offerable_any[c].remove(&ai);
+            self.offerable_any[c].remove(ai);
             for s in &skills {
-                if let Some(set) = self.offerable_by_skill[c].get_mut(s) {
-                    set.remove(&ai);
+                if let Some(set) = self.offerable_by_skill[c].get_mut(*s as usize) {
+                    set.remove(ai);
                 }
             }
         }
@@ -791,13 +792,17 @@ impl Engine {
             if a.offerable[c] {
                 offerable_any[c].insert(ai);
                 for s in a.skills.keys() {
-                    offerable_by_skill[c].entry(*s).or_default().insert(ai);
+                    let by_skill = &mut offerable_by_skill[c];
+                    if by_skill.len() <= *s as usize {
+                        by_skill.resize_with(*s as usize + 1, AgentSet::default);
+                    }
+                    by_skill[*s as usize].insert(ai);
                 }
             } else {
-                offerable_any[c].remove(&ai);
+                offerable_any[c].remove(ai);
                 for s in a.skills.keys() {
-                    if let Some(set) = offerable_by_skill[c].get_mut(s) {
-                        set.remove(&ai);
+                    if let Some(set) = offerable_by_skill[c].get_mut(*s as usize) {
+                        set.remove(ai);
                     }
                 }
             }
@@ -956,14 +961,19 @@ impl Engine {
         if let Some(only) = c.only_agent {
             eligible.extend(Some(only).filter(keep));
         } else if needs.is_empty() {
-            eligible.extend(self.offerable_any[chn].iter().copied().filter(keep));
+            // An empty set (every agent busy) is not scanned at all.
+            if !self.offerable_any[chn].is_empty() {
+                eligible.extend(self.offerable_any[chn].iter().filter(keep));
+            }
         } else {
             let smallest = needs
                 .iter()
-                .map(|(s, _)| self.offerable_by_skill[chn].get(s))
+                .map(|(s, _)| self.offerable_by_skill[chn].get(*s as usize))
                 .min_by_key(|s| s.map(|s| s.len()).unwrap_or(0));
-            if let Some(Some(set)) = smallest {
-                eligible.extend(set.iter().copied().filter(keep));
+            if let Some(Some(set)) = smallest
+                && !set.is_empty()
+            {
+                eligible.extend(set.iter().filter(keep));
             }
         }
         if eligible.is_empty() {
@@ -1173,7 +1183,6 @@ impl Engine {
         let (qi, step, chn) = (c.queue, c.step, ch(c.channel));
         let best = self.offerable_any[chn]
             .iter()
-            .copied()
             .filter(|ai| {
                 !ringing.contains(ai) && self.agents[*ai].offerable[chn] && self.eligible(*ai, c)
             })
@@ -2133,14 +2142,14 @@ impl Engine {
                     return Err(format!("agent {} exceeds its {channel:?} capacity", a.id));
                 }
                 let ok = Self::can_offer(a, c);
-                if ok != a.offerable[c] || ok != self.offerable_any[c].contains(&ai) {
+                if ok != a.offerable[c] || ok != self.offerable_any[c].contains(ai) {
                     return Err(format!("agent {} offerable index is stale", a.id));
                 }
                 for s in a.skills.keys() {
                     if ok
                         != self.offerable_by_skill[c]
-                            .get(s)
-                            .is_some_and(|set| set.contains(&ai))
+                            .get(*s as usize)
+                            .is_some_and(|set| set.contains(ai))
                     {
                         return Err(format!("agent {} per-skill index is stale", a.id));
                     }

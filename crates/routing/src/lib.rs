@@ -19,6 +19,7 @@
 //!
 //! This crate knows nothing of storage, HTTP, channels or wall-clock time.
 
+mod agentset;
 mod engine;
 pub mod expr;
 mod types;
