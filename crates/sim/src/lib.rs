@@ -755,17 +755,15 @@ impl<'a> Run<'a> {
                 }
                 let k = self.interval_of(self.now);
                 self.c.offered[q as usize][k] += 1;
-                if let Some(p) = self.patience[q as usize] {
-                    let wait = p.sample(&mut self.rng).round() as u64;
-                    self.at(self.now + wait.max(1), Event::Abandon { contact: n });
-                }
+                let give_up = self.patience[q as usize]
+                    .map(|p| self.now + (p.sample(&mut self.rng).round() as u64).max(1));
                 let s = self.s;
-                if let Some(offer) = &s.queues[q as usize].callback
-                    && self.uniform() < offer.probability
-                {
-                    let at = self.now + (offer.after_ms.round() as u64).max(1);
-                    self.at(at, Event::Callback { contact: n });
-                }
+                let callback = match &s.queues[q as usize].callback {
+                    Some(offer) if self.uniform() < offer.probability => {
+                        Some(self.now + (offer.after_ms.round() as u64).max(1))
+                    }
+                    _ => None,
+                };
                 let queue = &self.s.queues[q as usize];
                 self.input(Input::ContactArrived {
                     contact: contact_id(n),
@@ -776,6 +774,17 @@ impl<'a> Run<'a> {
                     attributes: Default::default(),
                     arrived_at: None,
                 });
+                // A caller answered at once never waits: their patience
+                // and callback offer (drawn all the same, so the random
+                // stream does not depend on it) need no event.
+                if self.contacts[n as usize].stage == Stage::Waiting {
+                    if let Some(at) = give_up {
+                        self.at(at, Event::Abandon { contact: n });
+                    }
+                    if let Some(at) = callback {
+                        self.at(at, Event::Callback { contact: n });
+                    }
+                }
             }
             Event::Abandon { contact } => {
                 let c = &self.contacts[contact as usize];
