@@ -271,6 +271,10 @@ pub struct Engine {
     /// An agent whose offerable index update waits until it has been
     /// offered work (see `release_slot`).
     defer_index: Option<AgentIx>,
+    /// Boxes of contacts that have gone, reused for those arriving (the
+    /// boxes themselves are the point: they go back into `contacts`).
+    #[allow(clippy::vec_box)]
+    spare_contacts: Vec<Box<Contact>>,
     /// Reused buffers (kept to spare an allocation per event).
     scratch_agents: Vec<AgentIx>,
     scratch_due: Vec<(Mono, u64, Timer)>,
@@ -307,6 +311,7 @@ impl Engine {
             timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
             defer_index: None,
+            spare_contacts: Vec::new(),
             scratch_agents: Vec::new(),
             scratch_due: Vec::new(),
             scratch_stepped: Vec::new(),
@@ -835,6 +840,28 @@ impl Engine {
         )
     }
 
+    /// A box for a new contact: a spare one if there is one.
+    fn boxed(&mut self, c: Contact) -> Box<Contact> {
+        match self.spare_contacts.pop() {
+            Some(mut b) => {
+                *b = c;
+                b
+            }
+            None => Box::new(c),
+        }
+    }
+
+    /// Keeps a gone contact's box for the next arrival (up to a few).
+    fn recycle(&mut self, mut c: Box<Contact>) {
+        if self.spare_contacts.len() < 64 {
+            // Its own allocations go now, not when the box is next used.
+            c.attributes.clear();
+            c.rejected = Vec::new();
+            c.state = State::Waiting;
+            self.spare_contacts.push(c);
+        }
+    }
+
     fn add_timer(&mut self, at: Mono, t: Timer) {
         self.seq += 1;
         match t {
@@ -1329,7 +1356,8 @@ impl Engine {
             state: State::Waiting,
             key: (0, 0, 0),
         };
-        self.contacts.insert(cid, Box::new(contact));
+        let boxed = self.boxed(contact);
+        self.contacts.insert(cid, boxed);
         if callback {
             let queue = self.queues[qi].cfg.id;
             self.outputs.push_back(Output::CallbackScheduled {
@@ -1504,6 +1532,7 @@ impl Engine {
                     waited_ms,
                     short,
                 });
+                self.recycle(c);
                 for ai in freed {
                     self.route_agent(ai);
                 }
@@ -1528,8 +1557,10 @@ impl Engine {
     /// Ends a contact that held one of `agent`'s slots, and re-routes the agent.
     fn release_slot(&mut self, cid: ContactId, agent: AgentIx) -> Result<(), RoutingError> {
         let c = self.contacts.remove(&cid).expect("present");
+        let chn = ch(c.channel);
+        self.recycle(c);
         let a = &mut self.agents[agent];
-        a.used[ch(c.channel)] -= 1;
+        a.used[chn] -= 1;
         let id = a.id;
         self.outputs.push_back(Output::Ended {
             contact: cid,
@@ -1989,6 +2020,7 @@ impl Engine {
                             contact: cid,
                             agent: None,
                         });
+                        self.recycle(c);
                     }
                 }
                 Timer::RingNext(cid, episode) => self.ring_more(cid, episode),
