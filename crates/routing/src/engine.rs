@@ -252,8 +252,7 @@ pub struct Engine {
     agents: Vec<Agent>,
     /// Iterated only by `check_invariants`, where order does not matter.
     /// Boxed, so that the map moves only small entries when it grows or
-    /// tidies itself, and a finished contact's memory (still in cache) is
-    /// what the next arrival is given.
+    /// tidies itself.
     contacts: FxHashMap<ContactId, Box<Contact>>,
     /// Lookups, and scans through `reservations_where` (which sorts).
     reservations: FxHashMap<ReservationId, Reservation>,
@@ -271,10 +270,6 @@ pub struct Engine {
     /// An agent whose offerable index update waits until it has been
     /// offered work (see `release_slot`).
     defer_index: Option<AgentIx>,
-    /// Boxes of contacts that have gone, reused for those arriving (the
-    /// boxes themselves are the point: they go back into `contacts`).
-    #[allow(clippy::vec_box)]
-    spare_contacts: Vec<Box<Contact>>,
     /// Reused buffers (kept to spare an allocation per event).
     scratch_agents: Vec<AgentIx>,
     scratch_due: Vec<(Mono, u64, Timer)>,
@@ -311,7 +306,6 @@ impl Engine {
             timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
             defer_index: None,
-            spare_contacts: Vec::new(),
             scratch_agents: Vec::new(),
             scratch_due: Vec::new(),
             scratch_stepped: Vec::new(),
@@ -332,11 +326,9 @@ impl Engine {
 
     /// When the engine next needs a `Tick`.
     pub fn poll_timeout(&self) -> Option<Mono> {
-        let due = |c: &Calendar| c.peek().map(|Reverse(t)| t.0);
-        match (self.widen_timers.first().map(|t| t.0), due(&self.timers)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let widen = self.widen_timers.first().map(|t| t.0);
+        let other = self.timers.peek().map(|Reverse(t)| t.0);
+        widen.into_iter().chain(other).min()
     }
 
     /// Applies one input at `now` (after firing timers due by then).
@@ -416,21 +408,9 @@ impl Engine {
     /// or rule step of a contact that has gone), so that `poll_timeout`
     /// does not ask for a `Tick` that would find nothing to do.
     fn prune_timers(&mut self) {
-        while let Some(Reverse((at, _, t))) = self.timers.peek() {
-            let stale = match t {
-                Timer::Expire(rid) => self
-                    .reservations
-                    .get(rid)
-                    .is_none_or(|r| r.expires_at != *at),
-                Timer::WrapUp(cid) => !matches!(
-                    self.contacts.get(cid).map(|c| &**c),
-                    Some(Contact { state: State::WrapUp { until, .. }, .. }) if until == at
-                ),
-                _ => false,
-            };
-            if !stale {
-                break;
-            }
+        while let Some(Reverse((at, _, t))) = self.timers.peek()
+            && self.can_fire(*at, t) == Some(false)
+        {
             self.timers.pop();
         }
         while let Some((_, _, Timer::Step(cid, ..) | Timer::OpenToAll(cid, _))) =
@@ -438,6 +418,24 @@ impl Engine {
             && !self.contacts.contains_key(cid)
         {
             self.widen_timers.pop_first();
+        }
+    }
+
+    /// Whether an expiry or wrap-up timer due `at` still has something to
+    /// end: its reservation, or its contact's wrap-up, is still the one it
+    /// was set for. `None` for other timers, which are judged when due.
+    fn can_fire(&self, at: Mono, t: &Timer) -> Option<bool> {
+        match t {
+            Timer::Expire(rid) => Some(
+                self.reservations
+                    .get(rid)
+                    .is_some_and(|r| r.expires_at == at),
+            ),
+            Timer::WrapUp(cid) => Some(matches!(
+                self.contacts.get(cid).map(|c| &c.state),
+                Some(State::WrapUp { until, .. }) if *until == at
+            )),
+            _ => None,
         }
     }
 
@@ -840,28 +838,6 @@ impl Engine {
         )
     }
 
-    /// A box for a new contact: a spare one if there is one.
-    fn boxed(&mut self, c: Contact) -> Box<Contact> {
-        match self.spare_contacts.pop() {
-            Some(mut b) => {
-                *b = c;
-                b
-            }
-            None => Box::new(c),
-        }
-    }
-
-    /// Keeps a gone contact's box for the next arrival (up to a few).
-    fn recycle(&mut self, mut c: Box<Contact>) {
-        if self.spare_contacts.len() < 64 {
-            // Its own allocations go now, not when the box is next used.
-            c.attributes.clear();
-            c.rejected = Vec::new();
-            c.state = State::Waiting;
-            self.spare_contacts.push(c);
-        }
-    }
-
     fn add_timer(&mut self, at: Mono, t: Timer) {
         self.seq += 1;
         match t {
@@ -970,20 +946,8 @@ impl Engine {
         }
         let chn = ch(c.channel);
         let qi = c.queue;
-        let q = &self.queues[qi];
-        let needs = &q.needs[c.step];
-        // `eligible` with what is the same for every agent read once: the
-        // pool below already holds only the agent a contact is kept for.
-        let condition = q.cfg.condition.as_ref();
-        let keep = |ai: &AgentIx| {
-            let a = &self.agents[*ai];
-            a.offerable[chn]
-                && !c.rejected.contains(ai)
-                && needs
-                    .iter()
-                    .all(|(s, p)| a.skills.get(s).is_some_and(|have| have >= p))
-                && condition.is_none_or(|e| e.eval(&a.attributes, &c.attributes))
-        };
+        let needs = &self.queues[qi].needs[c.step];
+        let keep = |ai: &AgentIx| self.agents[*ai].offerable[chn] && self.eligible(*ai, c);
         eligible.clear();
         if let Some(only) = c.only_agent {
             eligible.extend(Some(only).filter(keep));
@@ -1356,8 +1320,7 @@ impl Engine {
             state: State::Waiting,
             key: (0, 0, 0),
         };
-        let boxed = self.boxed(contact);
-        self.contacts.insert(cid, boxed);
+        self.contacts.insert(cid, Box::new(contact));
         if callback {
             let queue = self.queues[qi].cfg.id;
             self.outputs.push_back(Output::CallbackScheduled {
@@ -1532,7 +1495,6 @@ impl Engine {
                     waited_ms,
                     short,
                 });
-                self.recycle(c);
                 for ai in freed {
                     self.route_agent(ai);
                 }
@@ -1557,10 +1519,8 @@ impl Engine {
     /// Ends a contact that held one of `agent`'s slots, and re-routes the agent.
     fn release_slot(&mut self, cid: ContactId, agent: AgentIx) -> Result<(), RoutingError> {
         let c = self.contacts.remove(&cid).expect("present");
-        let chn = ch(c.channel);
-        self.recycle(c);
         let a = &mut self.agents[agent];
-        a.used[chn] -= 1;
+        a.used[ch(c.channel)] -= 1;
         let id = a.id;
         self.outputs.push_back(Output::Ended {
             contact: cid,
@@ -1951,11 +1911,7 @@ impl Engine {
             };
             match timer {
                 Timer::Expire(rid) => {
-                    if self
-                        .reservations
-                        .get(&rid)
-                        .is_some_and(|r| r.expires_at == at)
-                    {
+                    if self.can_fire(at, &timer) == Some(true) {
                         self.withdraw(rid, ReservationEnd::Expired, true);
                     }
                 }
@@ -2020,7 +1976,6 @@ impl Engine {
                             contact: cid,
                             agent: None,
                         });
-                        self.recycle(c);
                     }
                 }
                 Timer::RingNext(cid, episode) => self.ring_more(cid, episode),
@@ -2055,8 +2010,7 @@ impl Engine {
                     }
                 }
                 Timer::WrapUp(cid) => {
-                    let due = matches!(self.contacts.get(&cid).map(|c| &**c), Some(Contact { state: State::WrapUp { until, .. }, .. }) if *until == at);
-                    if due {
+                    if self.can_fire(at, &timer) == Some(true) {
                         let _ = self.finish_wrap_up(cid);
                     }
                 }

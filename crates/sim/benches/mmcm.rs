@@ -9,12 +9,10 @@
 
 use std::time::Instant;
 
-use sb_model::{AgentId, Channel, QueueId};
-use sb_routing::{AgentConfig, QueueConfig};
-use sb_sim::{HandleTime, Scenario, SimAgent, SimQueue, SimShift, simulate};
-use uuid::Uuid;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-const HALF_HOUR: u64 = 30 * 60_000;
+use sb_sim::simulate;
 
 fn main() {
     let replications: u32 = std::env::args()
@@ -22,42 +20,9 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(10);
     let intervals = 223;
-    let config = QueueConfig::simple(QueueId::from_uuid(Uuid::from_u128(1)));
-    let s = Scenario {
-        seed: 1,
-        replications,
-        interval_ms: HALF_HOUR,
-        intervals,
-        warm_up_intervals: 1,
-        queues: vec![SimQueue {
-            name: "calls".into(),
-            config,
-            channel: Channel::Voice,
-            arrivals: vec![450.0],
-            handle: HandleTime::Exponential { mean_ms: 180_000.0 },
-            patience_mean_ms: Some(120_000.0),
-            retrial: None,
-            callback: None,
-        }],
-        agents: (0..50u32)
-            .map(|i| SimAgent {
-                name: format!("agent {i}"),
-                config: AgentConfig {
-                    id: AgentId::from_uuid(Uuid::from_u128(1000 + u128::from(i))),
-                    skills: Vec::new(),
-                    capacity: [1, 0, 0, 0],
-                    voice_blocks_others: true,
-                    attributes: Default::default(),
-                },
-                shifts: vec![SimShift {
-                    start_ms: 0,
-                    end_ms: intervals as u64 * HALF_HOUR + 1,
-                    breaks: Vec::new(),
-                }],
-            })
-            .collect(),
-        answer_delay_ms: 0,
-    };
+    let mut s = common::mmc(50, 450.0, 180.0, Some(120.0), 1, intervals);
+    s.replications = replications;
+    s.warm_up_intervals = 1;
     let start = Instant::now();
     let r = simulate(&s, 1, |_| {}).expect("valid scenario");
     let secs = start.elapsed().as_secs_f64();

@@ -4,59 +4,16 @@
 //! interval over replications. Fixed seeds and enough replications keep
 //! these stable.
 
-use sb_model::{AgentId, Channel, QueueId};
-use sb_routing::{AgentConfig, QueueConfig};
-use sb_sim::{HandleTime, Scenario, SimAgent, SimQueue, SimShift, simulate};
+use sb_sim::{Scenario, simulate};
 use sb_wfm::{ErlangA, ErlangC};
-use uuid::Uuid;
 
-const HALF_HOUR: u64 = 30 * 60_000;
+mod common;
 
-/// `agents` agents on one queue all day; `per_interval` arrivals each half
-/// hour, exponential handle times of `aht_s`, optionally patience.
+/// `agents` agents on one queue all day for 20 half hours; `per_interval`
+/// arrivals each half hour, exponential handle times of `aht_s`,
+/// optionally patience.
 fn mmc(agents: u32, per_interval: f64, aht_s: f64, patience_s: Option<f64>, seed: u64) -> Scenario {
-    let qid = QueueId::from_uuid(Uuid::from_u128(1));
-    let mut config = QueueConfig::simple(qid);
-    config.service_level_ms = 20_000;
-    config.ring_timeout_ms = 60_000;
-    let intervals = 20;
-    Scenario {
-        seed,
-        replications: 30,
-        interval_ms: HALF_HOUR,
-        intervals,
-        warm_up_intervals: 2,
-        queues: vec![SimQueue {
-            name: "support".into(),
-            config,
-            channel: Channel::Voice,
-            arrivals: vec![per_interval],
-            handle: HandleTime::Exponential {
-                mean_ms: aht_s * 1000.0,
-            },
-            patience_mean_ms: patience_s.map(|p| p * 1000.0),
-            retrial: None,
-            callback: None,
-        }],
-        agents: (0..agents)
-            .map(|i| SimAgent {
-                name: format!("agent {i}"),
-                config: AgentConfig {
-                    id: AgentId::from_uuid(Uuid::from_u128(1000 + u128::from(i))),
-                    skills: Vec::new(),
-                    capacity: [1, 0, 0, 0],
-                    voice_blocks_others: true,
-                    attributes: Default::default(),
-                },
-                shifts: vec![SimShift {
-                    start_ms: 0,
-                    end_ms: intervals as u64 * HALF_HOUR + 1,
-                    breaks: Vec::new(),
-                }],
-            })
-            .collect(),
-        answer_delay_ms: 0,
-    }
+    common::mmc(agents, per_interval, aht_s, patience_s, seed, 20)
 }
 
 #[test]
