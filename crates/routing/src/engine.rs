@@ -88,7 +88,11 @@ struct Queue {
     /// Waiting contacts by the rule step in force, each in serving order,
     /// so an agent looks only at contacts whose requirement it can meet.
     /// The queue's whole order is their merge.
-    by_step: Vec<BTreeSet<(OrderKey, ContactId)>>,
+    by_step: Vec<StepQueue>,
+    /// Where this queue's steps start in `Engine::ends`, and how many
+    /// slots it has there.
+    head_base: usize,
+    head_cap: usize,
     rr_last: Option<AgentIx>,
     stats: QueueStats,
     /// Smoothed time between answers, for expected wait.
@@ -99,40 +103,180 @@ struct Queue {
 }
 
 impl Queue {
-    fn add(&mut self, key: OrderKey, cid: ContactId, step: usize) {
+    fn add(&mut self, key: OrderKey, cid: ContactId, step: usize, ends: &mut Ends) {
         if self.by_step.len() <= step {
-            self.by_step.resize_with(step + 1, BTreeSet::new);
+            self.by_step.resize_with(step + 1, StepQueue::default);
         }
         if self.by_step[step].insert((key, cid)) {
             self.waiting_len += 1;
+            ends.joined(self.head_base + step, key, cid);
         }
     }
 
-    fn take(&mut self, key: OrderKey, cid: ContactId, step: usize) {
+    fn take(&mut self, key: OrderKey, cid: ContactId, step: usize, ends: &mut Ends) {
+        let slot = self.head_base + step;
+        let first = ends.first(slot) == Some((key, cid));
         if let Some(set) = self.by_step.get_mut(step)
-            && set.remove(&(key, cid))
+            && set.remove((key, cid), first)
         {
             self.waiting_len -= 1;
+            ends.left(slot, key, cid, set);
         }
     }
 
     /// Every waiting contact in serving order.
     fn ordered(&self) -> Vec<(OrderKey, ContactId)> {
-        let mut all: Vec<(OrderKey, ContactId)> = self.by_step.iter().flatten().copied().collect();
+        let mut all: Vec<(OrderKey, ContactId)> =
+            self.by_step.iter().flat_map(|s| s.iter()).collect();
         all.sort_unstable();
         all
     }
 
     /// The contact served last.
-    fn last(&self) -> Option<&(OrderKey, ContactId)> {
-        self.by_step.iter().filter_map(|s| s.last()).max()
+    fn last(&self, ends: &Ends) -> Option<(OrderKey, ContactId)> {
+        ends.lasts[self.head_base..self.head_base + self.head_cap]
+            .iter()
+            .flatten()
+            .max()
+            .copied()
     }
 
     /// How many waiting contacts are served before `at`.
     fn count_before(&self, at: &(OrderKey, ContactId)) -> usize {
-        self.by_step.iter().map(|s| s.range(..*at).count()).sum()
+        self.by_step.iter().map(|s| s.count_before(at)).sum()
     }
 }
+
+/// The contacts waiting at one queue step, in serving order. Stored back to
+/// front: a B-tree searches each node from its low end, so an arrival
+/// joining at the back (the usual case) reads one key per node instead of
+/// every key, and the first contact is taken from the high end, which is
+/// reached without comparing keys at all.
+#[derive(Debug, Default)]
+struct StepQueue(BTreeSet<Reverse<(OrderKey, ContactId)>>);
+
+impl StepQueue {
+    fn insert(&mut self, e: (OrderKey, ContactId)) -> bool {
+        self.0.insert(Reverse(e))
+    }
+
+    /// Removes `e`; `first` says it is thought to be the first, which is
+    /// then removed without a search.
+    fn remove(&mut self, e: (OrderKey, ContactId), first: bool) -> bool {
+        if first && self.0.last() == Some(&Reverse(e)) {
+            self.0.pop_last();
+            return true;
+        }
+        self.0.remove(&Reverse(e))
+    }
+
+    fn first(&self) -> Option<(OrderKey, ContactId)> {
+        self.0.last().map(|r| r.0)
+    }
+
+    fn last(&self) -> Option<(OrderKey, ContactId)> {
+        self.0.first().map(|r| r.0)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn contains(&self, e: (OrderKey, ContactId)) -> bool {
+        self.0.contains(&Reverse(e))
+    }
+
+    /// In serving order.
+    fn iter(&self) -> impl Iterator<Item = (OrderKey, ContactId)> + '_ {
+        self.0.iter().rev().map(|r| r.0)
+    }
+
+    /// How many are served before `at`.
+    fn count_before(&self, at: &(OrderKey, ContactId)) -> usize {
+        self.0
+            .range((
+                std::ops::Bound::Excluded(Reverse(*at)),
+                std::ops::Bound::Unbounded,
+            ))
+            .count()
+    }
+}
+
+/// The first and last waiting contact of every queue step, side by side in
+/// one place (slots given out per queue): an agent coming free compares
+/// the first contacts of the steps it serves without reading any queue or
+/// contact, and an arrival learns whether it joined at the back without
+/// walking every step.
+#[derive(Debug, Default)]
+struct Ends {
+    /// Each step's first contact's order key, `NO_HEAD` when none waits.
+    first_keys: Vec<OrderKey>,
+    first_ids: Vec<ContactId>,
+    lasts: Vec<Option<(OrderKey, ContactId)>>,
+    /// The queue and step each slot belongs to.
+    owner: Vec<(u32, u32)>,
+}
+
+/// The key of an empty step (no real key reaches it: a FIFO key's middle
+/// is 0, a LIFO key starts with a negative priority).
+const NO_HEAD: OrderKey = (i64::MAX, i64::MAX, u64::MAX);
+const NO_ID: ContactId = ContactId::from_uuid(uuid::Uuid::nil());
+
+impl Ends {
+    /// Gives out slots for queue `qi`'s `n` steps, empty.
+    fn grow(&mut self, qi: QueueIx, n: usize) -> usize {
+        let base = self.first_keys.len();
+        self.first_keys.resize(base + n, NO_HEAD);
+        self.first_ids.resize(base + n, NO_ID);
+        self.lasts.resize(base + n, None);
+        self.owner
+            .extend((0..n).map(|step| (qi as u32, step as u32)));
+        base
+    }
+
+    fn first(&self, slot: usize) -> Option<(OrderKey, ContactId)> {
+        let key = self.first_keys[slot];
+        (key != NO_HEAD).then(|| (key, self.first_ids[slot]))
+    }
+
+    fn set_first(&mut self, slot: usize, first: Option<(OrderKey, ContactId)>) {
+        let (key, cid) = first.unwrap_or((NO_HEAD, NO_ID));
+        self.first_keys[slot] = key;
+        self.first_ids[slot] = cid;
+    }
+
+    /// The slot's step is emptied.
+    fn clear(&mut self, slot: usize) {
+        self.set_first(slot, None);
+        self.lasts[slot] = None;
+    }
+
+    /// A contact joined the slot's step.
+    fn joined(&mut self, slot: usize, key: OrderKey, cid: ContactId) {
+        if (key, cid) < (self.first_keys[slot], self.first_ids[slot]) {
+            self.set_first(slot, Some((key, cid)));
+        }
+        if self.lasts[slot].is_none_or(|last| (key, cid) > last) {
+            self.lasts[slot] = Some((key, cid));
+        }
+    }
+
+    /// A contact left the slot's step, which is now `set`.
+    fn left(&mut self, slot: usize, key: OrderKey, cid: ContactId, set: &StepQueue) {
+        if self.first(slot) == Some((key, cid)) {
+            self.set_first(slot, set.first());
+        }
+        if self.lasts[slot] == Some((key, cid)) {
+            self.lasts[slot] = set.last();
+        }
+    }
+}
+
+/// A queue step an agent has the skills for: its slot in `Ends`, with
+/// `SLOT_SCAN` set when the step's first contact alone cannot settle what
+/// the agent is offered (a LIFO queue, or one with a condition to check).
+type StepSlot = u32;
+const SLOT_SCAN: StepSlot = 1 << 31;
 
 #[derive(Debug)]
 struct Agent {
@@ -158,9 +302,9 @@ struct Agent {
     indexed: [bool; 4],
     logged_in: bool,
     status: AgentStatus,
-    /// Queues that might suit this agent (a step needs one of its skills,
-    /// or no skill), kept in step with agent and queue configuration.
-    queues: Vec<QueueIx>,
+    /// The queue steps whose requirement this agent meets, in queue and
+    /// step order, kept in step with agent and queue configuration.
+    steps: Vec<StepSlot>,
 }
 
 /// The reservations ringing for one contact (one, unless ringing several
@@ -248,6 +392,7 @@ pub struct Engine {
     skill_ix: FxHashMap<SkillId, Skill>,
     queue_ix: FxHashMap<QueueId, QueueIx>,
     queues: Vec<Queue>,
+    ends: Ends,
     agent_ix: FxHashMap<AgentId, AgentIx>,
     agents: Vec<Agent>,
     /// Iterated only by `check_invariants`, where order does not matter.
@@ -260,7 +405,8 @@ pub struct Engine {
     /// the same moment (see `fire_timers`). Ordered, not a heap: they are
     /// set at increasing times as contacts arrive and taken from the front,
     /// so both ends stay in cache, where a heap's pop would walk its depth.
-    widen_timers: BTreeSet<(Mono, u64, Timer)>,
+    /// Stored back to front, as `StepQueue` is and for the same reason.
+    widen_timers: BTreeSet<Reverse<(Mono, u64, Timer)>>,
     /// Every other timer. Both calendars keep timers that no longer apply
     /// (an answered reservation's expiry, a routed contact's step) until
     /// they are due, when they are found stale and dropped: cheaper than
@@ -298,6 +444,7 @@ impl Engine {
             skill_ix: FxHashMap::default(),
             queue_ix: FxHashMap::default(),
             queues: Vec::new(),
+            ends: Ends::default(),
             agent_ix: FxHashMap::default(),
             agents: Vec::new(),
             contacts: FxHashMap::default(),
@@ -326,7 +473,7 @@ impl Engine {
 
     /// When the engine next needs a `Tick`.
     pub fn poll_timeout(&self) -> Option<Mono> {
-        let widen = self.widen_timers.first().map(|t| t.0);
+        let widen = self.widen_timers.last().map(|t| t.0.0);
         let other = self.timers.peek().map(|Reverse(t)| t.0);
         widen.into_iter().chain(other).min()
     }
@@ -413,11 +560,11 @@ impl Engine {
         {
             self.timers.pop();
         }
-        while let Some((_, _, Timer::Step(cid, ..) | Timer::OpenToAll(cid, _))) =
-            self.widen_timers.first()
+        while let Some(Reverse((_, _, Timer::Step(cid, ..) | Timer::OpenToAll(cid, _)))) =
+            self.widen_timers.last()
             && !self.contacts.contains_key(cid)
         {
-            self.widen_timers.pop_first();
+            self.widen_timers.pop_last();
         }
     }
 
@@ -566,18 +713,26 @@ impl Engine {
                     set.remove(&qi);
                 }
                 self.open_queues.remove(&qi);
-                self.queues[qi].cfg = cfg;
-                self.queues[qi].needs = needs;
+                let q = &mut self.queues[qi];
+                if needs.len() > q.head_cap {
+                    q.head_base = self.ends.grow(qi, needs.len());
+                    q.head_cap = needs.len();
+                }
+                q.cfg = cfg;
+                q.needs = needs;
                 qi
             }
             None => {
                 let qi = self.queues.len();
                 self.queue_ix.insert(cfg.id, qi);
+                let head_cap = needs.len();
                 self.queues.push(Queue {
                     cfg,
                     needs,
                     waiting_len: 0,
                     by_step: Vec::new(),
+                    head_base: self.ends.grow(qi, head_cap),
+                    head_cap,
                     rr_last: None,
                     stats: QueueStats::default(),
                     answer_gap_ms: None,
@@ -606,13 +761,17 @@ impl Engine {
             .collect();
         self.queues[qi].waiting_len = 0;
         self.queues[qi].by_step.clear();
+        let q = &self.queues[qi];
+        for slot in q.head_base..q.head_base + q.head_cap {
+            self.ends.clear(slot);
+        }
         for cid in &waiting {
             let key = self.order_key(cid);
             if let Some(c) = self.contacts.get_mut(cid) {
                 c.key = key;
                 c.step = c.step.min(self.queues[qi].needs.len() - 1);
                 let step = c.step;
-                self.queues[qi].add(key, *cid, step);
+                self.queues[qi].add(key, *cid, step, &mut self.ends);
             }
         }
         self.withdraw_unqualified();
@@ -668,7 +827,7 @@ impl Engine {
                     indexed: [false; 4],
                     logged_in: false,
                     status: AgentStatus::Offline,
-                    queues: Vec::new(),
+                    steps: Vec::new(),
                 });
                 ai
             }
@@ -694,7 +853,21 @@ impl Engine {
         }
         qs.sort_unstable();
         qs.dedup();
-        self.agents[ai].queues = qs;
+        let mut steps = Vec::new();
+        for qi in qs {
+            let q = &self.queues[qi];
+            let scan = if q.cfg.lifo || q.cfg.condition.is_some() {
+                SLOT_SCAN
+            } else {
+                0
+            };
+            for step in 0..q.needs.len() {
+                if self.meets(ai, qi, step) {
+                    steps.push((q.head_base + step) as StepSlot | scan);
+                }
+            }
+        }
+        self.agents[ai].steps = steps;
     }
 
     fn unindex_agent(&mut self, ai: AgentIx) {
@@ -842,7 +1015,7 @@ impl Engine {
         self.seq += 1;
         match t {
             Timer::Step(..) | Timer::OpenToAll(..) => {
-                self.widen_timers.insert((at, self.seq, t));
+                self.widen_timers.insert(Reverse((at, self.seq, t)));
             }
             _ => self.timers.push(Reverse((at, self.seq, t))),
         }
@@ -851,12 +1024,7 @@ impl Engine {
     /// Whether agent `ai` may take contact `c` at its current step.
     fn eligible(&self, ai: AgentIx, c: &Contact) -> bool {
         let a = &self.agents[ai];
-        if let Some(only) = c.only_agent
-            && only != ai
-        {
-            return false;
-        }
-        if c.rejected.contains(&ai) {
+        if !Self::may_take(ai, c) {
             return false;
         }
         let q = &self.queues[c.queue];
@@ -871,6 +1039,12 @@ impl Engine {
             Some(e) => e.eval(&a.attributes, &c.attributes),
             None => true,
         }
+    }
+
+    /// Whether the contact's own limits let agent `ai` take it: kept for
+    /// another agent, or rejected by this one before.
+    fn may_take(ai: AgentIx, c: &Contact) -> bool {
+        c.only_agent.is_none_or(|only| only == ai) && !c.rejected.contains(&ai)
     }
 
     /// Whether the queue has a logged-in agent eligible at step 0.
@@ -936,27 +1110,26 @@ impl Engine {
 
     /// Tries to reserve a waiting contact for an offerable agent.
     fn route_contact(&mut self, cid: ContactId) {
-        let mut eligible = std::mem::take(&mut self.scratch_agents);
         let Some(c) = self.contacts.get(&cid) else {
             return;
         };
         if c.state != State::Waiting {
-            self.scratch_agents = eligible;
             return;
         }
+        let mut eligible = std::mem::take(&mut self.scratch_agents);
         let chn = ch(c.channel);
         let qi = c.queue;
-        let needs = &self.queues[qi].needs[c.step];
         let keep = |ai: &AgentIx| self.agents[*ai].offerable[chn] && self.eligible(*ai, c);
         eligible.clear();
         if let Some(only) = c.only_agent {
             eligible.extend(Some(only).filter(keep));
-        } else if needs.is_empty() {
-            // An empty set (every agent busy) is not scanned at all.
-            if !self.offerable_any[chn].is_empty() {
-                eligible.extend(self.offerable_any[chn].iter().filter(keep));
-            }
+        } else if self.offerable_any[chn].is_empty() {
+            // Every agent is busy on this channel (the usual case while a
+            // queue builds up): nothing to look at.
+        } else if self.queues[qi].needs[c.step].is_empty() {
+            eligible.extend(self.offerable_any[chn].iter().filter(keep));
         } else {
+            let needs = &self.queues[qi].needs[c.step];
             let smallest = needs
                 .iter()
                 .map(|(s, _)| self.offerable_by_skill[chn].get(*s as usize))
@@ -1029,43 +1202,11 @@ impl Engine {
             if !a.offerable.iter().any(|o| *o) {
                 return;
             }
-            let mut best: Option<((i64, u64), ContactId)> = None;
-            for &qi in &a.queues {
-                let q = &self.queues[qi];
-                if q.waiting_len == 0 {
-                    continue;
-                }
-                // Only steps whose requirement the agent meets; in each, the
-                // first contact it may take (per-contact conditions aside, that
-                // is the first one).
-                for (step, set) in q.by_step.iter().enumerate() {
-                    // In a FIFO queue a contact's key starts with its
-                    // urgency, and later contacts are never more urgent: a
-                    // step whose first contact cannot beat the best so far
-                    // is passed over without reading any contact.
-                    let Some(((first, _, seq), _)) = set.first() else {
-                        continue;
-                    };
-                    if !q.cfg.lifo && best.as_ref().is_some_and(|(bu, _)| (*first, *seq) >= *bu) {
-                        continue;
-                    }
-                    if !self.meets(ai, qi, step) {
-                        continue;
-                    }
-                    for (_, cid) in set.iter().take(self.config.scan_limit) {
-                        let c = &self.contacts[cid];
-                        if !a.offerable[ch(c.channel)] || !self.eligible(ai, c) {
-                            continue;
-                        }
-                        let u = self.urgency(c);
-                        if best.as_ref().is_none_or(|(bu, _)| u < *bu) {
-                            best = Some((u, *cid));
-                        }
-                        break;
-                    }
-                }
-            }
-            let Some((_, cid)) = best else { return };
+            let best = match self.most_urgent_first(ai) {
+                Some(cid) => Some(cid),
+                None => self.most_urgent_scanned(ai),
+            };
+            let Some(cid) = best else { return };
             let c = &self.contacts[&cid];
             let qi = c.queue;
             let step = c.step;
@@ -1074,12 +1215,77 @@ impl Engine {
         }
     }
 
+    /// The contact `route_agent` wants, found from the steps' first
+    /// contacts (`Ends`) alone when it can be: the most urgent first contact
+    /// of the steps agent `ai` meets, if the agent may take it. No other
+    /// step can offer anything more urgent, as in a FIFO queue a step's
+    /// contacts are never more urgent than its first. `None` when that does
+    /// not settle it (nothing waits, a LIFO or conditional queue, or a
+    /// first contact the agent may not take).
+    fn most_urgent_first(&self, ai: AgentIx) -> Option<ContactId> {
+        let a = &self.agents[ai];
+        // An empty step's key (`NO_HEAD`) never beats this start.
+        let (mut best, mut best_slot) = ((NO_HEAD.0, NO_HEAD.2), usize::MAX);
+        for &slot in &a.steps {
+            if slot & SLOT_SCAN != 0 {
+                return None;
+            }
+            let slot = slot as usize;
+            let k = &self.ends.first_keys[slot];
+            if (k.0, k.2) < best {
+                (best, best_slot) = ((k.0, k.2), slot);
+            }
+        }
+        let cid = *self.ends.first_ids.get(best_slot)?;
+        let c = &self.contacts[&cid];
+        // The agent meets the step's needs (that is why it is listed) and
+        // the queue has no condition: only this contact's own limits remain.
+        (a.offerable[ch(c.channel)] && Self::may_take(ai, c)).then_some(cid)
+    }
+
+    /// The contact `route_agent` wants, found by reading each step the
+    /// agent meets: the most urgent of each step's first contact the agent
+    /// may take (looking no further than the scan limit).
+    fn most_urgent_scanned(&self, ai: AgentIx) -> Option<ContactId> {
+        let a = &self.agents[ai];
+        let mut best: Option<((i64, u64), ContactId)> = None;
+        for &slot in &a.steps {
+            let (qi, step) = self.ends.owner[(slot & !SLOT_SCAN) as usize];
+            let q = &self.queues[qi as usize];
+            let Some(set) = q.by_step.get(step as usize) else {
+                continue;
+            };
+            // In a FIFO queue a contact's key starts with its urgency, and
+            // later contacts are never more urgent: a step whose first
+            // contact cannot beat the best so far is passed over without
+            // reading any contact.
+            let Some(((first, _, seq), _)) = set.first() else {
+                continue;
+            };
+            if !q.cfg.lifo && best.as_ref().is_some_and(|(bu, _)| (first, seq) >= *bu) {
+                continue;
+            }
+            for (_, cid) in set.iter().take(self.config.scan_limit) {
+                let c = &self.contacts[&cid];
+                if !a.offerable[ch(c.channel)] || !self.eligible(ai, c) {
+                    continue;
+                }
+                let u = self.urgency(c);
+                if best.as_ref().is_none_or(|(bu, _)| u < *bu) {
+                    best = Some((u, cid));
+                }
+                break;
+            }
+        }
+        best.map(|(_, cid)| cid)
+    }
+
     fn reserve(&mut self, cid: ContactId, agents: &[(AgentIx, i64)], eligible: u32) {
         let Some(c) = self.contacts.get(&cid) else {
             return;
         };
         let (qi, step, key, voice) = (c.queue, c.step, c.key, c.channel == Channel::Voice);
-        self.queues[qi].take(key, cid, step);
+        self.queues[qi].take(key, cid, step, &mut self.ends);
         let mut ids = Ringing::new();
         for &(ai, agent_key) in agents {
             ids.push(self.make_reservation(cid, ai, agent_key, eligible));
@@ -1199,7 +1405,7 @@ impl Engine {
         if let Some(c) = self.contacts.get_mut(&cid) {
             c.state = State::Waiting;
             let (qi, key, step) = (c.queue, c.key, c.step);
-            self.queues[qi].add(key, cid, step);
+            self.queues[qi].add(key, cid, step, &mut self.ends);
             self.route_contact(cid);
         }
     }
@@ -1347,7 +1553,7 @@ impl Engine {
         let c = self.contacts.get_mut(&cid).expect("present");
         c.key = key;
         let entered = c.entered;
-        self.queues[qi].add(key, cid, 0);
+        self.queues[qi].add(key, cid, 0, &mut self.ends);
         let cfg = &self.queues[qi].cfg;
         let next_step = cfg.steps.get(1).map(|s| s.after_ms);
         let overflow_after = cfg.overflow.as_ref().and_then(|o| o.after_ms);
@@ -1379,7 +1585,7 @@ impl Engine {
         }
         // The usual arrival goes to the back: its place is the queue length.
         let q = &self.queues[qi];
-        let at_back = q.last().is_some_and(|(k, c)| *k == key && *c == cid);
+        let at_back = q.last(&self.ends) == Some((key, cid));
         let (position, expected) = if at_back {
             let n = q.waiting_len;
             (n, q.answer_gap_ms.map(|g| (g * n as f64) as u64))
@@ -1478,7 +1684,7 @@ impl Engine {
                 }
                 let c = self.contacts.remove(&cid).expect("present");
                 let q = &mut self.queues[c.queue];
-                q.take(c.key, cid, c.step);
+                q.take(c.key, cid, c.step, &mut self.ends);
                 let waited_ms = self.now.saturating_sub(c.arrived);
                 let short = waited_ms < self.config.short_abandon_ms;
                 if short {
@@ -1792,7 +1998,7 @@ impl Engine {
             State::Waiting => {
                 // A waiting contact moves queues keeping its arrival time.
                 let (key, old, step) = (c.key, c.queue, c.step);
-                self.queues[old].take(key, cid, step);
+                self.queues[old].take(key, cid, step, &mut self.ends);
                 let c = self.contacts.get_mut(&cid).expect("present");
                 c.only_agent = only_agent;
                 self.outputs.push_back(Output::Transferred {
@@ -1842,10 +2048,10 @@ impl Engine {
         let mut stepped = std::mem::take(&mut self.scratch_stepped);
         let mut due_steps = std::mem::take(&mut self.scratch_due);
         loop {
-            while let Some(t) = self.widen_timers.first()
+            while let Some(Reverse(t)) = self.widen_timers.last()
                 && t.0 <= self.now
             {
-                let Some(t) = self.widen_timers.pop_first() else {
+                let Some(Reverse(t)) = self.widen_timers.pop_last() else {
                     break;
                 };
                 due_steps.push(t);
@@ -1881,8 +2087,8 @@ impl Engine {
                 let (qi, key, waiting) = (c.queue, c.key, c.state == State::Waiting);
                 c.step = step;
                 if waiting {
-                    self.queues[qi].take(key, cid, step - 1);
-                    self.queues[qi].add(key, cid, step);
+                    self.queues[qi].take(key, cid, step - 1, &mut self.ends);
+                    self.queues[qi].add(key, cid, step, &mut self.ends);
                 }
                 if let Some(next) = self.queues[qi].cfg.steps.get(step + 1).map(|s| s.after_ms) {
                     // A later step already due is applied by the next round.
@@ -1891,7 +2097,11 @@ impl Engine {
                 stepped.push(cid);
             }
         }
-        if !stepped.is_empty() {
+        if self.offerable_any.iter().all(|set| set.is_empty()) {
+            // Nobody can be offered anything (every agent busy, as while a
+            // backlog builds): there is nothing to route.
+            stepped.clear();
+        } else if !stepped.is_empty() {
             // Each contact looked up once, not at every comparison.
             stepped.sort_by_cached_key(|cid| self.contacts.get(cid).map(|c| self.urgency(c)));
             stepped.dedup();
@@ -1935,7 +2145,7 @@ impl Engine {
                     };
                     let (key, step) = (c.key, c.step);
                     let q = &mut self.queues[qi];
-                    q.take(key, cid, step);
+                    q.take(key, cid, step, &mut self.ends);
                     q.stats.overflowed_out += 1;
                     let (from, to_id) = (q.cfg.id, self.queues[to].cfg.id);
                     self.outputs.push_back(Output::Overflowed {
@@ -1970,7 +2180,7 @@ impl Engine {
                     } else {
                         let c = self.contacts.remove(&cid).expect("present");
                         let q = &mut self.queues[c.queue];
-                        q.take(c.key, cid, c.step);
+                        q.take(c.key, cid, c.step, &mut self.ends);
                         q.stats.timed_out += 1;
                         self.outputs.push_back(Output::Ended {
                             contact: cid,
@@ -2049,7 +2259,7 @@ impl Engine {
                     let in_step = self.queues[c.queue]
                         .by_step
                         .get(c.step)
-                        .is_some_and(|s| s.contains(&(c.key, *cid)));
+                        .is_some_and(|s| s.contains((c.key, *cid)));
                     if !in_step {
                         return Err(format!("waiting contact {cid} is not in its queue"));
                     }
@@ -2099,10 +2309,19 @@ impl Engine {
                 ));
             }
             for (step, set) in q.by_step.iter().enumerate() {
-                for (_, cid) in set {
-                    if self.contacts.get(cid).map(|c| c.step) != Some(step) {
+                for (_, cid) in set.iter() {
+                    if self.contacts.get(&cid).map(|c| c.step) != Some(step) {
                         return Err(format!("contact {cid} is indexed under the wrong step"));
                     }
+                }
+            }
+            for step in 0..q.head_cap {
+                let slot = q.head_base + step;
+                let set = q.by_step.get(step);
+                if self.ends.first(slot) != set.and_then(|s| s.first())
+                    || self.ends.lasts[slot] != set.and_then(|s| s.last())
+                {
+                    return Err(format!("queue {} step {step} ends are stale", q.cfg.id));
                 }
             }
         }
@@ -2237,8 +2456,8 @@ impl Engine {
         self.queues[qi]
             .by_step
             .iter()
-            .flatten()
-            .filter_map(|(_, c)| self.contacts.get(c).map(|c| c.arrived))
+            .flat_map(|s| s.iter())
+            .filter_map(|(_, c)| self.contacts.get(&c).map(|c| c.arrived))
             .min()
     }
 

@@ -1059,3 +1059,77 @@ fn timers_that_can_no_longer_fire_are_not_asked_for() {
         }
     )));
 }
+
+#[test]
+fn a_freed_agent_passes_over_a_first_contact_it_may_not_take() {
+    let mut d = Driver::new(Strategy::LongestIdle);
+    d.agent(0, 5, [1, 0, 0, 0]);
+    d.available(0);
+    d.arrive(1, Channel::Voice, 50);
+    let r = d.reserved();
+    assert_eq!((r[0].0, r[0].1), (cid(1), aid(0)));
+    // Agent 0 turns contact 1 down: it waits, first in the queue, for
+    // someone else.
+    d.ok(Input::Reject {
+        reservation: r[0].2,
+    });
+    assert!(d.reserved().is_empty());
+    d.ok(Input::AgentPresence {
+        agent: aid(0),
+        presence: Presence::Away("break".into()),
+    });
+    d.now = 1_000;
+    d.arrive(2, Channel::Voice, 50);
+    d.arrive(3, Channel::Voice, 50);
+    assert!(d.reserved().is_empty());
+    // Back from the break, agent 0 is offered the first contact it may
+    // take: the second in the queue.
+    d.available(0);
+    let r = d.reserved();
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].0, r[0].1), (cid(2), aid(0)));
+    assert_eq!(d.e.waiting_order(qid(Q)), vec![cid(1), cid(3)]);
+    d.e.check_invariants().unwrap();
+    // Agent 1 arrives and takes the one agent 0 refused.
+    d.agent(1, 5, [1, 0, 0, 0]);
+    d.available(1);
+    let r = d.reserved();
+    assert_eq!((r[0].0, r[0].1), (cid(1), aid(1)));
+    d.e.check_invariants().unwrap();
+}
+
+#[test]
+fn a_freed_agent_takes_the_most_urgent_first_contact_across_its_queues() {
+    let mut d = Driver::new(Strategy::LongestIdle);
+    let mut q2 = QueueConfig::simple(qid(Q2));
+    q2.steps = vec![Step {
+        after_ms: 0,
+        needs: vec![Need {
+            skill: skill(),
+            min_proficiency: 1,
+        }],
+    }];
+    d.ok(Input::ConfigureQueue(q2));
+    d.agent(0, 5, [1, 0, 0, 0]);
+    d.now = 1_000;
+    d.arrive_in(1, Q, Channel::Voice, 50, BTreeMap::new());
+    d.now = 2_000;
+    d.arrive_in(2, Q2, Channel::Voice, 50, BTreeMap::new());
+    d.now = 3_000;
+    // Higher priority in Q2 ages it ahead of the older contact in Q.
+    d.arrive_in(3, Q2, Channel::Voice, 90, BTreeMap::new());
+    d.arrive_in(4, Q, Channel::Voice, 50, BTreeMap::new());
+    let mut order = Vec::new();
+    d.available(0);
+    for _ in 0..4 {
+        let r = d.reserved();
+        assert_eq!(r.len(), 1);
+        order.push(r[0].0);
+        d.ok(Input::Accept {
+            reservation: r[0].2,
+        });
+        d.ok(Input::ContactCompleted { contact: r[0].0 });
+        d.e.check_invariants().unwrap();
+    }
+    assert_eq!(order, vec![cid(3), cid(1), cid(2), cid(4)]);
+}
