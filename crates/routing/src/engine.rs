@@ -107,10 +107,9 @@ impl Queue {
         if self.by_step.len() <= step {
             self.by_step.resize_with(step + 1, StepQueue::default);
         }
-        if self.by_step[step].insert((key, cid)) {
-            self.waiting_len += 1;
-            ends.joined(self.head_base + step, key, cid);
-        }
+        self.by_step[step].insert((key, cid));
+        self.waiting_len += 1;
+        ends.joined(self.head_base + step, key, cid);
     }
 
     fn take(&mut self, key: OrderKey, cid: ContactId, step: usize, ends: &mut Ends) {
@@ -147,58 +146,136 @@ impl Queue {
     }
 }
 
-/// The contacts waiting at one queue step, in serving order. Stored back to
-/// front: a B-tree searches each node from its low end, so an arrival
-/// joining at the back (the usual case) reads one key per node instead of
-/// every key, and the first contact is taken from the high end, which is
-/// reached without comparing keys at all.
+/// A waiting contact's place: its order key and id.
+type Entry = (OrderKey, ContactId);
+
+/// The contacts waiting at one queue step, in serving order.
+///
+/// Most arrivals come after everyone already waiting, and most contacts
+/// leave from the front, so the step is kept mainly as a sorted run that
+/// grows at the back and shrinks at the front, each in one step and one
+/// cache line. A contact that arrives ahead of the run's back (a higher
+/// priority, a LIFO queue) goes to an ordered set beside it instead; the
+/// step is the merge of the two. A contact that leaves from the middle of
+/// the run (abandoned, overflowed) is found by binary search and blanked
+/// in place; blanks are dropped when they reach either end, and the run
+/// is compacted when they are more than half of it.
 #[derive(Debug, Default)]
-struct StepQueue(BTreeSet<Reverse<(OrderKey, ContactId)>>);
+struct StepQueue {
+    /// Sorted by key; `None` marks a blank (its key kept for the search).
+    run: VecDeque<(OrderKey, Option<ContactId>)>,
+    /// Those that arrived ahead of the run's back.
+    ahead: BTreeSet<Entry>,
+    len: usize,
+    blanks: usize,
+}
 
 impl StepQueue {
-    fn insert(&mut self, e: (OrderKey, ContactId)) -> bool {
-        self.0.insert(Reverse(e))
-    }
-
-    /// Removes `e`; `first` says it is thought to be the first, which is
-    /// then removed without a search.
-    fn remove(&mut self, e: (OrderKey, ContactId), first: bool) -> bool {
-        if first && self.0.last() == Some(&Reverse(e)) {
-            self.0.pop_last();
-            return true;
+    /// Adds `e`, which must not be there already (a contact waits in one
+    /// place at a time; the engine takes it out before it moves).
+    fn insert(&mut self, e: Entry) {
+        debug_assert!(!self.contains(e), "{e:?} is waiting already");
+        if self.run.back().is_none_or(|b| b.0 < e.0) {
+            self.run.push_back((e.0, Some(e.1)));
+        } else {
+            self.ahead.insert(e);
         }
-        self.0.remove(&Reverse(e))
+        self.len += 1;
     }
 
-    fn first(&self) -> Option<(OrderKey, ContactId)> {
-        self.0.last().map(|r| r.0)
+    /// Where in the run `e` is (blank or not), if there.
+    fn find(&self, e: Entry) -> Option<usize> {
+        let i = self.run.partition_point(|r| r.0 < e.0);
+        (self.run.get(i).is_some_and(|r| r.0 == e.0)).then_some(i)
     }
 
-    fn last(&self) -> Option<(OrderKey, ContactId)> {
-        self.0.first().map(|r| r.0)
+    /// Removes `e`; `first` says it is thought to be the first (a hint
+    /// only: the front of the run is tried before anything else).
+    fn remove(&mut self, e: Entry, first: bool) -> bool {
+        let removed = if first && self.run.front() == Some(&(e.0, Some(e.1))) {
+            self.run.pop_front();
+            true
+        } else if self.ahead.remove(&e) {
+            true
+        } else if let Some(i) = self.find(e)
+            && self.run[i].1 == Some(e.1)
+        {
+            self.run[i].1 = None;
+            self.blanks += 1;
+            true
+        } else {
+            false
+        };
+        if removed {
+            self.len -= 1;
+            self.tidy();
+        }
+        removed
+    }
+
+    /// Drops blanks from both ends of the run, and compacts it when blanks
+    /// are more than half of it.
+    fn tidy(&mut self) {
+        while self.blanks > 0 && self.run.front().is_some_and(|r| r.1.is_none()) {
+            self.run.pop_front();
+            self.blanks -= 1;
+        }
+        while self.blanks > 0 && self.run.back().is_some_and(|r| r.1.is_none()) {
+            self.run.pop_back();
+            self.blanks -= 1;
+        }
+        if self.blanks > 16 && self.blanks * 2 > self.run.len() {
+            self.run.retain(|r| r.1.is_some());
+            self.blanks = 0;
+        }
+    }
+
+    fn run_entry(r: &(OrderKey, Option<ContactId>)) -> Option<Entry> {
+        r.1.map(|cid| (r.0, cid))
+    }
+
+    fn first(&self) -> Option<Entry> {
+        let run = self.run.front().and_then(Self::run_entry);
+        let ahead = self.ahead.first().copied();
+        match (run, ahead) {
+            (Some(r), Some(a)) => Some(r.min(a)),
+            (r, a) => r.or(a),
+        }
+    }
+
+    fn last(&self) -> Option<Entry> {
+        let run = self.run.back().and_then(Self::run_entry);
+        run.max(self.ahead.last().copied())
     }
 
     fn len(&self) -> usize {
-        self.0.len()
+        self.len
     }
 
-    fn contains(&self, e: (OrderKey, ContactId)) -> bool {
-        self.0.contains(&Reverse(e))
+    fn contains(&self, e: Entry) -> bool {
+        self.find(e).is_some_and(|i| self.run[i].1 == Some(e.1)) || self.ahead.contains(&e)
     }
 
     /// In serving order.
-    fn iter(&self) -> impl Iterator<Item = (OrderKey, ContactId)> + '_ {
-        self.0.iter().rev().map(|r| r.0)
+    fn iter(&self) -> impl Iterator<Item = Entry> + '_ {
+        let mut run = self.run.iter().filter_map(Self::run_entry).peekable();
+        let mut ahead = self.ahead.iter().copied().peekable();
+        std::iter::from_fn(move || match (run.peek(), ahead.peek()) {
+            (Some(r), Some(a)) if r < a => run.next(),
+            (_, Some(_)) => ahead.next(),
+            (_, None) => run.next(),
+        })
     }
 
     /// How many are served before `at`.
-    fn count_before(&self, at: &(OrderKey, ContactId)) -> usize {
-        self.0
-            .range((
-                std::ops::Bound::Excluded(Reverse(*at)),
-                std::ops::Bound::Unbounded,
-            ))
-            .count()
+    fn count_before(&self, at: &Entry) -> usize {
+        let i = self.run.partition_point(|r| r.0 < at.0);
+        let blanks = if self.blanks == 0 {
+            0
+        } else {
+            self.run.range(..i).filter(|r| r.1.is_none()).count()
+        };
+        i - blanks + self.ahead.range(..*at).count()
     }
 }
 
@@ -2471,5 +2548,62 @@ impl Engine {
         self.contacts
             .get(&contact)
             .map(|c| self.queues[c.queue].cfg.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `StepQueue` against an ordered set, through a seeded mix of
+    /// arrivals (mostly at the back, some ahead), departures from the
+    /// front and from anywhere, and every read.
+    #[test]
+    fn step_queue_behaves_as_an_ordered_set() {
+        for seed in 0..200u64 {
+            let mut rng = Pcg64Mcg::seed_from_u64(seed);
+            let mut q = StepQueue::default();
+            let mut model: BTreeSet<Entry> = BTreeSet::new();
+            let mut seq = 0u64;
+            for _ in 0..400 {
+                let roll = rng.next_u64() % 10;
+                if roll < 5 || model.is_empty() {
+                    seq += 1;
+                    // Mostly later than everyone; sometimes ahead (a
+                    // higher priority ages it forward).
+                    let ahead = rng.next_u64() % 4 == 0;
+                    let at = if ahead {
+                        seq as i64 - (rng.next_u64() % 50) as i64
+                    } else {
+                        seq as i64 * 10
+                    };
+                    let e = (
+                        (at, 0, seq),
+                        ContactId::from_uuid(uuid::Uuid::from_u128(seq as u128)),
+                    );
+                    q.insert(e);
+                    model.insert(e);
+                } else if roll < 8 {
+                    let first = *model.first().unwrap();
+                    assert!(q.remove(first, true));
+                    model.remove(&first);
+                } else {
+                    let i = (rng.next_u64() % model.len() as u64) as usize;
+                    let e = *model.iter().nth(i).unwrap();
+                    assert!(q.remove(e, false));
+                    model.remove(&e);
+                    assert!(!q.remove(e, false), "gone already");
+                }
+                assert_eq!(q.len(), model.len());
+                assert_eq!(q.first(), model.first().copied());
+                assert_eq!(q.last(), model.last().copied());
+                assert!(q.iter().eq(model.iter().copied()), "seed {seed}");
+                if let Some(e) = model.iter().nth(model.len() / 2) {
+                    assert!(q.contains(*e));
+                    assert_eq!(q.count_before(e), model.range(..*e).count());
+                }
+                assert!(q.blanks * 2 <= q.run.len().max(32));
+            }
+        }
     }
 }
