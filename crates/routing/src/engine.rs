@@ -497,6 +497,9 @@ pub struct Engine {
     scratch_agents: Vec<AgentIx>,
     scratch_due: Vec<(Mono, u64, Timer)>,
     scratch_stepped: Vec<ContactId>,
+    /// Each agent's `idle_since`, side by side, so that choosing the
+    /// longest idle of many free agents reads no agent records.
+    idle_since: Vec<Mono>,
     /// Agents that can be offered work now, per channel.
     offerable_any: [AgentSet; 4],
     /// The same, per channel and skill.
@@ -522,6 +525,7 @@ impl Engine {
             queue_ix: FxHashMap::default(),
             queues: Vec::new(),
             ends: Ends::default(),
+            idle_since: Vec::new(),
             agent_ix: FxHashMap::default(),
             agents: Vec::new(),
             contacts: FxHashMap::default(),
@@ -885,6 +889,7 @@ impl Engine {
             None => {
                 let ai = self.agents.len();
                 self.agent_ix.insert(cfg.id, ai);
+                self.idle_since.push(self.now);
                 self.agents.push(Agent {
                     id: cfg.id,
                     skills,
@@ -972,6 +977,11 @@ impl Engine {
             && !(a.voice_blocks_others && c == 0 && a.used.iter().skip(1).any(|u| *u > 0))
     }
 
+    fn set_idle_since(&mut self, ai: AgentIx) {
+        self.agents[ai].idle_since = self.now;
+        self.idle_since[ai] = self.now;
+    }
+
     /// Brings an agent's index entries and status in line with its state.
     fn refresh_agent(&mut self, ai: AgentIx) {
         for c in 0..4 {
@@ -1021,7 +1031,7 @@ impl Engine {
             let id = a.id;
             self.agents[ai].status = status.clone();
             if was_working && status == AgentStatus::Available {
-                self.agents[ai].idle_since = self.now;
+                self.set_idle_since(ai);
             }
             self.outputs
                 .push_back(Output::AgentChanged { agent: id, status });
@@ -1203,6 +1213,23 @@ impl Engine {
         } else if self.offerable_any[chn].is_empty() {
             // Every agent is busy on this channel (the usual case while a
             // queue builds up): nothing to look at.
+        } else if self.defer_index.is_none()
+            && c.rejected.is_empty()
+            && self.queues[qi].needs[c.step].is_empty()
+            && self.queues[qi].cfg.condition.is_none()
+            && self.queues[qi].cfg.strategy == Strategy::LongestIdle
+        {
+            // Any agent may take it, and the longest idle does: every
+            // offerable agent is eligible (the index is exact, as no update
+            // is deferred), and only their idle times need reading.
+            let set = &self.offerable_any[chn];
+            let count = set.len() as u32;
+            let best = set.iter().min_by_key(|&ai| (self.idle_since[ai], ai));
+            self.scratch_agents = eligible;
+            if let Some(ai) = best {
+                self.reserve(cid, &[(ai, self.idle_since[ai] as i64)], count);
+            }
+            return;
         } else if self.queues[qi].needs[c.step].is_empty() {
             eligible.extend(self.offerable_any[chn].iter().filter(keep));
         } else {
@@ -1831,7 +1858,7 @@ impl Engine {
         if going_available {
             self.agents[ai].misses = 0;
             if self.agents[ai].ringing + self.agents[ai].active + self.agents[ai].wrapping == 0 {
-                self.agents[ai].idle_since = self.now;
+                self.set_idle_since(ai);
             }
         }
         if presence != Presence::Available {
@@ -2409,6 +2436,9 @@ impl Engine {
             ));
         }
         for (ai, a) in self.agents.iter().enumerate() {
+            if self.idle_since.get(ai) != Some(&a.idle_since) {
+                return Err(format!("agent {} idle time is stale", a.id));
+            }
             if a.used != used[ai]
                 || a.ringing != ringing[ai]
                 || a.active != active[ai]

@@ -1133,3 +1133,38 @@ fn a_freed_agent_takes_the_most_urgent_first_contact_across_its_queues() {
     }
     assert_eq!(order, vec![cid(3), cid(1), cid(2), cid(4)]);
 }
+
+#[test]
+fn anyone_may_serve_goes_to_the_longest_idle_of_all_free_agents() {
+    // No skill needed, no condition: every free agent is eligible.
+    let mut d = Driver::with(Strategy::LongestIdle, |q| q.steps[0].needs.clear());
+    for n in 0..6 {
+        d.agent(n, 5, [1, 0, 0, 0]);
+    }
+    for (at, n) in [(100, 3), (200, 0), (300, 5), (400, 1), (500, 4)] {
+        d.at(at);
+        d.available(n);
+    }
+    // Agent 2 stays offline.
+    d.arrive(1, Channel::Voice, 50);
+    let why = d.out.iter().find_map(|o| match o {
+        Output::Reserved { agent, why, .. } => Some((*agent, why.clone())),
+        _ => None,
+    });
+    let (agent, why) = why.expect("reserved");
+    assert_eq!(agent, aid(3));
+    assert_eq!((why.eligible, why.key), (5, 100));
+    d.out.clear();
+    d.arrive(2, Channel::Voice, 50);
+    assert_eq!(d.who(), aid(0));
+    // Agent 3 turns its contact down: the next longest idle gets it.
+    d.arrive(3, Channel::Voice, 50);
+    let r = d.reserved();
+    assert_eq!(r[0].1, aid(5));
+    d.ok(Input::Reject {
+        reservation: r[0].2,
+    });
+    let r = d.reserved();
+    assert_eq!(r[0].1, aid(1));
+    d.e.check_invariants().unwrap();
+}

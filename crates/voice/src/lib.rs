@@ -14,7 +14,7 @@
 
 mod media;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +30,9 @@ use sb_sip::{CallRef, Config, Directory, Media, MonitorError, MonitorMode, Outpu
 use serde_json::json;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+
+/// How long a reservation seen before its call is known is kept.
+const EARLY_KEPT: Duration = Duration::from_secs(30);
 
 pub use media::Clip;
 
@@ -141,6 +144,7 @@ pub async fn start(app: App, cfg: VoiceConfig) -> Result<Voice> {
         data_dir: cfg.data_dir,
         calls: HashMap::new(),
         early: HashMap::new(),
+        early_order: VecDeque::new(),
         creating: HashSet::new(),
         cancelled: HashSet::new(),
         prompts: HashMap::new(),
@@ -347,9 +351,12 @@ struct Shell {
     media_ip: IpAddr,
     data_dir: PathBuf,
     calls: HashMap<CallRef, CallMedia>,
-    /// Reservations seen for contacts not yet known to be calls (the live
-    /// event can overtake the contact's creation).
+    /// Reservations seen for voice contacts not yet known to be calls (the
+    /// live event can overtake the contact's creation), kept 30 s.
     early: HashMap<ContactId, (u64, AgentId, Instant)>,
+    /// The same contacts in the order they were remembered, so that those
+    /// kept too long are forgotten from the front without a scan.
+    early_order: VecDeque<(Instant, ContactId)>,
     /// Calls whose contact is being created.
     creating: HashSet<CallRef>,
     /// Calls the caller left while their contact was being created.
@@ -908,6 +915,24 @@ impl Shell {
         }
     }
 
+    /// Remembers a reservation for a voice contact not yet known to be a
+    /// call, forgetting those remembered more than 30 s ago.
+    fn remember_early(&mut self, contact: ContactId, reservation: u64, agent: AgentId) {
+        let now = Instant::now();
+        while let Some(&(at, old)) = self.early_order.front()
+            && now.duration_since(at) >= EARLY_KEPT
+        {
+            self.early_order.pop_front();
+            if self.early.get(&old).is_some_and(|e| e.2 == at) {
+                self.early.remove(&old);
+            }
+        }
+        if self.early.len() < 10_000 && self.early_order.len() < 20_000 {
+            self.early.insert(contact, (reservation, agent, now));
+            self.early_order.push_back((now, contact));
+        }
+    }
+
     async fn live(&mut self, e: &sb_app::routing::LiveEvent) {
         let Ok(contact) = e.subject_id.parse::<ContactId>() else {
             return;
@@ -944,12 +969,10 @@ impl Shell {
                         }
                     });
                 }
-                // Or a new call whose contact is not known to be one yet.
-                let now = Instant::now();
-                self.early
-                    .retain(|_, (_, _, at)| now.duration_since(*at) < Duration::from_secs(30));
-                if self.early.len() < 10_000 {
-                    self.early.insert(contact, (reservation, agent, now));
+                // Or a new call whose contact is not known to be one yet
+                // (other channels never become calls).
+                if e.payload["channel"] == "voice" {
+                    self.remember_early(contact, reservation, agent);
                 }
             }
             "reservation.ended" => {
