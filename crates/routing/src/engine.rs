@@ -26,6 +26,8 @@ type OrderKey = (i64, i64, u64);
 
 /// The most queues one contact can overflow through in one go (cycles end here).
 const MAX_OVERFLOW_HOPS: usize = 8;
+/// The output buffer's capacity kept once it is empty.
+const MAX_OUTPUTS_KEPT: usize = 256;
 /// The most agents remembered as having refused one contact.
 const MAX_REJECTIONS_KEPT: usize = 32;
 
@@ -562,6 +564,13 @@ impl Engine {
     /// Applies one input at `now` (after firing timers due by then).
     /// `now` never goes backwards: an earlier value is taken as the last one.
     pub fn handle_input(&mut self, now: Mono, input: Input) -> Result<(), RoutingError> {
+        if self.outputs.is_empty() && self.outputs.capacity() > MAX_OUTPUTS_KEPT {
+            // After a burst (a restart, a queue reconfigured) the output
+            // buffer is let go: outputs would otherwise keep cycling
+            // through all of it, a different stretch of cold memory each
+            // time.
+            self.outputs = VecDeque::new();
+        }
         self.now = self.now.max(now);
         self.fire_timers();
         let result = self.apply(input);
