@@ -40,18 +40,10 @@ fn main() {
     };
     let mut e = Engine::new(config, 1);
     let mut now = 0u64;
+    // Takes the engine's outputs, returning the reservations made.
     let drain = |e: &mut Engine| {
         let mut reserved = Vec::new();
-        while let Some(o) = e.poll_output() {
-            if let Output::Reserved {
-                reservation,
-                contact,
-                ..
-            } = o
-            {
-                reserved.push((reservation, contact));
-            }
-        }
+        drain_into(e, &mut reserved);
         reserved
     };
     let strategies = [

@@ -168,7 +168,7 @@ struct StepQueue {
     run: VecDeque<(OrderKey, Option<ContactId>)>,
     /// Those that arrived ahead of the run's back.
     ahead: BTreeSet<Entry>,
-    len: usize,
+    /// How many of the run are blanks.
     blanks: usize,
 }
 
@@ -182,7 +182,6 @@ impl StepQueue {
         } else {
             self.ahead.insert(e);
         }
-        self.len += 1;
     }
 
     /// Where in the run `e` is (blank or not), if there.
@@ -209,7 +208,6 @@ impl StepQueue {
             false
         };
         if removed {
-            self.len -= 1;
             self.tidy();
         }
         removed
@@ -251,7 +249,7 @@ impl StepQueue {
     }
 
     fn len(&self) -> usize {
-        self.len
+        self.run.len() - self.blanks + self.ahead.len()
     }
 
     fn contains(&self, e: Entry) -> bool {
@@ -370,8 +368,6 @@ struct Agent {
     ringing: u32,
     active: u32,
     wrapping: u32,
-    /// When the agent last had nothing to do (for longest idle).
-    idle_since: Mono,
     contacts_today: u64,
     talk_ms_today: u64,
     misses: u32,
@@ -499,7 +495,8 @@ pub struct Engine {
     scratch_agents: Vec<AgentIx>,
     scratch_due: Vec<(Mono, u64, Timer)>,
     scratch_stepped: Vec<ContactId>,
-    /// Each agent's `idle_since`, side by side, so that choosing the
+    /// When each agent last had nothing to do (for longest idle), side by
+    /// side rather than in the agents' records, so that choosing the
     /// longest idle of many free agents reads no agent records.
     idle_since: Vec<Mono>,
     /// Agents that can be offered work now, per channel.
@@ -910,7 +907,6 @@ impl Engine {
                     ringing: 0,
                     active: 0,
                     wrapping: 0,
-                    idle_since: self.now,
                     contacts_today: 0,
                     talk_ms_today: 0,
                     misses: 0,
@@ -986,11 +982,6 @@ impl Engine {
             && !(a.voice_blocks_others && c == 0 && a.used.iter().skip(1).any(|u| *u > 0))
     }
 
-    fn set_idle_since(&mut self, ai: AgentIx) {
-        self.agents[ai].idle_since = self.now;
-        self.idle_since[ai] = self.now;
-    }
-
     /// Brings an agent's index entries and status in line with its state.
     fn refresh_agent(&mut self, ai: AgentIx) {
         for c in 0..4 {
@@ -1040,7 +1031,7 @@ impl Engine {
             let id = a.id;
             self.agents[ai].status = status.clone();
             if was_working && status == AgentStatus::Available {
-                self.set_idle_since(ai);
+                self.idle_since[ai] = self.now;
             }
             self.outputs
                 .push_back(Output::AgentChanged { agent: id, status });
@@ -1165,7 +1156,7 @@ impl Engine {
     fn agent_key(&self, qi: QueueIx, ai: AgentIx, step: usize) -> (i64, i64, usize) {
         let q = &self.queues[qi];
         let a = &self.agents[ai];
-        let idle = a.idle_since as i64;
+        let idle = self.idle_since[ai] as i64;
         let primary = match q.cfg.strategy {
             Strategy::LongestIdle
             | Strategy::RingAll
@@ -1215,6 +1206,8 @@ impl Engine {
         let mut eligible = std::mem::take(&mut self.scratch_agents);
         let chn = ch(c.channel);
         let qi = c.queue;
+        let q = &self.queues[qi];
+        let needs = &q.needs[c.step];
         let keep = |ai: &AgentIx| self.agents[*ai].offerable[chn] && self.eligible(*ai, c);
         eligible.clear();
         if let Some(only) = c.only_agent {
@@ -1224,9 +1217,9 @@ impl Engine {
             // queue builds up): nothing to look at.
         } else if self.defer_index.is_none()
             && c.rejected.is_empty()
-            && self.queues[qi].needs[c.step].is_empty()
-            && self.queues[qi].cfg.condition.is_none()
-            && self.queues[qi].cfg.strategy == Strategy::LongestIdle
+            && needs.is_empty()
+            && q.cfg.condition.is_none()
+            && q.cfg.strategy == Strategy::LongestIdle
         {
             // Any agent may take it, and the longest idle does: every
             // offerable agent is eligible (the index is exact, as no update
@@ -1239,10 +1232,9 @@ impl Engine {
                 self.reserve(cid, &[(ai, self.idle_since[ai] as i64)], count);
             }
             return;
-        } else if self.queues[qi].needs[c.step].is_empty() {
+        } else if needs.is_empty() {
             eligible.extend(self.offerable_any[chn].iter().filter(keep));
         } else {
-            let needs = &self.queues[qi].needs[c.step];
             let smallest = needs
                 .iter()
                 .map(|(s, _)| self.offerable_by_skill[chn].get(*s as usize))
@@ -1867,7 +1859,7 @@ impl Engine {
         if going_available {
             self.agents[ai].misses = 0;
             if self.agents[ai].ringing + self.agents[ai].active + self.agents[ai].wrapping == 0 {
-                self.set_idle_since(ai);
+                self.idle_since[ai] = self.now;
             }
         }
         if presence != Presence::Available {
@@ -2445,9 +2437,6 @@ impl Engine {
             ));
         }
         for (ai, a) in self.agents.iter().enumerate() {
-            if self.idle_since.get(ai) != Some(&a.idle_since) {
-                return Err(format!("agent {} idle time is stale", a.id));
-            }
             if a.used != used[ai]
                 || a.ringing != ringing[ai]
                 || a.active != active[ai]
