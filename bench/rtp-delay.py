@@ -8,7 +8,12 @@ same call to the phones' SIPp; echoed, the same the other way.
 Which two of Switchboard's ports belong to one call comes from the SIP
 capture: Switchboard's 200 OK to a caller's INVITE carries the caller-side
 port in its SDP, and its INVITE to the phone carries the phone-side port,
-with the caller's number in From on both. Packets are paired within a
+with the caller's number in From on both. A port freed when a call ends
+may be given to a later call, on either side, so a port belongs to the
+call whose SIP named it last before the packet (both captures share the
+kernel's clock). Every caller plays the same recording, so calls send the
+same packets: pairing a packet with another call's copy would measure the
+time between the two calls, not the relay. Packets are paired within a
 call, so a packet that is not relayed (the caller still queued, a call
 ending) stays unpaired and cannot shift the pairs of other calls. Prints
 the delays' count, median, p99, p99.9, maximum and the share over 5 ms,
@@ -16,6 +21,7 @@ and how many calls the sample covered.
 
   rtp-delay.py rtp.pcap sip.pcap SIP_PORT CALLERS_SIP_PORT PHONES_SIP_PORT
 """
+import bisect
 import re
 import struct
 import sys
@@ -43,9 +49,11 @@ def udp_packets(path):
 
 
 def sip_ports(path, server, callers, phones):
-    """Switchboard's (caller-side port, phone-side port) for each call."""
-    caller_side, phone_side = {}, {}
-    for _, sport, dport, body in udp_packets(path):
+    """For each of Switchboard's ports, when SIP named it and for which call
+    and side: {port: [(time, call, side), ...]} in time order, the call
+    named by its caller-side port."""
+    named = []  # (time, caller's number, side, port)
+    for t, sport, dport, body in udp_packets(path):
         if sport != server:
             continue
         text = body.decode("latin-1")
@@ -56,32 +64,42 @@ def sip_ports(path, server, callers, phones):
             continue
         if dport == callers and head.startswith("SIP/2.0 200") and re.search(
                 r"^CSeq:\s*\d+ INVITE", head, re.M | re.I):
-            caller_side[who.group(1)] = int(port.group(1))
+            named.append((t, who.group(1), "caller", int(port.group(1))))
         elif dport == phones and head.startswith("INVITE "):
-            phone_side[who.group(1)] = int(port.group(1))
-    return {caller_side[n]: phone_side[n] for n in caller_side if n in phone_side}
+            named.append((t, who.group(1), "phone", int(port.group(1))))
+    caller_port = {n: p for _, n, side, p in named if side == "caller"}
+    ports = defaultdict(list)
+    for t, n, side, p in sorted(named):
+        if n in caller_port:
+            ports[p].append((t, caller_port[n], side))
+    return ports
+
+
+def owner(ports, port, t):
+    """(call, side) that `port` belonged to at time `t`, or None."""
+    uses = ports.get(port)
+    if not uses:
+        return None
+    i = bisect.bisect_right(uses, (t, float("inf"))) - 1
+    return uses[i][1:] if i >= 0 else None
 
 
 def main():
     rtp_path, sip_path, server, callers, phones = sys.argv[1:6]
-    calls = sip_ports(sip_path, int(server), int(callers), int(phones))
-    # Switchboard's port -> (call, side).
-    side = {}
-    for a, b in calls.items():
-        side[a] = (a, "caller")
-        side[b] = (a, "phone")
+    ports = sip_ports(sip_path, int(server), int(callers), int(phones))
+    calls = {call for uses in ports.values() for _, call, _ in uses}
     seen = defaultdict(list)
     for t, sport, dport, rtp in udp_packets(rtp_path):
         if len(rtp) < 12 or rtp[0] >> 6 != 2:
             continue
         seq, ts, ssrc = struct.unpack("!HII", rtp[2:12])
         key = (ssrc, seq, ts, hash(rtp[12:]))
-        if dport in side:  # arriving at Switchboard
-            call, s = side[dport]
+        if (at := owner(ports, dport, t)) is not None:  # arriving at Switchboard
+            call, s = at
             towards = "phone" if s == "caller" else "caller"
             seen[(call, towards, key)].append((t, True))
-        elif sport in side:  # leaving Switchboard
-            call, s = side[sport]
+        elif (at := owner(ports, sport, t)) is not None:  # leaving Switchboard
+            call, s = at
             seen[(call, s, key)].append((t, False))
     delays, covered = [], set()
     for (call, _, _), events in seen.items():
