@@ -26,7 +26,7 @@
 //!
 //! No IO, no clock: time is the simulation's own, in milliseconds.
 
-use std::cmp::Reverse;
+use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use rand_distr::{Distribution, Exp, LogNormal, Open01};
@@ -259,7 +259,7 @@ pub struct Trace {
 }
 
 /// What happens next in one replication.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Event {
     /// A customer arrives at queue `q` (a first attempt or a retrial).
     Arrival {
@@ -285,6 +285,36 @@ enum Event {
         reason: u32,
     },
     Tick,
+}
+
+/// An event on the calendar: due at the time in the key's upper half, in
+/// the order scheduled (the lower half) among events due together. Ordered
+/// by the key alone, earliest first out of the (max-)heap, so a comparison
+/// is one number's.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    key: u128,
+    event: Event,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key.cmp(&self.key)
+    }
 }
 
 const ON: u8 = 0;
@@ -335,7 +365,7 @@ struct Run<'a> {
     s: &'a Scenario,
     engine: Engine,
     rng: Pcg64Mcg,
-    calendar: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    calendar: BinaryHeap<Due>,
     seq: u64,
     now: u64,
     contacts: Vec<Contact>,
@@ -517,7 +547,10 @@ impl<'a> Run<'a> {
 
     fn at(&mut self, t: u64, e: Event) {
         self.seq += 1;
-        self.calendar.push(Reverse((t, self.seq, e)));
+        self.calendar.push(Due {
+            key: (u128::from(t) << 64) | u128::from(self.seq),
+            event: e,
+        });
     }
 
     fn uniform(&mut self) -> f64 {
@@ -851,7 +884,8 @@ impl<'a> Run<'a> {
 
     fn run_traced(mut self) -> (Counts, Option<Trace>) {
         let horizon = self.s.horizon_ms();
-        while let Some(Reverse((t, _, e))) = self.calendar.pop() {
+        while let Some(Due { key, event: e }) = self.calendar.pop() {
+            let t = (key >> 64) as u64;
             if t >= horizon {
                 break;
             }
