@@ -491,6 +491,9 @@ pub struct Engine {
     /// An agent whose offerable index update waits until it has been
     /// offered work (see `release_slot`).
     defer_index: Option<AgentIx>,
+    /// A contact being offered on entering its queue before it joins it
+    /// (see `enter_queue`): reserving it takes nothing out of the queue.
+    unqueued: Option<ContactId>,
     /// Reused buffers (kept to spare an allocation per event).
     scratch_agents: Vec<AgentIx>,
     scratch_due: Vec<(Mono, u64, Timer)>,
@@ -533,6 +536,7 @@ impl Engine {
             timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
             defer_index: None,
+            unqueued: None,
             scratch_agents: Vec::new(),
             scratch_due: Vec::new(),
             scratch_stepped: Vec::new(),
@@ -1390,7 +1394,9 @@ impl Engine {
             return;
         };
         let (qi, step, key, voice) = (c.queue, c.step, c.key, c.channel == Channel::Voice);
-        self.queues[qi].take(key, cid, step, &mut self.ends);
+        if self.unqueued != Some(cid) {
+            self.queues[qi].take(key, cid, step, &mut self.ends);
+        }
         let mut ids = Ringing::new();
         for &(ai, agent_key) in agents {
             ids.push(self.make_reservation(cid, ai, agent_key, eligible));
@@ -1658,7 +1664,16 @@ impl Engine {
         let c = self.contacts.get_mut(&cid).expect("present");
         c.key = key;
         let entered = c.entered;
-        self.queues[qi].add(key, cid, 0, &mut self.ends);
+        // The usual arrival goes to the back. When someone on its channel
+        // is free it is offered before it joins: most are reserved at
+        // once, and need not be added to the queue and taken out again.
+        let at_back = self.queues[qi]
+            .last(&self.ends)
+            .is_none_or(|last| last < (key, cid));
+        let offer_first = at_back && !self.offerable_any[ch(c.channel)].is_empty();
+        if !offer_first {
+            self.queues[qi].add(key, cid, 0, &mut self.ends);
+        }
         let cfg = &self.queues[qi].cfg;
         let next_step = cfg.steps.get(1).map(|s| s.after_ms);
         let overflow_after = cfg.overflow.as_ref().and_then(|o| o.after_ms);
@@ -1688,11 +1703,10 @@ impl Engine {
         {
             self.add_timer(entered + every, Timer::Announce(cid, entered));
         }
-        // The usual arrival goes to the back: its place is the queue length.
+        // At the back, its place is the queue's length with it.
         let q = &self.queues[qi];
-        let at_back = q.last(&self.ends) == Some((key, cid));
         let (position, expected) = if at_back {
-            let n = q.waiting_len;
+            let n = q.waiting_len + usize::from(offer_first);
             (n, q.answer_gap_ms.map(|g| (g * n as f64) as u64))
         } else {
             self.position(cid).unwrap_or((1, None))
@@ -1703,7 +1717,20 @@ impl Engine {
             position,
             expected_wait_ms: expected.unwrap_or(0),
         });
-        self.route_contact(cid);
+        if offer_first {
+            self.unqueued = Some(cid);
+            self.route_contact(cid);
+            self.unqueued = None;
+            if self
+                .contacts
+                .get(&cid)
+                .is_some_and(|c| c.state == State::Waiting)
+            {
+                self.queues[qi].add(key, cid, 0, &mut self.ends);
+            }
+        } else {
+            self.route_contact(cid);
+        }
     }
 
     fn restore_in_progress(
