@@ -28,6 +28,8 @@ type OrderKey = (i64, i64, u64);
 const MAX_OVERFLOW_HOPS: usize = 8;
 /// The output buffer's capacity kept once it is empty.
 const MAX_OUTPUTS_KEPT: usize = 256;
+/// How many ended contacts' records are kept for reuse.
+const SPARE_CONTACTS: usize = 64;
 /// The most agents remembered as having refused one contact.
 const MAX_REJECTIONS_KEPT: usize = 32;
 
@@ -494,6 +496,12 @@ pub struct Engine {
     /// A contact being offered on entering its queue before it joins it
     /// (see `enter_queue`): reserving it takes nothing out of the queue.
     unqueued: Option<ContactId>,
+    /// Records of contacts that have ended, kept for the next arrivals (up
+    /// to `SPARE_CONTACTS`), so that a contact's coming and going does not
+    /// each time allocate and free its record. Boxed, as the records are
+    /// the allocations the contact map holds.
+    #[allow(clippy::vec_box)]
+    spare_contacts: Vec<Box<Contact>>,
     /// Reused buffers (kept to spare an allocation per event).
     scratch_agents: Vec<AgentIx>,
     scratch_due: Vec<(Mono, u64, Timer)>,
@@ -537,6 +545,7 @@ impl Engine {
             outputs: VecDeque::new(),
             defer_index: None,
             unqueued: None,
+            spare_contacts: Vec::new(),
             scratch_agents: Vec::new(),
             scratch_due: Vec::new(),
             scratch_stepped: Vec::new(),
@@ -1637,7 +1646,14 @@ impl Engine {
             state: State::Waiting,
             key: (0, 0, 0),
         };
-        self.contacts.insert(cid, Box::new(contact));
+        let record = match self.spare_contacts.pop() {
+            Some(mut spare) => {
+                *spare = contact;
+                spare
+            }
+            None => Box::new(contact),
+        };
+        self.contacts.insert(cid, record);
         if callback {
             let queue = self.queues[qi].cfg.id;
             self.outputs.push_back(Output::CallbackScheduled {
@@ -1833,6 +1849,7 @@ impl Engine {
                     waited_ms,
                     short,
                 });
+                self.recycle(c);
                 for ai in freed {
                     self.route_agent(ai);
                 }
@@ -1854,6 +1871,13 @@ impl Engine {
         }
     }
 
+    /// Keeps an ended contact's record for a later arrival.
+    fn recycle(&mut self, c: Box<Contact>) {
+        if self.spare_contacts.len() < SPARE_CONTACTS {
+            self.spare_contacts.push(c);
+        }
+    }
+
     /// Ends a contact that held one of `agent`'s slots, and re-routes the agent.
     fn release_slot(&mut self, cid: ContactId, agent: AgentIx) -> Result<(), RoutingError> {
         let c = self.contacts.remove(&cid).expect("present");
@@ -1864,6 +1888,7 @@ impl Engine {
             contact: cid,
             agent: Some(id),
         });
+        self.recycle(c);
         // The agent is offered new work straight away; its index entries
         // are brought up to date once, after that, rather than added and at
         // once removed again. Index readers meanwhile check the flags.
@@ -2318,6 +2343,7 @@ impl Engine {
                             contact: cid,
                             agent: None,
                         });
+                        self.recycle(c);
                     }
                 }
                 Timer::RingNext(cid, episode) => self.ring_more(cid, episode),
