@@ -997,10 +997,9 @@ impl Engine {
 
     /// Brings an agent's index entries and status in line with its state.
     fn refresh_agent(&mut self, ai: AgentIx) {
-        for c in 0..4 {
-            self.agents[ai].offerable[c] = Self::can_offer(&self.agents[ai], c);
-        }
-        if self.defer_index != Some(ai) {
+        let a = &mut self.agents[ai];
+        a.offerable = [0, 1, 2, 3].map(|c| Self::can_offer(a, c));
+        if a.offerable != a.indexed && self.defer_index != Some(ai) {
             self.sync_index(ai);
         }
         let Engine {
@@ -1028,7 +1027,26 @@ impl Engine {
             }
         }
         let a = &self.agents[ai];
-        let status = if a.ringing + a.active > 0 {
+        let free = a.ringing + a.active == 0;
+        // Most calls change nothing an agent's status shows: it is settled
+        // without building a status to compare.
+        let unchanged = match &a.status {
+            AgentStatus::Busy => !free,
+            AgentStatus::WrapUp => free && a.wrapping > 0,
+            status => {
+                free && a.wrapping == 0
+                    && match (&a.presence, status) {
+                        (Presence::Available, AgentStatus::Available)
+                        | (Presence::Offline, AgentStatus::Offline) => true,
+                        (Presence::Away(p), AgentStatus::Away(r)) => p == r,
+                        _ => false,
+                    }
+            }
+        };
+        if unchanged {
+            return;
+        }
+        let status = if !free {
             AgentStatus::Busy
         } else if a.wrapping > 0 {
             AgentStatus::WrapUp
@@ -2198,6 +2216,12 @@ impl Engine {
     // --------------------------------------------------------------- timers
 
     fn fire_timers(&mut self) {
+        let due = |at: Mono| at <= self.now;
+        if !self.widen_timers.last().is_some_and(|t| due(t.0.0))
+            && !self.timers.peek().is_some_and(|t| due(t.0.0))
+        {
+            return;
+        }
         // Requirements widen first, and the widened contacts are routed in
         // order of urgency, before anything else due at the same time:
         // otherwise a contact put back by an expiry could take an agent
