@@ -150,6 +150,16 @@ impl Queue {
     }
 }
 
+/// Contact `c`'s place in the order of a queue that is `lifo` or not, with
+/// `aging` ms of waiting worth one point of priority.
+fn key_of(lifo: bool, aging: u64, c: &Contact) -> OrderKey {
+    if lifo {
+        (-(c.priority as i64), -(c.arrived as i64), u64::MAX - c.seq)
+    } else {
+        (c.arrived as i64 - c.priority as i64 * aging as i64, 0, c.seq)
+    }
+}
+
 /// A waiting contact's place: its order key and id.
 type Entry = (OrderKey, ContactId);
 
@@ -1109,16 +1119,11 @@ impl Engine {
         let Some(c) = self.contacts.get(cid) else {
             return (0, 0, 0);
         };
-        let lifo = self.queues[c.queue].cfg.lifo;
-        if lifo {
-            (-(c.priority as i64), -(c.arrived as i64), u64::MAX - c.seq)
-        } else {
-            (
-                c.arrived as i64 - c.priority as i64 * self.config.aging_ms_per_priority as i64,
-                0,
-                c.seq,
-            )
-        }
+        key_of(
+            self.queues[c.queue].cfg.lifo,
+            self.config.aging_ms_per_priority,
+            c,
+        )
     }
 
     /// Lower is more urgent, comparable across queues (aged priority).
@@ -1687,24 +1692,27 @@ impl Engine {
     /// keys it, schedules its step, overflow and max-wait timers, announces
     /// its place and tries to route it.
     fn enter_queue(&mut self, cid: ContactId, qi: QueueIx) {
-        let key = {
-            let c = self.contacts.get_mut(&cid).expect("present");
-            c.queue = qi;
-            c.step = 0;
-            c.entered = self.now;
-            c.state = State::Waiting;
-            self.order_key(&cid)
-        };
+        let (now, lifo, aging) = (
+            self.now,
+            self.queues[qi].cfg.lifo,
+            self.config.aging_ms_per_priority,
+        );
         let c = self.contacts.get_mut(&cid).expect("present");
+        c.queue = qi;
+        c.step = 0;
+        c.entered = now;
+        c.state = State::Waiting;
+        let key = key_of(lifo, aging, c);
         c.key = key;
-        let entered = c.entered;
+        let entered = now;
+        let (channel, kept_for_one, callback) = (c.channel, c.only_agent.is_some(), c.callback);
         // The usual arrival goes to the back. When someone on its channel
         // is free it is offered before it joins: most are reserved at
         // once, and need not be added to the queue and taken out again.
         let at_back = self.queues[qi]
             .last(&self.ends)
             .is_none_or(|last| last < (key, cid));
-        let offer_first = at_back && !self.offerable_any[ch(c.channel)].is_empty();
+        let offer_first = at_back && !self.offerable_any[ch(channel)].is_empty();
         if !offer_first {
             self.queues[qi].add(key, cid, 0, &mut self.ends);
         }
@@ -1724,16 +1732,14 @@ impl Engine {
         if let Some(after) = max_wait {
             self.add_timer(entered + after, Timer::MaxWait(cid, entered));
         }
-        let c = &self.contacts[&cid];
         if let Some(after) = open_after
-            && c.only_agent.is_some()
+            && kept_for_one
         {
             self.add_timer(entered + after, Timer::OpenToAll(cid, entered));
         }
-        let c = &self.contacts[&cid];
         if let Some(every) = announce
-            && matches!(c.channel, Channel::Voice | Channel::Chat)
-            && !c.callback
+            && matches!(channel, Channel::Voice | Channel::Chat)
+            && !callback
         {
             self.add_timer(entered + every, Timer::Announce(cid, entered));
         }
