@@ -439,6 +439,29 @@ struct Contact {
     key: OrderKey,
 }
 
+/// What a reservation needs of the contact it offers (copied out, so the
+/// contact is not looked up again).
+#[derive(Debug, Clone, Copy)]
+struct Offered {
+    queue: QueueIx,
+    channel: Channel,
+    step: usize,
+    callback: bool,
+    arrived: Mono,
+}
+
+impl Offered {
+    fn of(c: &Contact) -> Offered {
+        Offered {
+            queue: c.queue,
+            channel: c.channel,
+            step: c.step,
+            callback: c.callback,
+            arrived: c.arrived,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Reservation {
     contact: ContactId,
@@ -1426,12 +1449,13 @@ impl Engine {
             return;
         };
         let (qi, step, key, voice) = (c.queue, c.step, c.key, c.channel == Channel::Voice);
+        let offered = Offered::of(c);
         if self.unqueued != Some(cid) {
             self.queues[qi].take(key, cid, step, &mut self.ends);
         }
         let mut ids = Ringing::new();
         for &(ai, agent_key) in agents {
-            ids.push(self.make_reservation(cid, ai, agent_key, eligible));
+            ids.push(self.make_reservation(cid, offered, ai, agent_key, eligible));
         }
         let first = ids.first().copied();
         if let Some(c) = self.contacts.get_mut(&cid) {
@@ -1452,11 +1476,11 @@ impl Engine {
     fn make_reservation(
         &mut self,
         cid: ContactId,
+        c: Offered,
         ai: AgentIx,
         agent_key: i64,
         eligible: u32,
     ) -> ReservationId {
-        let c = &self.contacts[&cid];
         let (qi, chn, step, callback) = (c.queue, ch(c.channel), c.step, c.callback);
         let waited_ms = self.now.saturating_sub(c.arrived);
         let q = &self.queues[qi];
@@ -1530,7 +1554,7 @@ impl Engine {
             .min();
         let eligible = ringing.len() as u32 + u32::from(best.is_some());
         if let Some((key, ai)) = best {
-            let rid = self.make_reservation(cid, ai, key.0, eligible);
+            let rid = self.make_reservation(cid, Offered::of(c), ai, key.0, eligible);
             if let Some(Contact {
                 state: State::Ringing(ids),
                 ..
