@@ -1976,16 +1976,19 @@ impl Engine {
     fn accept(&mut self, rid: ReservationId) -> Result<(), RoutingError> {
         let r = self
             .reservations
-            .get(&rid)
-            .cloned()
+            .remove(&rid)
             .ok_or(RoutingError::UnknownReservation(rid))?;
-        let cid = r.contact;
-        let others: Ringing = match &self.contacts[&cid].state {
+        let (cid, ai, now) = (r.contact, r.agent, self.now);
+        let c = self.contacts.get_mut(&cid).expect("present");
+        let others: Ringing = match &c.state {
             State::Ringing(ids) => ids.iter().copied().filter(|i| *i != rid).collect(),
             _ => Ringing::new(),
         };
-        self.reservations.remove(&rid);
-        let ai = r.agent;
+        c.state = State::Active {
+            agent: ai,
+            answered_at: now,
+        };
+        let (qi, arrived) = (c.queue, c.arrived);
         let a = &mut self.agents[ai];
         a.ringing -= 1;
         a.active += 1;
@@ -2004,13 +2007,8 @@ impl Engine {
                 freed.push(r.agent);
             }
         }
-        let c = self.contacts.get_mut(&cid).expect("present");
-        c.state = State::Active {
-            agent: ai,
-            answered_at: self.now,
-        };
-        let waited_ms = self.now.saturating_sub(c.arrived);
-        let q = &mut self.queues[c.queue];
+        let waited_ms = now.saturating_sub(arrived);
+        let q = &mut self.queues[qi];
         q.stats.answered += 1;
         q.stats.waited_ms_answered += waited_ms;
         if waited_ms <= q.cfg.service_level_ms {
