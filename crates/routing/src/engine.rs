@@ -156,7 +156,11 @@ fn key_of(lifo: bool, aging: u64, c: &Contact) -> OrderKey {
     if lifo {
         (-(c.priority as i64), -(c.arrived as i64), u64::MAX - c.seq)
     } else {
-        (c.arrived as i64 - c.priority as i64 * aging as i64, 0, c.seq)
+        (
+            c.arrived as i64 - c.priority as i64 * aging as i64,
+            0,
+            c.seq,
+        )
     }
 }
 

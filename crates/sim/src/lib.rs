@@ -740,7 +740,9 @@ impl<'a> Run<'a> {
                 }
             }
             Output::AgentChanged { agent, status } => {
-                if let (Some(t), Some(&a)) = (&mut self.trace, self.agent_index.get(&agent)) {
+                if let Some(t) = &mut self.trace
+                    && let Some(&a) = self.agent_index.get(&agent)
+                {
                     let (status, reason) = match status {
                         AgentStatus::Offline => ("offline", None),
                         AgentStatus::Available => ("available", None),
