@@ -929,22 +929,25 @@ pub fn simulate(
     let n = s.replications as usize;
     let threads = threads.clamp(1, n);
     let done = std::sync::atomic::AtomicU32::new(0);
+    let next = std::sync::atomic::AtomicUsize::new(0);
     let mut runs: Vec<Option<Result<Counts, SimError>>> = (0..n).map(|_| None).collect();
     std::thread::scope(|scope| {
-        // Thread t runs replications t, t + threads, …
+        // Each thread takes the next replication not yet started, so a
+        // thread slowed down (by other work on its core) takes fewer.
         let chunks: Vec<_> = (0..threads)
-            .map(|t| {
-                let (done, progress) = (&done, &progress);
+            .map(|_| {
+                let (done, next, progress) = (&done, &next, &progress);
                 scope.spawn(move || {
-                    (t..n)
-                        .step_by(threads)
-                        .map(|r| {
+                    std::iter::from_fn(|| {
+                        let r = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        (r < n).then(|| {
                             let out = replicate(s, s.seed.wrapping_add(r as u64));
                             let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                             progress(k);
                             (r, out)
                         })
-                        .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
                 })
             })
             .collect();
