@@ -11,9 +11,17 @@ use uuid::Uuid;
 macro_rules! id_type {
     ($($(#[$m:meta])* $name:ident),* $(,)?) => {$(
         $(#[$m])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(Uuid);
+
+        /// Hashed as one 128-bit number (a `Uuid` hashes as a byte
+        /// string, which fast hashers take a slower path for).
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                state.write_u128(self.0.as_u128());
+            }
+        }
 
         impl $name {
             pub const fn from_uuid(uuid: Uuid) -> Self { Self(uuid) }
