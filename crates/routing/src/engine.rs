@@ -2249,11 +2249,17 @@ impl Engine {
 
     fn fire_timers(&mut self) {
         let due = |at: Mono| at <= self.now;
-        if !self.widen_timers.last().is_some_and(|t| due(t.0.0))
-            && !self.timers.peek().is_some_and(|t| due(t.0.0))
+        if self.widen_timers.last().is_some_and(|t| due(t.0.0))
+            || self.timers.peek().is_some_and(|t| due(t.0.0))
         {
-            return;
+            self.fire_due_timers();
         }
+    }
+
+    /// `fire_timers` when something is due: kept out of line, as most
+    /// inputs find nothing due and need none of this code in cache.
+    #[inline(never)]
+    fn fire_due_timers(&mut self) {
         // Requirements widen first, and the widened contacts are routed in
         // order of urgency, before anything else due at the same time:
         // otherwise a contact put back by an expiry could take an agent
