@@ -530,9 +530,6 @@ pub struct Engine {
     /// An agent whose offerable index update waits until it has been
     /// offered work (see `release_slot`).
     defer_index: Option<AgentIx>,
-    /// A contact being offered on entering its queue before it joins it
-    /// (see `enter_queue`): reserving it takes nothing out of the queue.
-    unqueued: Option<ContactId>,
     /// Records of contacts that have ended, kept for the next arrivals (up
     /// to `SPARE_CONTACTS`), so that a contact's coming and going does not
     /// each time allocate and free its record. Boxed, as the records are
@@ -581,7 +578,6 @@ impl Engine {
             timers: BinaryHeap::new(),
             outputs: VecDeque::new(),
             defer_index: None,
-            unqueued: None,
             spare_contacts: Vec::new(),
             scratch_agents: Vec::new(),
             scratch_due: Vec::new(),
@@ -1260,6 +1256,12 @@ impl Engine {
 
     /// Tries to reserve a waiting contact for an offerable agent.
     fn route_contact(&mut self, cid: ContactId) {
+        self.offer(cid, true);
+    }
+
+    /// `route_contact` for a contact in its queue (`queued`) or offered on
+    /// entering it, before it joins (see `enter_queue`).
+    fn offer(&mut self, cid: ContactId, queued: bool) {
         let Some(c) = self.contacts.get(&cid) else {
             return;
         };
@@ -1292,7 +1294,7 @@ impl Engine {
             let best = set.iter().min_by_key(|&ai| (self.idle_since[ai], ai));
             self.scratch_agents = eligible;
             if let Some(ai) = best {
-                self.reserve(cid, &[(ai, self.idle_since[ai] as i64)], count);
+                self.reserve(cid, &[(ai, self.idle_since[ai] as i64)], count, queued);
             }
             return;
         } else if needs.is_empty() {
@@ -1359,7 +1361,7 @@ impl Engine {
             best.map(|(k, ai)| smallvec![(ai, k.0)]).unwrap_or_default()
         };
         self.scratch_agents = eligible;
-        self.reserve(cid, &chosen, count);
+        self.reserve(cid, &chosen, count, queued);
     }
 
     /// Offers an agent as much waiting work as it can take.
@@ -1379,7 +1381,7 @@ impl Engine {
             let qi = c.queue;
             let step = c.step;
             let key = self.agent_key(qi, ai, step).0;
-            self.reserve(cid, &[(ai, key)], 1);
+            self.reserve(cid, &[(ai, key)], 1, true);
         }
     }
 
@@ -1448,13 +1450,15 @@ impl Engine {
         best.map(|(_, cid)| cid)
     }
 
-    fn reserve(&mut self, cid: ContactId, agents: &[(AgentIx, i64)], eligible: u32) {
+    /// Rings `agents` for contact `cid`, taking it out of its queue if it
+    /// is `queued` there.
+    fn reserve(&mut self, cid: ContactId, agents: &[(AgentIx, i64)], eligible: u32, queued: bool) {
         let Some(c) = self.contacts.get(&cid) else {
             return;
         };
         let (qi, step, key, voice) = (c.queue, c.step, c.key, c.channel == Channel::Voice);
         let offered = Offered::of(c);
-        if self.unqueued != Some(cid) {
+        if queued {
             self.queues[qi].take(key, cid, step, &mut self.ends);
         }
         let mut ids = Ringing::new();
@@ -1786,9 +1790,7 @@ impl Engine {
             expected_wait_ms: expected.unwrap_or(0),
         });
         if offer_first {
-            self.unqueued = Some(cid);
-            self.route_contact(cid);
-            self.unqueued = None;
+            self.offer(cid, false);
             if self
                 .contacts
                 .get(&cid)

@@ -1168,3 +1168,59 @@ fn anyone_may_serve_goes_to_the_longest_idle_of_all_free_agents() {
     assert_eq!(r[0].1, aid(1));
     d.e.check_invariants().unwrap();
 }
+
+#[test]
+fn an_arrival_offered_before_it_joins_keeps_its_place_when_nobody_takes_it() {
+    let mut d = Driver::with(Strategy::LongestIdle, |q| {
+        q.steps[0].needs[0].min_proficiency = 5;
+    });
+    // Agent 0 is free on voice but not skilled enough: every arrival is
+    // offered before it joins, and nobody takes it.
+    d.agent(0, 1, [1, 0, 0, 0]);
+    d.available(0);
+    let queued = |d: &mut Driver| -> Vec<(ContactId, usize)> {
+        let q = d
+            .out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Queued {
+                    contact, position, ..
+                } => Some((*contact, *position)),
+                _ => None,
+            })
+            .collect();
+        d.out.clear();
+        q
+    };
+    d.arrive(1, Channel::Voice, 50);
+    d.arrive(2, Channel::Voice, 50);
+    assert_eq!(queued(&mut d), vec![(cid(1), 1), (cid(2), 2)]);
+    assert_eq!(d.e.waiting_order(qid(Q)), vec![cid(1), cid(2)]);
+    assert_eq!(d.e.position(cid(2)).map(|p| p.0), Some(2));
+    d.e.check_invariants().unwrap();
+    // A skilled agent takes the first; the next arrival joins behind the
+    // second, told its place counting itself.
+    d.agent(1, 5, [1, 0, 0, 0]);
+    d.available(1);
+    assert_eq!(d.reserved()[0].0, cid(1));
+    d.arrive(3, Channel::Voice, 50);
+    assert_eq!(queued(&mut d), vec![(cid(3), 2)]);
+    assert_eq!(d.e.waiting_order(qid(Q)), vec![cid(2), cid(3)]);
+    d.e.check_invariants().unwrap();
+    // Two more skilled agents take those waiting; then an arrival is
+    // reserved at once, told it is first, and never joins the queue.
+    for n in [2, 3, 4] {
+        d.agent(n, 5, [1, 0, 0, 0]);
+        d.available(n);
+    }
+    let taken: Vec<_> = d.reserved().iter().map(|r| (r.0, r.1)).collect();
+    assert_eq!(taken, vec![(cid(2), aid(2)), (cid(3), aid(3))]);
+    d.arrive(4, Channel::Voice, 50);
+    let out = d.out.clone();
+    assert_eq!(queued(&mut d), vec![(cid(4), 1)]);
+    assert!(out.iter().any(
+        |o| matches!(o, Output::Reserved { contact, agent, .. } if *contact == cid(4) && *agent == aid(4))
+    ));
+    assert_eq!(d.e.waiting(qid(Q)), Some(0));
+    d.e.check_invariants().unwrap();
+}
