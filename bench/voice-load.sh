@@ -2,7 +2,13 @@
 # Voice under load: N agents' phones register with digest authentication
 # from one address, where SIPp (Debian's sip-tester) then answers as those
 # phones and echoes their audio, and as the carrier places calls at RATE a second, each playing
-# G.711 audio for HOLD_MS. Switchboard (release build) queues each call,
+# G.711 A-law audio for HOLD_MS: each caller streams 20 ms packets from
+# its own media socket, as a phone or a carrier's media gateway does
+# (SIPp's rtp_stream, the audio taken from the recording SIPp ships).
+# AUDIO=pcap replays that recording instead (SIPp's play_pcap_audio:
+# 30 ms packets sent through a raw socket per call, which makes the
+# kernel offer every UDP packet on the machine to each of those sockets,
+# the relay's own included). Switchboard (release build) queues each call,
 # rings a phone, relays RTP both ways and records every call.
 # Reports: calls set up and failed, concurrent calls, the server's CPU per
 # call, and the relay's delay per packet from a loopback capture (tshark's
@@ -12,6 +18,7 @@
 #   bench/voice-load.sh                # N=500 RATE=60 HOLD_MS=8000
 #   N=200 RATE=100 HOLD_MS=2000 bench/voice-load.sh   # setup rate
 #   MEDIA_REALTIME=1 bench/voice-load.sh  # the relay at real-time priority
+#   AUDIO=pcap bench/voice-load.sh        # callers replay a capture (before 2026-11-28, late)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-500}; RATE=${RATE:-60}; HOLD_MS=${HOLD_MS:-8000}; CALLS=${CALLS:-$((N * 2))}
@@ -30,10 +37,24 @@ python3 bench/register-phones.py 127.0.0.1:$SIP_PORT "$N" 5070
 # The SIP of every call, to tell which of Switchboard's ports belong to one call.
 dumpcap -q -i lo -f "udp and port $SIP_PORT" -B 32 -P -w "$WORK/sip.pcap" 2>/dev/null &
 SIPCAP=$!; sleep 1
+# The callers' audio: A-law payloads of SIPp's own recording, streamed.
+python3 - /usr/share/sip-tester/g711a.pcap "$WORK/g711a.alaw" <<'PY'
+import struct, sys
+data, out, at = open(sys.argv[1], "rb").read(), bytearray(), 24
+while at + 16 <= len(data):
+    incl = struct.unpack("<I", data[at + 8:at + 12])[0]
+    pkt, at = data[at + 16:at + 16 + incl], at + 16 + incl
+    ip = 14 + (pkt[14] & 15) * 4  # Ethernet, IPv4, UDP, RTP without extensions
+    out += pkt[ip + 8 + 12:]
+open(sys.argv[2], "wb").write(out)
+PY
+if [ "${AUDIO:-stream}" = pcap ]; then audio='play_pcap_audio="/usr/share/sip-tester/g711a.pcap"'
+else audio="rtp_stream=\"$WORK/g711a.alaw,-1,8\""; fi
+sed "s|<exec AUDIO/>|<exec $audio/>|" bench/sipp/caller.xml > "$WORK/caller.xml"
 echo "== phones answer (5070); callers dial at $RATE/s, $HOLD_MS ms each, $CALLS calls, at most $N at once"
 sipp -sf bench/sipp/agent.xml -i 127.0.0.1 -p 5070 -mp 20000 -rtp_echo -nostdin -bg \
   -trace_stat -stf "$WORK/agent.csv" 127.0.0.1:$SIP_PORT >/dev/null 2>&1 || true  # -bg exits 99
-sipp -sf bench/sipp/caller.xml -i 127.0.0.1 -p 5080 -mp 30000 -r "$RATE" -l "$N" -m "$CALLS" -d "$HOLD_MS" \
+sipp -sf "$WORK/caller.xml" -i 127.0.0.1 -p 5080 -mp 30000 -r "$RATE" -l "$N" -m "$CALLS" -d "$HOLD_MS" \
   -nostdin -trace_stat -stf "$WORK/caller.csv" -fd 1 -timeout 600s 127.0.0.1:$SIP_PORT >/dev/null 2>&1 &
 CALLER=$!
 # The steady part: after the ramp to N calls, before the first hang-ups end it.
