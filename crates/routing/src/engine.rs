@@ -526,7 +526,7 @@ pub struct Engine {
     /// they are due, when they are found stale and dropped: cheaper than
     /// finding and removing them early.
     timers: Calendar,
-    outputs: VecDeque<Output>,
+    outputs: Outputs,
     /// An agent whose offerable index update waits until it has been
     /// offered work (see `release_slot`).
     defer_index: Option<AgentIx>,
@@ -557,6 +557,27 @@ pub struct Engine {
     open_queues: BTreeSet<QueueIx>,
 }
 
+/// What the engine has to tell its shell, of the kinds it wants.
+#[derive(Debug, Clone)]
+struct Outputs {
+    queue: VecDeque<Output>,
+    wanted: OutputKinds,
+}
+
+impl Outputs {
+    /// Keeps `o` for the shell if it wants that kind.
+    #[inline]
+    fn push(&mut self, o: Output) {
+        if self.wanted.contains(o.kind()) {
+            self.queue.push_back(o);
+        }
+    }
+
+    fn wants(&self, kind: OutputKind) -> bool {
+        self.wanted.contains(kind)
+    }
+}
+
 impl Engine {
     /// A new engine. `seed` drives the weighted-random strategy.
     pub fn new(config: EngineConfig, seed: u64) -> Self {
@@ -576,7 +597,10 @@ impl Engine {
             reservations: FxHashMap::default(),
             widen_timers: BTreeSet::new(),
             timers: BinaryHeap::new(),
-            outputs: VecDeque::new(),
+            outputs: Outputs {
+                queue: VecDeque::new(),
+                wanted: config.outputs,
+            },
             defer_index: None,
             spare_contacts: Vec::new(),
             scratch_agents: Vec::new(),
@@ -594,7 +618,7 @@ impl Engine {
 
     /// The next output to persist and publish, in order.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        self.outputs.queue.pop_front()
     }
 
     /// When the engine next needs a `Tick`.
@@ -607,12 +631,13 @@ impl Engine {
     /// Applies one input at `now` (after firing timers due by then).
     /// `now` never goes backwards: an earlier value is taken as the last one.
     pub fn handle_input(&mut self, now: Mono, input: Input) -> Result<(), RoutingError> {
-        if self.outputs.is_empty() && self.outputs.capacity() > MAX_OUTPUTS_KEPT {
+        let queue = &mut self.outputs.queue;
+        if queue.is_empty() && queue.capacity() > MAX_OUTPUTS_KEPT {
             // After a burst (a restart, a queue reconfigured) the output
             // buffer is let go: outputs would otherwise keep cycling
             // through all of it, a different stretch of cold memory each
             // time.
-            self.outputs = VecDeque::new();
+            *queue = VecDeque::new();
         }
         self.now = self.now.max(now);
         self.fire_timers();
@@ -665,8 +690,7 @@ impl Engine {
                     .ok_or(RoutingError::UnknownQueue(queue))?;
                 if self.queues[qi].open != open {
                     self.queues[qi].open = open;
-                    self.outputs
-                        .push_back(Output::QueueHoursChanged { queue, open });
+                    self.outputs.push(Output::QueueHoursChanged { queue, open });
                 }
                 Ok(())
             }
@@ -1098,7 +1122,7 @@ impl Engine {
                 self.idle_since[ai] = self.now;
             }
             self.outputs
-                .push_back(Output::AgentChanged { agent: id, status });
+                .push(Output::AgentChanged { agent: id, status });
         }
     }
 
@@ -1512,7 +1536,7 @@ impl Engine {
         if strategy == Strategy::RoundRobin {
             self.queues[qi].rr_last = Some(ai);
         }
-        self.outputs.push_back(Output::Reserved {
+        self.outputs.push(Output::Reserved {
             reservation: rid,
             contact: cid,
             agent: self.agents[ai].id,
@@ -1624,7 +1648,7 @@ impl Engine {
                 }
                 q.stats.arrived_closed += 1;
                 let (queue_id, action) = (q.cfg.id, q.cfg.when_closed);
-                self.outputs.push_back(Output::ArrivedClosed {
+                self.outputs.push(Output::ArrivedClosed {
                     contact: cid,
                     queue: queue_id,
                     action,
@@ -1635,7 +1659,7 @@ impl Engine {
                         break;
                     }
                     ClosedAction::Overflow(to) if self.queue_ix.contains_key(&to) => {
-                        self.outputs.push_back(Output::Overflowed {
+                        self.outputs.push(Output::Overflowed {
                             contact: cid,
                             from: queue_id,
                             to,
@@ -1643,7 +1667,7 @@ impl Engine {
                         qi = self.queue_ix[&to];
                     }
                     _ => {
-                        self.outputs.push_back(Output::Ended {
+                        self.outputs.push(Output::Ended {
                             contact: cid,
                             agent: None,
                         });
@@ -1653,7 +1677,7 @@ impl Engine {
             }
             if !self.queues[qi].open && !callback {
                 // Overflowed through too many closed queues.
-                self.outputs.push_back(Output::Ended {
+                self.outputs.push(Output::Ended {
                     contact: cid,
                     agent: None,
                 });
@@ -1677,7 +1701,7 @@ impl Engine {
             }
             let (from, to_id) = (q.cfg.id, o.to);
             self.queues[qi].stats.overflowed_out += 1;
-            self.outputs.push_back(Output::Overflowed {
+            self.outputs.push(Output::Overflowed {
                 contact: cid,
                 from,
                 to: to_id,
@@ -1711,7 +1735,7 @@ impl Engine {
         self.contacts.insert(cid, record);
         if callback {
             let queue = self.queues[qi].cfg.id;
-            self.outputs.push_back(Output::CallbackScheduled {
+            self.outputs.push(Output::CallbackScheduled {
                 contact: cid,
                 queue,
             });
@@ -1775,20 +1799,22 @@ impl Engine {
         {
             self.add_timer(entered + every, Timer::Announce(cid, entered));
         }
-        // At the back, its place is the queue's length with it.
-        let q = &self.queues[qi];
-        let (position, expected) = if at_back {
-            let n = q.waiting_len + usize::from(offer_first);
-            (n, q.answer_gap_ms.map(|g| (g * n as f64) as u64))
-        } else {
-            self.position(cid).unwrap_or((1, None))
-        };
-        self.outputs.push_back(Output::Queued {
-            contact: cid,
-            queue: queue_id,
-            position,
-            expected_wait_ms: expected.unwrap_or(0),
-        });
+        if self.outputs.wants(OutputKind::Queued) {
+            // At the back, its place is the queue's length with it.
+            let q = &self.queues[qi];
+            let (position, expected) = if at_back {
+                let n = q.waiting_len + usize::from(offer_first);
+                (n, q.answer_gap_ms.map(|g| (g * n as f64) as u64))
+            } else {
+                self.position(cid).unwrap_or((1, None))
+            };
+            self.outputs.push(Output::Queued {
+                contact: cid,
+                queue: queue_id,
+                position,
+                expected_wait_ms: expected.unwrap_or(0),
+            });
+        }
         if offer_first {
             self.offer(cid, false);
             if self
@@ -1897,7 +1923,7 @@ impl Engine {
                         q.stats.abandoned_within += 1;
                     }
                 }
-                self.outputs.push_back(Output::Abandoned {
+                self.outputs.push(Output::Abandoned {
                     contact: cid,
                     queue: q.cfg.id,
                     waited_ms,
@@ -1938,7 +1964,7 @@ impl Engine {
         let a = &mut self.agents[agent];
         a.used[ch(c.channel)] -= 1;
         let id = a.id;
-        self.outputs.push_back(Output::Ended {
+        self.outputs.push(Output::Ended {
             contact: cid,
             agent: Some(id),
         });
@@ -2001,7 +2027,7 @@ impl Engine {
         a.misses = 0;
         a.contacts_today += 1;
         let agent_id = a.id;
-        self.outputs.push_back(Output::ReservationEnded {
+        self.outputs.push(Output::ReservationEnded {
             reservation: rid,
             contact: cid,
             agent: agent_id,
@@ -2025,7 +2051,7 @@ impl Engine {
             q.answer_gap_ms = Some(q.answer_gap_ms.map_or(gap, |g| 0.8 * g + 0.2 * gap));
         }
         q.last_answer_at = Some(self.now);
-        self.outputs.push_back(Output::Answered {
+        self.outputs.push(Output::Answered {
             contact: cid,
             agent: agent_id,
             queue: q.cfg.id,
@@ -2054,7 +2080,7 @@ impl Engine {
         a.used[chn] -= 1;
         a.ringing -= 1;
         let agent_id = a.id;
-        self.outputs.push_back(Output::ReservationEnded {
+        self.outputs.push(Output::ReservationEnded {
             reservation: rid,
             contact: r.contact,
             agent: agent_id,
@@ -2134,7 +2160,7 @@ impl Engine {
         let agent_id = a.id;
         self.contacts.get_mut(&cid).expect("present").state = State::WrapUp { agent, until };
         self.add_timer(until, Timer::WrapUp(cid));
-        self.outputs.push_back(Output::WrapUpStarted {
+        self.outputs.push(Output::WrapUpStarted {
             contact: cid,
             agent: agent_id,
             until,
@@ -2190,7 +2216,7 @@ impl Engine {
                 c.rejected.clear();
                 c.arrived = self.now;
                 c.seq = seq;
-                self.outputs.push_back(Output::Transferred {
+                self.outputs.push(Output::Transferred {
                     contact: cid,
                     from,
                     to: queue,
@@ -2210,7 +2236,7 @@ impl Engine {
                 self.queues[old].take(key, cid, step, &mut self.ends);
                 let c = self.contacts.get_mut(&cid).expect("present");
                 c.only_agent = only_agent;
-                self.outputs.push_back(Output::Transferred {
+                self.outputs.push(Output::Transferred {
                     contact: cid,
                     from,
                     to: queue,
@@ -2240,7 +2266,7 @@ impl Engine {
         }
         c.callback = true;
         let queue = self.queues[c.queue].cfg.id;
-        self.outputs.push_back(Output::CallbackScheduled {
+        self.outputs.push(Output::CallbackScheduled {
             contact: cid,
             queue,
         });
@@ -2369,7 +2395,7 @@ impl Engine {
                     q.take(key, cid, step, &mut self.ends);
                     q.stats.overflowed_out += 1;
                     let (from, to_id) = (q.cfg.id, self.queues[to].cfg.id);
-                    self.outputs.push_back(Output::Overflowed {
+                    self.outputs.push(Output::Overflowed {
                         contact: cid,
                         from,
                         to: to_id,
@@ -2387,14 +2413,14 @@ impl Engine {
                     let q = &self.queues[c.queue];
                     let action = q.cfg.max_wait_action[ch(c.channel)];
                     let queue = q.cfg.id;
-                    self.outputs.push_back(Output::MaxWaitReached {
+                    self.outputs.push(Output::MaxWaitReached {
                         contact: cid,
                         queue,
                         action,
                     });
                     if action == MaxWaitAction::Callback {
                         self.contacts.get_mut(&cid).expect("present").callback = true;
-                        self.outputs.push_back(Output::CallbackScheduled {
+                        self.outputs.push(Output::CallbackScheduled {
                             contact: cid,
                             queue,
                         });
@@ -2403,7 +2429,7 @@ impl Engine {
                         let q = &mut self.queues[c.queue];
                         q.take(c.key, cid, c.step, &mut self.ends);
                         q.stats.timed_out += 1;
-                        self.outputs.push_back(Output::Ended {
+                        self.outputs.push(Output::Ended {
                             contact: cid,
                             agent: None,
                         });
@@ -2424,7 +2450,7 @@ impl Engine {
                     let (queue, every) = (q.cfg.id, q.cfg.announce_every_ms);
                     // A contact ringing now is not told; it may wait again.
                     if let Some((position, expected)) = self.position(cid) {
-                        self.outputs.push_back(Output::Announce {
+                        self.outputs.push(Output::Announce {
                             contact: cid,
                             queue,
                             position,

@@ -199,6 +199,9 @@ pub struct EngineConfig {
     /// The first reservation id; a shell restarting an engine starts past
     /// the ids it handed out before.
     pub first_reservation: u64,
+    /// The outputs the shell wants (all of them unless it says otherwise);
+    /// the others are not made. Decisions do not depend on it.
+    pub outputs: OutputKinds,
 }
 
 impl Default for EngineConfig {
@@ -214,6 +217,7 @@ impl Default for EngineConfig {
             max_agents: 100_000,
             max_queues: 10_000,
             first_reservation: 1,
+            outputs: OutputKinds::ALL,
         }
     }
 }
@@ -420,6 +424,96 @@ pub enum Output {
         agent: AgentId,
         status: AgentStatus,
     },
+}
+
+/// The kinds of [`Output`], one for each variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputKind {
+    Queued,
+    Reserved,
+    ReservationEnded,
+    Answered,
+    Overflowed,
+    Announce,
+    ArrivedClosed,
+    QueueHoursChanged,
+    MaxWaitReached,
+    Abandoned,
+    WrapUpStarted,
+    Ended,
+    Transferred,
+    CallbackScheduled,
+    AgentChanged,
+}
+
+impl OutputKind {
+    /// Every kind, in declaration order.
+    pub const EVERY: [OutputKind; 15] = [
+        OutputKind::Queued,
+        OutputKind::Reserved,
+        OutputKind::ReservationEnded,
+        OutputKind::Answered,
+        OutputKind::Overflowed,
+        OutputKind::Announce,
+        OutputKind::ArrivedClosed,
+        OutputKind::QueueHoursChanged,
+        OutputKind::MaxWaitReached,
+        OutputKind::Abandoned,
+        OutputKind::WrapUpStarted,
+        OutputKind::Ended,
+        OutputKind::Transferred,
+        OutputKind::CallbackScheduled,
+        OutputKind::AgentChanged,
+    ];
+}
+
+impl Output {
+    pub fn kind(&self) -> OutputKind {
+        match self {
+            Output::Queued { .. } => OutputKind::Queued,
+            Output::Reserved { .. } => OutputKind::Reserved,
+            Output::ReservationEnded { .. } => OutputKind::ReservationEnded,
+            Output::Answered { .. } => OutputKind::Answered,
+            Output::Overflowed { .. } => OutputKind::Overflowed,
+            Output::Announce { .. } => OutputKind::Announce,
+            Output::ArrivedClosed { .. } => OutputKind::ArrivedClosed,
+            Output::QueueHoursChanged { .. } => OutputKind::QueueHoursChanged,
+            Output::MaxWaitReached { .. } => OutputKind::MaxWaitReached,
+            Output::Abandoned { .. } => OutputKind::Abandoned,
+            Output::WrapUpStarted { .. } => OutputKind::WrapUpStarted,
+            Output::Ended { .. } => OutputKind::Ended,
+            Output::Transferred { .. } => OutputKind::Transferred,
+            Output::CallbackScheduled { .. } => OutputKind::CallbackScheduled,
+            Output::AgentChanged { .. } => OutputKind::AgentChanged,
+        }
+    }
+}
+
+/// A set of [`OutputKind`]s: which outputs a shell wants. A shell that
+/// stores and publishes everything wants them all; the simulator, which
+/// counts answers and abandons over millions of contacts, wants a few and
+/// spares the engine making the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OutputKinds(u16);
+
+impl OutputKinds {
+    pub const ALL: OutputKinds = OutputKinds(u16::MAX);
+    pub const NONE: OutputKinds = OutputKinds(0);
+
+    /// This set and `kind`.
+    pub const fn with(self, kind: OutputKind) -> OutputKinds {
+        OutputKinds(self.0 | 1 << kind as u16)
+    }
+
+    pub const fn contains(self, kind: OutputKind) -> bool {
+        self.0 & 1 << kind as u16 != 0
+    }
+}
+
+impl FromIterator<OutputKind> for OutputKinds {
+    fn from_iter<I: IntoIterator<Item = OutputKind>>(kinds: I) -> Self {
+        kinds.into_iter().fold(OutputKinds::NONE, OutputKinds::with)
+    }
 }
 
 /// Bad input: the engine's state is unchanged.

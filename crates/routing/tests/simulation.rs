@@ -84,6 +84,9 @@ struct World {
     prev_now: u64,
     /// Queues closed by `QueueHours`.
     closed: BTreeSet<QueueId>,
+    /// For some seeds, a second engine given the same inputs that wants
+    /// only some kinds of output: it must say the same, less the rest.
+    shadow: Option<(Engine, OutputKinds)>,
 }
 
 const STRATEGIES: [Strategy; 9] = [
@@ -140,7 +143,22 @@ impl World {
             scan_limit: 10_000,
             ..EngineConfig::default()
         };
-        let engine = Engine::new(config, seed);
+        let engine = Engine::new(config.clone(), seed);
+        // Every fourth seed, a shadow wanting kinds picked from the seed's
+        // bits (not the workload's generator, which stays as it was).
+        let shadow = seed.is_multiple_of(4).then(|| {
+            let bits = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+            let outputs = OutputKind::EVERY
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| bits >> i & 1 == 1)
+                .map(|(_, k)| k)
+                .collect();
+            (
+                Engine::new(EngineConfig { outputs, ..config }, seed),
+                outputs,
+            )
+        });
         let skills: Vec<SkillId> = (0..2 + rng.below(4))
             .map(|i| SkillId::from_uuid(id(1000 + i as u128)))
             .collect();
@@ -229,6 +247,7 @@ impl World {
             log: Vec::new(),
             prev_now: 0,
             closed: BTreeSet::new(),
+            shadow,
         };
         for q in &queues {
             w.input(Input::ConfigureQueue(q.clone()));
@@ -263,10 +282,30 @@ impl World {
     /// Applies one input and checks everything that must hold after it.
     fn input(&mut self, input: Input) {
         self.log.push(format!("t={} {:?}", self.now, input));
-        let _ = self.engine.handle_input(self.now, input);
+        let shadowed = self
+            .shadow
+            .as_mut()
+            .map(|(e, wanted)| (e.handle_input(self.now, input.clone()), e, *wanted));
+        let result = self.engine.handle_input(self.now, input);
         let mut outputs = Vec::new();
         while let Some(o) = self.engine.poll_output() {
             outputs.push(o);
+        }
+        if let Some((shadow_result, shadow, wanted)) = shadowed {
+            assert_eq!(shadow_result, result, "the shadow engine decided otherwise");
+            let mut said = Vec::new();
+            while let Some(o) = shadow.poll_output() {
+                said.push(o);
+            }
+            let expected: Vec<&Output> = outputs
+                .iter()
+                .filter(|o| wanted.contains(o.kind()))
+                .collect();
+            assert_eq!(
+                said.iter().collect::<Vec<_>>(),
+                expected,
+                "an engine wanting only {wanted:?} said otherwise"
+            );
         }
         let mut answered_now = BTreeSet::new();
         for o in &outputs {

@@ -34,8 +34,8 @@ use rand_pcg::Pcg64Mcg;
 use rustc_hash::FxHashMap;
 use sb_model::{AgentId, Channel, ContactId};
 use sb_routing::{
-    AgentConfig, AgentStatus, Engine, EngineConfig, Input, Output, Presence, QueueConfig,
-    ReservationId,
+    AgentConfig, AgentStatus, Engine, EngineConfig, Input, Output, OutputKind, OutputKinds,
+    Presence, QueueConfig, ReservationId,
 };
 use uuid::Uuid;
 
@@ -412,11 +412,28 @@ fn share_out(from: u64, to: u64, interval: u64, n: usize, mut add: impl FnMut(us
 }
 
 impl<'a> Run<'a> {
-    fn new(s: &'a Scenario, seed: u64) -> Result<Self, SimError> {
+    /// A replication with `seed`; `traced` keeps what happened contact by
+    /// contact and every agent status change.
+    fn new(s: &'a Scenario, seed: u64, traced: bool) -> Result<Self, SimError> {
         use rand_core::SeedableRng;
+        // Only what `output` acts on: the engine makes no other output.
+        let mut outputs = [
+            OutputKind::Reserved,
+            OutputKind::Answered,
+            OutputKind::Abandoned,
+            OutputKind::Ended,
+        ]
+        .into_iter()
+        .collect::<OutputKinds>();
+        if traced {
+            outputs = outputs
+                .with(OutputKind::WrapUpStarted)
+                .with(OutputKind::AgentChanged);
+        }
         let config = EngineConfig {
             scan_limit: 10_000,
             max_contacts: 10_000_000,
+            outputs,
             ..EngineConfig::default()
         };
         let mut engine = Engine::new(config, seed);
@@ -906,14 +923,14 @@ impl<'a> Run<'a> {
 /// happened contact by contact, and every agent status change.
 pub fn trace(s: &Scenario) -> Result<Trace, SimError> {
     s.validate()?;
-    let mut run = Run::new(s, s.seed)?;
+    let mut run = Run::new(s, s.seed, true)?;
     run.trace = Some(Trace::default());
     Ok(run.run_traced().1.unwrap_or_default())
 }
 
 /// Runs one replication with `seed`; its raw counts.
 pub(crate) fn replicate(s: &Scenario, seed: u64) -> Result<Counts, SimError> {
-    Ok(Run::new(s, seed)?.run())
+    Ok(Run::new(s, seed, false)?.run())
 }
 
 /// Runs every replication (seeds `seed`, `seed + 1`, …) on up to
