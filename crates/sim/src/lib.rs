@@ -365,7 +365,14 @@ struct Run<'a> {
     s: &'a Scenario,
     engine: Engine,
     rng: Pcg64Mcg,
+    /// Events made as they happen (handle times, patience, engine timers,
+    /// retrials).
     calendar: BinaryHeap<Due>,
+    /// Each queue's next first-attempt arrival: at most one per queue.
+    arrivals: BinaryHeap<Due>,
+    /// The rosters' shift and break edges, known from the start: sorted
+    /// latest first, so the next is at the end.
+    roster: Vec<Due>,
     seq: u64,
     now: u64,
     contacts: Vec<Contact>,
@@ -473,6 +480,8 @@ impl<'a> Run<'a> {
             engine,
             rng: Pcg64Mcg::seed_from_u64(seed),
             calendar: BinaryHeap::new(),
+            arrivals: BinaryHeap::with_capacity(nq),
+            roster: Vec::new(),
             seq: 0,
             now: 0,
             contacts: Vec::new(),
@@ -509,7 +518,7 @@ impl<'a> Run<'a> {
         };
         for (i, a) in s.agents.iter().enumerate() {
             for sh in &a.shifts {
-                run.at(
+                run.plan(
                     sh.start_ms,
                     Event::Presence {
                         agent: i as u32,
@@ -519,7 +528,7 @@ impl<'a> Run<'a> {
                 );
                 for b in &sh.breaks {
                     let reason = run.reason(&b.reason);
-                    run.at(
+                    run.plan(
                         b.start_ms,
                         Event::Presence {
                             agent: i as u32,
@@ -527,7 +536,7 @@ impl<'a> Run<'a> {
                             reason,
                         },
                     );
-                    run.at(
+                    run.plan(
                         b.end_ms,
                         Event::Presence {
                             agent: i as u32,
@@ -536,7 +545,7 @@ impl<'a> Run<'a> {
                         },
                     );
                 }
-                run.at(
+                run.plan(
                     sh.end_ms,
                     Event::Presence {
                         agent: i as u32,
@@ -546,6 +555,9 @@ impl<'a> Run<'a> {
                 );
             }
         }
+        // Earliest last; keys are unique, so this order is total.
+        run.roster
+            .sort_unstable_by_key(|d| std::cmp::Reverse(d.key));
         for q in 0..nq {
             run.next_arrival(q as u32, 0);
         }
@@ -562,12 +574,36 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn at(&mut self, t: u64, e: Event) {
+    /// The next calendar key for time `t`: events due together come out in
+    /// the order they were scheduled, whichever lane holds them.
+    fn key(&mut self, t: u64) -> u128 {
         self.seq += 1;
-        self.calendar.push(Due {
-            key: (u128::from(t) << 64) | u128::from(self.seq),
-            event: e,
-        });
+        (u128::from(t) << 64) | u128::from(self.seq)
+    }
+
+    fn at(&mut self, t: u64, e: Event) {
+        let key = self.key(t);
+        self.calendar.push(Due { key, event: e });
+    }
+
+    /// Puts a roster edge on its lane (sorted once all are there).
+    fn plan(&mut self, t: u64, e: Event) {
+        let key = self.key(t);
+        self.roster.push(Due { key, event: e });
+    }
+
+    /// Takes the earliest event of the three lanes.
+    fn next_due(&mut self) -> Option<Due> {
+        let c = self.calendar.peek().map_or(u128::MAX, |d| d.key);
+        let a = self.arrivals.peek().map_or(u128::MAX, |d| d.key);
+        let r = self.roster.last().map_or(u128::MAX, |d| d.key);
+        if a < c && a < r {
+            self.arrivals.pop()
+        } else if r < c {
+            self.roster.pop()
+        } else {
+            self.calendar.pop()
+        }
     }
 
     fn uniform(&mut self) -> f64 {
@@ -588,7 +624,11 @@ impl<'a> Run<'a> {
                 let gap = -self.uniform().ln() / rate;
                 let at = t as f64 + gap;
                 if at < boundary as f64 {
-                    self.at(at.ceil() as u64, Event::Arrival { q, retrial: false });
+                    let key = self.key(at.ceil() as u64);
+                    self.arrivals.push(Due {
+                        key,
+                        event: Event::Arrival { q, retrial: false },
+                    });
                     return;
                 }
             }
@@ -903,7 +943,7 @@ impl<'a> Run<'a> {
 
     fn run_traced(mut self) -> (Counts, Option<Trace>) {
         let horizon = self.s.horizon_ms();
-        while let Some(Due { key, event: e }) = self.calendar.pop() {
+        while let Some(Due { key, event: e }) = self.next_due() {
             let t = (key >> 64) as u64;
             if t >= horizon {
                 break;
