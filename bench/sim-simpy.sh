@@ -3,21 +3,33 @@
 # virtualenv here) of the same M/M/c+M system: 50 agents, 180 s mean handle
 # time (exponential), 120 s mean patience (exponential), 450 calls a half
 # hour, 1,000,000 calls in all as 10 replications of 100,000 (the first
-# half hour of each left out as warm-up). Reports the wall time of each
-# (whole process) and their ratio, and the service level (answered within
-# 20 s over answered and abandoned) and abandonment with 95 % confidence
-# intervals, which should overlap.
+# half hour of each left out as warm-up). Runs RUNS rounds (5 unless set),
+# each of Switchboard on one thread, Switchboard on all, then SimPy, so a
+# machine whose speed drifts slows both sides alike; reports the wall time
+# of each (whole process) as the median with its range, the ratio of the
+# medians and the range of the rounds' own ratios, and the service level
+# (answered within 20 s over answered and abandoned) and abandonment with
+# 95 % confidence intervals, which should overlap.
+#
+# SimPy runs on the distribution's Python (/usr/bin/python3, built with
+# profile-guided optimisation) when there is one, else on python3; PYTHON
+# chooses another.
 #
 # Then the simulator alone on a larger centre: 500 agents and 50 queues
 # (each agent skilled for 5 of them) for a simulated week, events per
 # second on one core.
 #
 #   bench/sim-simpy.sh
+#   RUNS=1 bench/sim-simpy.sh   # one round
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=${VENV:-target/bench-venv}
+if [ -z "${PYTHON:-}" ]; then
+  PYTHON=python3
+  [ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3
+fi
+venv=${VENV:-target/simpy-venv}
 mkdir -p target
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+[ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
 "$venv/bin/pip" install -q simpy==4.1.1
 cargo build -q --release -p switchboard
 
@@ -34,15 +46,10 @@ print(json.dumps({
                 "shifts": [{"start": "00:00", "end": "00:00", "day": d} for d in range(5)]}],
 }))
 PY
-start=$(date +%s.%N)
-target/release/switchboard simulate --threads 1 target/bench-mmcm.json > target/bench-mmcm.csv 2> target/bench-mmcm.txt
-one=$(echo "$(date +%s.%N) - $start" | bc)
-start=$(date +%s.%N)
-target/release/switchboard simulate target/bench-mmcm.json > target/bench-mmcm.csv 2> target/bench-mmcm.txt
-ours=$(echo "$(date +%s.%N) - $start" | bc)
-
-"$venv/bin/python" - "$ours" target/bench-mmcm.txt "$one" <<'PY'
-import math, random, re, statistics, sys, time
+# The SimPy model: runs the replications, prints the seconds they took and
+# each replication's service level and abandonment.
+cat > target/bench-simpy.py <<'PY'
+import json, random, sys, time
 import simpy
 
 C, AHT, PATIENCE, RATE, SL = 50, 180.0, 120.0, 450 / 1800, 20.0
@@ -78,24 +85,51 @@ def replication(seed):
     left = s["answered"] + s["abandoned"]
     return s["within"] / left, s["abandoned"] / left
 
+start = time.perf_counter()
+runs = [replication(seed) for seed in range(REPS)]
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "runs": runs, "simpy": simpy.__version__,
+                  "python": sys.version.split()[0], "executable": sys._base_executable}))
+PY
+
+RUNS=${RUNS:-5}
+timed() { local start; start=$(date +%s.%N); "$@" > target/bench-mmcm.csv 2> target/bench-mmcm.txt; echo "$(date +%s.%N) - $start" | bc; }
+one=""; ours=""; : > target/bench-simpy.jsonl
+for _ in $(seq "$RUNS"); do
+  one="$one $(timed target/release/switchboard simulate --threads 1 target/bench-mmcm.json)"
+  ours="$ours $(timed target/release/switchboard simulate target/bench-mmcm.json)"
+  "$venv/bin/python" target/bench-simpy.py >> target/bench-simpy.jsonl
+done
+
+python3 - "$ours" "$one" target/bench-mmcm.txt target/bench-simpy.jsonl <<'PY'
+import json, math, re, statistics, sys
+
 def ci(xs):
     m = statistics.mean(xs)
     return m, 2.262 * statistics.stdev(xs) / math.sqrt(len(xs))
 
-start = time.perf_counter()
-runs = [replication(seed) for seed in range(REPS)]
-theirs = time.perf_counter() - start
+ours_all = [float(x) for x in sys.argv[1].split()]
+one_all = [float(x) for x in sys.argv[2].split()]
+simpy = [json.loads(line) for line in open(sys.argv[4])]
+theirs_all = [r["seconds"] for r in simpy]
+runs = simpy[-1]["runs"]
 sl, ab = ci([r[0] for r in runs]), ci([r[1] for r in runs])
 
-ours, one = float(sys.argv[1]), float(sys.argv[3])
-summary = open(sys.argv[2]).read()
+span = lambda xs, d=2: f"{min(xs):.{d}f}–{max(xs):.{d}f}"
+ours, one, theirs = (statistics.median(xs) for xs in (ours_all, one_all, theirs_all))
+per_round = [t / o for t, o in zip(theirs_all, ours_all)]
+per_round_one = [t / o for t, o in zip(theirs_all, one_all)]
+summary = open(sys.argv[3]).read()
 m = re.search(r"service level ([\d.]+) % ± ([\d.]+), abandoned ([\d.]+) % ± ([\d.]+)", summary)
 our_sl, our_sl_ci, our_ab, our_ab_ci = (float(x) for x in m.groups())
 events = re.search(r"on (\d+) threads, (\d+) events", summary)
-print(f"M/M/50+M, 1,000,000 calls (10 x 100,000):")
-print(f"  Switchboard simulate: {ours:.2f} s on {events.group(1)} threads ({events.group(2)} events); {one:.2f} s on one")
-print(f"  SimPy {simpy.__version__}: {theirs:.2f} s (one thread)")
-print(f"  ratio: {theirs / ours:.0f}x ({theirs / one:.0f}x thread for thread)")
+print(f"M/M/50+M, 1,000,000 calls (10 x 100,000), median of {len(simpy)} rounds (range):")
+print(f"  Switchboard simulate: {ours:.2f} s ({span(ours_all)}) on {events.group(1)} threads "
+      f"({events.group(2)} events); {one:.2f} s ({span(one_all)}) on one")
+print(f"  SimPy {simpy[-1]['simpy']} on Python {simpy[-1]['python']} ({simpy[-1]['executable']}): "
+      f"{theirs:.2f} s ({span(theirs_all)}) on one thread")
+print(f"  ratio of medians: {theirs / ours:.0f}x ({theirs / one:.0f}x thread for thread); "
+      f"rounds' own ratios {span(per_round, 0)}x ({span(per_round_one, 0)}x)")
 print(f"  service level: Switchboard {our_sl:.1f} % ± {our_sl_ci:.1f}, SimPy {sl[0] * 100:.1f} % ± {sl[1] * 100:.1f}")
 print(f"  abandoned:     Switchboard {our_ab:.1f} % ± {our_ab_ci:.1f}, SimPy {ab[0] * 100:.1f} % ± {ab[1] * 100:.1f}")
 overlap = abs(our_sl - sl[0] * 100) <= our_sl_ci + sl[1] * 100
