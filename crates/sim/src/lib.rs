@@ -574,22 +574,25 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The next calendar key for time `t`: events due together come out in
-    /// the order they were scheduled, whichever lane holds them.
-    fn key(&mut self, t: u64) -> u128 {
+    /// `e` due at `t`, keyed so that events due together come out in the
+    /// order they were scheduled, whichever lane holds them.
+    fn due(&mut self, t: u64, e: Event) -> Due {
         self.seq += 1;
-        (u128::from(t) << 64) | u128::from(self.seq)
+        Due {
+            key: (u128::from(t) << 64) | u128::from(self.seq),
+            event: e,
+        }
     }
 
     fn at(&mut self, t: u64, e: Event) {
-        let key = self.key(t);
-        self.calendar.push(Due { key, event: e });
+        let d = self.due(t, e);
+        self.calendar.push(d);
     }
 
     /// Puts a roster edge on its lane (sorted once all are there).
     fn plan(&mut self, t: u64, e: Event) {
-        let key = self.key(t);
-        self.roster.push(Due { key, event: e });
+        let d = self.due(t, e);
+        self.roster.push(d);
     }
 
     /// Takes the earliest event of the three lanes.
@@ -624,11 +627,8 @@ impl<'a> Run<'a> {
                 let gap = -self.uniform().ln() / rate;
                 let at = t as f64 + gap;
                 if at < boundary as f64 {
-                    let key = self.key(at.ceil() as u64);
-                    self.arrivals.push(Due {
-                        key,
-                        event: Event::Arrival { q, retrial: false },
-                    });
+                    let d = self.due(at.ceil() as u64, Event::Arrival { q, retrial: false });
+                    self.arrivals.push(d);
                     return;
                 }
             }
