@@ -1485,6 +1485,13 @@ impl Engine {
         if queued {
             self.queues[qi].take(key, cid, step, &mut self.ends);
         }
+        if self.config.accept_at_once {
+            if let Some(&(ai, agent_key)) = agents.first() {
+                let rid = self.make_reservation(cid, offered, ai, agent_key, eligible);
+                self.answer(rid, cid, ai);
+            }
+            return;
+        }
         let mut ids = Ringing::new();
         for &(ai, agent_key) in agents {
             ids.push(self.make_reservation(cid, offered, ai, agent_key, eligible));
@@ -1520,16 +1527,20 @@ impl Engine {
         let (queue_id, strategy) = (q.cfg.id, q.cfg.strategy);
         let rid = ReservationId(self.next_reservation);
         self.next_reservation += 1;
-        self.reservations.insert(
-            rid,
-            Reservation {
-                contact: cid,
-                agent: ai,
-                expires_at,
-                step,
-            },
-        );
-        self.add_timer(expires_at, Timer::Expire(rid));
+        if !self.config.accept_at_once {
+            // Accepted at once, it is answered before anything could look
+            // it up or let it expire.
+            self.reservations.insert(
+                rid,
+                Reservation {
+                    contact: cid,
+                    agent: ai,
+                    expires_at,
+                    step,
+                },
+            );
+            self.add_timer(expires_at, Timer::Expire(rid));
+        }
         let a = &mut self.agents[ai];
         a.used[chn] += 1;
         a.ringing += 1;
@@ -2010,7 +2021,14 @@ impl Engine {
             .reservations
             .remove(&rid)
             .ok_or(RoutingError::UnknownReservation(rid))?;
-        let (cid, ai, now) = (r.contact, r.agent, self.now);
+        self.answer(rid, r.contact, r.agent);
+        Ok(())
+    }
+
+    /// Agent `ai` answers contact `cid` through reservation `rid` (no
+    /// longer listed); the contact's other reservations are cancelled.
+    fn answer(&mut self, rid: ReservationId, cid: ContactId, ai: AgentIx) {
+        let now = self.now;
         let c = self.contacts.get_mut(&cid).expect("present");
         let others: Ringing = match &c.state {
             State::Ringing(ids) => ids.iter().copied().filter(|i| *i != rid).collect(),
@@ -2061,7 +2079,6 @@ impl Engine {
         for other in freed {
             self.route_agent(other);
         }
-        Ok(())
     }
 
     /// Ends a reservation that did not lead to an answer and frees its slot.

@@ -202,6 +202,13 @@ pub struct EngineConfig {
     /// The outputs the shell wants (all of them unless it says otherwise);
     /// the others are not made. Decisions do not depend on it.
     pub outputs: OutputKinds,
+    /// Every reservation is accepted as it is made, as by agents whose
+    /// phones and desktops answer by themselves: nothing rings, expires or
+    /// can be rejected, and a ring-all or ring-progressive queue rings only
+    /// its best agent. For a shell that would accept every offer at once
+    /// anyway (the simulator with no answer delay); the outputs are those
+    /// of `Reserved` followed at once by `Accept`.
+    pub accept_at_once: bool,
 }
 
 impl Default for EngineConfig {
@@ -218,6 +225,7 @@ impl Default for EngineConfig {
             max_queues: 10_000,
             first_reservation: 1,
             outputs: OutputKinds::ALL,
+            accept_at_once: false,
         }
     }
 }

@@ -36,8 +36,16 @@ impl Driver {
     }
 
     fn with(strategy: Strategy, tweak: impl FnOnce(&mut QueueConfig)) -> Driver {
+        Self::with_engine(EngineConfig::default(), strategy, tweak)
+    }
+
+    fn with_engine(
+        config: EngineConfig,
+        strategy: Strategy,
+        tweak: impl FnOnce(&mut QueueConfig),
+    ) -> Driver {
         let mut d = Driver {
-            e: Engine::new(EngineConfig::default(), 7),
+            e: Engine::new(config, 7),
             now: 0,
             out: Vec::new(),
         };
@@ -1222,5 +1230,92 @@ fn an_arrival_offered_before_it_joins_keeps_its_place_when_nobody_takes_it() {
         |o| matches!(o, Output::Reserved { contact, agent, .. } if *contact == cid(4) && *agent == aid(4))
     ));
     assert_eq!(d.e.waiting(qid(Q)), Some(0));
+    d.e.check_invariants().unwrap();
+}
+
+#[test]
+fn agents_who_answer_at_once_are_never_left_ringing() {
+    let config = EngineConfig {
+        accept_at_once: true,
+        ..EngineConfig::default()
+    };
+    let mut d = Driver::with_engine(config, Strategy::RingAll, |_| {});
+    three_agents(&mut d, [5, 5, 5]);
+    for (at, n) in [(100, 1), (200, 0), (300, 2)] {
+        d.at(at);
+        d.available(n);
+    }
+    d.out.clear();
+    // Ring-all would ring all three: the longest idle alone is offered
+    // the contact, and has answered it by the time the arrival returns.
+    d.arrive(1, Channel::Voice, 50);
+    let rid = match &d.out[..] {
+        [
+            Output::Queued { .. },
+            Output::Reserved {
+                reservation,
+                contact,
+                agent,
+                ..
+            },
+            Output::AgentChanged { .. },
+            Output::ReservationEnded {
+                reservation: ended,
+                end: ReservationEnd::Accepted,
+                ..
+            },
+            Output::Answered {
+                contact: answered,
+                agent: by,
+                waited_ms: 0,
+                ..
+            },
+        ] if *contact == cid(1)
+            && *agent == aid(1)
+            && ended == reservation
+            && *answered == cid(1)
+            && *by == aid(1) =>
+        {
+            *reservation
+        }
+        other => panic!("expected one reservation, answered at once: {other:?}"),
+    };
+    assert_eq!(d.e.agent_status(aid(1)), Some(AgentStatus::Busy));
+    assert_eq!(d.e.agent_status(aid(0)), Some(AgentStatus::Available));
+    // Nothing is left to expire, accept or turn down.
+    assert_eq!(d.e.poll_timeout(), None);
+    for input in [
+        Input::Accept { reservation: rid },
+        Input::Reject { reservation: rid },
+    ] {
+        assert_eq!(
+            d.e.handle_input(d.now, input),
+            Err(RoutingError::UnknownReservation(rid))
+        );
+    }
+    // With the others away, the next contact waits, and is answered the
+    // moment agent 1 finishes.
+    for n in [0, 2] {
+        d.ok(Input::AgentPresence {
+            agent: aid(n),
+            presence: Presence::Away("lunch".into()),
+        });
+    }
+    d.out.clear();
+    d.arrive(2, Channel::Voice, 50);
+    assert!(
+        !d.out.iter().any(|o| matches!(o, Output::Reserved { .. })),
+        "{:?}",
+        d.out
+    );
+    assert_eq!(d.e.waiting(qid(Q)), Some(1));
+    d.now += 30_000;
+    d.ok(Input::ContactCompleted { contact: cid(1) });
+    assert!(d.out.iter().any(|o| matches!(o,
+        Output::Answered { contact, agent, waited_ms: 30_000, .. }
+            if *contact == cid(2) && *agent == aid(1))));
+    assert_eq!(d.e.waiting(qid(Q)), Some(0));
+    assert_eq!(d.e.queue_stats(qid(Q)).map(|s| s.answered), Some(2));
+    assert_eq!(d.e.poll_timeout(), None);
     d.e.check_invariants().unwrap();
 }

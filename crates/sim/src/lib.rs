@@ -423,15 +423,19 @@ impl<'a> Run<'a> {
     /// contact and every agent status change.
     fn new(s: &'a Scenario, seed: u64, traced: bool) -> Result<Self, SimError> {
         use rand_core::SeedableRng;
+        // Agents who answer at once leave the engine to accept for them.
+        let accept_at_once = s.answer_delay_ms == 0;
         // Only what `output` acts on: the engine makes no other output.
         let mut outputs = [
-            OutputKind::Reserved,
             OutputKind::Answered,
             OutputKind::Abandoned,
             OutputKind::Ended,
         ]
         .into_iter()
         .collect::<OutputKinds>();
+        if !accept_at_once {
+            outputs = outputs.with(OutputKind::Reserved);
+        }
         if traced {
             outputs = outputs
                 .with(OutputKind::WrapUpStarted)
@@ -441,6 +445,7 @@ impl<'a> Run<'a> {
             scan_limit: 10_000,
             max_contacts: 10_000_000,
             outputs,
+            accept_at_once,
             ..EngineConfig::default()
         };
         let mut engine = Engine::new(config, seed);
@@ -676,6 +681,16 @@ impl<'a> Run<'a> {
         ok
     }
 
+    /// Fires the engine's timers due by now, so that what a waiting
+    /// caller does next is judged by where they are now: a caller answered
+    /// the moment they would hang up (an agent freed by a timer due then)
+    /// stays answered.
+    fn catch_up(&mut self) {
+        if self.engine.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.input(Input::Tick);
+        }
+    }
+
     fn set_busy(&mut self, agent: u32, delta: i32) {
         let a = agent as usize;
         let before = self.in_hand[a];
@@ -703,17 +718,11 @@ impl<'a> Run<'a> {
     fn output(&mut self, o: Output) {
         match o {
             Output::Reserved { reservation, .. } => {
-                if self.s.answer_delay_ms == 0 {
-                    // Accepted at once; what follows is drained with the rest.
-                    let _ = self
-                        .engine
-                        .handle_input(self.now, Input::Accept { reservation });
-                } else {
-                    self.reservations.push(reservation);
-                    let n = (self.reservations.len() - 1) as u64;
-                    let at = self.now + self.s.answer_delay_ms;
-                    self.at(at, Event::Accept { reservation: n });
-                }
+                // Only with an answer delay (see `new`).
+                self.reservations.push(reservation);
+                let n = (self.reservations.len() - 1) as u64;
+                let at = self.now + self.s.answer_delay_ms;
+                self.at(at, Event::Accept { reservation: n });
             }
             Output::Answered { contact, agent, .. } => {
                 let n = contact_no(contact);
@@ -879,6 +888,7 @@ impl<'a> Run<'a> {
                 }
             }
             Event::Abandon { contact } => {
+                self.catch_up();
                 let c = &self.contacts[contact as usize];
                 if c.stage == Stage::Waiting && !c.callback {
                     self.input(Input::ContactAbandoned {
@@ -887,6 +897,7 @@ impl<'a> Run<'a> {
                 }
             }
             Event::Callback { contact } => {
+                self.catch_up();
                 let c = &self.contacts[contact as usize];
                 if c.stage == Stage::Waiting
                     && !c.callback

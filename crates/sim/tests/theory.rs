@@ -139,3 +139,48 @@ fn callbacks_keep_customers_who_would_have_abandoned() {
     });
     assert!(simulate(&bad, 1, |_| {}).is_err());
 }
+
+#[test]
+fn agents_slow_to_answer_keep_callers_ringing() {
+    // Plenty of agents (3 Erlangs on 30): nobody queues, so the time to
+    // answer is the time the agents take to pick up.
+    let mut s = mmc(30, 30.0, 180.0, None, 3);
+    let horizon = s.horizon_ms();
+    let answered_after = |s: &Scenario| -> Vec<Option<u64>> {
+        let t = sb_sim::trace(s).unwrap();
+        assert!(t.contacts.len() > 400, "{}", t.contacts.len());
+        t.contacts
+            .iter()
+            .filter(|c| c.arrived + 10_000 < horizon)
+            .map(|c| c.answered.map(|a| a - c.arrived))
+            .collect()
+    };
+    assert!(answered_after(&s).iter().all(|w| *w == Some(0)));
+    s.answer_delay_ms = 4_000;
+    assert!(answered_after(&s).iter().all(|w| *w == Some(4_000)));
+    // Callers whose patience (2 s on average) runs out first hang up
+    // while it rings, and are counted abandoned, not answered.
+    s.queues[0].patience_mean_ms = Some(2_000.0);
+    let t = sb_sim::trace(&s).unwrap();
+    let (mut answered, mut abandoned) = (0, 0);
+    for c in t.contacts.iter().filter(|c| c.arrived + 10_000 < horizon) {
+        match (c.answered, c.abandoned) {
+            (Some(a), None) => {
+                assert_eq!(a, c.arrived + 4_000, "{c:?}");
+                answered += 1;
+            }
+            (None, Some(gone)) => {
+                assert!(gone < c.arrived + 4_000, "{c:?}");
+                abandoned += 1;
+            }
+            _ => panic!("{c:?}"),
+        }
+    }
+    // About e^-2 of callers wait 4 s.
+    let kept = f64::from(answered) / f64::from(answered + abandoned);
+    assert!((0.08..0.20).contains(&kept), "{answered} {abandoned}");
+    let r = simulate(&s, 2, |_| {}).unwrap();
+    assert_eq!(r.refused, 0);
+    let gone = r.totals[0].abandon_rate.unwrap().mean;
+    assert!((0.80..0.92).contains(&gone), "{gone}");
+}
