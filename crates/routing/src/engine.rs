@@ -1562,7 +1562,10 @@ impl Engine {
                 waited_ms,
             },
         });
-        self.refresh_agent(ai);
+        if !self.config.accept_at_once {
+            // Otherwise `answer` refreshes the agent, once it has answered.
+            self.refresh_agent(ai);
+        }
         rid
     }
 

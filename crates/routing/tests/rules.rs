@@ -1258,7 +1258,6 @@ fn agents_who_answer_at_once_are_never_left_ringing() {
                 agent,
                 ..
             },
-            Output::AgentChanged { .. },
             Output::ReservationEnded {
                 reservation: ended,
                 end: ReservationEnd::Accepted,
@@ -1268,6 +1267,10 @@ fn agents_who_answer_at_once_are_never_left_ringing() {
                 contact: answered,
                 agent: by,
                 waited_ms: 0,
+                ..
+            },
+            Output::AgentChanged {
+                status: AgentStatus::Busy,
                 ..
             },
         ] if *contact == cid(1)
