@@ -397,6 +397,19 @@ enum HandleSampler {
     Observed(Vec<u64>),
 }
 
+/// A time drawn in milliseconds, to the nearest whole one (halves up; 0
+/// for a negative). Written out, as `f64::round` is a library call on
+/// the baseline x86-64 target, and this runs for every draw.
+fn ms(v: f64) -> u64 {
+    (v + 0.5) as u64
+}
+
+/// A time in milliseconds, up to the next whole one (see `ms`).
+fn ms_up(v: f64) -> u64 {
+    let whole = v as u64;
+    whole + u64::from((whole as f64) < v)
+}
+
 fn contact_id(n: u64) -> ContactId {
     ContactId::from_uuid(Uuid::from_u128(u128::from(n) + 1))
 }
@@ -632,7 +645,7 @@ impl<'a> Run<'a> {
                 let gap = -self.uniform().ln() / rate;
                 let at = t as f64 + gap;
                 if at < boundary as f64 {
-                    let d = self.due(at.ceil() as u64, Event::Arrival { q, retrial: false });
+                    let d = self.due(ms_up(at), Event::Arrival { q, retrial: false });
                     self.arrivals.push(d);
                     return;
                 }
@@ -651,7 +664,7 @@ impl<'a> Run<'a> {
                 v[i.min(v.len() - 1)] as f64
             }
         };
-        (v.round() as u64).max(1)
+        ms(v).max(1)
     }
 
     fn interval_of(&self, t: u64) -> usize {
@@ -767,7 +780,7 @@ impl<'a> Run<'a> {
                 if let (Some(r), Some(d)) = (&s.queues[q].retrial, self.retrial_delay[q])
                     && self.uniform() < r.probability
                 {
-                    let at = self.now + d.sample(&mut self.rng).round() as u64;
+                    let at = self.now + ms(d.sample(&mut self.rng));
                     if at < s.horizon_ms() {
                         self.at(
                             at,
@@ -857,11 +870,11 @@ impl<'a> Run<'a> {
                 let k = self.interval_of(self.now);
                 self.c.offered[q as usize][k] += 1;
                 let give_up = self.patience[q as usize]
-                    .map(|p| self.now + (p.sample(&mut self.rng).round() as u64).max(1));
+                    .map(|p| self.now + ms(p.sample(&mut self.rng)).max(1));
                 let s = self.s;
                 let callback = match &s.queues[q as usize].callback {
                     Some(offer) if self.uniform() < offer.probability => {
-                        Some(self.now + (offer.after_ms.round() as u64).max(1))
+                        Some(self.now + ms(offer.after_ms).max(1))
                     }
                     _ => None,
                 };
