@@ -206,8 +206,9 @@ pub struct EngineConfig {
     /// phones and desktops answer by themselves: nothing rings, expires or
     /// can be rejected, and a ring-all or ring-progressive queue rings only
     /// its best agent. For a shell that would accept every offer at once
-    /// anyway (the simulator with no answer delay); the outputs are those
-    /// of `Reserved` followed at once by `Accept`.
+    /// anyway (the simulator with no answer delay). The outputs are those
+    /// of `Reserved` followed at once by `Accept`, except that the agent's
+    /// status changes once, to busy, after the answer.
     pub accept_at_once: bool,
 }
 

@@ -1044,3 +1044,33 @@ pub fn simulate(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(stats::summarise(s, &runs))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn drawn_times_round_as_the_library_would() {
+        let mut rng = Pcg64Mcg::seed_from_u64(11);
+        let exp = Exp::new(1.0 / 180_000.0).unwrap();
+        let edges = [
+            0.0,
+            0.4,
+            0.5,
+            1.0,
+            1.5,
+            2.5,
+            1e6 + 0.5,
+            1e12 + 0.25,
+            -0.3,
+            -7.0,
+        ];
+        let drawn = (0..100_000).map(|_| exp.sample(&mut rng));
+        for v in edges.into_iter().chain(drawn) {
+            assert_eq!(ms(v), v.round() as u64, "{v}");
+            assert_eq!(ms_up(v), v.ceil() as u64, "{v}");
+        }
+        assert_eq!((ms(f64::NAN), ms_up(f64::NAN)), (0, 0));
+    }
+}
