@@ -1341,7 +1341,11 @@ impl Engine {
         let step = c.step;
         let strategy = self.queues[qi].cfg.strategy;
         let count = eligible.len() as u32;
-        let chosen: Chosen = if strategy == Strategy::RingAll && c.channel == Channel::Voice {
+        // Agents who answer at once are not rung together: the best answers.
+        let ring_all = strategy == Strategy::RingAll
+            && c.channel == Channel::Voice
+            && !self.config.accept_at_once;
+        let chosen: Chosen = if ring_all {
             let mut keyed: Vec<((i64, i64, usize), AgentIx)> = eligible
                 .iter()
                 .map(|&ai| (self.agent_key(qi, ai, step), ai))
